@@ -1,0 +1,227 @@
+#pragma once
+/// @file checkpoint.hpp
+/// # Checkpoints: a directory of `.npy` files with labml's names
+///
+/// Every parameter is saved as `<name>.npy` (e.g. `transformer.layers.0.self_attn.key_pos_bias.npy`)
+/// with PyTorch's shape and the model's dtype (`<f4` or `<f8`), so a labml `state_dict` dumped
+/// with `numpy.save` loads into txl, and a txl checkpoint loads into PyTorch.
+///
+/// **Saving is atomic**: the files are written into a fresh sibling directory which is then
+/// renamed into place; an interrupted save leaves the old checkpoint (or nothing), never half
+/// of one. **Loading is all or nothing**: every file is read and checked (present, a valid
+/// `.npy`, the right dtype, C order, shape and length, no unknown `.npy` names) before any
+/// parameter is overwritten; a failure throws `txl::checkpoint_error` naming the file.
+
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <xtensor/xnpy.hpp>
+
+#include "errors.hpp"
+#include "tensor.hpp"
+
+namespace txl {
+
+namespace fs = std::filesystem;
+
+template <class S>
+inline const char* npy_dtype() {
+    return std::is_same_v<S, float> ? "<f4" : std::is_same_v<S, double> ? "<f8" : "<i8";
+}
+
+/// The header of a `.npy` file and where its data starts.
+struct NpyHeader {
+    std::string descr;
+    bool fortran_order = false;
+    std::vector<std::size_t> shape;
+    std::size_t data_offset = 0;
+};
+
+namespace detail {
+inline std::string npy_field(const std::string& h, const std::string& key, const std::string& path) {
+    const auto k = h.find("'" + key + "'");
+    check<checkpoint_error>(k != std::string::npos, path, ": not a valid .npy header (no '", key,
+                            "')");
+    const auto colon = h.find(':', k);
+    check<checkpoint_error>(colon != std::string::npos, path, ": not a valid .npy header");
+    return h.substr(colon + 1);
+}
+}  // namespace detail
+
+/// Read and check the header of the `.npy` file at `path` (versions 1.0, 2.0, 3.0).
+inline NpyHeader read_npy_header(std::istream& in, const std::string& path) {
+    char magic[8];
+    in.read(magic, 8);
+    check<checkpoint_error>(in.gcount() == 8 && std::memcmp(magic, "\x93NUMPY", 6) == 0, path,
+                            ": not a .npy file (bad magic string)");
+    const int major = static_cast<unsigned char>(magic[6]);
+    check<checkpoint_error>(major >= 1 && major <= 3, path, ": unsupported .npy version ", major);
+    std::size_t len = 0;
+    unsigned char b[4] = {0, 0, 0, 0};
+    const std::streamsize nlen = major == 1 ? 2 : 4;
+    in.read(reinterpret_cast<char*>(b), nlen);
+    check<checkpoint_error>(in.gcount() == nlen, path, ": truncated .npy header");
+    len = std::size_t(b[0]) | std::size_t(b[1]) << 8 | std::size_t(b[2]) << 16 |
+          std::size_t(b[3]) << 24;
+    check<checkpoint_error>(len > 0 && len < (1u << 20), path, ": implausible .npy header length ",
+                            len);
+    std::string h(len, '\0');
+    in.read(h.data(), std::streamsize(len));
+    check<checkpoint_error>(in.gcount() == std::streamsize(len), path, ": truncated .npy header");
+
+    NpyHeader out;
+    out.data_offset = 8 + std::size_t(nlen) + len;
+    std::string d = detail::npy_field(h, "descr", path);
+    const auto q1 = d.find('\''), q2 = d.find('\'', q1 + 1);
+    check<checkpoint_error>(q1 != std::string::npos && q2 != std::string::npos, path,
+                            ": not a valid .npy header (descr)");
+    out.descr = d.substr(q1 + 1, q2 - q1 - 1);
+    const std::string f = detail::npy_field(h, "fortran_order", path);
+    out.fortran_order = f.find("True") < f.find(',');
+    std::string s = detail::npy_field(h, "shape", path);
+    const auto p1 = s.find('('), p2 = s.find(')');
+    check<checkpoint_error>(p1 != std::string::npos && p2 != std::string::npos && p1 < p2, path,
+                            ": not a valid .npy header (shape)");
+    std::string dims = s.substr(p1 + 1, p2 - p1 - 1);
+    std::size_t pos = 0;
+    while (pos < dims.size()) {
+        while (pos < dims.size() && (dims[pos] == ' ' || dims[pos] == ',')) ++pos;
+        if (pos >= dims.size()) break;
+        check<checkpoint_error>(dims[pos] >= '0' && dims[pos] <= '9', path,
+                                ": not a valid .npy header (shape '", dims, "')");
+        std::size_t v = 0;
+        while (pos < dims.size() && dims[pos] >= '0' && dims[pos] <= '9')
+            v = v * 10 + std::size_t(dims[pos++] - '0');
+        out.shape.push_back(v);
+    }
+    return out;
+}
+
+/// Read `path` into `out`, checking dtype, order, shape (`expected`) and length.
+template <class S, std::size_t N>
+inline void read_npy(const std::string& path, const std::array<std::size_t, N>& expected,
+                     tensor<S, N>& out) {
+    std::ifstream in(path, std::ios::binary);
+    check<checkpoint_error>(bool(in), path, ": missing or unreadable file");
+    const NpyHeader h = read_npy_header(in, path);
+    check<checkpoint_error>(h.descr == npy_dtype<S>(), path, ": dtype '", h.descr, "', expected '",
+                            npy_dtype<S>(), "'");
+    check<checkpoint_error>(!h.fortran_order, path, ": Fortran order, expected C order");
+    bool same = h.shape.size() == N;
+    for (std::size_t i = 0; same && i < N; ++i) same = h.shape[i] == expected[i];
+    if (!same) {
+        std::ostringstream got, want;
+        for (std::size_t i = 0; i < h.shape.size(); ++i) got << (i ? ", " : "") << h.shape[i];
+        for (std::size_t i = 0; i < N; ++i) want << (i ? ", " : "") << expected[i];
+        throw checkpoint_error(path + ": shape [" + got.str() + "], expected [" + want.str() + "]");
+    }
+    std::size_t count = 1;
+    for (auto e : expected) count *= e;
+    in.seekg(0, std::ios::end);
+    const std::size_t size = std::size_t(in.tellg());
+    check<checkpoint_error>(size == h.data_offset + count * sizeof(S), path, ": ", size,
+                            " bytes, expected ", h.data_offset + count * sizeof(S),
+                            " (header + ", count, " values): truncated or padded");
+    in.seekg(std::streamoff(h.data_offset));
+    out = tensor<S, N>::from_shape(expected);
+    in.read(reinterpret_cast<char*>(out.data()), std::streamsize(count * sizeof(S)));
+    check<checkpoint_error>(bool(in), path, ": read error");
+}
+
+/// Write `t` to `path` with `xt::dump_npy`; throws `checkpoint_error` if the write fails.
+template <class T>
+inline void write_npy(const std::string& path, const T& t) {
+    {
+        std::ofstream out(path, std::ios::binary);
+        check<checkpoint_error>(bool(out), path, ": cannot open for writing");
+        xt::detail::dump_npy_stream(out, t);
+        out.flush();
+        check<checkpoint_error>(bool(out), path, ": write failed (disk full?)");
+    }
+}
+
+/// Replace `dir` by a directory filled by `fill(tmp_dir)`, atomically: `fill` writes into a
+/// fresh sibling, which is renamed over `dir` only once complete. If `dir` exists it is only
+/// replaced when `overwrite` is true.
+template <class Fill>
+inline void write_directory_atomically(const fs::path& dir, bool overwrite, Fill&& fill) {
+    const fs::path target = fs::absolute(dir).lexically_normal();
+    const fs::path parent = target.parent_path();
+    std::error_code ec;
+    if (!parent.empty()) fs::create_directories(parent, ec);
+    check<checkpoint_error>(!ec, parent.string(), ": cannot create directory: ", ec.message());
+    check<checkpoint_error>(overwrite || !fs::exists(target), target.string(),
+                            ": already exists (pass overwrite to replace it)");
+    const fs::path tmp = parent / ("." + target.filename().string() + ".tmp");
+    fs::remove_all(tmp, ec);
+    fs::create_directory(tmp, ec);
+    check<checkpoint_error>(!ec, tmp.string(), ": cannot create directory: ", ec.message());
+    try {
+        fill(tmp);
+    } catch (...) {
+        fs::remove_all(tmp, ec);
+        throw;
+    }
+    const fs::path old = parent / ("." + target.filename().string() + ".old");
+    fs::remove_all(old, ec);
+    if (fs::exists(target)) {
+        fs::rename(target, old, ec);
+        check<checkpoint_error>(!ec, target.string(), ": cannot move aside: ", ec.message());
+    }
+    fs::rename(tmp, target, ec);
+    check<checkpoint_error>(!ec, target.string(), ": cannot rename into place: ", ec.message());
+    fs::remove_all(old, ec);
+}
+
+/// Write every parameter of `module` (anything with `visit`) as `<dir>/<name>.npy`.
+template <class Module>
+inline void save_parameters(Module& module, const fs::path& dir) {
+    module.visit([&](const std::string& name, auto& p) {
+        write_npy((dir / (name + ".npy")).string(), p.value);
+    });
+}
+
+/// Save `module`'s parameters as a checkpoint directory, atomically.
+template <class Module>
+inline void save_checkpoint(Module& module, const fs::path& dir, bool overwrite = false) {
+    write_directory_atomically(dir, overwrite, [&](const fs::path& tmp) {
+        save_parameters(module, tmp);
+    });
+}
+
+/// Load every parameter of `module` from `<dir>/<name>.npy`. All files are read and checked
+/// first; the parameters change only if every one of them is valid. A `.npy` file in `dir`
+/// whose name is not a parameter of the module is an error too (a checkpoint of another model).
+template <class Module>
+inline void load_checkpoint(Module& module, const fs::path& dir) {
+    check<checkpoint_error>(fs::is_directory(dir), dir.string(),
+                            ": checkpoint directory not found");
+    std::set<std::string> names;
+    module.visit([&](const std::string& name, auto&) { names.insert(name + ".npy"); });
+    for (const auto& e : fs::directory_iterator(dir)) {
+        const std::string f = e.path().filename().string();
+        if (e.is_regular_file() && e.path().extension() == ".npy")
+            check<checkpoint_error>(names.count(f) == 1, e.path().string(),
+                                    ": not a parameter of this model (unexpected name)");
+    }
+    // Pass 1: read everything into staging tensors; pass 2: move them in.
+    std::vector<std::function<void()>> commit;
+    module.visit([&](const std::string& name, auto& p) {
+        using T = std::decay_t<decltype(p.value)>;
+        constexpr std::size_t N = T::rank;
+        std::array<std::size_t, N> shape{};
+        std::copy(p.value.shape().begin(), p.value.shape().end(), shape.begin());
+        auto staged = std::make_shared<T>();
+        read_npy((dir / (name + ".npy")).string(), shape, *staged);
+        commit.push_back([&p, staged] { p.value = std::move(*staged); });
+    });
+    for (auto& c : commit) c();
+}
+
+}  // namespace txl

@@ -1,0 +1,66 @@
+#pragma once
+/// @file embedding.hpp
+/// # Token embedding
+///
+/// $x_{t,b} = E[\text{token}_{t,b}]$, $E \in \mathbb R^{n_{vocab} \times d_{model}}$
+/// (PyTorch's `nn.Embedding`, initialised $\mathcal N(0,1)$; labml's Transformer-XL does not
+/// scale it). **Backward** is a scatter-add: $\partial L/\partial E_v \mathrel{+}=
+/// \sum_{(t,b):\, \text{token}_{t,b} = v} \partial L/\partial x_{t,b}$.
+
+#include <cstdint>
+#include <string>
+
+#include "errors.hpp"
+#include "random.hpp"
+#include "tensor.hpp"
+
+namespace txl {
+
+/// @tparam S scalar type. @tparam D $d_{model}$.
+template <class S, std::size_t D>
+class Embedding {
+public:
+    Embedding() = default;
+    explicit Embedding(std::size_t n_vocab) : n_vocab_(n_vocab) {
+        check(n_vocab > 0, "Embedding: n_vocab = 0, expected at least one token");
+        weight.resize(std::array<std::size_t, 2>{n_vocab, D});
+    }
+    std::size_t n_vocab() const { return n_vocab_; }
+
+    void init(Rng& rng) { init_normal(weight.value.data(), weight.value.size(), rng); }
+
+    /// Throws `shape_error` naming the first id outside `[0, n_vocab)` and its position.
+    void check_tokens(const std::int64_t* tokens, std::size_t n) const {
+        for (std::size_t i = 0; i < n; ++i)
+            check(tokens[i] >= 0 && std::uint64_t(tokens[i]) < n_vocab_, "Embedding: token id ",
+                  tokens[i], " at position ", i, " is outside the vocabulary [0, ", n_vocab_, ")");
+    }
+
+    /// `x[n, D] = E[tokens[n]]`. Ids must have passed `check_tokens`.
+    void forward(const std::int64_t* tokens, std::size_t n, S* x) const {
+        for (std::size_t i = 0; i < n; ++i) {
+            const S* row = weight.value.data() + std::size_t(tokens[i]) * D;
+            std::copy(row, row + D, x + i * D);
+        }
+    }
+
+    void backward(const std::int64_t* tokens, const S* dx, std::size_t n) {
+        for (std::size_t i = 0; i < n; ++i) {
+            S* g = weight.grad.data() + std::size_t(tokens[i]) * D;
+            const S* d = dx + i * D;
+            for (std::size_t c = 0; c < D; ++c) g[c] += d[c];
+        }
+    }
+
+    template <class F>
+    void visit(const std::string& prefix, F&& f) {
+        f(prefix + "weight", weight);
+    }
+
+    Param<S, 2> weight;
+
+private:
+    std::size_t n_vocab_ = 0;
+};
+
+}  // namespace txl

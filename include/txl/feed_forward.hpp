@@ -1,0 +1,87 @@
+#pragma once
+/// @file feed_forward.hpp
+/// # Position-wise feed-forward network
+///
+/// $$\text{FFN}(z) = \text{ReLU}(z W_1^\top + b_1)\, W_2^\top + b_2$$
+/// applied to every position independently (labml's `FeedForward`, names `layer1`,
+/// `layer2`), with dropout on the hidden activation as labml applies it.
+///
+/// **Backward.** With $h = \text{dropout}(\text{ReLU}(a))$, $a = z W_1^\top + b_1$ and
+/// $\delta = \partial L/\partial y$: the second linear gives $\partial L/\partial h = \delta W_2$;
+/// ReLU passes the gradient where $a > 0$ and dropout multiplies by its mask $m$, so
+/// $\partial L/\partial a = (\delta W_2) \odot [h > 0]$ without dropout and
+/// $(\delta W_2) \odot m \odot [h > 0 \lor m = 0]$ with it (both reduce to
+/// $[a > 0] \odot m$, since $h > 0 \iff a > 0$ wherever $m \neq 0$);
+/// then the first linear gives $\partial L/\partial z = (\partial L/\partial a) W_1$.
+
+#include <string>
+
+#include "linear.hpp"
+#include "random.hpp"
+#include "tensor.hpp"
+
+namespace txl {
+
+/// @tparam C a `txl::Config`.
+template <class C>
+class FeedForward {
+public:
+    using S = typename C::scalar;
+    static constexpr std::size_t d_model = C::d_model, d_ff = C::d_ff;
+
+    /// What forward keeps for backward, and backward's workspace (owned by the caller).
+    struct Cache {
+        tensor<S, 2> h;     ///< `[n, d_ff]` hidden activation after ReLU (and dropout)
+        tensor<S, 2> mask;  ///< `[n, d_ff]` dropout mask (empty without dropout)
+        tensor<S, 2> dh;    ///< `[n, d_ff]` workspace
+        bool dropped = false;
+    };
+
+    FeedForward() : layer1(d_model, d_ff, true), layer2(d_ff, d_model, true) {}
+
+    void init(Rng& rng) {
+        layer1.init(rng);
+        layer2.init(rng);
+    }
+
+    /// `y[n, d_model] = FFN(z[n, d_model])`.
+    void forward(const S* z, std::size_t n, S* y, Cache& cache, Rng* rng) const {
+        ensure_shape(cache.h, {n, d_ff});
+        S* h = cache.h.data();
+        layer1.forward(z, n, h);
+        for (std::size_t i = 0; i < n * d_ff; ++i) h[i] = h[i] > S(0) ? h[i] : S(0);  // ReLU
+        cache.dropped = dropout.active(rng);
+        if (cache.dropped) {
+            ensure_shape(cache.mask, {n, d_ff});
+            dropout.forward(h, n * d_ff, cache.mask.data(), *rng);
+        }
+        layer2.forward(h, n, y);
+    }
+
+    /// From `dy[n, d_model]`: accumulate parameter gradients and write `dz[n, d_model]`.
+    void backward(const S* z, const S* dy, std::size_t n, S* dz, Cache& cache) {
+        ensure_shape(cache.dh, {n, d_ff});
+        S* dh = cache.dh.data();
+        const S* h = cache.h.data();
+        layer2.backward(h, dy, n, dh);
+        if (cache.dropped) {
+            const S* m = cache.mask.data();
+            for (std::size_t i = 0; i < n * d_ff; ++i)
+                dh[i] = (h[i] > S(0) || m[i] == S(0)) ? dh[i] * m[i] : S(0);
+        } else {
+            for (std::size_t i = 0; i < n * d_ff; ++i) dh[i] = h[i] > S(0) ? dh[i] : S(0);
+        }
+        layer1.backward(z, dh, n, dz);
+    }
+
+    template <class F>
+    void visit(const std::string& prefix, F&& f) {
+        layer1.visit(prefix + "layer1.", f);
+        layer2.visit(prefix + "layer2.", f);
+    }
+
+    Linear<S> layer1, layer2;
+    Dropout<S> dropout;
+};
+
+}  // namespace txl

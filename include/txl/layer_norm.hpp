@@ -1,0 +1,100 @@
+#pragma once
+/// @file layer_norm.hpp
+/// # Layer normalisation
+///
+/// Each row $x \in \mathbb R^{d}$ is normalised over its $d$ features, then scaled and shifted:
+/// $$\mu = \tfrac1d \textstyle\sum_c x_c,\quad \sigma^2 = \tfrac1d \sum_c (x_c - \mu)^2,\quad
+///   \hat x = (x - \mu)\, r,\; r = 1/\sqrt{\sigma^2 + \epsilon},\quad
+///   y = \gamma \odot \hat x + \beta$$
+/// with PyTorch's biased variance and $\epsilon = 10^{-5}$. `weight` is $\gamma$, `bias` $\beta$.
+///
+/// **Backward.** With $g = \partial L/\partial y$ for one row:
+/// $$\frac{\partial L}{\partial \gamma} \mathrel{+}= g \odot \hat x, \qquad
+///   \frac{\partial L}{\partial \beta} \mathrel{+}= g$$
+/// and, with $\hat g = g \odot \gamma$, differentiating $\hat x$ through $\mu$ and $r$
+/// ($\partial r/\partial x_c = -r^3 (x_c - \mu)/d$, $\partial\mu/\partial x_c = 1/d$):
+/// $$\frac{\partial L}{\partial x} = r \Big(\hat g - \overline{\hat g}
+///   - \hat x\, \overline{\hat g \odot \hat x}\Big)$$
+/// where the bar is the mean over the row's $d$ features. The forward keeps $\hat x$ and $r$
+/// for it.
+
+#include <cmath>
+#include <string>
+
+#include "tensor.hpp"
+
+namespace txl {
+
+/// @tparam S scalar type. @tparam D the width $d$ of a row (compile time).
+template <class S, std::size_t D>
+class LayerNorm {
+public:
+    static constexpr S eps = S(1e-5);
+
+    LayerNorm() {
+        weight.resize(std::array<std::size_t, 1>{D});
+        bias.resize(std::array<std::size_t, 1>{D});
+        weight.value.fill(S(1));
+    }
+
+    /// `n` rows of `x` into `y`; keeps `xhat[n, D]` and `rstd[n]` for backward.
+    void forward(const S* x, std::size_t n, S* y, S* xhat, S* rstd) const {
+        const S* gamma = weight.value.data();
+        const S* beta = bias.value.data();
+        for (std::size_t r = 0; r < n; ++r) {
+            const S* xr = x + r * D;
+            S mean = 0;
+            for (std::size_t c = 0; c < D; ++c) mean += xr[c];
+            mean /= S(D);
+            S var = 0;
+            for (std::size_t c = 0; c < D; ++c) var += (xr[c] - mean) * (xr[c] - mean);
+            var /= S(D);
+            const S rs = S(1) / std::sqrt(var + eps);
+            rstd[r] = rs;
+            S* hr = xhat + r * D;
+            S* yr = y + r * D;
+            for (std::size_t c = 0; c < D; ++c) {
+                hr[c] = (xr[c] - mean) * rs;
+                yr[c] = gamma[c] * hr[c] + beta[c];
+            }
+        }
+    }
+
+    /// Accumulate $\partial L/\partial\gamma$, $\partial L/\partial\beta$ from `dy[n, D]`;
+    /// if `dx` is given, *add* $\partial L/\partial x$ to it (the residual stream's gradient
+    /// is already there). `dx == nullptr` is the stop-gradient case (memory rows).
+    void backward(const S* dy, const S* xhat, const S* rstd, std::size_t n, S* dx) {
+        const S* gamma = weight.value.data();
+        S* dgamma = weight.grad.data();
+        S* dbeta = bias.grad.data();
+        for (std::size_t r = 0; r < n; ++r) {
+            const S* gr = dy + r * D;
+            const S* hr = xhat + r * D;
+            S mean_g = 0, mean_gh = 0;
+            for (std::size_t c = 0; c < D; ++c) {
+                dgamma[c] += gr[c] * hr[c];
+                dbeta[c] += gr[c];
+                const S gh = gr[c] * gamma[c];
+                mean_g += gh;
+                mean_gh += gh * hr[c];
+            }
+            if (!dx) continue;
+            mean_g /= S(D);
+            mean_gh /= S(D);
+            S* dxr = dx + r * D;
+            for (std::size_t c = 0; c < D; ++c)
+                dxr[c] += rstd[r] * (gr[c] * gamma[c] - mean_g - hr[c] * mean_gh);
+        }
+    }
+
+    template <class F>
+    void visit(const std::string& prefix, F&& f) {
+        f(prefix + "weight", weight);
+        f(prefix + "bias", bias);
+    }
+
+    Param<S, 1> weight;  ///< $\gamma$
+    Param<S, 1> bias;    ///< $\beta$
+};
+
+}  // namespace txl

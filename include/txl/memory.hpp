@@ -1,0 +1,72 @@
+#pragma once
+/// @file memory.hpp
+/// # Memory: the hidden states carried from segment to segment
+///
+/// Before each layer $l$ runs on a segment, its input $x_l$ `[T, B, d_model]` is recorded.
+/// After the segment, each layer's memory becomes the last `mem_len` rows of
+/// $[\,mem_l;\ x_l\,]$ (time-wise), so the next segment attends over up to `mem_len`
+/// earlier positions. The memory is a *constant* to the next segment: no gradient flows into
+/// it (labml's `x.detach()`), which is what makes the cost of a step independent of how long
+/// the text has been running.
+
+#include <algorithm>
+#include <vector>
+
+#include "errors.hpp"
+#include "tensor.hpp"
+
+namespace txl {
+
+/// @tparam S scalar type.
+template <class S>
+class Memory {
+public:
+    /// Per layer `[M, B, d_model]`; empty (no layers) before the first segment.
+    std::vector<tensor<S, 3>> layers;
+
+    bool empty() const { return layers.empty() || layers[0].shape()[0] == 0; }
+    /// $M$, the number of remembered positions (0 when empty).
+    std::size_t length() const { return layers.empty() ? 0 : layers[0].shape()[0]; }
+    void clear() { layers.clear(); }
+
+    /// Append this segment's layer inputs (`states[l]`, `l < n_layers`, is `[T, B, d]`) and keep the last
+    /// `mem_len` positions. `mem_len = 0` keeps nothing. Reuses its buffers when the shape
+    /// repeats, so a steady run allocates nothing here.
+    void update(const tensor<S, 3>* states, std::size_t n_layers, std::size_t mem_len) {
+        if (mem_len == 0) {
+            clear();
+            return;
+        }
+        const std::size_t M = length();
+        if (!layers.empty())
+            check(layers.size() == n_layers, "Memory::update: memory has ", layers.size(),
+                  " layers, the segment has ", n_layers);
+        layers.resize(n_layers);
+        scratch_.resize(n_layers);
+        for (std::size_t l = 0; l < n_layers; ++l) {
+            const auto& x = states[l];
+            const std::size_t T = x.shape()[0], B = x.shape()[1], d = x.shape()[2];
+            if (M > 0)
+                check(layers[l].shape()[1] == B && layers[l].shape()[2] == d,
+                      "Memory::update: layer ", l, " memory is [", M, ", ", layers[l].shape()[1],
+                      ", ", layers[l].shape()[2], "], the segment is [", T, ", ", B, ", ", d, "]");
+            const std::size_t keep = std::min(mem_len, M + T);
+            const std::size_t from_old = keep > T ? keep - T : 0;  // rows kept from the old memory
+            const std::size_t row = B * d;
+            auto& out = scratch_[l];
+            ensure_shape(out, {keep, B, d});
+            if (from_old)
+                std::copy(layers[l].data() + (M - from_old) * row, layers[l].data() + M * row,
+                          out.data());
+            const std::size_t from_new = keep - from_old;
+            std::copy(x.data() + (T - from_new) * row, x.data() + T * row,
+                      out.data() + from_old * row);
+            std::swap(layers[l], out);
+        }
+    }
+
+private:
+    std::vector<tensor<S, 3>> scratch_;
+};
+
+}  // namespace txl

@@ -1,0 +1,175 @@
+#pragma once
+/// @file model.hpp
+/// # The autoregressive model
+///
+/// $$\text{logits} = \text{generator}\big(\text{TransformerXL}(\text{embedding}(\text{tokens}),\
+///   mem)\big)$$
+/// labml's `AutoregressiveModel` for Transformer-XL: `src_embed` ($E$, `[n_vocab, d_model]`),
+/// the layer stack `transformer` with its final LayerNorm, and `generator`, a linear layer
+/// `[n_vocab, d_model]` to the vocabulary. Mask: query $i$ of the segment sees all $M$ memory
+/// positions and the segment's keys $0..i$ (built into the attention's softmax).
+///
+/// ```cpp
+/// using C     = txl::Config<float, 128, 4, 256, 6>;
+/// using Layer = txl::XLLayer<txl::RelativeMultiHeadAttention<C>, txl::FeedForward<C>>;
+/// using Model = txl::AutoregressiveModel<C, Layer>;
+/// Model model(/*n_vocab*/ 65, /*seed*/ 1);
+/// Model::Cache cache;  txl::Memory<float> mem;
+/// model.forward(tokens, mem, cache);          // cache.logits: [T, B, n_vocab]
+/// model.update_memory(mem, cache, 32);        // carry the segment into memory
+/// ```
+
+#include <array>
+#include <cstdint>
+#include <ostream>
+#include <sstream>
+#include <string>
+#include <type_traits>
+
+#include "embedding.hpp"
+#include "errors.hpp"
+#include "linear.hpp"
+#include "memory.hpp"
+#include "random.hpp"
+#include "tensor.hpp"
+#include "transformer_xl.hpp"
+
+namespace txl {
+
+/// @tparam C     a `txl::Config`.
+/// @tparam Layer the layer type, e.g. `XLLayer<RelativeMultiHeadAttention<C>, FeedForward<C>>`.
+template <class C, class Layer>
+class AutoregressiveModel {
+    static_assert(std::is_same_v<typename Layer::config, C>,
+                  "AutoregressiveModel: the layer must be built on the same Config");
+
+public:
+    using config = C;
+    using S = typename C::scalar;
+    using Stack = TransformerXL<Layer>;
+    static constexpr std::size_t d_model = C::d_model, n_layers = C::n_layers;
+
+    struct Cache {
+        std::size_t T = 0, B = 0, M = 0;
+        tensor<std::int64_t, 2> tokens;  ///< `[T, B]`
+        typename Stack::Cache stack;
+        tensor<S, 3> logits;             ///< `[T, B, n_vocab]`
+        tensor<S, 3> d_out;              ///< `[T, B, d_model]` backward workspace
+    };
+
+    /// A model with PyTorch's default initialisation drawn from `Rng(seed)`, in the order
+    /// embedding, layers 0..L-1 (attention q, k, v, o; feed-forward 1, 2), generator.
+    explicit AutoregressiveModel(std::size_t n_vocab, std::uint64_t seed = 0, S dropout = S(0))
+        : src_embed(n_vocab), generator(d_model, n_vocab, true) {
+        Rng rng(seed);
+        src_embed.init(rng);
+        transformer.init(rng);
+        generator.init(rng);
+        set_dropout(dropout);
+    }
+
+    std::size_t n_vocab() const { return src_embed.n_vocab(); }
+
+    void set_dropout(S p) {
+        check(p >= S(0) && p < S(1), "set_dropout: p = ", p, ", expected 0 <= p < 1");
+        for (auto& l : transformer.layers) l.set_dropout(p);
+    }
+
+    /// Throws `shape_error` unless `tokens` `[T, B]` and `mem` fit this model.
+    void check_inputs(const tensor<std::int64_t, 2>& tokens, const Memory<S>& mem) const {
+        const std::size_t T = tokens.shape()[0], B = tokens.shape()[1];
+        check(T >= 1, "AutoregressiveModel::forward: segment length T = 0, expected T >= 1");
+        check(B >= 1, "AutoregressiveModel::forward: batch B = 0, expected B >= 1");
+        src_embed.check_tokens(tokens.data(), tokens.size());
+        const std::size_t M = mem.length();
+        if (!mem.layers.empty())
+            check(mem.layers.size() == n_layers, "AutoregressiveModel::forward: memory has ",
+                  mem.layers.size(), " layers, expected ", n_layers);
+        for (std::size_t l = 0; l < mem.layers.size(); ++l) {
+            const auto& s = mem.layers[l].shape();
+            check(s[0] == M && s[1] == B && s[2] == d_model, "AutoregressiveModel::forward: layer ",
+                  l, " memory is [", s[0], ", ", s[1], ", ", s[2], "], expected [", M, ", ", B,
+                  ", ", d_model, "] (memory length, batch of the tokens, d_model)");
+        }
+        decltype(Layer::self_attn)::check_lengths(M, T);
+    }
+
+    /// ## Forward
+    /// `tokens[T, B]` with memory `mem` (length $M$, may be empty). Fills `cache.logits`.
+    /// `rng` draws dropout masks; `nullptr` (evaluation) disables dropout.
+    void forward(const tensor<std::int64_t, 2>& tokens, const Memory<S>& mem, Cache& c,
+                 Rng* rng = nullptr) const {
+        check_inputs(tokens, mem);
+        const std::size_t T = tokens.shape()[0], B = tokens.shape()[1], M = mem.length();
+        c.T = T, c.B = B, c.M = M;
+        ensure_shape(c.tokens, tokens.shape());
+        std::copy(tokens.begin(), tokens.end(), c.tokens.begin());
+        c.stack.x.resize(n_layers + 1);
+        ensure_shape(c.stack.x[0], {T, B, d_model});
+        src_embed.forward(tokens.data(), T * B, c.stack.x[0].data());
+
+        std::array<const S*, n_layers> mem_ptr{};
+        for (std::size_t l = 0; l < n_layers; ++l)
+            mem_ptr[l] = M ? mem.layers[l].data() : nullptr;
+        transformer.forward(mem_ptr, M, c.stack, rng);
+
+        ensure_shape(c.logits, {T, B, n_vocab()});
+        generator.forward(c.stack.out.data(), T * B, c.logits.data());
+    }
+
+    /// ## Backward
+    /// From `dlogits[T, B, n_vocab]` (e.g. from `cross_entropy`), accumulate the gradient of
+    /// every parameter. Nothing flows into the memory.
+    void backward(const S* dlogits, Cache& c) {
+        const std::size_t n = c.T * c.B;
+        ensure_shape(c.d_out, {c.T, c.B, d_model});
+        generator.backward(c.stack.out.data(), dlogits, n, c.d_out.data());
+        const auto& dx0 = transformer.backward(c.d_out.data(), c.stack);
+        src_embed.backward(c.tokens.data(), dx0.data(), n);
+    }
+
+    /// Carry this segment into `mem`: layer inputs appended, the last `mem_len` rows kept.
+    void update_memory(Memory<S>& mem, const Cache& c, std::size_t mem_len) const {
+        mem.update(c.stack.x.data(), n_layers, mem_len);
+    }
+
+    /// Visit every parameter as `(name, Param&)` with labml's `state_dict` names.
+    template <class F>
+    void visit(F&& f) {
+        src_embed.visit("src_embed.", f);
+        transformer.visit("transformer.", f);
+        generator.visit("generator.", f);
+    }
+
+    void zero_grad() {
+        visit([](const std::string&, auto& p) { p.grad.fill(S(0)); });
+    }
+
+    std::size_t parameter_count() {
+        std::size_t n = 0;
+        visit([&](const std::string&, auto& p) { n += p.value.size(); });
+        return n;
+    }
+
+    /// The model's structure, one line per parameter tensor, with its shape.
+    std::string describe() {
+        std::ostringstream s;
+        s << "AutoregressiveModel<" << (std::is_same_v<S, float> ? "float" : "double")
+          << ", d_model=" << d_model << ", heads=" << C::heads << ", d_ff=" << C::d_ff
+          << ", layers=" << n_layers << ", P=" << C::P << ">, n_vocab=" << n_vocab() << "\n";
+        visit([&](const std::string& name, auto& p) {
+            s << "  " << name << " [";
+            for (std::size_t i = 0; i < p.value.dimension(); ++i)
+                s << (i ? ", " : "") << p.value.shape()[i];
+            s << "]\n";
+        });
+        s << "  parameters: " << parameter_count() << "\n";
+        return s.str();
+    }
+
+    Embedding<S, d_model> src_embed;
+    Stack transformer;
+    Linear<S> generator;
+};
+
+}  // namespace txl

@@ -1,0 +1,321 @@
+#pragma once
+/// @file relative_attention.hpp
+/// # Relative multi-head attention (labml's Transformer-XL attention)
+///
+/// $T$ queries of the current segment attend over $K = M + T$ keys: the $M$ rows of memory
+/// followed by the segment itself. The caller passes the normalised keys/values
+/// `kv[K, B, d_model]`; the queries are its last $T$ rows, $z$.
+///
+/// **Projections** (no bias on query and key, as labml): per head $h$,
+/// $q = z W_q^\top$, $k = kv\, W_k^\top$, $v = kv\, W_v^\top + b_v$, split into $H$ heads of
+/// $d_k = d_{model}/H$.
+///
+/// **Scores.** Query $i$ sits at absolute position $M + i$, key $j$ at position $j$; their
+/// distance is $M + i - j$. With the learned tables $R$ = `key_pos_embeddings` `[2P, H, d_k]`,
+/// $S$ = `key_pos_bias` `[2P, H]` and $u$ = `query_pos_bias` `[H, d_k]`:
+/// $$A_{ij} = \underbrace{(q_i + u) \cdot k_j}_{\text{content (A+C)}}
+///          + \underbrace{q_i \cdot R_{P - (M + i - j)} + S_{P - (M + i - j)}}_{\text{position (B+D)}}$$
+/// $$a_{ij} = \operatorname{softmax}_j \big(A_{ij} / \sqrt{d_k}\big)
+///   \quad\text{over visible keys: } j < M \text{ or } j - M \le i$$
+/// $$o_i = \textstyle\sum_j a_{ij} v_j, \qquad \text{out} = \text{concat}_h(o)\, W_o^\top + b_o$$
+///
+/// **The shift trick.** For every query, the position term reads a *contiguous* run of $K$
+/// rows of $R$: row $P - M - i + j$ for $j = 0..K-1$. So one GEMM per head computes
+/// $X = q\, R_{win}^\top$ against the window $R_{win} = R[P-K \,..\, P+T)$ of $W = K + T$ rows
+/// (labml's slice), and the term for $(i, j)$ is $X_{i,\, T + j - i}$: row $i$ of $X$ shifted
+/// left by $T - i$. labml does this with `shift_right` (pad, reshape, drop); here the shift is an
+/// index, and `position_scores_naive` beside it computes the formula row by row, for the tests.
+///
+/// **Backward.** With $\delta = \partial L/\partial\,\text{out}$:
+/// * output projection: $\partial L/\partial o = \delta W_o$ (and $W_o$, $b_o$ gradients);
+/// * per head: $\partial L/\partial a = (\partial L/\partial o)\, V^\top$,
+///   $\partial L/\partial V = a^\top (\partial L/\partial o)$;
+/// * softmax: $g_{ij} = a_{ij}\big(\partial_{a_{ij}} - \sum_{j'} a_{ij'} \partial_{a_{ij'}}\big)
+///   / \sqrt{d_k}$ (zero on masked keys, where $a = 0$);
+/// * content term: $\partial L/\partial (q+u) = g K$, $\partial L/\partial K = g^\top (q+u)$,
+///   $\partial L/\partial u_h = \sum_{i,b} \partial L/\partial (q+u)_{i,b,h}$;
+/// * position term: scatter $g_{ij}$ back to $\bar X_{i,\,T+j-i}$; then
+///   $\partial L/\partial q \mathrel{+}= \bar X R_{win}$,
+///   $\partial L/\partial R_{win} \mathrel{+}= \bar X^\top q$ and
+///   $\partial L/\partial S_{P-K+c} \mathrel{+}= \sum_{i,b} \bar X_{(i,b), c}$;
+/// * projections: $\partial L/\partial z$ and $\partial L/\partial kv$ from the three linears.
+///
+/// FLOPs of a forward (per layer, multiply-add = 2): projections $2\,d^2 (T + 2K) B$ and
+/// $2\,d^2 T B$ (output); content scores and $a V$: $2 \cdot 2\, T K d\, B$; position scores:
+/// $2\, T (K + T) d\, B$. The backward costs about twice that.
+
+#include <cmath>
+#include <string>
+
+#include "errors.hpp"
+#include "linear.hpp"
+#include "random.hpp"
+#include "tensor.hpp"
+
+namespace txl {
+
+/// @tparam C a `txl::Config` (gives $d_{model}$, $H$, $d_k$, $P$ and the scalar type).
+template <class C>
+class RelativeMultiHeadAttention {
+public:
+    using config = C;
+    using S = typename C::scalar;
+    static constexpr std::size_t d_model = C::d_model, H = C::heads, d_k = C::d_k, P = C::P;
+
+    struct Cache {
+        std::size_t M = 0, T = 0, B = 0;
+        tensor<S, 2> q, qu;      ///< `[T*B, d_model]`: $q$ and $q + u$
+        tensor<S, 2> k, v;       ///< `[K*B, d_model]`
+        tensor<S, 4> a;          ///< `[B, H, T, K]` attention weights (before dropout)
+        tensor<S, 4> a_drop;     ///< `[B, H, T, K]` after dropout (empty without dropout)
+        tensor<S, 4> mask;       ///< `[B, H, T, K]` dropout mask
+        tensor<S, 2> o;          ///< `[T*B, d_model]` heads concatenated
+        tensor<S, 2> x;          ///< `[T*B, K+T]` workspace: position scores / their gradient
+        tensor<S, 2> d_o, dq;    ///< `[T*B, d_model]` backward workspace
+        tensor<S, 2> dk, dv;     ///< `[K*B, d_model]` backward workspace
+        tensor<S, 4> g;          ///< `[B, H, T, K]` gradient of the scores
+        bool dropped = false;
+        const S* weights() const { return dropped ? a_drop.data() : a.data(); }
+    };
+
+    RelativeMultiHeadAttention()
+        : query(d_model, H * d_k, false),
+          key(d_model, H * d_k, false),
+          value(d_model, H * d_k, true),
+          output(H * d_k, d_model, true) {
+        key_pos_embeddings.resize(std::array<std::size_t, 3>{2 * P, H, d_k});
+        key_pos_bias.resize(std::array<std::size_t, 2>{2 * P, H});
+        query_pos_bias.resize(std::array<std::size_t, 2>{H, d_k});
+    }
+
+    /// PyTorch defaults for the four linears; the relative tables start at zero (labml).
+    void init(Rng& rng) {
+        query.init(rng);
+        key.init(rng);
+        value.init(rng);
+        output.init(rng);
+        key_pos_embeddings.value.fill(S(0));
+        key_pos_bias.value.fill(S(0));
+        query_pos_bias.value.fill(S(0));
+    }
+
+    /// Throws unless $T \ge 1$ and $K = M + T \le P$ (the rows of the relative table).
+    static void check_lengths(std::size_t M, std::size_t T) {
+        check(T >= 1, "RelativeMultiHeadAttention: segment length T = 0, expected T >= 1");
+        check(M + T <= P, "RelativeMultiHeadAttention: M + T = ", M, " + ", T, " = ", M + T,
+              " keys, but the relative position table holds at most P = ", P);
+    }
+
+    /// ## Forward
+    /// `kv[K*B, d_model]` (memory rows first), `out[T*B, d_model]`.
+    void forward(const S* kv, std::size_t M, std::size_t T, std::size_t B, S* out, Cache& c,
+                 Rng* rng) const {
+        check_lengths(M, T);
+        const std::size_t K = M + T, nq = T * B, nk = K * B, ld = B * d_model;
+        c.M = M, c.T = T, c.B = B;
+        ensure_shape(c.q, {nq, d_model});
+        ensure_shape(c.qu, {nq, d_model});
+        ensure_shape(c.k, {nk, d_model});
+        ensure_shape(c.v, {nk, d_model});
+        ensure_shape(c.a, {B, H, T, K});
+        ensure_shape(c.o, {nq, d_model});
+        ensure_shape(c.x, {nq, K + T});
+
+        // Projections. The queries are the last T rows of kv.
+        const S* z = kv + M * B * d_model;
+        query.forward(z, nq, c.q.data());
+        key.forward(kv, nk, c.k.data());
+        value.forward(kv, nk, c.v.data());
+
+        // q + u, with u = query_pos_bias broadcast over positions.
+        const S* u = query_pos_bias.value.data();
+        for (std::size_t r = 0; r < nq; ++r)
+            for (std::size_t f = 0; f < d_model; ++f)
+                c.qu(r, f) = c.q(r, f) + u[f];
+
+        // Content scores (A+C): per (b, h), [T, d_k] x [d_k, K] on strided slices.
+        for (std::size_t b = 0; b < B; ++b)
+            for (std::size_t h = 0; h < H; ++h)
+                gemm(Trans::No, Trans::Yes, T, K, d_k, S(1), c.qu.data() + b * d_model + h * d_k,
+                     ld, c.k.data() + b * d_model + h * d_k, ld, S(0), &c.a(b, h, 0, 0), K);
+
+        // Position scores (B+D), added onto the content scores.
+        add_position_scores(c.q.data(), M, T, B, c.a.data(), c.x.data());
+
+        // Scale, mask and softmax over the visible keys j < M + i + 1.
+        const S scale = S(1) / std::sqrt(S(d_k));
+        for (std::size_t b = 0; b < B; ++b)
+            for (std::size_t h = 0; h < H; ++h)
+                for (std::size_t i = 0; i < T; ++i) {
+                    S* row = &c.a(b, h, i, 0);
+                    const std::size_t visible = M + i + 1;
+                    S mx = row[0] * scale;
+                    for (std::size_t j = 0; j < visible; ++j) mx = std::max(mx, row[j] * scale);
+                    S sum = 0;
+                    for (std::size_t j = 0; j < visible; ++j) {
+                        row[j] = std::exp(row[j] * scale - mx);
+                        sum += row[j];
+                    }
+                    const S inv = S(1) / sum;
+                    for (std::size_t j = 0; j < visible; ++j) row[j] *= inv;
+                    for (std::size_t j = visible; j < K; ++j) row[j] = S(0);
+                }
+
+        c.dropped = dropout.active(rng);
+        if (c.dropped) {
+            ensure_shape(c.a_drop, c.a.shape());
+            ensure_shape(c.mask, c.a.shape());
+            std::copy(c.a.begin(), c.a.end(), c.a_drop.begin());
+            dropout.forward(c.a_drop.data(), c.a_drop.size(), c.mask.data(), *rng);
+        }
+
+        // o_bh = a_bh V_bh: [T, K] x [K, d_k], written into its head's columns of o.
+        const S* a = c.weights();
+        for (std::size_t b = 0; b < B; ++b)
+            for (std::size_t h = 0; h < H; ++h)
+                gemm(Trans::No, Trans::No, T, d_k, K, S(1), a + ((b * H + h) * T) * K, K,
+                     c.v.data() + b * d_model + h * d_k, ld, S(0),
+                     c.o.data() + b * d_model + h * d_k, ld);
+
+        output.forward(c.o.data(), nq, out);
+    }
+
+    /// The position term, fast path: for each head one GEMM $X = q_h R_{win,h}^\top$
+    /// (`[T*B, d_k] x [d_k, K+T]`), then `scores[b,h,i,j] += X[i*B+b, T+j-i] + S[P-K+T+j-i, h]`
+    /// for the visible keys. `x` is a `[T*B, K+T]` workspace.
+    void add_position_scores(const S* q, std::size_t M, std::size_t T, std::size_t B, S* scores,
+                             S* x) const {
+        const std::size_t K = M + T, W = K + T, first = P - K;
+        const S* R = key_pos_embeddings.value.data();
+        const S* Sb = key_pos_bias.value.data();
+        for (std::size_t h = 0; h < H; ++h) {
+            gemm(Trans::No, Trans::Yes, T * B, W, d_k, S(1), q + h * d_k, d_model,
+                 R + first * d_model + h * d_k, d_model, S(0), x, W);
+            for (std::size_t b = 0; b < B; ++b)
+                for (std::size_t i = 0; i < T; ++i) {
+                    S* row = scores + ((b * H + h) * T + i) * K;
+                    const S* xr = x + (i * B + b) * W + (T - i);  // the shift
+                    const S* sr = Sb + (first + T - i) * H + h;
+                    for (std::size_t j = 0; j < M + i + 1; ++j) row[j] += xr[j] + sr[j * H];
+                }
+        }
+    }
+
+    /// The position term by its definition, one dot product per (b, h, i, j):
+    /// `scores[b,h,i,j] += q_i . R[P-(M+i-j), h] + S[P-(M+i-j), h]` (visible keys only).
+    void position_scores_naive(const S* q, std::size_t M, std::size_t T, std::size_t B,
+                               S* scores) const {
+        const std::size_t K = M + T;
+        for (std::size_t b = 0; b < B; ++b)
+            for (std::size_t h = 0; h < H; ++h)
+                for (std::size_t i = 0; i < T; ++i)
+                    for (std::size_t j = 0; j < M + i + 1; ++j) {
+                        const std::size_t row = P - (M + i - j);
+                        S dot = 0;
+                        for (std::size_t d = 0; d < d_k; ++d)
+                            dot += q[(i * B + b) * d_model + h * d_k + d] *
+                                   key_pos_embeddings.value(row, h, d);
+                        scores[((b * H + h) * T + i) * K + j] += dot + key_pos_bias.value(row, h);
+                    }
+    }
+
+    /// ## Backward
+    /// From `dout[T*B, d_model]`: accumulate every parameter gradient and write
+    /// `dkv[K*B, d_model]` (the gradient with respect to the normalised keys/values, the
+    /// last `T*B` rows of which also carry the query path). `kv` is the forward input.
+    void backward(const S* kv, const S* dout, S* dkv, Cache& c) {
+        const std::size_t M = c.M, T = c.T, B = c.B, K = M + T, W = K + T, nq = T * B,
+                          nk = K * B, ld = B * d_model, first = P - K;
+        ensure_shape(c.d_o, {nq, d_model});
+        ensure_shape(c.dq, {nq, d_model});
+        ensure_shape(c.dk, {nk, d_model});
+        ensure_shape(c.dv, {nk, d_model});
+        ensure_shape(c.g, {B, H, T, K});
+
+        // Output projection: dO = dout W_o.
+        output.backward(c.o.data(), dout, nq, c.d_o.data());
+
+        // Per head: d(a) = dO V^T, dV = a^T dO, then back through dropout and softmax.
+        const S scale = S(1) / std::sqrt(S(d_k));
+        const S* a_used = c.weights();
+        for (std::size_t b = 0; b < B; ++b)
+            for (std::size_t h = 0; h < H; ++h) {
+                const std::size_t off = b * d_model + h * d_k;
+                S* g = &c.g(b, h, 0, 0);
+                gemm(Trans::No, Trans::Yes, T, K, d_k, S(1), c.d_o.data() + off, ld,
+                     c.v.data() + off, ld, S(0), g, K);
+                gemm(Trans::Yes, Trans::No, K, d_k, T, S(1), a_used + ((b * H + h) * T) * K, K,
+                     c.d_o.data() + off, ld, S(0), c.dv.data() + off, ld);
+                if (c.dropped) Dropout<S>::backward(g, T * K, &c.mask(b, h, 0, 0));
+                for (std::size_t i = 0; i < T; ++i) {
+                    S* gr = g + i * K;
+                    const S* ar = &c.a(b, h, i, 0);
+                    const std::size_t visible = M + i + 1;
+                    S dot = 0;
+                    for (std::size_t j = 0; j < visible; ++j) dot += ar[j] * gr[j];
+                    for (std::size_t j = 0; j < visible; ++j) gr[j] = ar[j] * (gr[j] - dot) * scale;
+                    for (std::size_t j = visible; j < K; ++j) gr[j] = S(0);
+                }
+            }
+
+        // Content term: d(q+u) = g K, dK = g^T (q+u).
+        for (std::size_t b = 0; b < B; ++b)
+            for (std::size_t h = 0; h < H; ++h) {
+                const std::size_t off = b * d_model + h * d_k;
+                const S* g = &c.g(b, h, 0, 0);
+                gemm(Trans::No, Trans::No, T, d_k, K, S(1), g, K, c.k.data() + off, ld, S(0),
+                     c.dq.data() + off, ld);
+                gemm(Trans::Yes, Trans::No, K, d_k, T, S(1), g, K, c.qu.data() + off, ld, S(0),
+                     c.dk.data() + off, ld);
+            }
+        // du = sum over positions of d(q+u).
+        add_column_sums(c.dq.data(), nq, d_model, query_pos_bias.grad.data());
+
+        // Position term: scatter g back through the shift into X-bar, then two GEMMs.
+        const S* R = key_pos_embeddings.value.data();
+        S* dR = key_pos_embeddings.grad.data();
+        S* dSb = key_pos_bias.grad.data();
+        S* x = c.x.data();
+        for (std::size_t h = 0; h < H; ++h) {
+            std::fill(x, x + nq * W, S(0));
+            for (std::size_t b = 0; b < B; ++b)
+                for (std::size_t i = 0; i < T; ++i) {
+                    const S* gr = &c.g(b, h, i, 0);
+                    S* xr = x + (i * B + b) * W + (T - i);
+                    S* sr = dSb + (first + T - i) * H + h;
+                    for (std::size_t j = 0; j < M + i + 1; ++j) {
+                        xr[j] = gr[j];
+                        sr[j * H] += gr[j];
+                    }
+                }
+            gemm(Trans::No, Trans::No, nq, d_k, W, S(1), x, W, R + first * d_model + h * d_k,
+                 d_model, S(1), c.dq.data() + h * d_k, d_model);
+            gemm(Trans::Yes, Trans::No, W, d_k, nq, S(1), x, W, c.q.data() + h * d_k, d_model,
+                 S(1), dR + first * d_model + h * d_k, d_model);
+        }
+
+        // Projections back to kv: key and value read all K*B rows, query the last T*B.
+        key.backward(kv, c.dk.data(), nk, dkv, S(0));
+        value.backward(kv, c.dv.data(), nk, dkv, S(1));
+        query.backward(kv + M * B * d_model, c.dq.data(), nq, dkv + M * B * d_model, S(1));
+    }
+
+    template <class F>
+    void visit(const std::string& prefix, F&& f) {
+        query.visit(prefix + "query.linear.", f);
+        key.visit(prefix + "key.linear.", f);
+        value.visit(prefix + "value.linear.", f);
+        output.visit(prefix + "output.", f);
+        f(prefix + "key_pos_embeddings", key_pos_embeddings);
+        f(prefix + "key_pos_bias", key_pos_bias);
+        f(prefix + "query_pos_bias", query_pos_bias);
+    }
+
+    Linear<S> query, key, value, output;
+    Param<S, 3> key_pos_embeddings;  ///< $R$, `[2P, H, d_k]`
+    Param<S, 2> key_pos_bias;        ///< $S$, `[2P, H]`
+    Param<S, 2> query_pos_bias;      ///< $u$, `[H, d_k]`
+    Dropout<S> dropout;              ///< on the attention weights
+};
+
+}  // namespace txl

@@ -1,0 +1,106 @@
+#pragma once
+/// @file tensor.hpp
+/// # Tensors, parameters and the GEMM every block runs on
+///
+/// xtensor holds the data (contiguous, row-major) and gives shapes, views and `.npy` I/O.
+/// Every product goes to BLAS through one wrapper, `txl::gemm`, which takes leading
+/// dimensions: a head's slice $Q_{b,h}$ of an activation stored as `[T, B, d_model]` is the
+/// matrix that starts at `q + b * d_model + h * d_k` with rows `B * d_model` apart, so the
+/// per-head products run on strided slices without a copy.
+///
+/// Activations are stored in labml's order `[time, batch, feature]`; for a GEMM they are
+/// read as a matrix of `T * B` rows (row `t * B + b`).
+
+#include <cstddef>
+#include <xtensor/xtensor.hpp>
+#include <xtensor/xview.hpp>
+// xtensor-blas brings the cblas declarations in; including <cblas.h> beside it collides.
+#include <xtensor-blas/xblas.hpp>
+
+namespace txl {
+
+template <class S, std::size_t N>
+using tensor = xt::xtensor<S, N>;
+
+/// A learnable tensor and the gradient of the loss with respect to it (same shape).
+/// Gradients accumulate (`+=`) in `backward`; `zero_grad` clears them.
+template <class S, std::size_t N>
+struct Param {
+    tensor<S, N> value;
+    tensor<S, N> grad;
+
+    template <class Shape>
+    void resize(const Shape& shape) {
+        value = tensor<S, N>::from_shape(shape);
+        grad = tensor<S, N>::from_shape(shape);
+        value.fill(S(0));
+        grad.fill(S(0));
+    }
+};
+
+/// Resize a workspace only if its shape changes, so a step with the same lengths as the
+/// last one allocates nothing.
+template <class S, std::size_t N, class Shape>
+inline void ensure_shape(tensor<S, N>& t, const Shape& shape) {
+    bool same = t.dimension() == N;
+    for (std::size_t i = 0; same && i < N; ++i) same = t.shape()[i] == shape[i];
+    if (!same) t.resize(shape);
+}
+template <class S, std::size_t N>
+inline void ensure_shape(tensor<S, N>& t, std::initializer_list<std::size_t> shape) {
+    std::array<std::size_t, N> s{};
+    std::copy(shape.begin(), shape.end(), s.begin());
+    ensure_shape(t, s);
+}
+
+enum class Trans : bool { No = false, Yes = true };
+
+/// Row-major GEMM: $C \leftarrow \alpha\, op(A)\, op(B) + \beta C$ with
+/// $op(A)$ of shape `[m, k]`, $op(B)$ of shape `[k, n]`, $C$ of shape `[m, n]`.
+/// `lda`, `ldb`, `ldc` are the distances between consecutive rows *as stored*.
+inline void gemm(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, float alpha,
+                 const float* a, std::size_t lda, const float* b, std::size_t ldb, float beta,
+                 float* c, std::size_t ldc) {
+    if (m == 0 || n == 0) return;
+    cblas_sgemm(CblasRowMajor, ta == Trans::Yes ? CblasTrans : CblasNoTrans,
+                tb == Trans::Yes ? CblasTrans : CblasNoTrans, int(m), int(n), int(k), alpha, a,
+                int(lda), b, int(ldb), beta, c, int(ldc));
+}
+inline void gemm(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, double alpha,
+                 const double* a, std::size_t lda, const double* b, std::size_t ldb, double beta,
+                 double* c, std::size_t ldc) {
+    if (m == 0 || n == 0) return;
+    cblas_dgemm(CblasRowMajor, ta == Trans::Yes ? CblasTrans : CblasNoTrans,
+                tb == Trans::Yes ? CblasTrans : CblasNoTrans, int(m), int(n), int(k), alpha, a,
+                int(lda), b, int(ldb), beta, c, int(ldc));
+}
+
+/// The plain triple loop `gemm` stands for; the tests check the two agree on strided,
+/// transposed slices.
+template <class S>
+inline void gemm_naive(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, S alpha,
+                       const S* a, std::size_t lda, const S* b, std::size_t ldb, S beta, S* c,
+                       std::size_t ldc) {
+    for (std::size_t i = 0; i < m; ++i)
+        for (std::size_t j = 0; j < n; ++j) {
+            S acc = 0;
+            for (std::size_t p = 0; p < k; ++p) {
+                const S aip = ta == Trans::Yes ? a[p * lda + i] : a[i * lda + p];
+                const S bpj = tb == Trans::Yes ? b[j * ldb + p] : b[p * ldb + j];
+                acc += aip * bpj;
+            }
+            c[i * ldc + j] = alpha * acc + (beta == S(0) ? S(0) : beta * c[i * ldc + j]);
+        }
+}
+
+/// $y \mathrel{+}= \sum_{r} x_{r,:}$: the column sums of an `[n, d]` matrix, added to `y`
+/// (the gradient of a bias broadcast over rows).
+template <class S>
+inline void add_column_sums(const S* x, std::size_t n, std::size_t d, S* y) {
+    for (std::size_t r = 0; r < n; ++r) {
+        const S* row = x + r * d;
+        for (std::size_t c = 0; c < d; ++c) y[c] += row[c];
+    }
+}
+
+}  // namespace txl

@@ -1,0 +1,86 @@
+#pragma once
+/// @file transformer_xl.hpp
+/// # The layer stack
+///
+/// $$x_0 = \text{input}, \qquad x_{l+1} = \text{Layer}_l(x_l, mem_l), \qquad
+///   \text{out} = \text{LN}(x_L)$$
+/// Each $x_l$ ($l < L$) is kept: it is layer $l$'s new memory (see `memory.hpp`) and, with the
+/// layer caches, what the backward pass needs. labml's `TransformerXL`.
+
+#include <array>
+#include <string>
+#include <vector>
+
+#include "layer_norm.hpp"
+#include "random.hpp"
+#include "tensor.hpp"
+
+namespace txl {
+
+/// @tparam Layer an `XLLayer<...>`; its config gives the number of layers.
+template <class Layer>
+class TransformerXL {
+public:
+    using config = typename Layer::config;
+    using S = typename config::scalar;
+    static constexpr std::size_t d_model = config::d_model, n_layers = config::n_layers;
+
+    struct Cache {
+        std::size_t M = 0, T = 0, B = 0;
+        std::vector<tensor<S, 3>> x;             ///< `x[l]`, `l = 0..L`: `[T, B, d_model]`
+        std::array<typename Layer::Cache, n_layers> layer;
+        tensor<S, 2> xhat;                       ///< final LayerNorm
+        tensor<S, 1> rstd;
+        tensor<S, 3> out;                        ///< `[T, B, d_model]`
+        tensor<S, 3> dx_a, dx_b;                 ///< backward ping-pong workspace
+    };
+
+    void init(Rng& rng) {
+        for (auto& l : layers) l.init(rng);
+        norm = LayerNorm<S, d_model>();
+    }
+
+    /// Runs the stack on `cache.x[0]` (filled by the caller, `[T, B, d_model]`).
+    /// `mem[l]` points at layer `l`'s memory `[M, B, d_model]` (null when M = 0).
+    void forward(const std::array<const S*, n_layers>& mem, std::size_t M, Cache& c,
+                 Rng* rng) const {
+        const std::size_t T = c.x[0].shape()[0], B = c.x[0].shape()[1];
+        c.M = M, c.T = T, c.B = B;
+        c.x.resize(n_layers + 1);
+        for (std::size_t l = 0; l < n_layers; ++l) {
+            ensure_shape(c.x[l + 1], {T, B, d_model});
+            layers[l].forward(c.x[l].data(), mem[l], M, T, B, c.x[l + 1].data(), c.layer[l], rng);
+        }
+        ensure_shape(c.out, {T, B, d_model});
+        ensure_shape(c.xhat, {T * B, d_model});
+        ensure_shape(c.rstd, {T * B});
+        norm.forward(c.x[n_layers].data(), T * B, c.out.data(), c.xhat.data(), c.rstd.data());
+    }
+
+    /// From `d_out[T, B, d_model]`; returns $\partial L/\partial x_0$ (a workspace of the cache).
+    const tensor<S, 3>& backward(const S* d_out, Cache& c) {
+        ensure_shape(c.dx_a, {c.T, c.B, d_model});
+        ensure_shape(c.dx_b, {c.T, c.B, d_model});
+        c.dx_a.fill(S(0));
+        norm.backward(d_out, c.xhat.data(), c.rstd.data(), c.T * c.B, c.dx_a.data());
+        tensor<S, 3>* dy = &c.dx_a;
+        tensor<S, 3>* dx = &c.dx_b;
+        for (std::size_t l = n_layers; l-- > 0;) {
+            layers[l].backward(dy->data(), dx->data(), c.layer[l]);
+            std::swap(dy, dx);
+        }
+        return *dy;
+    }
+
+    template <class F>
+    void visit(const std::string& prefix, F&& f) {
+        for (std::size_t l = 0; l < n_layers; ++l)
+            layers[l].visit(prefix + "layers." + std::to_string(l) + ".", f);
+        norm.visit(prefix + "norm.", f);
+    }
+
+    std::array<Layer, n_layers> layers;
+    LayerNorm<S, d_model> norm;
+};
+
+}  // namespace txl

@@ -1,0 +1,25 @@
+#pragma once
+/// @file txl.hpp
+/// # txl: Transformer-XL, header-only
+///
+/// One include for everything. Read the headers in this order to follow the model from the
+/// bottom up: `config`, `tensor`, `random`, `linear`, `layer_norm`, `embedding`,
+/// `feed_forward`, `relative_attention`, `xl_layer`, `transformer_xl`, `memory`, `model`,
+/// `loss`, `checkpoint`.
+
+#include "version.hpp"
+#include "config.hpp"
+#include "errors.hpp"
+#include "tensor.hpp"
+#include "random.hpp"
+#include "linear.hpp"
+#include "layer_norm.hpp"
+#include "embedding.hpp"
+#include "feed_forward.hpp"
+#include "relative_attention.hpp"
+#include "xl_layer.hpp"
+#include "transformer_xl.hpp"
+#include "memory.hpp"
+#include "model.hpp"
+#include "loss.hpp"
+#include "checkpoint.hpp"

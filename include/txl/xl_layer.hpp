@@ -1,0 +1,143 @@
+#pragma once
+/// @file xl_layer.hpp
+/// # One Transformer-XL layer
+///
+/// Pre-norm: both sublayers read a normalised copy of the residual stream and add their output
+/// back. The memory `mem[M, B, d_model]` (this layer's input from earlier segments) is
+/// normalised with the *same* LayerNorm and put in front of the segment:
+/// $$z = \text{LN}_{att}(x), \quad kv = [\,\text{LN}_{att}(mem);\ z\,], \quad
+///   x' = x + \text{dropout}(\text{Attn}(z, kv))$$
+/// $$y = x' + \text{dropout}(\text{FFN}(\text{LN}_{ff}(x')))$$
+///
+/// **Backward.** The residual connections pass $\partial L/\partial y$ straight through and
+/// each sublayer adds its own path:
+/// $\partial L/\partial x' = \partial L/\partial y + \text{LN}_{ff}'^{\top}\,\text{FFN}'^{\top}\,\partial L/\partial y$,
+/// then $\partial L/\partial x = \partial L/\partial x' + \text{LN}_{att}'^{\top}\,
+/// [\partial L/\partial kv]_{\text{segment rows}}$. The memory rows of $\partial L/\partial kv$
+/// reach only $\gamma_{att}$ and $\beta_{att}$: the memory itself is a constant (stop-gradient).
+
+#include <string>
+
+#include "layer_norm.hpp"
+#include "random.hpp"
+#include "tensor.hpp"
+
+namespace txl {
+
+/// @tparam Attn the self-attention block (e.g. `RelativeMultiHeadAttention<C>`).
+/// @tparam FF   the feed-forward block (e.g. `FeedForward<C>`).
+template <class Attn, class FF>
+class XLLayer {
+public:
+    using config = typename Attn::config;
+    using S = typename config::scalar;
+    static constexpr std::size_t d_model = config::d_model;
+
+    struct Cache {
+        std::size_t M = 0, T = 0, B = 0;
+        tensor<S, 2> kv, xhat_att;           ///< `[K*B, d_model]`
+        tensor<S, 1> rstd_att;               ///< `[K*B]`
+        typename Attn::Cache attn;
+        tensor<S, 2> z_ff, xhat_ff, sub;     ///< `[T*B, d_model]`; `sub`: a sublayer's output
+        tensor<S, 1> rstd_ff;                ///< `[T*B]`
+        typename FF::Cache ff;
+        tensor<S, 2> mask_att, mask_ff;      ///< residual dropout masks
+        tensor<S, 2> dkv;                    ///< `[K*B, d_model]` backward workspace
+        tensor<S, 2> d_sub, dx_mid;          ///< `[T*B, d_model]` backward workspace
+        bool dropped = false;
+    };
+
+    void init(Rng& rng) {
+        self_attn.init(rng);
+        feed_forward.init(rng);
+        norm_self_attn = LayerNorm<S, d_model>();
+        norm_ff = LayerNorm<S, d_model>();
+    }
+
+    /// `x[T*B, d_model]`, `mem[M*B, d_model]` (may be null when M = 0) into `y[T*B, d_model]`.
+    void forward(const S* x, const S* mem, std::size_t M, std::size_t T, std::size_t B, S* y,
+                 Cache& c, Rng* rng) const {
+        const std::size_t K = M + T, nq = T * B, nk = K * B, n = nq * d_model;
+        c.M = M, c.T = T, c.B = B;
+        ensure_shape(c.kv, {nk, d_model});
+        ensure_shape(c.xhat_att, {nk, d_model});
+        ensure_shape(c.rstd_att, {nk});
+        ensure_shape(c.z_ff, {nq, d_model});
+        ensure_shape(c.xhat_ff, {nq, d_model});
+        ensure_shape(c.rstd_ff, {nq});
+        ensure_shape(c.sub, {nq, d_model});
+
+        // kv = [LN(mem); LN(x)]: one LayerNorm, memory rows first.
+        const std::size_t mb = M * B;
+        norm_self_attn.forward(mem, mb, c.kv.data(), c.xhat_att.data(), c.rstd_att.data());
+        norm_self_attn.forward(x, nq, c.kv.data() + mb * d_model, c.xhat_att.data() + mb * d_model,
+                               c.rstd_att.data() + mb);
+
+        c.dropped = dropout.active(rng);
+        if (c.dropped) {
+            ensure_shape(c.mask_att, {nq, d_model});
+            ensure_shape(c.mask_ff, {nq, d_model});
+        }
+
+        // x' = x + dropout(Attn(z, kv)), written into y.
+        S* sub = c.sub.data();
+        self_attn.forward(c.kv.data(), M, T, B, sub, c.attn, rng);
+        if (c.dropped) dropout.forward(sub, n, c.mask_att.data(), *rng);
+        for (std::size_t i = 0; i < n; ++i) y[i] = x[i] + sub[i];
+
+        // y = x' + dropout(FFN(LN_ff(x'))).
+        norm_ff.forward(y, nq, c.z_ff.data(), c.xhat_ff.data(), c.rstd_ff.data());
+        feed_forward.forward(c.z_ff.data(), nq, sub, c.ff, rng);
+        if (c.dropped) dropout.forward(sub, n, c.mask_ff.data(), *rng);
+        for (std::size_t i = 0; i < n; ++i) y[i] += sub[i];
+    }
+
+    /// From `dy[T*B, d_model]` write `dx[T*B, d_model]` and accumulate parameter gradients.
+    void backward(const S* dy, S* dx, Cache& c) {
+        const std::size_t M = c.M, T = c.T, B = c.B, nq = T * B, nk = (M + T) * B,
+                          n = nq * d_model, mb = M * B;
+        ensure_shape(c.dkv, {nk, d_model});
+        ensure_shape(c.d_sub, {nq, d_model});
+        ensure_shape(c.dx_mid, {nq, d_model});
+        S* d_sub = c.d_sub.data();
+        S* dmid = c.dx_mid.data();
+
+        // Feed-forward sublayer.
+        std::copy(dy, dy + n, d_sub);
+        if (c.dropped) Dropout<S>::backward(d_sub, n, c.mask_ff.data());
+        feed_forward.backward(c.z_ff.data(), d_sub, nq, c.sub.data(), c.ff);  // sub := dz_ff
+        std::copy(dy, dy + n, dmid);
+        norm_ff.backward(c.sub.data(), c.xhat_ff.data(), c.rstd_ff.data(), nq, dmid);
+
+        // Attention sublayer.
+        std::copy(dmid, dmid + n, d_sub);
+        if (c.dropped) Dropout<S>::backward(d_sub, n, c.mask_att.data());
+        self_attn.backward(c.kv.data(), d_sub, c.dkv.data(), c.attn);
+        std::copy(dmid, dmid + n, dx);
+        norm_self_attn.backward(c.dkv.data() + mb * d_model, c.xhat_att.data() + mb * d_model,
+                                c.rstd_att.data() + mb, nq, dx);
+        // Memory rows: gradient for gamma and beta only.
+        norm_self_attn.backward(c.dkv.data(), c.xhat_att.data(), c.rstd_att.data(), mb, nullptr);
+    }
+
+    template <class F>
+    void visit(const std::string& prefix, F&& f) {
+        self_attn.visit(prefix + "self_attn.", f);
+        feed_forward.visit(prefix + "feed_forward.", f);
+        norm_self_attn.visit(prefix + "norm_self_attn.", f);
+        norm_ff.visit(prefix + "norm_ff.", f);
+    }
+
+    void set_dropout(S p) {
+        dropout.p = p;
+        self_attn.dropout.p = p;
+        feed_forward.dropout.p = p;
+    }
+
+    Attn self_attn;
+    FF feed_forward;
+    LayerNorm<S, d_model> norm_self_attn, norm_ff;
+    Dropout<S> dropout;  ///< on both residual branches
+};
+
+}  // namespace txl
