@@ -75,9 +75,9 @@ public:
     }
 
     template <class F>
-    void visit(const std::string& prefix, F&& f) {
-        layer1.visit(prefix + "layer1.", f);
-        layer2.visit(prefix + "layer2.", f);
+    void visit(F&& f, const std::string& prefix = "") {
+        layer1.visit(f, prefix + "layer1.");
+        layer2.visit(f, prefix + "layer2.");
     }
 
     Linear<S> layer1, layer2;

@@ -88,7 +88,7 @@ public:
     }
 
     template <class F>
-    void visit(const std::string& prefix, F&& f) {
+    void visit(F&& f, const std::string& prefix = "") {
         f(prefix + "weight", weight);
         f(prefix + "bias", bias);
     }

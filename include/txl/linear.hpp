@@ -66,7 +66,7 @@ public:
 
     /// Visit `(name, Param&)`: `prefix + "weight"` and `prefix + "bias"`.
     template <class F>
-    void visit(const std::string& prefix, F&& f) {
+    void visit(F&& f, const std::string& prefix = "") {
         f(prefix + "weight", weight);
         if (has_bias_) f(prefix + "bias", bias);
     }

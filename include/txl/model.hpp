@@ -2,8 +2,7 @@
 /// @file model.hpp
 /// # The autoregressive model
 ///
-/// $$\text{logits} = \text{generator}\big(\text{TransformerXL}(\text{embedding}(\text{tokens}),\
-///   mem)\big)$$
+/// $$\text{logits} = \text{generator}\big(\text{TransformerXL}(\text{embedding}(\text{tokens}), mem)\big)$$
 /// labml's `AutoregressiveModel` for Transformer-XL: `src_embed` ($E$, `[n_vocab, d_model]`),
 /// the layer stack `transformer` with its final LayerNorm, and `generator`, a linear layer
 /// `[n_vocab, d_model]` to the vocabulary. Mask: query $i$ of the segment sees all $M$ memory
@@ -135,15 +134,13 @@ public:
 
     /// Visit every parameter as `(name, Param&)` with labml's `state_dict` names.
     template <class F>
-    void visit(F&& f) {
-        src_embed.visit("src_embed.", f);
-        transformer.visit("transformer.", f);
-        generator.visit("generator.", f);
+    void visit(F&& f, const std::string& prefix = "") {
+        src_embed.visit(f, prefix + "src_embed.");
+        transformer.visit(f, prefix + "transformer.");
+        generator.visit(f, prefix + "generator.");
     }
 
-    void zero_grad() {
-        visit([](const std::string&, auto& p) { p.grad.fill(S(0)); });
-    }
+    void zero_grad() { txl::zero_grad(*this); }
 
     std::size_t parameter_count() {
         std::size_t n = 0;

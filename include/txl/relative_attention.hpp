@@ -301,11 +301,11 @@ public:
     }
 
     template <class F>
-    void visit(const std::string& prefix, F&& f) {
-        query.visit(prefix + "query.linear.", f);
-        key.visit(prefix + "key.linear.", f);
-        value.visit(prefix + "value.linear.", f);
-        output.visit(prefix + "output.", f);
+    void visit(F&& f, const std::string& prefix = "") {
+        query.visit(f, prefix + "query.linear.");
+        key.visit(f, prefix + "key.linear.");
+        value.visit(f, prefix + "value.linear.");
+        output.visit(f, prefix + "output.");
         f(prefix + "key_pos_embeddings", key_pos_embeddings);
         f(prefix + "key_pos_bias", key_pos_bias);
         f(prefix + "query_pos_bias", query_pos_bias);

@@ -53,6 +53,12 @@ inline void ensure_shape(tensor<S, N>& t, std::initializer_list<std::size_t> sha
     ensure_shape(t, s);
 }
 
+/// Set every gradient of a module (anything with `visit`) to zero.
+template <class Module>
+inline void zero_grad(Module& m) {
+    m.visit([](const auto&, auto& p) { p.grad.fill(0); });
+}
+
 enum class Trans : bool { No = false, Yes = true };
 
 /// Row-major GEMM: $C \leftarrow \alpha\, op(A)\, op(B) + \beta C$ with

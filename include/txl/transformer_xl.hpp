@@ -73,10 +73,10 @@ public:
     }
 
     template <class F>
-    void visit(const std::string& prefix, F&& f) {
+    void visit(F&& f, const std::string& prefix = "") {
         for (std::size_t l = 0; l < n_layers; ++l)
-            layers[l].visit(prefix + "layers." + std::to_string(l) + ".", f);
-        norm.visit(prefix + "norm.", f);
+            layers[l].visit(f, prefix + "layers." + std::to_string(l) + ".");
+        norm.visit(f, prefix + "norm.");
     }
 
     std::array<Layer, n_layers> layers;

@@ -73,8 +73,9 @@ public:
         norm_self_attn.forward(x, nq, c.kv.data() + mb * d_model, c.xhat_att.data() + mb * d_model,
                                c.rstd_att.data() + mb);
 
-        c.dropped = dropout.active(rng);
-        if (c.dropped) {
+        Rng* drop = dropout.active(rng) ? rng : nullptr;  // residual dropout's generator, or none
+        c.dropped = drop != nullptr;
+        if (drop) {
             ensure_shape(c.mask_att, {nq, d_model});
             ensure_shape(c.mask_ff, {nq, d_model});
         }
@@ -82,13 +83,13 @@ public:
         // x' = x + dropout(Attn(z, kv)), written into y.
         S* sub = c.sub.data();
         self_attn.forward(c.kv.data(), M, T, B, sub, c.attn, rng);
-        if (c.dropped) dropout.forward(sub, n, c.mask_att.data(), *rng);
+        if (drop) dropout.forward(sub, n, c.mask_att.data(), *drop);
         for (std::size_t i = 0; i < n; ++i) y[i] = x[i] + sub[i];
 
         // y = x' + dropout(FFN(LN_ff(x'))).
         norm_ff.forward(y, nq, c.z_ff.data(), c.xhat_ff.data(), c.rstd_ff.data());
         feed_forward.forward(c.z_ff.data(), nq, sub, c.ff, rng);
-        if (c.dropped) dropout.forward(sub, n, c.mask_ff.data(), *rng);
+        if (drop) dropout.forward(sub, n, c.mask_ff.data(), *drop);
         for (std::size_t i = 0; i < n; ++i) y[i] += sub[i];
     }
 
@@ -121,11 +122,11 @@ public:
     }
 
     template <class F>
-    void visit(const std::string& prefix, F&& f) {
-        self_attn.visit(prefix + "self_attn.", f);
-        feed_forward.visit(prefix + "feed_forward.", f);
-        norm_self_attn.visit(prefix + "norm_self_attn.", f);
-        norm_ff.visit(prefix + "norm_ff.", f);
+    void visit(F&& f, const std::string& prefix = "") {
+        self_attn.visit(f, prefix + "self_attn.");
+        feed_forward.visit(f, prefix + "feed_forward.");
+        norm_self_attn.visit(f, prefix + "norm_self_attn.");
+        norm_ff.visit(f, prefix + "norm_ff.");
     }
 
     void set_dropout(S p) {

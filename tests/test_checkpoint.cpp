@@ -1,0 +1,116 @@
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+#include <txl/txl.hpp>
+
+namespace fs = std::filesystem;
+
+namespace {
+using C = txl::Config<float, 8, 2, 12, 2, 8>;
+using Model = txl::AutoregressiveModel<C, txl::XLLayer<txl::RelativeMultiHeadAttention<C>,
+                                                       txl::FeedForward<C>>>;
+
+struct TempDir {
+    fs::path path;
+    TempDir() {
+        path = fs::temp_directory_path() / ("txl_test_ckpt_" + std::to_string(::getpid()) + "_" +
+                                            std::to_string(counter()++));
+        fs::remove_all(path);
+        fs::create_directories(path);
+    }
+    ~TempDir() { fs::remove_all(path); }
+    static int& counter() {
+        static int c = 0;
+        return c;
+    }
+};
+
+template <class M>
+bool same_parameters(M& a, M& b) {
+    std::vector<std::vector<float>> va, vb;
+    a.visit([&](const std::string&, auto& p) { va.emplace_back(p.value.begin(), p.value.end()); });
+    b.visit([&](const std::string&, auto& p) { vb.emplace_back(p.value.begin(), p.value.end()); });
+    return va == vb;  // bit-exact
+}
+
+std::string what(const std::function<void()>& f) {
+    try {
+        f();
+    } catch (const txl::checkpoint_error& e) {
+        return e.what();
+    }
+    return "(no checkpoint_error)";
+}
+}  // namespace
+
+TEST_CASE("checkpoint: save and load round-trip bit-exactly, with labml's file names") {
+    TempDir tmp;
+    Model a(9, 1), b(9, 2);
+    a.transformer.layers[1].self_attn.key_pos_bias.value(3, 1) = 0.125f;
+    txl::save_checkpoint(a, tmp.path / "ckpt");
+    CHECK(fs::exists(tmp.path / "ckpt" / "transformer.layers.1.self_attn.key_pos_bias.npy"));
+    CHECK(fs::exists(tmp.path / "ckpt" / "src_embed.weight.npy"));
+    CHECK(!fs::exists(tmp.path / ".ckpt.tmp"));
+    CHECK(!same_parameters(a, b));
+    txl::load_checkpoint(b, tmp.path / "ckpt");
+    CHECK(same_parameters(a, b));
+}
+
+TEST_CASE("checkpoint: an existing directory is replaced only when asked") {
+    TempDir tmp;
+    Model a(9, 1);
+    txl::save_checkpoint(a, tmp.path / "ckpt");
+    CHECK_THROWS_AS(txl::save_checkpoint(a, tmp.path / "ckpt"), txl::checkpoint_error);
+    CHECK_NOTHROW(txl::save_checkpoint(a, tmp.path / "ckpt", /*overwrite*/ true));
+    CHECK(!fs::exists(tmp.path / ".ckpt.old"));
+}
+
+TEST_CASE("checkpoint: bad files throw checkpoint_error naming the file; nothing is loaded") {
+    TempDir tmp;
+    Model a(9, 1), b(9, 2), b0(9, 2);
+    const fs::path dir = tmp.path / "ckpt";
+    txl::save_checkpoint(a, dir);
+    const std::string f = (dir / "generator.bias.npy").string();
+
+    SUBCASE("missing directory") {
+        CHECK(what([&] { txl::load_checkpoint(b, tmp.path / "nope"); }).find("checkpoint directory not found") != std::string::npos);
+    }
+    SUBCASE("missing file") {
+        fs::remove(f);
+        CHECK(what([&] { txl::load_checkpoint(b, dir); }) == f + ": missing or unreadable file");
+    }
+    SUBCASE("wrong shape (another vocabulary)") {
+        xt::dump_npy(f, txl::tensor<float, 1>::from_shape({10}));
+        CHECK(what([&] { txl::load_checkpoint(b, dir); }) == f + ": shape [10], expected [9]");
+    }
+    SUBCASE("wrong rank") {
+        xt::dump_npy(f, txl::tensor<float, 2>::from_shape({9, 1}));
+        CHECK(what([&] { txl::load_checkpoint(b, dir); }) == f + ": shape [9, 1], expected [9]");
+    }
+    SUBCASE("wrong dtype") {
+        xt::dump_npy(f, txl::tensor<double, 1>::from_shape({9}));
+        CHECK(what([&] { txl::load_checkpoint(b, dir); }) == f + ": dtype '<f8', expected '<f4'");
+    }
+    SUBCASE("unexpected name") {
+        xt::dump_npy((dir / "transformer.layers.2.norm_ff.bias.npy").string(),
+                     txl::tensor<float, 1>::from_shape({8}));
+        CHECK(what([&] { txl::load_checkpoint(b, dir); }).find("not a parameter of this model") != std::string::npos);
+    }
+    SUBCASE("truncated") {
+        fs::resize_file(f, fs::file_size(f) - 3);
+        CHECK(what([&] { txl::load_checkpoint(b, dir); }).find("truncated or padded") != std::string::npos);
+    }
+    SUBCASE("not a .npy file") {
+        std::ofstream(f) << "hello";
+        CHECK(what([&] { txl::load_checkpoint(b, dir); }).find("not a .npy file") != std::string::npos);
+    }
+    SUBCASE("empty file") {
+        std::ofstream(f).close();
+        CHECK(what([&] { txl::load_checkpoint(b, dir); }).find("not a .npy file") != std::string::npos);
+    }
+    // Whatever failed, b is exactly as before: no partial load.
+    CHECK(same_parameters(b, b0));
+}

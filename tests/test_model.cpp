@@ -1,0 +1,143 @@
+#include "gradcheck.hpp"
+
+using namespace txl_test;
+
+namespace {
+
+template <class C>
+using ModelOf = txl::AutoregressiveModel<
+    C, txl::XLLayer<txl::RelativeMultiHeadAttention<C>, txl::FeedForward<C>>>;
+
+txl::tensor<std::int64_t, 2> random_tokens(std::size_t T, std::size_t B, std::size_t V,
+                                           unsigned seed) {
+    std::mt19937_64 g(seed);
+    auto t = txl::tensor<std::int64_t, 2>::from_shape({T, B});
+    for (auto& v : t) v = std::int64_t(g() % V);
+    return t;
+}
+
+/// Two consecutive segments, the second attending over the first's memory. The loss is
+/// L1(theta) + L2(theta; mem), with mem the (constant) memory left by segment 1: exactly what
+/// backward computes, since no gradient flows into the memory.
+template <class C>
+void check_model(std::size_t T1, std::size_t T2, std::size_t B, std::size_t mem_len) {
+    CAPTURE(T1);
+    CAPTURE(T2);
+    CAPTURE(B);
+    CAPTURE(mem_len);
+    CAPTURE(C::heads);
+    CAPTURE(C::P);
+    using Model = ModelOf<C>;
+    const std::size_t V = 7;
+    Model model(V, 1);
+    randomize(model, 400);
+    const auto x1 = random_tokens(T1, B, V, 1), y1 = random_tokens(T1, B, V, 2);
+    const auto x2 = random_tokens(T2, B, V, 3), y2 = random_tokens(T2, B, V, 4);
+    typename Model::Cache cache;
+    txl::tensor<double, 3> dlogits;
+
+    model.zero_grad();
+    txl::Memory<double> empty, mem;
+    model.forward(x1, empty, cache);
+    dlogits.resize(cache.logits.shape());
+    txl::cross_entropy(cache.logits.data(), y1.data(), T1 * B, V, dlogits.data());
+    model.backward(dlogits.data(), cache);
+    model.update_memory(mem, cache, mem_len);
+    CHECK(mem.length() == std::min(mem_len, T1));
+    model.forward(x2, mem, cache);
+    dlogits.resize(cache.logits.shape());
+    txl::cross_entropy(cache.logits.data(), y2.data(), T2 * B, V, dlogits.data());
+    model.backward(dlogits.data(), cache);
+
+    auto f = [&] {
+        model.forward(x1, empty, cache);
+        double l = txl::cross_entropy(cache.logits.data(), y1.data(), T1 * B, V).loss;
+        model.forward(x2, mem, cache);
+        return l + txl::cross_entropy(cache.logits.data(), y2.data(), T2 * B, V).loss;
+    };
+    const double worst = check_gradients(parameters_of(model), f);
+    MESSAGE("model gradient check: worst relative error " << worst);
+}
+
+using C2 = txl::Config<double, 8, 2, 12, 2, 8>;
+using C1 = txl::Config<double, 8, 1, 12, 2, 8>;
+
+}  // namespace
+
+TEST_CASE("Model: gradients over two segments, M = 0") { check_model<C2>(3, 3, 2, 0); }
+TEST_CASE("Model: gradients over two segments, M < T") { check_model<C2>(2, 4, 2, 2); }
+TEST_CASE("Model: gradients over two segments, M > T") { check_model<C2>(5, 2, 2, 5); }
+TEST_CASE("Model: gradients over two segments, B = 1") { check_model<C2>(3, 3, 1, 3); }
+TEST_CASE("Model: gradients over two segments, T = 1") { check_model<C2>(1, 1, 2, 4); }
+TEST_CASE("Model: gradients over two segments, H = 1") { check_model<C1>(3, 2, 2, 3); }
+TEST_CASE("Model: gradients over two segments, M + T = P") { check_model<C2>(5, 3, 2, 5); }
+
+TEST_CASE("Model: same seed, same weights; describe lists labml's names") {
+    using Model = ModelOf<txl::Config<float, 8, 2, 12, 2, 8>>;
+    Model a(5, 42), b(5, 42), c(5, 43);
+    CHECK(a.src_embed.weight.value == b.src_embed.weight.value);
+    CHECK(a.generator.weight.value == b.generator.weight.value);
+    CHECK(a.src_embed.weight.value != c.src_embed.weight.value);
+    const std::string d = a.describe();
+    CHECK(d.find("transformer.layers.1.self_attn.key_pos_embeddings [16, 2, 4]") != std::string::npos);
+    CHECK(d.find("generator.bias [5]") != std::string::npos);
+}
+
+TEST_CASE("Model: bad inputs throw shape_error naming value, expectation and place") {
+    using Model = ModelOf<txl::Config<float, 8, 2, 12, 2, 8>>;
+    Model model(5, 1);
+    Model::Cache cache;
+    txl::Memory<float> none;
+
+    SUBCASE("token id outside the vocabulary") {
+        txl::tensor<std::int64_t, 2> x = {{1, 2}, {5, 0}};
+        CHECK_THROWS_WITH_AS(model.forward(x, none, cache),
+                             "Embedding: token id 5 at position 2 is outside the vocabulary [0, 5)",
+                             txl::shape_error);
+    }
+    SUBCASE("T = 0") {
+        auto x = txl::tensor<std::int64_t, 2>::from_shape({0, 2});
+        CHECK_THROWS_WITH_AS(model.forward(x, none, cache),
+                             "AutoregressiveModel::forward: segment length T = 0, expected T >= 1",
+                             txl::shape_error);
+    }
+    SUBCASE("M + T beyond the relative table") {
+        auto x = txl::tensor<std::int64_t, 2>::from_shape({3, 2});
+        x.fill(1);
+        txl::Memory<float> mem;
+        for (int i = 0; i < 2; ++i) mem.layers.push_back(txl::tensor<float, 3>::from_shape({6, 2, 8}));
+        CHECK_THROWS_WITH_AS(model.forward(x, mem, cache),
+                             "RelativeMultiHeadAttention: M + T = 6 + 3 = 9 keys, but the relative "
+                             "position table holds at most P = 8",
+                             txl::shape_error);
+    }
+    SUBCASE("memory of another batch size") {
+        auto x = txl::tensor<std::int64_t, 2>::from_shape({2, 2});
+        x.fill(1);
+        txl::Memory<float> mem;
+        for (int i = 0; i < 2; ++i) mem.layers.push_back(txl::tensor<float, 3>::from_shape({3, 4, 8}));
+        CHECK_THROWS_WITH_AS(model.forward(x, mem, cache),
+                             "AutoregressiveModel::forward: layer 0 memory is [3, 4, 8], expected "
+                             "[3, 2, 8] (memory length, batch of the tokens, d_model)",
+                             txl::shape_error);
+    }
+    SUBCASE("memory of another width") {
+        auto x = txl::tensor<std::int64_t, 2>::from_shape({2, 2});
+        x.fill(1);
+        txl::Memory<float> mem;
+        for (int i = 0; i < 2; ++i) mem.layers.push_back(txl::tensor<float, 3>::from_shape({3, 2, 6}));
+        CHECK_THROWS_AS(model.forward(x, mem, cache), txl::shape_error);
+    }
+    SUBCASE("memory with the wrong number of layers") {
+        auto x = txl::tensor<std::int64_t, 2>::from_shape({2, 2});
+        x.fill(1);
+        txl::Memory<float> mem;
+        mem.layers.push_back(txl::tensor<float, 3>::from_shape({3, 2, 8}));
+        CHECK_THROWS_WITH_AS(model.forward(x, mem, cache),
+                             "AutoregressiveModel::forward: memory has 1 layers, expected 2",
+                             txl::shape_error);
+    }
+    SUBCASE("dropout outside [0, 1)") {
+        CHECK_THROWS_AS(model.set_dropout(1.0f), txl::shape_error);
+    }
+}

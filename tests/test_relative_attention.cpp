@@ -1,0 +1,102 @@
+#include "gradcheck.hpp"
+
+using namespace txl_test;
+
+template <class C>
+void check_attention_gradients(std::size_t M, std::size_t T, std::size_t B, double dropout = 0) {
+    CAPTURE(M);
+    CAPTURE(T);
+    CAPTURE(B);
+    CAPTURE(C::heads);
+    constexpr std::size_t D = C::d_model;
+    using Attn = txl::RelativeMultiHeadAttention<C>;
+    Attn attn;
+    attn.dropout.p = dropout;
+    randomize(attn, 100 + unsigned(M * 7 + T));
+    typename Attn::Cache cache;
+    const std::size_t K = M + T;
+    std::vector<double> kv(K * B * D), out(T * B * D), w(T * B * D), dkv(K * B * D);
+    fill_uniform(kv.data(), kv.size(), 51, 1.0);
+    fill_uniform(w.data(), w.size(), 52);
+    auto f = [&] {
+        txl::Rng rng(9);
+        attn.forward(kv.data(), M, T, B, out.data(), cache, dropout > 0 ? &rng : nullptr);
+        return dot(out.data(), w.data(), out.size());
+    };
+    txl::zero_grad(attn);
+    f();
+    attn.backward(kv.data(), w.data(), dkv.data(), cache);
+    auto checked = parameters_of(attn);
+    checked.push_back({"input kv", kv.data(), dkv.data(), kv.size()});
+    check_gradients(checked, f);
+}
+
+using C2 = txl::Config<double, 8, 2, 12, 1, 8>;
+using C1 = txl::Config<double, 4, 1, 6, 1, 8>;
+
+TEST_CASE("RelativeMultiHeadAttention: gradients, M = 0") { check_attention_gradients<C2>(0, 4, 2); }
+TEST_CASE("RelativeMultiHeadAttention: gradients, M < T") { check_attention_gradients<C2>(2, 4, 2); }
+TEST_CASE("RelativeMultiHeadAttention: gradients, M > T") { check_attention_gradients<C2>(5, 2, 2); }
+TEST_CASE("RelativeMultiHeadAttention: gradients, B = 1, T = 1") {
+    check_attention_gradients<C2>(3, 1, 1);
+}
+TEST_CASE("RelativeMultiHeadAttention: gradients, H = 1") { check_attention_gradients<C1>(2, 3, 2); }
+TEST_CASE("RelativeMultiHeadAttention: gradients, M + T = P (the table's limit)") {
+    check_attention_gradients<C2>(5, 3, 2);
+}
+TEST_CASE("RelativeMultiHeadAttention: gradients with dropout on the weights (fixed mask)") {
+    check_attention_gradients<C2>(2, 3, 2, 0.25);
+}
+
+TEST_CASE("RelativeMultiHeadAttention: the shift trick equals the index formula") {
+    using Attn = txl::RelativeMultiHeadAttention<C2>;
+    Attn attn;
+    randomize(attn, 7);
+    for (auto [M, T, B] : {std::array<std::size_t, 3>{0, 4, 2}, {3, 2, 3}, {5, 3, 1}, {0, 1, 1}}) {
+        CAPTURE(M);
+        CAPTURE(T);
+        const std::size_t K = M + T;
+        std::vector<double> q(T * B * 8), fast(B * 2 * T * K, 0.0), naive(B * 2 * T * K, 0.0),
+            x(T * B * (K + T));
+        fill_uniform(q.data(), q.size(), 8);
+        attn.add_position_scores(q.data(), M, T, B, fast.data(), x.data());
+        attn.position_scores_naive(q.data(), M, T, B, naive.data());
+        double diff = 0;
+        for (std::size_t i = 0; i < fast.size(); ++i) diff = std::max(diff, std::abs(fast[i] - naive[i]));
+        CHECK(diff < 1e-13);
+    }
+}
+
+TEST_CASE("RelativeMultiHeadAttention: masked keys get zero weight, rows sum to one") {
+    using Attn = txl::RelativeMultiHeadAttention<C2>;
+    Attn attn;
+    randomize(attn, 3);
+    Attn::Cache c;
+    const std::size_t M = 2, T = 3, B = 2;
+    std::vector<double> kv((M + T) * B * 8), out(T * B * 8);
+    fill_uniform(kv.data(), kv.size(), 4);
+    attn.forward(kv.data(), M, T, B, out.data(), c, nullptr);
+    for (std::size_t b = 0; b < B; ++b)
+        for (std::size_t h = 0; h < 2; ++h)
+            for (std::size_t i = 0; i < T; ++i) {
+                double s = 0;
+                for (std::size_t j = 0; j < M + T; ++j) {
+                    if (j > M + i) CHECK(c.a(b, h, i, j) == 0.0);
+                    else CHECK(c.a(b, h, i, j) > 0.0);
+                    s += c.a(b, h, i, j);
+                }
+                CHECK(s == doctest::Approx(1.0).epsilon(1e-14));
+            }
+}
+
+TEST_CASE("RelativeMultiHeadAttention: T = 0 and M + T > P throw with the numbers") {
+    using Attn = txl::RelativeMultiHeadAttention<C2>;
+    CHECK_THROWS_WITH_AS(Attn::check_lengths(3, 0),
+                         "RelativeMultiHeadAttention: segment length T = 0, expected T >= 1",
+                         txl::shape_error);
+    CHECK_THROWS_WITH_AS(Attn::check_lengths(6, 3),
+                         "RelativeMultiHeadAttention: M + T = 6 + 3 = 9 keys, but the relative "
+                         "position table holds at most P = 8",
+                         txl::shape_error);
+    CHECK_NOTHROW(Attn::check_lengths(5, 3));
+}

@@ -1,0 +1,52 @@
+#include "gradcheck.hpp"
+
+using namespace txl_test;
+
+template <class S>
+void compare_gemm(txl::Trans ta, txl::Trans tb, S beta) {
+    // Strided slices: A, B and C live inside wider matrices (leading dimension > width).
+    const std::size_t m = 5, n = 4, k = 3, lda = 9, ldb = 7, ldc = 6;
+    std::vector<double> a0(12 * lda), b0(12 * ldb), c0(m * ldc);
+    fill_uniform(a0.data(), a0.size(), 1);
+    fill_uniform(b0.data(), b0.size(), 2);
+    fill_uniform(c0.data(), c0.size(), 3);
+    std::vector<S> a(a0.begin(), a0.end()), b(b0.begin(), b0.end()), c1(c0.begin(), c0.end()),
+        c2 = c1;
+    txl::gemm(ta, tb, m, n, k, S(1.5), a.data() + 1, lda, b.data() + 2, ldb, beta, c1.data(), ldc);
+    txl::gemm_naive(ta, tb, m, n, k, S(1.5), a.data() + 1, lda, b.data() + 2, ldb, beta, c2.data(),
+                    ldc);
+    for (std::size_t i = 0; i < c1.size(); ++i)
+        CHECK(double(c1[i]) == doctest::Approx(double(c2[i])).epsilon(std::is_same_v<S, float> ? 1e-5 : 1e-13));
+}
+
+TEST_CASE("gemm: BLAS agrees with the naive loop on strided, transposed slices") {
+    using txl::Trans;
+    for (auto ta : {Trans::No, Trans::Yes})
+        for (auto tb : {Trans::No, Trans::Yes})
+            for (double beta : {0.0, 1.0}) {
+                compare_gemm<double>(ta, tb, beta);
+                compare_gemm<float>(ta, tb, float(beta));
+            }
+}
+
+TEST_CASE("ensure_shape: reallocates only when the shape changes") {
+    txl::tensor<float, 2> t;
+    txl::ensure_shape(t, {3, 4});
+    const float* p = t.data();
+    txl::ensure_shape(t, {3, 4});
+    CHECK(t.data() == p);
+    txl::ensure_shape(t, {2, 5});
+    CHECK(t.shape()[1] == 5);
+}
+
+TEST_CASE("add_column_sums and zero_grad") {
+    const double x[6] = {1, 2, 3, 4, 5, 6};
+    double y[3] = {1, 0, 0};
+    txl::add_column_sums(x, 2, 3, y);
+    CHECK(y[0] == 6);
+    CHECK(y[2] == 9);
+    txl::Linear<double> lin(2, 2, true);
+    lin.weight.grad.fill(3);
+    txl::zero_grad(lin);
+    CHECK(lin.weight.grad(1, 1) == 0);
+}
