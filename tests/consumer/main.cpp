@@ -1,0 +1,20 @@
+// The smallest program that uses txl: build a model, run one segment, take one gradient.
+#include <iostream>
+#include <txl/txl.hpp>
+
+int main() {
+    using C = txl::Config<float, 16, 2, 32, 2, 64>;
+    using Layer = txl::XLLayer<txl::RelativeMultiHeadAttention<C>, txl::FeedForward<C>>;
+    using Model = txl::AutoregressiveModel<C, Layer>;
+    Model model(/*n_vocab*/ 10, /*seed*/ 1);
+    Model::Cache cache;
+    txl::Memory<float> mem;
+    txl::tensor<std::int64_t, 2> x = {{1, 2}, {3, 4}, {5, 6}}, y = {{2, 3}, {4, 5}, {6, 7}};
+    model.forward(x, mem, cache);
+    txl::tensor<float, 3> dlogits = xt::zeros_like(cache.logits);
+    const auto loss = txl::cross_entropy(cache.logits.data(), y.data(), 6, 10, dlogits.data());
+    model.backward(dlogits.data(), cache);
+    model.update_memory(mem, cache, 4);
+    std::cout << "loss " << loss.loss << ", memory length " << mem.length() << "\n";
+    return loss.loss > 0 && mem.length() == 3 ? 0 : 1;
+}
