@@ -5,7 +5,7 @@
 /// One include for everything. Read the headers in this order to follow the model from the
 /// bottom up: `config`, `tensor`, `random`, `linear`, `layer_norm`, `embedding`,
 /// `feed_forward`, `relative_attention`, `xl_layer`, `transformer_xl`, `memory`, `model`,
-/// `loss`, `checkpoint`.
+/// `loss`, `checkpoint`; then the training side: `optim`, `data`, `sampling`, `trainer`.
 
 #include "version.hpp"
 #include "config.hpp"
@@ -23,3 +23,7 @@
 #include "model.hpp"
 #include "loss.hpp"
 #include "checkpoint.hpp"
+#include "optim.hpp"
+#include "data.hpp"
+#include "sampling.hpp"
+#include "trainer.hpp"

@@ -1,0 +1,466 @@
+// txl_shakespeare: train a character-level Transformer-XL on Tiny Shakespeare, evaluate it with
+// any memory length, and sample from it with memory.
+//
+//   txl_shakespeare train  --config practical --minutes 10 --out runs/practical
+//   txl_shakespeare eval   --checkpoint runs/practical --mem-len 0
+//   txl_shakespeare sample --checkpoint runs/practical --prompt "ROMEO:" --length 300
+//
+// Everything model-related is the library's (txl/txl.hpp); this file is the command line,
+// the log and the files a run writes into its --out directory:
+//   checkpoint/   the latest training checkpoint (parameters as labml-named .npy files,
+//                 optimizer moments, memory, data position, RNG state, vocabulary, config)
+//   metrics.csv   one row per log interval
+//   loss.svg      the loss curves, written at the end of a run
+#include <CLI/CLI.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <iomanip>
+#include <iostream>
+#include <unistd.h>
+
+#include <txl/txl.hpp>
+
+#include "text_source.hpp"
+
+extern "C" char* openblas_get_corename(void);
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// labml's model: d_model 128, 4 heads, d_ff 256, 6 layers, P = 4096. Both built-in configs
+// share it; they differ in how the text is cut and in the schedule.
+using C = txl::Config<float, 128, 4, 256, 6>;
+using Layer = txl::XLLayer<txl::RelativeMultiHeadAttention<C>, txl::FeedForward<C>>;
+using Model = txl::AutoregressiveModel<C, Layer>;
+
+struct RunConfig {
+    std::string name;
+    txl::TrainOptions train;
+    std::size_t valid_every, save_every, log_every;
+};
+
+RunConfig builtin_config(const std::string& name) {
+    RunConfig r;
+    r.name = name;
+    if (name == "labml") {
+        // labml's experiment: seq_len 2, mem_len 32, batch 32, Noam (lr 1, warm-up 2000).
+        r.train.seq_len = 2, r.train.mem_len = 32, r.train.batch = 32;
+        r.train.schedule = {txl::Schedule::Kind::noam, 1.0, 2000, C::d_model, 0, 0};
+        r.valid_every = 2000, r.save_every = 2000, r.log_every = 100;
+    } else if (name == "practical") {
+        // Longer segments give each step 32x more tokens: far fewer, better-used steps on a CPU.
+        r.train.seq_len = 64, r.train.mem_len = 64, r.train.batch = 32;
+        r.train.schedule = {txl::Schedule::Kind::noam, 0.5, 400, C::d_model, 0, 0};
+        r.valid_every = 250, r.save_every = 250, r.log_every = 25;
+    } else {
+        throw txl::error("unknown config '" + name + "', expected labml or practical");
+    }
+    r.train.clip = 1.0;
+    r.train.dropout = 0.0;
+    return r;
+}
+
+std::atomic<bool> g_interrupted{false};
+
+void note_openblas() {
+    if (std::getenv("OPENBLAS_CORETYPE")) return;  // the user chose; never second-guess it
+    const std::string core = openblas_get_corename();
+    const bool generic = core == "Prescott" || core == "Core2" || core == "Nehalem" || core == "generic";
+    if (generic && __builtin_cpu_supports("avx512f"))
+        std::cerr << "note: OpenBLAS runs its generic '" << core << "' kernel on this AVX-512 CPU; "
+                  << "export OPENBLAS_CORETYPE=SkylakeX for several times faster training\n";
+    else if (generic && __builtin_cpu_supports("avx2"))
+        std::cerr << "note: OpenBLAS runs its generic '" << core << "' kernel on this AVX2 CPU; "
+                  << "export OPENBLAS_CORETYPE=Haswell for several times faster training\n";
+}
+
+std::string hms(double s) {
+    const long t = long(s + 0.5);
+    char b[32];
+    if (t >= 3600) std::snprintf(b, sizeof b, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else std::snprintf(b, sizeof b, "%02ld:%02ld", t / 60, t % 60);
+    return b;
+}
+
+/// `dir` itself if it holds trainer.txt or parameters, else `dir/checkpoint`.
+fs::path checkpoint_dir(const fs::path& dir) {
+    if (fs::exists(dir / "checkpoint" / "src_embed.weight.npy")) return dir / "checkpoint";
+    return dir;
+}
+
+struct Text {
+    txl::CharTokenizer tokenizer;
+    std::vector<std::int64_t> train, valid;
+};
+
+/// Read and split the text. With `vocab`, encode with it (a character outside it is an error).
+Text load_text(const std::string& path, const txl::CharTokenizer* vocab) {
+    const auto cps = txl::utf8_decode(shakespeare::read_text(path));
+    Text t;
+    if (vocab) {
+        t.tokenizer = *vocab;
+        std::vector<std::int64_t> ids;
+        try {
+            ids = t.tokenizer.encode(cps);
+        } catch (const txl::shape_error& e) {
+            throw txl::error(path + ": " + e.what() + " (the checkpoint was trained on another text)");
+        }
+        std::tie(t.train, t.valid) = txl::split_train_valid(ids);
+    } else {
+        t.tokenizer = txl::CharTokenizer(cps);
+        std::tie(t.train, t.valid) = txl::split_train_valid(t.tokenizer.encode(cps));
+    }
+    return t;
+}
+
+void write_config(const fs::path& dir, const RunConfig& r, std::uint64_t seed) {
+    std::ofstream o(dir / "config.txt");
+    o << "config " << r.name << "\n"
+      << "model d_model=" << C::d_model << " heads=" << C::heads << " d_ff=" << C::d_ff
+      << " layers=" << C::n_layers << " P=" << C::P << "\n"
+      << "seed " << seed << "\n"
+      << "seq_len " << r.train.seq_len << "\nmem_len " << r.train.mem_len << "\nbatch " << r.train.batch << "\n"
+      << "schedule " << txl::Schedule::name(r.train.schedule.kind) << "\n"
+      << "lr " << std::setprecision(17) << r.train.schedule.lr << "\nwarmup " << r.train.schedule.warmup << "\n"
+      << "total " << r.train.schedule.total << "\nmin_lr " << r.train.schedule.min_lr << "\n"
+      << "clip " << r.train.clip << "\ndropout " << r.train.dropout << "\n";
+}
+
+/// Read config.txt back into a RunConfig (a checkpoint's own settings win on resume and eval).
+RunConfig read_config(const fs::path& dir, std::uint64_t* seed) {
+    const auto kv = txl::Trainer<Model>::read_key_values((dir / "config.txt").string());
+    auto get = [&](const std::string& k) {
+        auto it = kv.find(k);
+        txl::check<txl::checkpoint_error>(it != kv.end(), (dir / "config.txt").string(), ": no '", k, "'");
+        return it->second;
+    };
+    std::ostringstream model;
+    model << "d_model=" << C::d_model << " heads=" << C::heads << " d_ff=" << C::d_ff
+          << " layers=" << C::n_layers << " P=" << C::P;
+    txl::check<txl::checkpoint_error>(get("model") == model.str(), (dir / "config.txt").string(),
+                                      ": model '", get("model"), "', this program builds '", model.str(), "'");
+    RunConfig r = builtin_config(get("config"));
+    try {
+        r.train.seq_len = std::stoul(get("seq_len"));
+        r.train.mem_len = std::stoul(get("mem_len"));
+        r.train.batch = std::stoul(get("batch"));
+        r.train.schedule.kind = txl::Schedule::parse(get("schedule"));
+        r.train.schedule.lr = std::stod(get("lr"));
+        r.train.schedule.warmup = std::stoul(get("warmup"));
+        r.train.schedule.total = std::stoul(get("total"));
+        r.train.schedule.min_lr = std::stod(get("min_lr"));
+        r.train.clip = std::stod(get("clip"));
+        r.train.dropout = std::stod(get("dropout"));
+        if (seed) *seed = std::stoull(get("seed"));
+    } catch (const std::logic_error&) {
+        throw txl::checkpoint_error((dir / "config.txt").string() + ": a value is not a number");
+    }
+    return r;
+}
+
+/// Load a model (and its vocabulary and config) from a checkpoint directory.
+std::unique_ptr<Model> load_model(const fs::path& ckpt, txl::CharTokenizer& vocab, RunConfig& rc) {
+    txl::check<txl::checkpoint_error>(fs::is_directory(ckpt), ckpt.string(), ": checkpoint directory not found");
+    vocab = txl::CharTokenizer::load((ckpt / "vocab.txt").string());
+    rc = read_config(ckpt, nullptr);
+    auto model = std::make_unique<Model>(vocab.size(), 0);
+    txl::load_checkpoint(*model, ckpt);
+    return model;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loss curves as SVG, from metrics.csv
+// ---------------------------------------------------------------------------------------------
+void write_loss_svg(const fs::path& csv, const fs::path& svg) {
+    std::ifstream in(csv);
+    std::string line;
+    std::getline(in, line);  // header
+    std::vector<std::pair<double, double>> train, valid;
+    while (std::getline(in, line)) {
+        std::vector<std::string> f;
+        std::stringstream ss(line);
+        for (std::string x; std::getline(ss, x, ',');) f.push_back(x);
+        if (f.size() < 6) continue;
+        const double step = std::stod(f[0]);
+        if (!f[3].empty()) train.emplace_back(step, std::stod(f[3]));
+        if (!f[5].empty()) valid.emplace_back(step, std::stod(f[5]));
+    }
+    if (train.empty()) return;
+    double x1 = 1, y0 = 1e9, y1 = 0;
+    for (auto* s : {&train, &valid})
+        for (auto [x, y] : *s) x1 = std::max(x1, x), y0 = std::min(y0, y), y1 = std::max(y1, y);
+    y0 = std::floor(y0 * 2) / 2, y1 = std::ceil(y1 * 2) / 2;
+    if (y1 <= y0) y1 = y0 + 0.5;
+    const double W = 760, H = 380, L = 60, T = 20, R = 20, B = 40;
+    auto px = [&](double x) { return L + (W - L - R) * x / x1; };
+    auto py = [&](double y) { return T + (H - T - B) * (1 - (y - y0) / (y1 - y0)); };
+    std::ofstream o(svg);
+    o << "<svg xmlns='http://www.w3.org/2000/svg' width='" << W << "' height='" << H
+      << "' font-family='sans-serif' font-size='12'>\n<rect width='100%' height='100%' fill='white'/>\n";
+    for (double y = y0; y <= y1 + 1e-9; y += 0.5)
+        o << "<line x1='" << L << "' x2='" << W - R << "' y1='" << py(y) << "' y2='" << py(y)
+          << "' stroke='#ddd'/><text x='" << L - 8 << "' y='" << py(y) + 4 << "' text-anchor='end'>" << y << "</text>\n";
+    o << "<text x='" << (W + L) / 2 << "' y='" << H - 8 << "' text-anchor='middle'>step (last: " << x1
+      << ")</text>\n<text x='14' y='" << H / 2 << "' transform='rotate(-90 14 " << H / 2
+      << ")' text-anchor='middle'>cross-entropy (nats/char)</text>\n";
+    auto poly = [&](const std::vector<std::pair<double, double>>& s, const char* color) {
+        o << "<polyline fill='none' stroke='" << color << "' stroke-width='1.5' points='";
+        for (auto [x, y] : s) o << px(x) << "," << py(y) << " ";
+        o << "'/>\n";
+    };
+    poly(train, "#1f77b4");
+    if (!valid.empty()) {
+        poly(valid, "#ff7f0e");
+        for (auto [x, y] : valid) o << "<circle cx='" << px(x) << "' cy='" << py(y) << "' r='3' fill='#ff7f0e'/>\n";
+    }
+    o << "<text x='" << W - R - 150 << "' y='" << T + 15 << "' fill='#1f77b4'>train loss</text>\n"
+      << "<text x='" << W - R - 150 << "' y='" << T + 32 << "' fill='#ff7f0e'>validation loss</text>\n</svg>\n";
+}
+
+// ---------------------------------------------------------------------------------------------
+// train
+// ---------------------------------------------------------------------------------------------
+struct TrainArgs {
+    std::string data, config = "practical", out, prompt = "ROMEO:\n";
+    std::size_t steps = 0, sample_length = 300;
+    double minutes = 0;
+    bool resume = false, force = false;
+    std::uint64_t seed = 1;
+    std::size_t valid_every = 0, save_every = 0, log_every = 0;
+};
+
+int run_train(const TrainArgs& a, const std::function<void(const std::string&)>& say) {
+    const fs::path out = a.out, ckpt = out / "checkpoint";
+    const bool have = fs::exists(ckpt);
+    txl::check<txl::error>(a.steps > 0 || a.minutes > 0, "train: give --steps N or --minutes M");
+    txl::check<txl::error>(!(have && !a.resume && !a.force), ckpt.string(),
+                           " already exists: pass --resume to continue it or --force to start over");
+    txl::check<txl::error>(!(a.resume && !have), "--resume: no checkpoint at ", ckpt.string());
+
+    RunConfig rc = builtin_config(a.config);
+    std::uint64_t seed = a.seed;
+    std::unique_ptr<txl::CharTokenizer> saved_vocab;
+    if (a.resume) {
+        const RunConfig saved = read_config(ckpt, &seed);
+        txl::check<txl::checkpoint_error>(saved.name == a.config, ckpt.string(), ": trained with --config ",
+                                          saved.name, ", this run asks for --config ", a.config);
+        rc = saved;
+        saved_vocab = std::make_unique<txl::CharTokenizer>(txl::CharTokenizer::load((ckpt / "vocab.txt").string()));
+    }
+    if (a.valid_every) rc.valid_every = a.valid_every;
+    if (a.save_every) rc.save_every = a.save_every;
+    if (a.log_every) rc.log_every = a.log_every;
+
+    const std::string path = shakespeare::find_text(a.data, say);
+    Text text = load_text(path, nullptr);
+    if (saved_vocab && saved_vocab->chars() != text.tokenizer.chars())
+        throw txl::checkpoint_error(ckpt.string() + ": vocabulary of " + std::to_string(saved_vocab->size()) +
+                                    " characters differs from the text's " + std::to_string(text.tokenizer.size()) +
+                                    " (another text?)");
+    txl::SequentialLoader check_valid(text.valid, rc.train.batch, rc.train.seq_len, "the validation split of " + path);
+
+    Model model(text.tokenizer.size(), seed);
+    rc.train.seed = seed;
+    txl::Trainer<Model> trainer(model, rc.train, text.train);
+    if (a.resume) trainer.load(ckpt);
+    fs::create_directories(out);
+    const fs::path csv = out / "metrics.csv";
+    if (!a.resume || !fs::exists(csv))
+        std::ofstream(csv) << "step,tokens,lr,train_loss,train_acc,valid_loss,valid_acc,tokens_per_s,elapsed_s\n";
+
+    say("text " + path + ": " + std::to_string(text.train.size() + text.valid.size()) + " characters, vocabulary " +
+        std::to_string(text.tokenizer.size()) + ", train " + std::to_string(text.train.size()) + " / valid " +
+        std::to_string(text.valid.size()));
+    say("config " + rc.name + ": seq_len " + std::to_string(rc.train.seq_len) + ", mem_len " +
+        std::to_string(rc.train.mem_len) + ", batch " + std::to_string(rc.train.batch) + ", " +
+        std::to_string(model.parameter_count()) + " parameters, OpenBLAS kernel " + openblas_get_corename());
+    if (a.resume) say("resumed at step " + std::to_string(trainer.step_count()));
+
+    auto save = [&] {
+        trainer.save(ckpt, [&](const fs::path& tmp) {
+            text.tokenizer.save((tmp / "vocab.txt").string());
+            write_config(tmp, rc, seed);
+        });
+    };
+    const bool tty = isatty(STDOUT_FILENO);
+    const auto t0 = std::chrono::steady_clock::now();
+    auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+    const std::size_t start = trainer.step_count();
+    auto done = [&] {
+        if (g_interrupted) return true;
+        if (a.steps && trainer.step_count() >= a.steps) return true;
+        return a.minutes > 0 && elapsed() >= a.minutes * 60;
+    };
+    auto progress = [&]() -> double {  // fraction of this run done
+        double p = 0;
+        if (a.steps) p = double(trainer.step_count() - start) / double(std::max<std::size_t>(a.steps - std::min(a.steps, start), 1));
+        if (a.minutes > 0) p = std::max(p, elapsed() / (a.minutes * 60));
+        return std::min(p, 1.0);
+    };
+    double sum_loss = 0, sum_acc = 0;
+    std::size_t n_logged = 0, tokens_run = 0, tokens_window = 0;
+    double window_start = 0;
+    txl::EvalStats last_valid{};
+    bool have_valid = false;
+    std::size_t last_valid_step = std::size_t(-1);
+    if (a.steps && trainer.step_count() >= a.steps) say("already at step " + std::to_string(trainer.step_count()));
+    while (!done()) {
+        const auto s = trainer.step();
+        sum_loss += s.loss, sum_acc += s.accuracy, ++n_logged;
+        tokens_run += s.tokens, tokens_window += s.tokens;
+        const std::size_t step = trainer.step_count();
+        const bool last = done();
+        const bool validate = step % rc.valid_every == 0 || last;
+        if (validate) {
+            last_valid = txl::evaluate(model, text.valid, rc.train.batch, rc.train.seq_len, rc.train.mem_len);
+            have_valid = true;
+            last_valid_step = step;
+        }
+        if (step % rc.log_every == 0 || validate) {
+            const double now = elapsed();
+            const double tps = double(tokens_window) / std::max(now - window_start, 1e-9);
+            const double p = progress();
+            const double eta = p > 0 ? now / p - now : 0;
+            std::ostringstream line;
+            line << std::fixed << "step " << step << " | tokens " << step * rc.train.batch * rc.train.seq_len
+                 << " | lr " << std::scientific << std::setprecision(2) << s.lr << std::fixed << std::setprecision(3)
+                 << " | loss " << sum_loss / double(n_logged);
+            if (validate) line << " | valid " << last_valid.loss << " acc " << last_valid.accuracy;
+            line << std::setprecision(0) << " | " << tps << " tok/s | " << hms(now) << " elapsed | ETA " << hms(eta);
+            if (tty) std::cout << "\r\033[K";
+            std::cout << line.str() << std::endl;
+            std::ofstream(csv, std::ios::app)
+                << step << "," << step * rc.train.batch * rc.train.seq_len << "," << s.lr << ","
+                << sum_loss / double(n_logged) << "," << sum_acc / double(n_logged) << ","
+                << (validate ? std::to_string(last_valid.loss) : "") << ","
+                << (validate ? std::to_string(last_valid.accuracy) : "") << "," << tps << "," << now << "\n";
+            sum_loss = sum_acc = 0, n_logged = 0, tokens_window = 0, window_start = now;
+        } else if (tty) {
+            const int width = 30, fill = int(progress() * width);
+            std::cout << "\r[" << std::string(std::size_t(fill), '#') << std::string(std::size_t(width - fill), '.')
+                      << "] step " << step << std::flush;
+        }
+        if (step % rc.save_every == 0 && !last) save();
+    }
+    save();
+    write_loss_svg(csv, out / "loss.svg");
+    if (g_interrupted) {
+        say("interrupted: checkpoint saved at step " + std::to_string(trainer.step_count()) +
+            "; continue with the same command and --resume");
+        return 130;
+    }
+    if (trainer.step_count() > start) {
+        say("trained " + std::to_string(trainer.step_count() - start) + " steps (" + std::to_string(tokens_run) +
+            " tokens) in " + hms(elapsed()) + "; checkpoint " + ckpt.string() + ", curves " + (out / "loss.svg").string());
+    }
+    if (have_valid && last_valid_step == trainer.step_count()) {
+        std::cout << std::fixed << std::setprecision(4) << "valid_loss " << last_valid.loss << " valid_acc "
+                  << last_valid.accuracy << "\n";
+    }
+    if (a.sample_length) {
+        txl::SampleOptions so;
+        so.mem_len = rc.train.mem_len;
+        so.temperature = 0.8;
+        so.seed = seed;
+        std::cout << "--- sample (temperature 0.8, mem_len " << so.mem_len << ") ---\n" << a.prompt;
+        txl::sample(model, text.tokenizer.encode(a.prompt), a.sample_length, so,
+                    [&](std::int64_t id) { std::cout << text.tokenizer.decode(id) << std::flush; });
+        std::cout << "\n";
+    }
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"Train, evaluate and sample a character-level Transformer-XL (txl) on Tiny Shakespeare"};
+    app.require_subcommand(1);
+    app.set_help_all_flag("--help-all", "Print help for every subcommand");
+
+    TrainArgs ta;
+    auto* train = app.add_subcommand("train", "Train a model (resumable), validate with memory, and print a sample");
+    train->add_option("--data", ta.data,
+                      "Text file (default: $TXL_TINY_SHAKESPEARE, else data/tiny_shakespeare.txt in the source tree, "
+                      "else downloaded there)");
+    train->add_option("--config", ta.config, "Built-in config: labml (seq_len 2, mem_len 32) or practical (seq_len 64, mem_len 64)")
+        ->check(CLI::IsMember({"labml", "practical"}))
+        ->capture_default_str();
+    auto* steps = train->add_option("--steps", ta.steps, "Train until this total step count");
+    auto* minutes = train->add_option("--minutes", ta.minutes, "Train for this many minutes (of this run)");
+    steps->excludes(minutes);
+    train->add_option("--out", ta.out, "Run directory: checkpoint/, metrics.csv, loss.svg")->required();
+    train->add_flag("--resume", ta.resume, "Continue the checkpoint in --out (bit-identical to an uninterrupted run)");
+    train->add_flag("--force", ta.force, "Start over even if --out already holds a checkpoint (it is replaced)");
+    train->add_option("--seed", ta.seed, "Seed of the initial weights and of dropout")->capture_default_str();
+    train->add_option("--valid-every", ta.valid_every, "Validate every N steps (default: labml 2000, practical 250)");
+    train->add_option("--save-every", ta.save_every, "Checkpoint every N steps (default: labml 2000, practical 250)");
+    train->add_option("--log-every", ta.log_every, "Log a line every N steps (default: labml 100, practical 25)");
+    train->add_option("--sample-length", ta.sample_length, "Characters to sample at the end (0: none)")->capture_default_str();
+    train->add_option("--prompt", ta.prompt, "Prompt of the final sample")->capture_default_str();
+
+    std::string ev_ckpt, ev_data;
+    long ev_mem = -1;
+    auto* eval = app.add_subcommand("eval", "Validation loss and accuracy of a checkpoint, with any memory length");
+    eval->add_option("--checkpoint", ev_ckpt, "A run directory or its checkpoint/")->required();
+    eval->add_option("--data", ev_data, "Text file (default: as for train)");
+    eval->add_option("--mem-len", ev_mem, "Memory length (default: the trained one; 0 switches memory off)");
+
+    std::string sa_ckpt, sa_prompt;
+    std::size_t sa_len = 0, sa_topk = 0;
+    double sa_temp = 0.8;
+    std::uint64_t sa_seed = 1;
+    long sa_mem = -1;
+    auto* samp = app.add_subcommand("sample", "Print the prompt and text sampled after it, with memory");
+    samp->add_option("--checkpoint", sa_ckpt, "A run directory or its checkpoint/")->required();
+    samp->add_option("--prompt", sa_prompt, "Text to start from")->required();
+    samp->add_option("--length", sa_len, "Characters to sample")->required();
+    samp->add_option("--temperature", sa_temp, "Softmax temperature; 0 is greedy")->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
+    samp->add_option("--top-k", sa_topk, "Sample among the k most likely characters (0: all)")->capture_default_str();
+    samp->add_option("--seed", sa_seed, "Seed of the sampler")->capture_default_str();
+    samp->add_option("--mem-len", sa_mem, "Memory length (default: the trained one)");
+
+    CLI11_PARSE(app, argc, argv);
+
+    auto say = [](const std::string& s) { std::cerr << s << "\n"; };
+    try {
+        note_openblas();
+        if (*train) {
+            std::signal(SIGINT, [](int) { g_interrupted = true; });
+            return run_train(ta, say);
+        }
+        txl::CharTokenizer vocab;
+        RunConfig rc;
+        if (*eval) {
+            auto model = load_model(checkpoint_dir(ev_ckpt), vocab, rc);
+            const std::string path = shakespeare::find_text(ev_data, say);
+            const Text text = load_text(path, &vocab);
+            const std::size_t mem = ev_mem >= 0 ? std::size_t(ev_mem) : rc.train.mem_len;
+            txl::check<txl::error>(mem + rc.train.seq_len <= C::P, "--mem-len ", mem, ": mem_len + seq_len must be <= P = ", C::P);
+            const auto r = txl::evaluate(*model, text.valid, rc.train.batch, rc.train.seq_len, mem);
+            say("evaluated " + std::to_string(r.tokens) + " validation characters, seq_len " +
+                std::to_string(rc.train.seq_len) + ", batch " + std::to_string(rc.train.batch) + ", mem_len " + std::to_string(mem));
+            std::cout << std::fixed << std::setprecision(4) << "valid_loss " << r.loss << " valid_acc " << r.accuracy << "\n";
+            return 0;
+        }
+        if (*samp) {
+            auto model = load_model(checkpoint_dir(sa_ckpt), vocab, rc);
+            const auto prompt = vocab.encode(sa_prompt);  // throws on a character outside the vocabulary
+            txl::SampleOptions so;
+            so.temperature = sa_temp, so.top_k = sa_topk, so.seed = sa_seed;
+            so.mem_len = sa_mem >= 0 ? std::size_t(sa_mem) : rc.train.mem_len;
+            std::cout << sa_prompt;
+            txl::sample(*model, prompt, sa_len, so, [&](std::int64_t id) { std::cout << vocab.decode(id) << std::flush; });
+            std::cout << "\n";
+            return 0;
+        }
+    } catch (const std::exception& e) {
+        std::cerr << "error: " << e.what() << "\n";
+        return 1;
+    }
+    return 0;
+}

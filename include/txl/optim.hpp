@@ -1,0 +1,135 @@
+#pragma once
+/// @file optim.hpp
+/// # Optimisation: Adam, learning-rate schedules, gradient clipping
+///
+/// **Adam** as labml implements it (its "optimized update"): for each parameter $\theta$ with
+/// gradient $g$ at step $t = 1, 2, \dots$
+/// $$m \leftarrow \beta_1 m + (1-\beta_1) g, \qquad v \leftarrow \beta_2 v + (1-\beta_2) g^2$$
+/// $$\theta \leftarrow \theta - \eta_t \frac{\sqrt{1-\beta_2^t}}{1-\beta_1^t}
+///   \cdot \frac{m}{\sqrt v + \epsilon}$$
+/// with $\beta = (0.9, 0.999)$, $\epsilon = 10^{-8}$ and no weight decay.
+///
+/// **Noam** (labml, from "Attention is all you need"):
+/// $\eta_t = \eta \cdot d_{model}^{-1/2} \cdot \min(t^{-1/2},\ t \cdot w^{-3/2})$: linear warm-up
+/// for $w$ steps, then $1/\sqrt t$ decay. Also a constant rate and a cosine decay (after the same
+/// linear warm-up) to $\eta_{min}$ at the last step.
+///
+/// **Clipping** by the global norm: if $\|g\|_2 = \sqrt{\sum_{\text{all tensors}} \sum g^2}$
+/// exceeds $c$, every gradient is scaled by $c / \|g\|_2$ (PyTorch's `clip_grad_norm_`, whose
+/// scale is $c / (\|g\| + 10^{-6})$, clamped at 1).
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "errors.hpp"
+#include "tensor.hpp"
+
+namespace txl {
+
+/// The learning rate $\eta_t$ for step $t \ge 1$.
+struct Schedule {
+    enum class Kind { noam, constant, cosine };
+    Kind kind = Kind::noam;
+    double lr = 1.0;             ///< $\eta$ (Noam: the factor in front, labml uses 1.0)
+    std::size_t warmup = 2000;   ///< $w$
+    std::size_t d_model = 128;   ///< Noam's $d_{model}^{-1/2}$
+    std::size_t total = 0;       ///< cosine: the step at which the rate reaches `min_lr`
+    double min_lr = 0;           ///< cosine's floor
+
+    double operator()(std::size_t t) const {
+        const double s = double(t == 0 ? 1 : t);
+        switch (kind) {
+            case Kind::noam:
+                return lr / std::sqrt(double(d_model)) *
+                       std::min(1.0 / std::sqrt(s), s * std::pow(double(std::max<std::size_t>(warmup, 1)), -1.5));
+            case Kind::constant:
+                return warmup && s < double(warmup) ? lr * s / double(warmup) : lr;
+            case Kind::cosine: {
+                if (warmup && s < double(warmup)) return lr * s / double(warmup);
+                const double span = double(std::max(total, warmup + 1) - warmup);
+                const double p = std::min(1.0, (s - double(warmup)) / span);
+                return min_lr + 0.5 * (lr - min_lr) * (1 + std::cos(3.14159265358979323846 * p));
+            }
+        }
+        return lr;
+    }
+
+    static Kind parse(const std::string& name) {
+        if (name == "noam") return Kind::noam;
+        if (name == "constant") return Kind::constant;
+        if (name == "cosine") return Kind::cosine;
+        throw error("unknown schedule '" + name + "', expected noam, constant or cosine");
+    }
+    static std::string name(Kind k) {
+        return k == Kind::noam ? "noam" : k == Kind::constant ? "constant" : "cosine";
+    }
+};
+
+/// Global gradient norm of a module; scales the gradients down to `max_norm` if above it.
+/// Returns the norm before clipping.
+template <class Module>
+inline double clip_grad_norm(Module& m, double max_norm) {
+    double sq = 0;
+    m.visit([&](const std::string&, auto& p) {
+        for (auto g : p.grad) sq += double(g) * double(g);
+    });
+    const double norm = std::sqrt(sq);
+    const double scale = max_norm / (norm + 1e-6);
+    if (scale < 1)
+        m.visit([&](const std::string&, auto& p) {
+            using S = typename std::decay_t<decltype(p.grad)>::value_type;
+            const S s = S(scale);
+            for (auto& g : p.grad) g *= s;
+        });
+    return norm;
+}
+
+/// Adam over every parameter of a module. The moments live here, one pair of flat vectors per
+/// parameter tensor in visiting order, and are saved with a training checkpoint.
+/// @tparam S scalar type.
+template <class S>
+class Adam {
+public:
+    double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+
+    /// Allocate zero moments for every parameter of `m`.
+    template <class Module>
+    void attach(Module& m) {
+        moments.clear();
+        names.clear();
+        m.visit([&](const std::string& name, auto& p) {
+            names.push_back(name);
+            moments.push_back({std::vector<S>(p.value.size(), S(0)), std::vector<S>(p.value.size(), S(0))});
+        });
+        t = 0;
+    }
+
+    /// One update with learning rate `lr` (the schedule's $\eta_t$ for the new step).
+    template <class Module>
+    void step(Module& m, double lr) {
+        ++t;
+        const double bc1 = 1 - std::pow(beta1, double(t)), bc2 = 1 - std::pow(beta2, double(t));
+        const S step_size = S(lr * std::sqrt(bc2) / bc1);
+        const S b1 = S(beta1), b2 = S(beta2), e = S(eps), c1 = S(1 - beta1), c2 = S(1 - beta2);
+        std::size_t k = 0;
+        m.visit([&](const std::string&, auto& p) {
+            S* mm = moments[k].first.data();
+            S* vv = moments[k].second.data();
+            S* th = p.value.data();
+            const S* g = p.grad.data();
+            for (std::size_t i = 0, n = p.value.size(); i < n; ++i) {
+                mm[i] = b1 * mm[i] + c1 * g[i];
+                vv[i] = b2 * vv[i] + c2 * g[i] * g[i];
+                th[i] -= step_size * mm[i] / (std::sqrt(vv[i]) + e);
+            }
+            ++k;
+        });
+    }
+
+    std::size_t t = 0;  ///< steps taken
+    std::vector<std::string> names;
+    std::vector<std::pair<std::vector<S>, std::vector<S>>> moments;  ///< (m, v) per tensor
+};
+
+}  // namespace txl

@@ -1,0 +1,237 @@
+#pragma once
+/// @file trainer.hpp
+/// # Training loop, evaluation with memory, and resumable training checkpoints
+///
+/// One training step, exactly labml's experiment:
+/// 1. the next batch `x, y` `[T, B]` from the sequential loader (memory cleared when an epoch
+///    starts);
+/// 2. forward with the memory, mean cross-entropy, backward (no gradient into the memory);
+/// 3. clip the global gradient norm, one Adam step with the schedule's rate $\eta_t$;
+/// 4. the segment's layer inputs merged into the memory (last `mem_len` rows).
+///
+/// A training checkpoint is a directory: the model's `.npy` files (see `checkpoint.hpp`),
+/// `optimizer/` (Adam's $m$ and $v$ for every parameter), `memory/` (the training memory),
+/// and `trainer.txt` (step, data position, options, the dropout generator's state). With all
+/// of that restored, a resumed run continues bit for bit as if it had never stopped.
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "checkpoint.hpp"
+#include "data.hpp"
+#include "loss.hpp"
+#include "memory.hpp"
+#include "optim.hpp"
+#include "random.hpp"
+
+namespace txl {
+
+struct TrainOptions {
+    std::size_t seq_len = 2, mem_len = 32, batch = 32;
+    Schedule schedule;
+    double clip = 1.0;  ///< global gradient-norm limit (0: no clipping)
+    double dropout = 0;
+    std::uint64_t seed = 1;  ///< dropout masks
+};
+
+struct StepStats {
+    double loss = 0, accuracy = 0, lr = 0, grad_norm = 0;
+    std::size_t tokens = 0;
+};
+
+struct EvalStats {
+    double loss = 0, accuracy = 0;
+    std::size_t tokens = 0;
+};
+
+/// Loss and accuracy over all of `ids`, read sequentially as `batch` streams of `seq_len`
+/// steps with a memory of `mem_len` (its own, starting empty). Dropout off.
+template <class Model>
+EvalStats evaluate(const Model& model, const std::vector<std::int64_t>& ids, std::size_t batch,
+                   std::size_t seq_len, std::size_t mem_len) {
+    using S = typename Model::S;
+    SequentialLoader loader(ids, batch, seq_len, "validation text");
+    typename Model::Cache cache;
+    Memory<S> mem;
+    tensor<std::int64_t, 2> x, y;
+    EvalStats out;
+    double loss_sum = 0, hit_sum = 0;
+    do {
+        loader.next(x, y);
+        model.forward(x, mem, cache);
+        const auto r = cross_entropy(cache.logits.data(), y.data(), y.size(), model.n_vocab());
+        loss_sum += r.loss * double(y.size());
+        hit_sum += r.accuracy * double(y.size());
+        out.tokens += y.size();
+        model.update_memory(mem, cache, mem_len);
+    } while (!loader.at_epoch_start());
+    out.loss = loss_sum / double(out.tokens);
+    out.accuracy = hit_sum / double(out.tokens);
+    return out;
+}
+
+/// @tparam Model an `AutoregressiveModel<...>`.
+template <class Model>
+class Trainer {
+public:
+    using S = typename Model::S;
+
+    Trainer(Model& model, const TrainOptions& options, const std::vector<std::int64_t>& train_ids)
+        : model_(model), options_(options), loader_(train_ids, options.batch, options.seq_len, "training text"),
+          rng_(options.seed) {
+        model_.set_dropout(S(options.dropout));
+        adam_.attach(model_);
+    }
+
+    const TrainOptions& options() const { return options_; }
+    std::size_t step_count() const { return adam_.t; }
+    const SequentialLoader& loader() const { return loader_; }
+    const Memory<S>& memory() const { return memory_; }
+    Adam<S>& optimizer() { return adam_; }
+
+    /// One training step (see the file comment).
+    StepStats step() {
+        if (loader_.at_epoch_start()) memory_.clear();
+        loader_.next(x_, y_);
+        model_.zero_grad();
+        model_.forward(x_, memory_, cache_, options_.dropout > 0 ? &rng_ : nullptr);
+        ensure_shape(dlogits_, cache_.logits.shape());
+        const auto r = cross_entropy(cache_.logits.data(), y_.data(), y_.size(), model_.n_vocab(),
+                                     dlogits_.data());
+        model_.backward(dlogits_.data(), cache_);
+        StepStats s;
+        s.grad_norm = options_.clip > 0 ? clip_grad_norm(model_, options_.clip) : 0.0;
+        s.lr = options_.schedule(adam_.t + 1);
+        adam_.step(model_, s.lr);
+        model_.update_memory(memory_, cache_, options_.mem_len);
+        s.loss = r.loss;
+        s.accuracy = r.accuracy;
+        s.tokens = y_.size();
+        return s;
+    }
+
+    /// Write a complete training checkpoint to `dir`, atomically. `extra(tmp_dir)` may add
+    /// files of the caller's (a vocabulary, a config).
+    template <class Extra>
+    void save(const std::filesystem::path& dir, Extra&& extra) {
+        write_directory_atomically(dir, true, [&](const std::filesystem::path& tmp) {
+            save_parameters(model_, tmp);
+            std::filesystem::create_directory(tmp / "optimizer");
+            for (std::size_t k = 0; k < adam_.names.size(); ++k) {
+                const auto& mv = adam_.moments[k];
+                write_npy((tmp / "optimizer" / (adam_.names[k] + ".m.npy")).string(),
+                          xt::adapt(mv.first, std::vector<std::size_t>{mv.first.size()}));
+                write_npy((tmp / "optimizer" / (adam_.names[k] + ".v.npy")).string(),
+                          xt::adapt(mv.second, std::vector<std::size_t>{mv.second.size()}));
+            }
+            std::filesystem::create_directory(tmp / "memory");
+            for (std::size_t l = 0; l < memory_.layers.size(); ++l)
+                write_npy((tmp / "memory" / ("layer_" + std::to_string(l) + ".npy")).string(),
+                          memory_.layers[l]);
+            std::ofstream t(tmp / "trainer.txt");
+            t << "format 1\n"
+              << "step " << adam_.t << "\n"
+              << "epoch " << loader_.epoch << "\n"
+              << "position " << loader_.position << "\n"
+              << "seq_len " << options_.seq_len << "\n"
+              << "mem_len " << options_.mem_len << "\n"
+              << "batch " << options_.batch << "\n"
+              << "memory_layers " << memory_.layers.size() << "\n"
+              << "rng " << rng_ << "\n";
+            check<checkpoint_error>(bool(t), (tmp / "trainer.txt").string(), ": write failed");
+            t.close();
+            extra(tmp);
+        });
+    }
+
+    /// Restore everything `save` wrote. The loader's shape (batch, seq_len) and mem_len must
+    /// match this trainer's options; all files are checked before anything changes.
+    void load(const std::filesystem::path& dir) {
+        const auto kv = read_key_values((dir / "trainer.txt").string());
+        auto num = [&](const std::string& k) -> std::size_t {
+            auto it = kv.find(k);
+            check<checkpoint_error>(it != kv.end(), (dir / "trainer.txt").string(), ": no '", k, "'");
+            try {
+                return std::size_t(std::stoull(it->second));
+            } catch (...) {
+                throw checkpoint_error((dir / "trainer.txt").string() + ": '" + k + "' is not a number");
+            }
+        };
+        const std::string where = (dir / "trainer.txt").string();
+        check<checkpoint_error>(num("seq_len") == options_.seq_len && num("batch") == options_.batch &&
+                                    num("mem_len") == options_.mem_len,
+                                where, ": trained with seq_len ", num("seq_len"), ", batch ", num("batch"),
+                                ", mem_len ", num("mem_len"), "; this run has ", options_.seq_len, ", ",
+                                options_.batch, ", ", options_.mem_len);
+        check<checkpoint_error>(num("position") < loader_.rows(), where, ": data position ",
+                                num("position"), " is beyond the text (", loader_.rows(), " rows)");
+        Rng rng;
+        {
+            std::istringstream r(kv.at("rng"));
+            r >> rng;
+            check<checkpoint_error>(!r.fail(), where, ": unreadable generator state");
+        }
+        // Stage the optimizer moments and the memory, then the model (all or nothing).
+        std::vector<std::pair<std::vector<S>, std::vector<S>>> moments(adam_.names.size());
+        for (std::size_t k = 0; k < adam_.names.size(); ++k) {
+            const std::array<std::size_t, 1> n{adam_.moments[k].first.size()};
+            tensor<S, 1> m, v;
+            read_npy((dir / "optimizer" / (adam_.names[k] + ".m.npy")).string(), n, m);
+            read_npy((dir / "optimizer" / (adam_.names[k] + ".v.npy")).string(), n, v);
+            moments[k] = {std::vector<S>(m.begin(), m.end()), std::vector<S>(v.begin(), v.end())};
+        }
+        Memory<S> mem;
+        const std::size_t layers = num("memory_layers");
+        for (std::size_t l = 0; l < layers; ++l) {
+            const std::string p = (dir / "memory" / ("layer_" + std::to_string(l) + ".npy")).string();
+            std::ifstream in(p, std::ios::binary);
+            check<checkpoint_error>(bool(in), p, ": missing or unreadable file");
+            const auto h = read_npy_header(in, p);
+            check<checkpoint_error>(h.shape.size() == 3 && h.shape[0] <= options_.mem_len &&
+                                        h.shape[1] == options_.batch && h.shape[2] == Model::d_model,
+                                    p, ": memory of the wrong shape");
+            tensor<S, 3> t;
+            read_npy(p, std::array<std::size_t, 3>{h.shape[0], h.shape[1], h.shape[2]}, t);
+            mem.layers.push_back(std::move(t));
+        }
+        load_checkpoint(model_, dir);
+        adam_.moments = std::move(moments);
+        adam_.t = num("step");
+        loader_.epoch = num("epoch");
+        loader_.position = num("position");
+        memory_ = std::move(mem);
+        rng_ = rng;
+    }
+
+    /// `key value` lines; a missing file is a `checkpoint_error`.
+    static std::map<std::string, std::string> read_key_values(const std::string& path) {
+        std::ifstream in(path);
+        check<checkpoint_error>(bool(in), path, ": missing or unreadable file");
+        std::map<std::string, std::string> kv;
+        std::string line;
+        while (std::getline(in, line)) {
+            const auto sp = line.find(' ');
+            if (sp == std::string::npos) continue;
+            kv[line.substr(0, sp)] = line.substr(sp + 1);
+        }
+        return kv;
+    }
+
+private:
+    Model& model_;
+    TrainOptions options_;
+    SequentialLoader loader_;
+    Rng rng_;
+    Adam<S> adam_;
+    Memory<S> memory_;
+    typename Model::Cache cache_;
+    tensor<std::int64_t, 2> x_, y_;
+    tensor<S, 3> dlogits_;
+};
+
+}  // namespace txl
