@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Command-line tests of txl_shakespeare: bad input gives a clear message and a non-zero exit,
+# nothing is overwritten unasked, and train -> stop -> resume equals an uninterrupted run.
+# Usage: test_cli.sh /path/to/txl_shakespeare
+set -u
+bin=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0
+fail=0
+
+ok() { pass=$((pass + 1)); }
+bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
+
+# expect_fail NAME EXPECTED_SUBSTRING CMD...: must exit non-zero and print EXPECTED on stderr.
+expect_fail() {
+  local name=$1 want=$2
+  shift 2
+  local out rc
+  out=$("$@" 2>&1 >/dev/null)
+  rc=$?
+  if [ $rc -eq 0 ]; then bad "$name: exit 0, expected failure"; return; fi
+  if [[ "$out" != *"$want"* ]]; then bad "$name: message '$out' lacks '$want'"; return; fi
+  if [[ "$out" == *"Segmentation"* || $rc -ge 128 && $rc -ne 130 ]]; then bad "$name: crashed ($rc)"; return; fi
+  ok
+}
+
+# A small text the test writes itself: 8000 characters of a play-like pattern.
+python3 - "$tmp/text.txt" <<'PY' 2>/dev/null || awk 'BEGIN{for(i=0;i<200;i++) printf "ROMEO:\nWhat light through yonder window breaks %d?\n\n", i%7}' > "$tmp/text.txt"
+import sys
+with open(sys.argv[1], "w") as f:
+    for i in range(200):
+        f.write(f"ROMEO:\nWhat light through yonder window breaks {i % 7}?\n\n")
+PY
+train=(train --data "$tmp/text.txt" --config practical --valid-every 2 --save-every 2 --log-every 1 --sample-length 20)
+
+# --- bad text
+expect_fail "missing text" "no such file" "$bin" "${train[@]/$tmp\/text.txt/$tmp/none.txt}" --steps 1 --out "$tmp/r0"
+: > "$tmp/empty.txt"
+expect_fail "empty text" "the file is empty" "$bin" train --data "$tmp/empty.txt" --steps 1 --out "$tmp/r0"
+expect_fail "unreadable text (a directory)" "is a directory" "$bin" train --data "$tmp" --steps 1 --out "$tmp/r0"
+head -c 500 "$tmp/text.txt" > "$tmp/short.txt"
+expect_fail "text shorter than one batch" "too short for one batch" "$bin" train --data "$tmp/short.txt" --steps 1 --out "$tmp/r0"
+printf 'ab\xff\xfecd' > "$tmp/binary.txt"
+expect_fail "invalid UTF-8" "invalid UTF-8" "$bin" train --data "$tmp/binary.txt" --steps 1 --out "$tmp/r0"
+
+# --- options
+expect_fail "unknown option" "--bogus" "$bin" train --bogus --out "$tmp/r0"
+expect_fail "unknown config" "labml" "$bin" train --config huge --steps 1 --out "$tmp/r0"
+expect_fail "no subcommand" "subcommand" "$bin"
+expect_fail "neither steps nor minutes" "give --steps N or --minutes M" "$bin" "${train[@]}" --out "$tmp/r0"
+if "$bin" --help | grep -q "train" && "$bin" train --help | grep -q -- "--seed UINT=1"; then ok; else bad "--help lists options with defaults"; fi
+
+# --- a real run: 4 steps straight, and 2 + resume 2
+"$bin" "${train[@]}" --steps 4 --out "$tmp/straight" > "$tmp/straight.log" 2>&1 || bad "training run failed: $(tail -3 "$tmp/straight.log")"
+grep -q "^valid_loss " "$tmp/straight.log" && ok || bad "train prints valid_loss"
+[ -f "$tmp/straight/loss.svg" ] && [ -f "$tmp/straight/metrics.csv" ] && ok || bad "loss.svg and metrics.csv written"
+"$bin" "${train[@]}" --steps 2 --out "$tmp/resumed" > /dev/null 2>&1 || bad "first half failed"
+expect_fail "existing checkpoint is not overwritten" "already exists" "$bin" "${train[@]}" --steps 4 --out "$tmp/resumed"
+"$bin" "${train[@]}" --steps 4 --out "$tmp/resumed" --resume > /dev/null 2>&1 || bad "resume failed"
+same=1
+for f in "$tmp/straight/checkpoint/"*.npy "$tmp/straight/checkpoint/optimizer/"*.npy "$tmp/straight/checkpoint/memory/"*.npy; do
+  cmp -s "$f" "${f/straight/resumed}" || { same=0; echo "differs: ${f#$tmp/straight/}"; }
+done
+[ $same = 1 ] && ok || bad "resumed run is not bit-identical to the straight run"
+
+# --- eval and sample
+out=$("$bin" eval --checkpoint "$tmp/straight" --data "$tmp/text.txt" 2>/dev/null | tail -1)
+[[ "$out" =~ ^valid_loss\ [0-9.]+\ valid_acc\ [0-9.]+$ ]] && ok || bad "eval's last line: '$out'"
+out=$("$bin" eval --checkpoint "$tmp/straight" --data "$tmp/text.txt" --mem-len 0 2>/dev/null | tail -1)
+[[ "$out" =~ ^valid_loss ]] && ok || bad "eval --mem-len 0: '$out'"
+out=$("$bin" sample --checkpoint "$tmp/straight" --prompt "ROMEO:" --length 30 --seed 3 2>/dev/null)
+[[ "$out" == ROMEO:* ]] && [ ${#out} -ge 36 ] && ok || bad "sample prints prompt and text: '$out'"
+expect_fail "prompt outside the vocabulary" "is not in the vocabulary" "$bin" sample --checkpoint "$tmp/straight" --prompt "Zebra" --length 5
+expect_fail "negative temperature" "temperature" "$bin" sample --checkpoint "$tmp/straight" --prompt "R" --length 5 --temperature -1
+
+# --- broken checkpoints
+cp -r "$tmp/straight" "$tmp/broken1"
+rm "$tmp/broken1/checkpoint/generator.weight.npy"
+expect_fail "checkpoint missing a file" "generator.weight.npy: missing or unreadable file" "$bin" eval --checkpoint "$tmp/broken1" --data "$tmp/text.txt"
+cp -r "$tmp/straight" "$tmp/broken2"
+f="$tmp/broken2/checkpoint/transformer.layers.3.feed_forward.layer1.weight.npy"
+truncate -s $(( $(stat -c %s "$f") - 100 )) "$f"
+expect_fail "truncated checkpoint" "truncated or padded" "$bin" sample --checkpoint "$tmp/broken2" --prompt "R" --length 5
+expect_fail "resume with another config" "trained with --config practical" "$bin" train --data "$tmp/text.txt" --config labml --steps 6 --out "$tmp/straight" --resume
+sed 's/ROMEO/JULIET/' "$tmp/text.txt" > "$tmp/other.txt"
+expect_fail "resume on another vocabulary" "vocabulary of" "$bin" train --data "$tmp/other.txt" --steps 6 --out "$tmp/straight" --resume
+expect_fail "eval on another vocabulary" "is not in the vocabulary" "$bin" eval --checkpoint "$tmp/straight" --data "$tmp/other.txt"
+expect_fail "checkpoint directory missing" "not found" "$bin" eval --checkpoint "$tmp/nothing" --data "$tmp/text.txt"
+expect_fail "resume without a checkpoint" "no checkpoint" "$bin" "${train[@]}" --steps 2 --out "$tmp/fresh" --resume
+
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]

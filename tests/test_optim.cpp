@@ -1,0 +1,43 @@
+#include "gradcheck.hpp"
+
+TEST_CASE("Schedule: Noam is labml's formula; constant and cosine warm up and decay") {
+    txl::Schedule noam{txl::Schedule::Kind::noam, 1.0, 2000, 128, 0, 0};
+    CHECK(noam(1) == doctest::Approx(std::pow(128.0, -0.5) * std::pow(2000.0, -1.5)));
+    CHECK(noam(2000) == doctest::Approx(std::pow(128.0, -0.5) / std::sqrt(2000.0)));
+    CHECK(noam(8000) == doctest::Approx(std::pow(128.0, -0.5) / std::sqrt(8000.0)));
+    txl::Schedule cosine{txl::Schedule::Kind::cosine, 1e-3, 10, 128, 110, 1e-4};
+    CHECK(cosine(5) == doctest::Approx(5e-4));
+    CHECK(cosine(60) == doctest::Approx(1e-4 + 0.5 * 9e-4));
+    CHECK(cosine(110) == doctest::Approx(1e-4));
+    txl::Schedule constant{txl::Schedule::Kind::constant, 2e-3, 0, 128, 0, 0};
+    CHECK(constant(1) == 2e-3);
+    CHECK_THROWS_AS(txl::Schedule::parse("linear"), txl::error);
+}
+
+TEST_CASE("Adam: labml's optimized update, step by step") {
+    txl::Linear<double> lin(1, 1, false);
+    lin.weight.value(0, 0) = 0.5;
+    txl::Adam<double> adam;
+    adam.attach(lin);
+    double m = 0, v = 0, theta = 0.5;
+    const double grads[3] = {0.3, -0.1, 0.2};
+    for (int t = 1; t <= 3; ++t) {
+        lin.weight.grad(0, 0) = grads[t - 1];
+        adam.step(lin, 0.01);
+        m = 0.9 * m + 0.1 * grads[t - 1];
+        v = 0.999 * v + 0.001 * grads[t - 1] * grads[t - 1];
+        theta -= 0.01 * std::sqrt(1 - std::pow(0.999, t)) / (1 - std::pow(0.9, t)) * m / (std::sqrt(v) + 1e-8);
+        CHECK(lin.weight.value(0, 0) == doctest::Approx(theta).epsilon(1e-15));
+    }
+}
+
+TEST_CASE("clip_grad_norm: scales to the limit only when above it") {
+    txl::Linear<double> lin(2, 2, true);
+    lin.weight.grad = {{3, 0}, {0, 0}};
+    lin.bias.grad = {4, 0};
+    CHECK(txl::clip_grad_norm(lin, 10.0) == doctest::Approx(5.0));
+    CHECK(lin.weight.grad(0, 0) == 3.0);
+    CHECK(txl::clip_grad_norm(lin, 1.0) == doctest::Approx(5.0));
+    CHECK(lin.weight.grad(0, 0) == doctest::Approx(0.6).epsilon(1e-6));
+    CHECK(lin.bias.grad(0) == doctest::Approx(0.8).epsilon(1e-6));
+}
