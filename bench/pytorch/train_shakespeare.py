@@ -1,0 +1,112 @@
+#!/usr/bin/python3
+"""PyTorch side of the Tiny Shakespeare comparison: the same model (labml's Transformer-XL,
+tests/reference/labml_xl.py), the same data pipeline, schedule, clipping and validation as
+`txl_shakespeare train --config practical|labml`, for a fixed number of minutes.
+
+    OMP_WAIT_POLICY=passive /usr/bin/python3 bench/pytorch/train_shakespeare.py \
+        --data ../shared/data/tiny_shakespeare.txt --config practical --minutes 10
+
+Last line: valid_loss <float> valid_acc <float>. Differences from txl: PyTorch's own Adam puts
+eps after the bias correction of v (labml's "optimized update" puts it before); the relative
+tables and all other initial values are drawn by PyTorch's generator, not txl's.
+"""
+import argparse
+import math
+import os
+import sys
+import time
+
+import torch
+from torch import nn
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'tests', 'reference'))
+from labml_xl import AutoregressiveModel, merge_memory  # noqa: E402
+
+CONFIGS = {  # must match examples/shakespeare/main.cpp
+    'labml': dict(seq_len=2, mem_len=32, batch=32, lr=1.0, warmup=2000, valid_every=2000, log_every=100),
+    'practical': dict(seq_len=64, mem_len=64, batch=32, lr=0.5, warmup=400, valid_every=250, log_every=25),
+}
+D_MODEL, HEADS, D_FF, LAYERS = 128, 4, 256, 6
+
+
+def batchify(ids, batch):
+    n = len(ids) // batch
+    return ids[:n * batch].view(batch, n).t().contiguous()  # [n, B]
+
+
+def batches(data, seq_len):
+    for i in range(0, data.shape[0] - 1, seq_len):
+        t = min(seq_len, data.shape[0] - 1 - i)
+        yield data[i:i + t], data[i + 1:i + 1 + t]
+
+
+@torch.no_grad()
+def evaluate(model, data, seq_len, mem_len, n_vocab):
+    mem, loss_sum, hits, n = [], 0.0, 0, 0
+    for x, y in batches(data, seq_len):
+        logits, new_mem = model(x, mem)
+        mem = merge_memory(mem, new_mem, mem_len)
+        loss_sum += nn.functional.cross_entropy(logits.view(-1, n_vocab), y.reshape(-1), reduction='sum').item()
+        hits += (logits.argmax(-1) == y).sum().item()
+        n += y.numel()
+    return loss_sum / n, hits / n
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--data', required=True)
+    ap.add_argument('--config', choices=CONFIGS, default='practical')
+    ap.add_argument('--minutes', type=float, default=10)
+    ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--seed', type=int, default=1)
+    a = ap.parse_args()
+    c = CONFIGS[a.config]
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    text = open(a.data, encoding='utf-8').read()
+    chars = sorted(set(text))
+    stoi = {ch: i for i, ch in enumerate(chars)}
+    ids = torch.tensor([stoi[ch] for ch in text], dtype=torch.long)
+    split = int(len(ids) * 0.9)
+    train, valid = batchify(ids[:split], c['batch']), batchify(ids[split:], c['batch'])
+    model = AutoregressiveModel(len(chars), D_MODEL, HEADS, D_FF, LAYERS)
+    opt = torch.optim.Adam(model.parameters(), lr=1.0, betas=(0.9, 0.999), eps=1e-8)
+    noam = lambda t: c['lr'] * D_MODEL ** -0.5 * min((t + 1) ** -0.5, (t + 1) * c['warmup'] ** -1.5)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, noam)
+    print(f'pytorch {torch.__version__}, {torch.get_num_threads()} threads, config {a.config}, '
+          f'{sum(p.numel() for p in model.parameters())} parameters', flush=True)
+    t0 = time.time()
+    step, mem, it, tokens = 0, [], None, 0
+    v_loss = v_acc = float('nan')
+    while True:
+        if it is None:
+            it, mem = batches(train, c['seq_len']), []
+        try:
+            x, y = next(it)
+        except StopIteration:
+            it = None
+            continue
+        logits, new_mem = model(x, mem)
+        loss = nn.functional.cross_entropy(logits.view(-1, len(chars)), y.reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        mem = merge_memory(mem, new_mem, c['mem_len'])
+        step += 1
+        tokens += y.numel()
+        last = time.time() - t0 >= a.minutes * 60
+        if step % c['valid_every'] == 0 or last:
+            v_loss, v_acc = evaluate(model, valid, c['seq_len'], c['mem_len'], len(chars))
+        if step % c['log_every'] == 0 or last:
+            el = time.time() - t0
+            print(f'step {step} | loss {loss.item():.3f} | valid {v_loss:.3f} | {tokens / el:.0f} tok/s | '
+                  f'{el:.0f}s', flush=True)
+        if last:
+            break
+    print(f'valid_loss {v_loss:.4f} valid_acc {v_acc:.4f}')
+
+
+if __name__ == '__main__':
+    main()
