@@ -52,6 +52,7 @@ double step_flops(const Shape& s) {
 
 template <class C>
 int run(const std::string& name, const Shape& s, std::size_t steps, std::size_t warmup) {
+    if (warmup == 0) warmup = (s.M + s.T - 1) / s.T + 2;
     using Model = txl::AutoregressiveModel<C, txl::XLLayer<txl::RelativeMultiHeadAttention<C>,
                                                            txl::FeedForward<C>>>;
     using S = typename C::scalar;
@@ -74,16 +75,16 @@ int run(const std::string& name, const Shape& s, std::size_t steps, std::size_t 
         for (auto& v : y) v = std::int64_t(rng() % s.V);
         const std::size_t a0 = g_allocs.load();
         const auto t0 = clock::now();
-        model.zero_grad();
+        txl::zero_grad(adam.refs);
         model.forward(x, mem, cache);
         txl::ensure_shape(dlogits, cache.logits.shape());
         txl::cross_entropy(cache.logits.data(), y.data(), y.size(), s.V, dlogits.data());
         const auto t1 = clock::now();
         model.backward(dlogits.data(), cache);
         const auto t2 = clock::now();
-        txl::clip_grad_norm(model, 1.0);
+        txl::clip_grad_norm(adam.refs, 1.0);
         const auto t3 = clock::now();
-        adam.step(model, sched(adam.t + 1));
+        adam.step(sched(adam.t + 1));
         model.update_memory(mem, cache, s.M);
         const auto t4 = clock::now();
         if (i >= warmup) {
@@ -112,12 +113,12 @@ int run(const std::string& name, const Shape& s, std::size_t steps, std::size_t 
 int main(int argc, char** argv) {
     CLI::App app{"txl training-step benchmark"};
     std::string config = "practical";
-    std::size_t steps = 20, warmup = 3;
+    std::size_t steps = 20, warmup = 0;
     app.add_option("--config", config, "labml | practical | large")
         ->check(CLI::IsMember({"labml", "practical", "large"}))
         ->capture_default_str();
     app.add_option("--steps", steps, "Timed steps")->capture_default_str();
-    app.add_option("--warmup", warmup, "Untimed steps first (memory fills up)")->capture_default_str();
+    app.add_option("--warmup", warmup, "Untimed steps first (default: until the memory is full, plus 2)");
     CLI11_PARSE(app, argc, argv);
     using Small = txl::Config<float, 128, 4, 256, 6>;
     using Large = txl::Config<float, 256, 8, 1024, 6>;

@@ -23,7 +23,7 @@ TEST_CASE("Adam: labml's optimized update, step by step") {
     const double grads[3] = {0.3, -0.1, 0.2};
     for (int t = 1; t <= 3; ++t) {
         lin.weight.grad(0, 0) = grads[t - 1];
-        adam.step(lin, 0.01);
+        adam.step(0.01);
         m = 0.9 * m + 0.1 * grads[t - 1];
         v = 0.999 * v + 0.001 * grads[t - 1] * grads[t - 1];
         theta -= 0.01 * std::sqrt(1 - std::pow(0.999, t)) / (1 - std::pow(0.9, t)) * m / (std::sqrt(v) + 1e-8);

@@ -219,7 +219,8 @@ inline void load_checkpoint(Module& module, const fs::path& dir) {
         std::copy(p.value.shape().begin(), p.value.shape().end(), shape.begin());
         auto staged = std::make_shared<T>();
         read_npy((dir / (name + ".npy")).string(), shape, *staged);
-        commit.push_back([&p, staged] { p.value = std::move(*staged); });
+        // Copy into the existing storage: flat views (ParamRef) of the parameters stay valid.
+        commit.push_back([&p, staged] { std::copy(staged->begin(), staged->end(), p.value.begin()); });
     });
     for (auto& c : commit) c();
 }

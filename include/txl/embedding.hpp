@@ -20,6 +20,7 @@ namespace txl {
 template <class S, std::size_t D>
 class Embedding {
 public:
+    using scalar = S;
     Embedding() = default;
     explicit Embedding(std::size_t n_vocab) : n_vocab_(n_vocab) {
         check(n_vocab > 0, "Embedding: n_vocab = 0, expected at least one token");

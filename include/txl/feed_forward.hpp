@@ -27,6 +27,7 @@ template <class C>
 class FeedForward {
 public:
     using S = typename C::scalar;
+    using scalar = S;
     static constexpr std::size_t d_model = C::d_model, d_ff = C::d_ff;
 
     /// What forward keeps for backward, and backward's workspace (owned by the caller).

@@ -29,6 +29,7 @@ namespace txl {
 template <class S, std::size_t D>
 class LayerNorm {
 public:
+    using scalar = S;
     static constexpr S eps = S(1e-5);
 
     LayerNorm() {

@@ -27,6 +27,7 @@ namespace txl {
 template <class S>
 class Linear {
 public:
+    using scalar = S;
     Linear() = default;
     Linear(std::size_t in, std::size_t out, bool bias) : in_(in), out_(out), has_bias_(bias) {
         weight.resize(std::array<std::size_t, 2>{out, in});

@@ -45,6 +45,7 @@ class AutoregressiveModel {
 public:
     using config = C;
     using S = typename C::scalar;
+    using scalar = S;
     using Stack = TransformerXL<Layer>;
     static constexpr std::size_t d_model = C::d_model, n_layers = C::n_layers;
 
@@ -141,6 +142,9 @@ public:
     }
 
     void zero_grad() { txl::zero_grad(*this); }
+
+    /// Flat views of every parameter (see `ParamRef`), for optimizers and clipping.
+    std::vector<ParamRef<S>> parameter_refs() { return txl::parameter_refs<S>(*this); }
 
     std::size_t parameter_count() {
         std::size_t n = 0;

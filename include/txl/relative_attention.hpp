@@ -60,6 +60,7 @@ class RelativeMultiHeadAttention {
 public:
     using config = C;
     using S = typename C::scalar;
+    using scalar = S;
     static constexpr std::size_t d_model = C::d_model, H = C::heads, d_k = C::d_k, P = C::P;
 
     struct Cache {

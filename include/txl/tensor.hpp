@@ -12,6 +12,7 @@
 /// read as a matrix of `T * B` rows (row `t * B + b`).
 
 #include <cstddef>
+#include <vector>
 #include <xtensor/xtensor.hpp>
 #include <xtensor/xview.hpp>
 // xtensor-blas brings the cblas declarations in; including <cblas.h> beside it collides.
@@ -53,7 +54,30 @@ inline void ensure_shape(tensor<S, N>& t, std::initializer_list<std::size_t> sha
     ensure_shape(t, s);
 }
 
-/// Set every gradient of a module (anything with `visit`) to zero.
+/// A parameter seen as flat memory: what optimizers, clipping and zeroing need, without
+/// names or shapes. Valid while the parameter's storage lives (txl never reallocates it:
+/// loading a checkpoint copies into place).
+template <class S>
+struct ParamRef {
+    S* value;
+    S* grad;
+    std::size_t size;
+};
+
+/// The flat view of every parameter of a module (anything with `visit`), in visiting order.
+/// Building it walks the names once; hot loops keep the vector and skip the walk.
+template <class S, class Module>
+inline std::vector<ParamRef<S>> parameter_refs(Module& m) {
+    std::vector<ParamRef<S>> out;
+    m.visit([&](const auto&, auto& p) { out.push_back({p.value.data(), p.grad.data(), p.value.size()}); });
+    return out;
+}
+
+/// Set every gradient to zero.
+template <class S>
+inline void zero_grad(std::vector<ParamRef<S>>& refs) {
+    for (const auto& r : refs) std::fill(r.grad, r.grad + r.size, S(0));
+}
 template <class Module>
 inline void zero_grad(Module& m) {
     m.visit([](const auto&, auto& p) { p.grad.fill(0); });

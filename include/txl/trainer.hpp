@@ -98,16 +98,16 @@ public:
     StepStats step() {
         if (loader_.at_epoch_start()) memory_.clear();
         loader_.next(x_, y_);
-        model_.zero_grad();
+        zero_grad(adam_.refs);
         model_.forward(x_, memory_, cache_, options_.dropout > 0 ? &rng_ : nullptr);
         ensure_shape(dlogits_, cache_.logits.shape());
         const auto r = cross_entropy(cache_.logits.data(), y_.data(), y_.size(), model_.n_vocab(),
                                      dlogits_.data());
         model_.backward(dlogits_.data(), cache_);
         StepStats s;
-        s.grad_norm = options_.clip > 0 ? clip_grad_norm(model_, options_.clip) : 0.0;
+        s.grad_norm = options_.clip > 0 ? clip_grad_norm(adam_.refs, options_.clip) : 0.0;
         s.lr = options_.schedule(adam_.t + 1);
-        adam_.step(model_, s.lr);
+        adam_.step(s.lr);
         model_.update_memory(memory_, cache_, options_.mem_len);
         s.loss = r.loss;
         s.accuracy = r.accuracy;

@@ -23,6 +23,7 @@ class TransformerXL {
 public:
     using config = typename Layer::config;
     using S = typename config::scalar;
+    using scalar = S;
     static constexpr std::size_t d_model = config::d_model, n_layers = config::n_layers;
 
     struct Cache {

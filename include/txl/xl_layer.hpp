@@ -31,6 +31,7 @@ class XLLayer {
 public:
     using config = typename Attn::config;
     using S = typename config::scalar;
+    using scalar = S;
     static constexpr std::size_t d_model = config::d_model;
 
     struct Cache {
