@@ -42,6 +42,7 @@ public:
     void forward(const S* x, std::size_t n, S* y, S* xhat, S* rstd) const {
         const S* gamma = weight.value.data();
         const S* beta = bias.value.data();
+#pragma omp parallel for schedule(static) if (n >= 256)
         for (std::size_t r = 0; r < n; ++r) {
             const S* xr = x + r * D;
             S mean = 0;

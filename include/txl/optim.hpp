@@ -127,7 +127,9 @@ public:
             S* __restrict vv = moments[k].second.data();
             S* __restrict th = refs[k].value;
             const S* __restrict g = refs[k].grad;
-            for (std::size_t i = 0, n = refs[k].size; i < n; ++i) {
+            const std::size_t n = refs[k].size;
+#pragma omp parallel for simd schedule(static) if (n >= 65536)
+            for (std::size_t i = 0; i < n; ++i) {
                 mm[i] = b1 * mm[i] + c1 * g[i];
                 vv[i] = b2 * vv[i] + c2 * g[i] * g[i];
                 th[i] -= step_size * mm[i] / (std::sqrt(vv[i]) + e);

@@ -135,6 +135,7 @@ public:
                 c.qu(r, f) = c.q(r, f) + u[f];
 
         // Content scores (A+C): per (b, h), [T, d_k] x [d_k, K] on strided slices.
+#pragma omp parallel for collapse(2) schedule(static)
         for (std::size_t b = 0; b < B; ++b)
             for (std::size_t h = 0; h < H; ++h)
                 gemm(Trans::No, Trans::Yes, T, K, d_k, S(1), c.qu.data() + b * d_model + h * d_k,
@@ -145,6 +146,7 @@ public:
 
         // Scale, mask and softmax over the visible keys j < M + i + 1.
         const S scale = S(1) / std::sqrt(S(d_k));
+#pragma omp parallel for collapse(2) schedule(static)
         for (std::size_t b = 0; b < B; ++b)
             for (std::size_t h = 0; h < H; ++h)
                 for (std::size_t i = 0; i < T; ++i) {
@@ -172,6 +174,7 @@ public:
 
         // o_bh = a_bh V_bh: [T, K] x [K, d_k], written into its head's columns of o.
         const S* a = c.weights();
+#pragma omp parallel for collapse(2) schedule(static)
         for (std::size_t b = 0; b < B; ++b)
             for (std::size_t h = 0; h < H; ++h)
                 gemm(Trans::No, Trans::No, T, d_k, K, S(1), a + ((b * H + h) * T) * K, K,
@@ -192,6 +195,7 @@ public:
         for (std::size_t h = 0; h < H; ++h) {
             gemm(Trans::No, Trans::Yes, T * B, W, d_k, S(1), q + h * d_k, d_model,
                  R + first * d_model + h * d_k, d_model, S(0), x, W);
+#pragma omp parallel for schedule(static)
             for (std::size_t b = 0; b < B; ++b)
                 for (std::size_t i = 0; i < T; ++i) {
                     S* row = scores + ((b * H + h) * T + i) * K;
@@ -239,6 +243,7 @@ public:
         // Per head: d(a) = dO V^T, dV = a^T dO, then back through dropout and softmax.
         const S scale = S(1) / std::sqrt(S(d_k));
         const S* a_used = c.weights();
+#pragma omp parallel for collapse(2) schedule(static)
         for (std::size_t b = 0; b < B; ++b)
             for (std::size_t h = 0; h < H; ++h) {
                 const std::size_t off = b * d_model + h * d_k;
@@ -260,6 +265,7 @@ public:
             }
 
         // Content term: d(q+u) = g K, dK = g^T (q+u).
+#pragma omp parallel for collapse(2) schedule(static)
         for (std::size_t b = 0; b < B; ++b)
             for (std::size_t h = 0; h < H; ++h) {
                 const std::size_t off = b * d_model + h * d_k;
@@ -278,17 +284,22 @@ public:
         S* dSb = key_pos_bias.grad.data();
         S* x = c.x.data();
         for (std::size_t h = 0; h < H; ++h) {
-            std::fill(x, x + nq * W, S(0));
+#pragma omp parallel for schedule(static)
             for (std::size_t b = 0; b < B; ++b)
                 for (std::size_t i = 0; i < T; ++i) {
                     const S* gr = &c.g(b, h, i, 0);
-                    S* xr = x + (i * B + b) * W + (T - i);
-                    S* sr = dSb + (first + T - i) * H + h;
-                    for (std::size_t j = 0; j < M + i + 1; ++j) {
-                        xr[j] = gr[j];
-                        sr[j * H] += gr[j];
-                    }
+                    S* row = x + (i * B + b) * W;
+                    const std::size_t lo = T - i, hi = lo + M + i + 1;  // visible keys' columns
+                    std::fill(row, row + lo, S(0));
+                    std::copy(gr, gr + (hi - lo), row + lo);
+                    std::fill(row + hi, row + W, S(0));
                 }
+            // dS[P-K+col, h] += sum over rows of X-bar[:, col].
+            for (std::size_t r = 0; r < nq; ++r) {
+                const S* xr = x + r * W;
+                S* sr = dSb + first * H + h;
+                for (std::size_t col = 0; col < W; ++col) sr[col * H] += xr[col];
+            }
             gemm(Trans::No, Trans::No, nq, d_k, W, S(1), x, W, R + first * d_model + h * d_k,
                  d_model, S(1), c.dq.data() + h * d_k, d_model);
             gemm(Trans::Yes, Trans::No, W, d_k, nq, S(1), x, W, c.q.data() + h * d_k, d_model,

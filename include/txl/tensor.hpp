@@ -12,11 +12,18 @@
 /// read as a matrix of `T * B` rows (row `t * B + b`).
 
 #include <cstddef>
+#include <type_traits>
 #include <vector>
 #include <xtensor/xtensor.hpp>
 #include <xtensor/xview.hpp>
 // xtensor-blas brings the cblas declarations in; including <cblas.h> beside it collides.
 #include <xtensor-blas/xblas.hpp>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+// OpenBLAS's own declaration (its cblas.h collides with xtensor-blas's, see DESIGN.md).
+extern "C" void openblas_set_num_threads(int num_threads);
 
 namespace txl {
 
@@ -85,24 +92,76 @@ inline void zero_grad(Module& m) {
 
 enum class Trans : bool { No = false, Yes = true };
 
+/// ## Threads
+/// txl runs its own threads (OpenMP) and calls BLAS from inside them, one thread per call:
+/// a model's GEMMs are many and mostly small (one per batch row and head), and OpenBLAS's own
+/// threads spend more time waking and waiting than computing on them. So the first GEMM sets
+/// OpenBLAS to one thread (`openblas_set_num_threads(1)`, process-wide), and `gemm` splits a
+/// large product by rows of $C$ over the OpenMP threads itself. Inside a parallel region (the
+/// per-head loops) every call runs on the calling thread. Set `OMP_NUM_THREADS` to choose how
+/// many threads txl uses.
+inline int max_threads() {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+inline bool in_parallel() {
+#ifdef _OPENMP
+    return omp_in_parallel();
+#else
+    return false;
+#endif
+}
+namespace detail {
+inline void blas_one_thread() {
+    static const bool once = [] {
+        openblas_set_num_threads(1);
+        return true;
+    }();
+    (void)once;
+}
+inline void blas_gemm(Trans ta, Trans tb, int m, int n, int k, float alpha, const float* a, int lda,
+                      const float* b, int ldb, float beta, float* c, int ldc) {
+    cblas_sgemm(CblasRowMajor, ta == Trans::Yes ? CblasTrans : CblasNoTrans,
+                tb == Trans::Yes ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+inline void blas_gemm(Trans ta, Trans tb, int m, int n, int k, double alpha, const double* a, int lda,
+                      const double* b, int ldb, double beta, double* c, int ldc) {
+    cblas_dgemm(CblasRowMajor, ta == Trans::Yes ? CblasTrans : CblasNoTrans,
+                tb == Trans::Yes ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+}  // namespace detail
+
 /// Row-major GEMM: $C \leftarrow \alpha\, op(A)\, op(B) + \beta C$ with
 /// $op(A)$ of shape `[m, k]`, $op(B)$ of shape `[k, n]`, $C$ of shape `[m, n]`.
 /// `lda`, `ldb`, `ldc` are the distances between consecutive rows *as stored*.
-inline void gemm(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, float alpha,
-                 const float* a, std::size_t lda, const float* b, std::size_t ldb, float beta,
-                 float* c, std::size_t ldc) {
+/// Outside a parallel region a product of at least $2^{18}$ multiply-adds is cut into one band
+/// of rows of $C$ per thread (row $i$ of $op(A)$ starts at `a + i*lda`, or at `a + i` when
+/// transposed); each band is one BLAS call. The bands are fixed by the sizes, so results do not
+/// depend on timing.
+template <class S>
+inline void gemm(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, S alpha,
+                 const S* a, std::size_t lda, const S* b, std::size_t ldb, S beta, S* c,
+                 std::size_t ldc) {
+    static_assert(std::is_same_v<S, float> || std::is_same_v<S, double>, "gemm: float or double");
     if (m == 0 || n == 0) return;
-    cblas_sgemm(CblasRowMajor, ta == Trans::Yes ? CblasTrans : CblasNoTrans,
-                tb == Trans::Yes ? CblasTrans : CblasNoTrans, int(m), int(n), int(k), alpha, a,
-                int(lda), b, int(ldb), beta, c, int(ldc));
-}
-inline void gemm(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, double alpha,
-                 const double* a, std::size_t lda, const double* b, std::size_t ldb, double beta,
-                 double* c, std::size_t ldc) {
-    if (m == 0 || n == 0) return;
-    cblas_dgemm(CblasRowMajor, ta == Trans::Yes ? CblasTrans : CblasNoTrans,
-                tb == Trans::Yes ? CblasTrans : CblasNoTrans, int(m), int(n), int(k), alpha, a,
-                int(lda), b, int(ldb), beta, c, int(ldc));
+    detail::blas_one_thread();
+    const int threads = max_threads();
+    if (threads > 1 && !in_parallel() && m >= 32 && double(m) * double(n) * double(k) >= double(1 << 18)) {
+        const std::size_t band = (m + std::size_t(threads) - 1) / std::size_t(threads);
+#pragma omp parallel for schedule(static, 1) num_threads(threads)
+        for (int t = 0; t < threads; ++t) {
+            const std::size_t i0 = std::size_t(t) * band, i1 = std::min(m, i0 + band);
+            if (i0 >= i1) continue;
+            detail::blas_gemm(ta, tb, int(i1 - i0), int(n), int(k), alpha,
+                              ta == Trans::Yes ? a + i0 : a + i0 * lda, int(lda), b, int(ldb), beta,
+                              c + i0 * ldc, int(ldc));
+        }
+        return;
+    }
+    detail::blas_gemm(ta, tb, int(m), int(n), int(k), alpha, a, int(lda), b, int(ldb), beta, c, int(ldc));
 }
 
 /// The plain triple loop `gemm` stands for; the tests check the two agree on strided,
