@@ -13,11 +13,13 @@
 #include <iomanip>
 #include <iostream>
 #include <new>
+#include <sys/resource.h>
 
 #include <txl/txl.hpp>
 
 extern "C" char* openblas_get_corename(void);
 
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"  // GCC 12 false positive on replaced new/delete
 // Count heap allocations (operator new) so the steady state can be shown to allocate nothing.
 static std::atomic<std::size_t> g_allocs{0};
 void* operator new(std::size_t n) {
@@ -29,6 +31,12 @@ void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace {
+
+double peak_rss_mb() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return double(u.ru_maxrss) / 1024.0;
+}
 
 struct Shape {
     std::size_t T, M, B, V;
@@ -102,8 +110,10 @@ int run(const std::string& name, const Shape& s, std::size_t steps, std::size_t 
               << "ms per step " << per * 1e3 << ": forward " << t_fwd / double(steps) * 1e3 << ", backward "
               << t_bwd / double(steps) * 1e3 << ", clip " << t_clip / double(steps) * 1e3 << ", optimizer "
               << t_opt / double(steps) * 1e3 << "\n"
-              << "GFLOP per step " << flops / 1e9 << ", GFLOP/s " << flops / per / 1e9 << "\n"
+              << "GFLOP per step " << flops / 1e9 << "\n"
+              << "GFLOP/s " << flops / per / 1e9 << "\n"
               << "heap allocations in " << steps << " steady-state steps: " << allocs << "\n"
+              << "peak_rss_mb " << peak_rss_mb() << "\n"
               << "tokens_per_s " << double(s.T * s.B) / per << "\n";
     return 0;
 }

@@ -87,6 +87,9 @@ public:
         key_pos_embeddings.resize(std::array<std::size_t, 3>{2 * P, H, d_k});
         key_pos_bias.resize(std::array<std::size_t, 2>{2 * P, H});
         query_pos_bias.resize(std::array<std::size_t, 2>{H, d_k});
+        // A step reads (and so updates) only rows P-K .. P+T of the tables.
+        key_pos_embeddings.make_sparse();
+        key_pos_bias.make_sparse();
     }
 
     /// PyTorch defaults for the four linears; the relative tables start at zero (labml).
@@ -305,6 +308,9 @@ public:
             gemm(Trans::Yes, Trans::No, W, d_k, nq, S(1), x, W, c.q.data() + h * d_k, d_model,
                  S(1), dR + first * d_model + h * d_k, d_model);
         }
+
+        key_pos_embeddings.touched.extend(first * d_model, (first + W) * d_model);
+        key_pos_bias.touched.extend(first * H, (first + W) * H);
 
         // Projections back to kv: key and value read all K*B rows, query the last T*B.
         key.backward(kv, c.dk.data(), nk, dkv, S(0));

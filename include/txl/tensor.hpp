@@ -11,6 +11,7 @@
 /// Activations are stored in labml's order `[time, batch, feature]`; for a GEMM they are
 /// read as a matrix of `T * B` rows (row `t * B + b`).
 
+#include <algorithm>
 #include <cstddef>
 #include <type_traits>
 #include <vector>
@@ -30,12 +31,35 @@ namespace txl {
 template <class S, std::size_t N>
 using tensor = xt::xtensor<S, N>;
 
+/// Where a gradient may be non-zero: the elements `[begin, end)` of the flat tensor.
+struct Span {
+    std::size_t begin = 0, end = 0;
+    bool empty() const { return begin >= end; }
+    /// Grow to cover `[b, e)` too.
+    void extend(std::size_t b, std::size_t e) {
+        if (b >= e) return;
+        if (empty()) {
+            begin = b, end = e;
+        } else {
+            begin = std::min(begin, b), end = std::max(end, e);
+        }
+    }
+};
+
 /// A learnable tensor and the gradient of the loss with respect to it (same shape).
 /// Gradients accumulate (`+=`) in `backward`; `zero_grad` clears them.
+///
+/// `touched` says where the gradient may be non-zero. For a dense parameter that is all of it,
+/// always. A *row-sparse* parameter (the relative position tables, of which a step reads only
+/// a window of rows) starts with an empty span; its block's backward extends it over the rows
+/// it writes and `zero_grad` clears only those and empties it again. Optimizers and clipping
+/// skip what lies outside: there the gradient is exactly zero.
 template <class S, std::size_t N>
 struct Param {
     tensor<S, N> value;
     tensor<S, N> grad;
+    bool sparse = false;
+    Span touched;
 
     template <class Shape>
     void resize(const Shape& shape) {
@@ -43,6 +67,12 @@ struct Param {
         grad = tensor<S, N>::from_shape(shape);
         value.fill(S(0));
         grad.fill(S(0));
+        touched = {0, value.size()};
+    }
+    /// Declare the parameter row-sparse (see above). Its gradient is all zero at this point.
+    void make_sparse() {
+        sparse = true;
+        touched = {};
     }
 };
 
@@ -69,6 +99,8 @@ struct ParamRef {
     S* value;
     S* grad;
     std::size_t size;
+    Span* touched;  ///< where `grad` may be non-zero (see `Param`)
+    bool sparse;
 };
 
 /// The flat view of every parameter of a module (anything with `visit`), in visiting order.
@@ -76,18 +108,26 @@ struct ParamRef {
 template <class S, class Module>
 inline std::vector<ParamRef<S>> parameter_refs(Module& m) {
     std::vector<ParamRef<S>> out;
-    m.visit([&](const auto&, auto& p) { out.push_back({p.value.data(), p.grad.data(), p.value.size()}); });
+    m.visit([&](const auto&, auto& p) {
+        out.push_back({p.value.data(), p.grad.data(), p.value.size(), &p.touched, p.sparse});
+    });
     return out;
 }
 
-/// Set every gradient to zero.
+/// Set every gradient to zero (only where it may be non-zero; sparse spans are emptied).
 template <class S>
 inline void zero_grad(std::vector<ParamRef<S>>& refs) {
-    for (const auto& r : refs) std::fill(r.grad, r.grad + r.size, S(0));
+    for (const auto& r : refs) {
+        std::fill(r.grad + r.touched->begin, r.grad + std::max(r.touched->begin, r.touched->end), S(0));
+        if (r.sparse) *r.touched = {};
+    }
 }
 template <class Module>
 inline void zero_grad(Module& m) {
-    m.visit([](const auto&, auto& p) { p.grad.fill(0); });
+    m.visit([](const auto&, auto& p) {
+        p.grad.fill(0);
+        if (p.sparse) p.touched = {};
+    });
 }
 
 enum class Trans : bool { No = false, Yes = true };

@@ -201,6 +201,7 @@ public:
         }
         load_checkpoint(model_, dir);
         adam_.moments = std::move(moments);
+        adam_.recompute_active();
         adam_.t = num("step");
         loader_.epoch = num("epoch");
         loader_.position = num("position");

@@ -1,0 +1,82 @@
+#!/usr/bin/python3
+"""One invocation, both sides: txl against PyTorch 1.13 (Debian) on the same machine, in the same
+run, alternating, several repetitions each, medians reported.
+
+    /usr/bin/python3 bench/compare.py [--build build] [--reps 3]
+
+Prints Markdown tables: training tokens/s per config (with the ratio, txl's GFLOP/s and its
+fraction of the measured fp32 FMA ceiling, peak memory of both), sampling characters/s with
+memory, and the evaluation-speed table (memory reuse against recomputing the window).
+Both sides see the same OPENBLAS_CORETYPE (whatever the environment sets); PyTorch runs with two
+threads and OMP_WAIT_POLICY=passive, its best setting here.
+"""
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+STEPS = {'labml': (60, 30), 'practical': (10, 6), 'large': (4, 3)}  # (txl steps, PyTorch steps)
+
+
+def run(cmd, env=None):
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if out.returncode != 0:
+        sys.exit(f'failed: {" ".join(cmd)}\n{out.stdout}\n{out.stderr}')
+    return out.stdout
+
+
+def value(text, key):
+    m = re.findall(rf'^{key} ([0-9.eE+-]+)', text, re.M)
+    if not m:
+        sys.exit(f'no "{key}" in:\n{text}')
+    return float(m[-1])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--build', default=os.path.join(HERE, '..', 'build'))
+    ap.add_argument('--reps', type=int, default=3)
+    ap.add_argument('--configs', default='labml,practical,large')
+    a = ap.parse_args()
+    b = os.path.join(a.build, 'bench')
+    py_env = dict(os.environ, OMP_WAIT_POLICY='passive')
+    py = '/usr/bin/python3'
+
+    ceiling = run([f'{b}/txl_bench_ceiling'])
+    fma, sgemm = value(ceiling, 'fma_gflops'), value(ceiling, 'sgemm_gflops')
+    core = re.search(r'OpenBLAS kernel (\S+)', run([f'{b}/txl_bench_train', '--config', 'labml', '--steps', '1']))
+    print(f'machine: {os.cpu_count()} cores, OpenBLAS kernel {core.group(1) if core else "?"}'
+          f' (OPENBLAS_CORETYPE={os.environ.get("OPENBLAS_CORETYPE", "unset")}), '
+          f'fp32 ceiling: FMA loop {fma:.0f} GFLOP/s, sgemm 2048^3 {sgemm:.0f} GFLOP/s\n')
+
+    print('| config | txl tokens/s | PyTorch tokens/s | ratio | txl GFLOP/s | of FMA ceiling | peak MB txl / PyTorch |')
+    print('|---|---:|---:|---:|---:|---:|---:|')
+    for cfg in a.configs.split(','):
+        t_tok, p_tok, t_gf, t_mem, p_mem = [], [], [], [], []
+        for _ in range(a.reps):
+            out = run([f'{b}/txl_bench_train', '--config', cfg, '--steps', str(STEPS[cfg][0])])
+            t_tok.append(value(out, 'tokens_per_s'))
+            t_gf.append(value(out, 'GFLOP/s') if 'GFLOP/s' in out else 0)
+            t_mem.append(value(out, 'peak_rss_mb'))
+            out = run([py, f'{HERE}/pytorch/bench_train.py', '--config', cfg, '--steps', str(STEPS[cfg][1])], py_env)
+            p_tok.append(value(out, 'tokens_per_s'))
+            p_mem.append(value(out, 'peak_rss_mb'))
+        tm, pm, gf = statistics.median(t_tok), statistics.median(p_tok), statistics.median(t_gf)
+        print(f'| {cfg} | {tm:,.0f} | {pm:,.0f} | {tm / pm:.1f}x | {gf:.0f} | {gf / fma:.0%} | '
+              f'{statistics.median(t_mem):.0f} / {statistics.median(p_mem):.0f} |', flush=True)
+
+    t_s, p_s = [], []
+    for _ in range(a.reps):
+        t_s.append(value(run([f'{b}/txl_bench_sample']), 'chars_per_s'))
+        p_s.append(value(run([py, f'{HERE}/pytorch/bench_sample.py'], py_env), 'chars_per_s'))
+    ts, ps = statistics.median(t_s), statistics.median(p_s)
+    print(f'\n| sampling with memory (mem_len 64, practical model) | txl chars/s | PyTorch chars/s | ratio |')
+    print(f'|---|---:|---:|---:|\n| one character per step | {ts:,.0f} | {ps:,.0f} | {ts / ps:.1f}x |\n')
+    print(run([f'{b}/txl_bench_eval_memory']))
+
+
+if __name__ == '__main__':
+    main()
