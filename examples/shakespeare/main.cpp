@@ -326,7 +326,7 @@ int run_train(const TrainArgs& a, const std::function<void(const std::string&)>&
             const double p = progress();
             const double eta = p > 0 ? now / p - now : 0;
             std::ostringstream line;
-            line << std::fixed << "step " << step << " | tokens " << step * rc.train.batch * rc.train.seq_len
+            line << std::fixed << "step " << step << " | tokens " << trainer.tokens_seen()
                  << " | lr " << std::scientific << std::setprecision(2) << s.lr << std::fixed << std::setprecision(3)
                  << " | loss " << sum_loss / double(n_logged);
             if (validate) line << " | valid " << last_valid.loss << " acc " << last_valid.accuracy;
@@ -334,7 +334,7 @@ int run_train(const TrainArgs& a, const std::function<void(const std::string&)>&
             if (tty) std::cout << "\r\033[K";
             std::cout << line.str() << std::endl;
             std::ofstream(csv, std::ios::app)
-                << step << "," << step * rc.train.batch * rc.train.seq_len << "," << s.lr << ","
+                << step << "," << trainer.tokens_seen() << "," << s.lr << ","
                 << sum_loss / double(n_logged) << "," << sum_acc / double(n_logged) << ","
                 << (validate ? std::to_string(last_valid.loss) : "") << ","
                 << (validate ? std::to_string(last_valid.accuracy) : "") << "," << tps << "," << now << "\n";

@@ -69,18 +69,30 @@ public:
         const S* gamma = weight.value.data();
         S* dgamma = weight.grad.data();
         S* dbeta = bias.grad.data();
+        // Parameter gradients: sums over rows, one column per iteration, so each thread owns
+        // whole columns and every sum runs in row order whatever the thread count.
+#pragma omp parallel for schedule(static) if (n >= 256)
+        for (std::size_t c = 0; c < D; ++c) {
+            S g = 0, b = 0;
+            for (std::size_t r = 0; r < n; ++r) {
+                g += dy[r * D + c] * xhat[r * D + c];
+                b += dy[r * D + c];
+            }
+            dgamma[c] += g;
+            dbeta[c] += b;
+        }
+        if (!dx) return;
+        // Input gradient: row by row.
+#pragma omp parallel for schedule(static) if (n >= 256)
         for (std::size_t r = 0; r < n; ++r) {
             const S* gr = dy + r * D;
             const S* hr = xhat + r * D;
             S mean_g = 0, mean_gh = 0;
             for (std::size_t c = 0; c < D; ++c) {
-                dgamma[c] += gr[c] * hr[c];
-                dbeta[c] += gr[c];
                 const S gh = gr[c] * gamma[c];
                 mean_g += gh;
                 mean_gh += gh * hr[c];
             }
-            if (!dx) continue;
             mean_g /= S(D);
             mean_gh /= S(D);
             S* dxr = dx + r * D;

@@ -31,7 +31,11 @@ inline LossResult<S> cross_entropy(const S* logits, const std::int64_t* targets,
         check(targets[r] >= 0 && std::uint64_t(targets[r]) < V, "cross_entropy: target id ",
               targets[r], " at position ", r, " is outside the vocabulary [0, ", V, ")");
     LossResult<S> res;
+    double loss = 0;
     std::size_t hits = 0;
+    // Rows are independent; only the two totals are shared (an OpenMP sum of per-thread
+    // partials: the gradient never depends on their order).
+#pragma omp parallel for schedule(static) reduction(+ : loss, hits) if (n * V >= 16384)
     for (std::size_t r = 0; r < n; ++r) {
         const S* l = logits + r * V;
         std::size_t arg = 0;
@@ -42,7 +46,7 @@ inline LossResult<S> cross_entropy(const S* logits, const std::int64_t* targets,
         double sum = 0;
         for (std::size_t c = 0; c < V; ++c) sum += std::exp(double(l[c]) - mx);
         const double lse = mx + std::log(sum);
-        res.loss += lse - double(l[targets[r]]);
+        loss += lse - double(l[targets[r]]);
         if (dlogits) {
             S* d = dlogits + r * V;
             for (std::size_t c = 0; c < V; ++c)
@@ -50,6 +54,7 @@ inline LossResult<S> cross_entropy(const S* logits, const std::int64_t* targets,
             d[targets[r]] -= S(1.0 / double(n));
         }
     }
+    res.loss = loss;
     res.loss /= double(n);
     res.accuracy = double(hits) / double(n);
     return res;

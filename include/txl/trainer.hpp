@@ -90,6 +90,8 @@ public:
 
     const TrainOptions& options() const { return options_; }
     std::size_t step_count() const { return adam_.t; }
+    /// Target characters trained on so far (the last batch of an epoch is shorter).
+    std::size_t tokens_seen() const { return tokens_; }
     const SequentialLoader& loader() const { return loader_; }
     const Memory<S>& memory() const { return memory_; }
     Adam<S>& optimizer() { return adam_; }
@@ -112,6 +114,7 @@ public:
         s.loss = r.loss;
         s.accuracy = r.accuracy;
         s.tokens = y_.size();
+        tokens_ += s.tokens;
         return s;
     }
 
@@ -136,6 +139,7 @@ public:
             std::ofstream t(tmp / "trainer.txt");
             t << "format 1\n"
               << "step " << adam_.t << "\n"
+              << "tokens " << tokens_ << "\n"
               << "epoch " << loader_.epoch << "\n"
               << "position " << loader_.position << "\n"
               << "seq_len " << options_.seq_len << "\n"
@@ -203,6 +207,7 @@ public:
         adam_.moments = std::move(moments);
         adam_.recompute_active();
         adam_.t = num("step");
+        tokens_ = num("tokens");
         loader_.epoch = num("epoch");
         loader_.position = num("position");
         memory_ = std::move(mem);
@@ -230,6 +235,7 @@ private:
     Rng rng_;
     Adam<S> adam_;
     Memory<S> memory_;
+    std::size_t tokens_ = 0;
     typename Model::Cache cache_;
     tensor<std::int64_t, 2> x_, y_;
     tensor<S, 3> dlogits_;
