@@ -100,3 +100,24 @@ TEST_CASE("RelativeMultiHeadAttention: T = 0 and M + T > P throw with the number
                          txl::shape_error);
     CHECK_NOTHROW(Attn::check_lengths(5, 3));
 }
+
+TEST_CASE("RelativeMultiHeadAttention: SIMD softmax row equals the plain loop") {
+    using A2 = txl::RelativeMultiHeadAttention<C2>;
+    using AF = txl::RelativeMultiHeadAttention<txl::Config<float, 8, 2, 12, 1, 8>>;
+    for (std::size_t visible : {1, 3, 8, 17, 40}) {
+        CAPTURE(visible);
+        std::vector<double> a(45), b;
+        fill_uniform(a.data(), a.size(), unsigned(visible), 5.0);
+        b = a;
+        A2::softmax_row(a.data(), visible, 45, 0.7);
+        A2::softmax_row_naive(b.data(), visible, 45, 0.7);
+        for (std::size_t j = 0; j < 45; ++j) CHECK(a[j] == doctest::Approx(b[j]).epsilon(1e-14));
+        std::vector<float> fa(a.begin(), a.end()), fb;
+        fill_uniform(a.data(), a.size(), unsigned(visible) + 100, 5.0);
+        fa.assign(a.begin(), a.end());
+        fb = fa;
+        AF::softmax_row(fa.data(), visible, 45, 0.7f);
+        AF::softmax_row_naive(fb.data(), visible, 45, 0.7f);
+        for (std::size_t j = 0; j < 45; ++j) CHECK(fa[j] == doctest::Approx(fb[j]).epsilon(1e-6));
+    }
+}
