@@ -141,7 +141,7 @@ public:
                 c.qu(r, f) = c.q(r, f) + u[f];
 
         // Content scores (A+C): per (b, h), [T, d_k] x [d_k, K] on strided slices.
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (parallel_worth_it(B, T, K))
         for (std::size_t b = 0; b < B; ++b)
             for (std::size_t h = 0; h < H; ++h)
                 gemm(Trans::No, Trans::Yes, T, K, d_k, S(1), c.qu.data() + b * d_model + h * d_k,
@@ -152,7 +152,7 @@ public:
 
         // Scale, mask and softmax over the visible keys j < M + i + 1.
         const S scale = S(1) / std::sqrt(S(d_k));
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (parallel_worth_it(B, T, K))
         for (std::size_t b = 0; b < B; ++b)
             for (std::size_t h = 0; h < H; ++h)
                 for (std::size_t i = 0; i < T; ++i) softmax_row(&c.a(b, h, i, 0), M + i + 1, K, scale);
@@ -167,7 +167,7 @@ public:
 
         // o_bh = a_bh V_bh: [T, K] x [K, d_k], written into its head's columns of o.
         const S* a = c.weights();
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (parallel_worth_it(B, T, K))
         for (std::size_t b = 0; b < B; ++b)
             for (std::size_t h = 0; h < H; ++h)
                 gemm(Trans::No, Trans::No, T, d_k, K, S(1), a + ((b * H + h) * T) * K, K,
@@ -175,6 +175,12 @@ public:
                      c.o.data() + b * d_model + h * d_k, ld);
 
         output.forward(c.o.data(), nq, out);
+    }
+
+    /// Whether a per-head loop has enough work to be worth waking the other threads: at least
+    /// 2^14 scores (a sampling step, 1 query over a short memory, runs on one thread).
+    static bool parallel_worth_it(std::size_t B, std::size_t T, std::size_t K) {
+        return B * H * T * K >= (std::size_t(1) << 14);
     }
 
     /// One row of attention weights in place: `row[j] = softmax_j(scale * row[j])` over the
@@ -224,7 +230,7 @@ public:
         for (std::size_t h = 0; h < H; ++h) {
             gemm(Trans::No, Trans::Yes, T * B, W, d_k, S(1), q + h * d_k, d_model,
                  R + first * d_model + h * d_k, d_model, S(0), x, W);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth_it(B, T, K))
             for (std::size_t b = 0; b < B; ++b)
                 for (std::size_t i = 0; i < T; ++i) {
                     S* row = scores + ((b * H + h) * T + i) * K;
@@ -272,7 +278,7 @@ public:
         // Per head: d(a) = dO V^T, dV = a^T dO, then back through dropout and softmax.
         const S scale = S(1) / std::sqrt(S(d_k));
         const S* a_used = c.weights();
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (parallel_worth_it(B, T, K))
         for (std::size_t b = 0; b < B; ++b)
             for (std::size_t h = 0; h < H; ++h) {
                 const std::size_t off = b * d_model + h * d_k;
@@ -294,7 +300,7 @@ public:
             }
 
         // Content term: d(q+u) = g K, dK = g^T (q+u).
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (parallel_worth_it(B, T, K))
         for (std::size_t b = 0; b < B; ++b)
             for (std::size_t h = 0; h < H; ++h) {
                 const std::size_t off = b * d_model + h * d_k;
@@ -313,7 +319,7 @@ public:
         S* dSb = key_pos_bias.grad.data();
         S* x = c.x.data();
         for (std::size_t h = 0; h < H; ++h) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth_it(B, T, K))
             for (std::size_t b = 0; b < B; ++b)
                 for (std::size_t i = 0; i < T; ++i) {
                     const S* gr = &c.g(b, h, i, 0);
@@ -328,7 +334,7 @@ public:
             const int threads = max_threads();
             ensure_shape(c.part, {std::size_t(threads), W});
             c.part.fill(S(0));
-#pragma omp parallel num_threads(threads)
+#pragma omp parallel num_threads(threads) if (parallel_worth_it(B, T, K))
             {
 #ifdef _OPENMP
                 const std::size_t t = std::size_t(omp_get_thread_num()), nt = std::size_t(omp_get_num_threads());
