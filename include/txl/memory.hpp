@@ -24,14 +24,46 @@ public:
     /// Per layer `[M, B, d_model]`; empty (no layers) before the first segment.
     std::vector<tensor<S, 3>> layers;
 
+    /// Inference only: also keep each layer's keys and values of the remembered positions
+    /// (`[M, B, d_model]`), so a forward projects only the new positions. Valid while the
+    /// weights do not change (sampling, evaluation); a forward that used them has no backward.
+    bool kv_cache = false;
+    std::vector<tensor<S, 3>> keys, values;
+
     bool empty() const { return layers.empty() || layers[0].shape()[0] == 0; }
     /// $M$, the number of remembered positions (0 when empty).
     std::size_t length() const { return layers.empty() ? 0 : layers[0].shape()[0]; }
-    void clear() { layers.clear(); }
+    void clear() {
+        layers.clear();
+        keys.clear();
+        values.clear();
+    }
 
     /// Append this segment's layer inputs (`states[l]`, `l < n_layers`, is `[T, B, d]`) and keep the last
     /// `mem_len` positions. `mem_len = 0` keeps nothing. Reuses its buffers when the shape
     /// repeats, so a steady run allocates nothing here.
+    /// Keep the last `length()` rows of this segment's keys and values (`k[l]`, `v[l]` are
+    /// `[K*B, d]` for the K = old M + T positions the segment attended over), after `update`.
+    template <class Tensor2>
+    void update_kv(const Tensor2* const* k, const Tensor2* const* v, std::size_t n_layers) {
+        const std::size_t M = length();
+        keys.resize(M ? n_layers : 0);
+        values.resize(M ? n_layers : 0);
+        for (std::size_t l = 0; l < keys.size(); ++l) {
+            const std::size_t B = layers[l].shape()[1], d = layers[l].shape()[2], rows = k[l]->shape()[0];
+            ensure_shape(keys[l], {M, B, d});
+            ensure_shape(values[l], {M, B, d});
+            std::copy(k[l]->data() + (rows - M * B) * d, k[l]->data() + rows * d, keys[l].data());
+            std::copy(v[l]->data() + (rows - M * B) * d, v[l]->data() + rows * d, values[l].data());
+        }
+    }
+
+    /// Cached keys and values usable for a segment of batch `B` (see `kv_cache`).
+    bool has_kv() const {
+        return kv_cache && !empty() && keys.size() == layers.size() && values.size() == layers.size() &&
+               keys[0].shape()[0] == length() && keys[0].shape()[1] == layers[0].shape()[1];
+    }
+
     void update(const tensor<S, 3>* states, std::size_t n_layers, std::size_t mem_len) {
         if (mem_len == 0) {
             clear();

@@ -55,6 +55,7 @@ public:
         typename Stack::Cache stack;
         tensor<S, 3> logits;             ///< `[T, B, n_vocab]`
         tensor<S, 3> d_out;              ///< `[T, B, d_model]` backward workspace
+        bool kv_cached = false;          ///< forward reused cached keys/values: no backward
     };
 
     /// A model with PyTorch's default initialisation drawn from `Rng(seed)`, in the order
@@ -108,10 +109,15 @@ public:
         ensure_shape(c.stack.x[0], {T, B, d_model});
         src_embed.forward(tokens.data(), T * B, c.stack.x[0].data());
 
-        std::array<const S*, n_layers> mem_ptr{};
-        for (std::size_t l = 0; l < n_layers; ++l)
+        std::array<const S*, n_layers> mem_ptr{}, k_ptr{}, v_ptr{};
+        const bool cached = M > 0 && mem.has_kv();
+        for (std::size_t l = 0; l < n_layers; ++l) {
             mem_ptr[l] = M ? mem.layers[l].data() : nullptr;
-        transformer.forward(mem_ptr, M, c.stack, rng);
+            k_ptr[l] = cached ? mem.keys[l].data() : nullptr;
+            v_ptr[l] = cached ? mem.values[l].data() : nullptr;
+        }
+        c.kv_cached = cached;
+        transformer.forward(mem_ptr, M, c.stack, rng, cached ? &k_ptr : nullptr, cached ? &v_ptr : nullptr);
 
         ensure_shape(c.logits, {T, B, n_vocab()});
         generator.forward(c.stack.out.data(), T * B, c.logits.data());
@@ -121,6 +127,8 @@ public:
     /// From `dlogits[T, B, n_vocab]` (e.g. from `cross_entropy`), accumulate the gradient of
     /// every parameter. Nothing flows into the memory.
     void backward(const S* dlogits, Cache& c) {
+        check<error>(!c.kv_cached, "AutoregressiveModel::backward: the forward used the memory's cached "
+                                   "keys and values (Memory::kv_cache, inference only)");
         const std::size_t n = c.T * c.B;
         ensure_shape(c.d_out, {c.T, c.B, d_model});
         generator.backward(c.stack.out.data(), dlogits, n, c.d_out.data());
@@ -131,6 +139,14 @@ public:
     /// Carry this segment into `mem`: layer inputs appended, the last `mem_len` rows kept.
     void update_memory(Memory<S>& mem, const Cache& c, std::size_t mem_len) const {
         mem.update(c.stack.x.data(), n_layers, mem_len);
+        if (mem.kv_cache) {
+            std::array<const tensor<S, 2>*, n_layers> k{}, v{};
+            for (std::size_t l = 0; l < n_layers; ++l) {
+                k[l] = &c.stack.layer[l].attn.k;
+                v[l] = &c.stack.layer[l].attn.v;
+            }
+            mem.update_kv(k.data(), v.data(), n_layers);
+        }
     }
 
     /// Visit every parameter as `(name, Param&)` with labml's `state_dict` names.

@@ -79,6 +79,7 @@ public:
         tensor<S, 4> g;          ///< `[B, H, T, K]` gradient of the scores
         tensor<S, 2> part;       ///< `[threads, K+T]` partial column sums
         bool dropped = false;
+        bool kv_cached = false;  ///< forward reused the memory's keys and values: no backward
         const S* weights() const { return dropped ? a_drop.data() : a.data(); }
     };
 
@@ -115,8 +116,14 @@ public:
 
     /// ## Forward
     /// `kv[K*B, d_model]` (memory rows first), `out[T*B, d_model]`.
+    ///
+    /// **Inference with cached keys and values.** `k_mem`, `v_mem` (`[M*B, d_model]`, may be
+    /// null) are the keys and values of the memory rows from the previous segments' forward
+    /// passes. With fixed weights they equal what the projections would recompute, so only the
+    /// `T*B` new rows are projected and the memory rows of `kv` are not read. Such a forward has
+    /// no backward (the memory rows' LayerNorm gradient needs `kv`): `backward` throws.
     void forward(const S* kv, std::size_t M, std::size_t T, std::size_t B, S* out, Cache& c,
-                 Rng* rng) const {
+                 Rng* rng, const S* k_mem = nullptr, const S* v_mem = nullptr) const {
         check_lengths(M, T);
         const std::size_t K = M + T, nq = T * B, nk = K * B, ld = B * d_model;
         c.M = M, c.T = T, c.B = B;
@@ -131,8 +138,17 @@ public:
         // Projections. The queries are the last T rows of kv.
         const S* z = kv + M * B * d_model;
         query.forward(z, nq, c.q.data());
-        key.forward(kv, nk, c.k.data());
-        value.forward(kv, nk, c.v.data());
+        c.kv_cached = M > 0 && k_mem && v_mem;
+        if (c.kv_cached) {
+            const std::size_t mb = M * B * d_model;
+            std::copy(k_mem, k_mem + mb, c.k.data());
+            std::copy(v_mem, v_mem + mb, c.v.data());
+            key.forward(z, nq, c.k.data() + mb);
+            value.forward(z, nq, c.v.data() + mb);
+        } else {
+            key.forward(kv, nk, c.k.data());
+            value.forward(kv, nk, c.v.data());
+        }
 
         // q + u, with u = query_pos_bias broadcast over positions.
         const S* u = query_pos_bias.value.data();
@@ -264,6 +280,8 @@ public:
     /// `dkv[K*B, d_model]` (the gradient with respect to the normalised keys/values, the
     /// last `T*B` rows of which also carry the query path). `kv` is the forward input.
     void backward(const S* kv, const S* dout, S* dkv, Cache& c) {
+        check<error>(!c.kv_cached, "RelativeMultiHeadAttention::backward: the forward reused cached "
+                                   "keys and values (inference only); run it without them to train");
         const std::size_t M = c.M, T = c.T, B = c.B, K = M + T, W = K + T, nq = T * B,
                           nk = K * B, ld = B * d_model, first = P - K;
         ensure_shape(c.d_o, {nq, d_model});

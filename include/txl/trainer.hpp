@@ -58,6 +58,7 @@ EvalStats evaluate(const Model& model, const std::vector<std::int64_t>& ids, std
     SequentialLoader loader(ids, batch, seq_len, "validation text");
     typename Model::Cache cache;
     Memory<S> mem;
+    mem.kv_cache = true;  // evaluation: the memory's keys and values are reused, not recomputed
     tensor<std::int64_t, 2> x, y;
     EvalStats out;
     double loss_sum = 0, hit_sum = 0;

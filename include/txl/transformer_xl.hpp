@@ -43,14 +43,17 @@ public:
 
     /// Runs the stack on `cache.x[0]` (filled by the caller, `[T, B, d_model]`).
     /// `mem[l]` points at layer `l`'s memory `[M, B, d_model]` (null when M = 0).
-    void forward(const std::array<const S*, n_layers>& mem, std::size_t M, Cache& c,
-                 Rng* rng) const {
+    /// `k_mem`, `v_mem` (optional): per layer, the memory's cached keys and values (inference).
+    void forward(const std::array<const S*, n_layers>& mem, std::size_t M, Cache& c, Rng* rng,
+                 const std::array<const S*, n_layers>* k_mem = nullptr,
+                 const std::array<const S*, n_layers>* v_mem = nullptr) const {
         const std::size_t T = c.x[0].shape()[0], B = c.x[0].shape()[1];
         c.M = M, c.T = T, c.B = B;
         c.x.resize(n_layers + 1);
         for (std::size_t l = 0; l < n_layers; ++l) {
             ensure_shape(c.x[l + 1], {T, B, d_model});
-            layers[l].forward(c.x[l].data(), mem[l], M, T, B, c.x[l + 1].data(), c.layer[l], rng);
+            layers[l].forward(c.x[l].data(), mem[l], M, T, B, c.x[l + 1].data(), c.layer[l], rng,
+                              k_mem ? (*k_mem)[l] : nullptr, v_mem ? (*v_mem)[l] : nullptr);
         }
         ensure_shape(c.out, {T, B, d_model});
         ensure_shape(c.xhat, {T * B, d_model});

@@ -56,8 +56,10 @@ public:
     }
 
     /// `x[T*B, d_model]`, `mem[M*B, d_model]` (may be null when M = 0) into `y[T*B, d_model]`.
+    /// `k_mem`, `v_mem`: the memory's cached keys and values for inference (see the
+    /// attention); with them the memory rows are not even normalised.
     void forward(const S* x, const S* mem, std::size_t M, std::size_t T, std::size_t B, S* y,
-                 Cache& c, Rng* rng) const {
+                 Cache& c, Rng* rng, const S* k_mem = nullptr, const S* v_mem = nullptr) const {
         const std::size_t K = M + T, nq = T * B, nk = K * B, n = nq * d_model;
         c.M = M, c.T = T, c.B = B;
         ensure_shape(c.kv, {nk, d_model});
@@ -70,7 +72,8 @@ public:
 
         // kv = [LN(mem); LN(x)]: one LayerNorm, memory rows first.
         const std::size_t mb = M * B;
-        norm_self_attn.forward(mem, mb, c.kv.data(), c.xhat_att.data(), c.rstd_att.data());
+        if (!(k_mem && v_mem))
+            norm_self_attn.forward(mem, mb, c.kv.data(), c.xhat_att.data(), c.rstd_att.data());
         norm_self_attn.forward(x, nq, c.kv.data() + mb * d_model, c.xhat_att.data() + mb * d_model,
                                c.rstd_att.data() + mb);
 
@@ -83,7 +86,7 @@ public:
 
         // x' = x + dropout(Attn(z, kv)), written into y.
         S* sub = c.sub.data();
-        self_attn.forward(c.kv.data(), M, T, B, sub, c.attn, rng);
+        self_attn.forward(c.kv.data(), M, T, B, sub, c.attn, rng, k_mem, v_mem);
         if (drop) dropout.forward(sub, n, c.mask_att.data(), *drop);
         for (std::size_t i = 0; i < n; ++i) y[i] = x[i] + sub[i];
 
