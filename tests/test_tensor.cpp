@@ -3,9 +3,10 @@
 using namespace txl_test;
 
 template <class S>
-void compare_gemm(txl::Trans ta, txl::Trans tb, S beta) {
+void compare_gemm(txl::Trans ta, txl::Trans tb, S beta, std::size_t m = 5) {
     // Strided slices: A, B and C live inside wider matrices (leading dimension > width).
-    const std::size_t m = 5, n = 4, k = 3, lda = 9, ldb = 7, ldc = 6;
+    // m = 1 takes the matrix-vector path.
+    const std::size_t n = 4, k = 3, lda = 9, ldb = 7, ldc = 6;
     std::vector<double> a0(12 * lda), b0(12 * ldb), c0(m * ldc);
     fill_uniform(a0.data(), a0.size(), 1);
     fill_uniform(b0.data(), b0.size(), 2);
@@ -24,8 +25,10 @@ TEST_CASE("gemm: BLAS agrees with the naive loop on strided, transposed slices")
     for (auto ta : {Trans::No, Trans::Yes})
         for (auto tb : {Trans::No, Trans::Yes})
             for (double beta : {0.0, 1.0}) {
-                compare_gemm<double>(ta, tb, beta);
-                compare_gemm<float>(ta, tb, float(beta));
+                for (std::size_t m : {1, 5}) {
+                    compare_gemm<double>(ta, tb, beta, m);
+                    compare_gemm<float>(ta, tb, float(beta), m);
+                }
             }
 }
 

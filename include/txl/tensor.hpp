@@ -162,13 +162,27 @@ inline void blas_one_thread() {
     }();
     (void)once;
 }
+// A single row of C (sampling: one position, batch 1) is a matrix-vector product; BLAS's
+// gemv skips gemm's packing and costs a fraction of its fixed overhead.
 inline void blas_gemm(Trans ta, Trans tb, int m, int n, int k, float alpha, const float* a, int lda,
                       const float* b, int ldb, float beta, float* c, int ldc) {
+    if (m == 1) {
+        const int inc_a = ta == Trans::Yes ? lda : 1;
+        if (tb == Trans::Yes) cblas_sgemv(CblasRowMajor, CblasNoTrans, n, k, alpha, b, ldb, a, inc_a, beta, c, 1);
+        else cblas_sgemv(CblasRowMajor, CblasTrans, k, n, alpha, b, ldb, a, inc_a, beta, c, 1);
+        return;
+    }
     cblas_sgemm(CblasRowMajor, ta == Trans::Yes ? CblasTrans : CblasNoTrans,
                 tb == Trans::Yes ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 inline void blas_gemm(Trans ta, Trans tb, int m, int n, int k, double alpha, const double* a, int lda,
                       const double* b, int ldb, double beta, double* c, int ldc) {
+    if (m == 1) {
+        const int inc_a = ta == Trans::Yes ? lda : 1;
+        if (tb == Trans::Yes) cblas_dgemv(CblasRowMajor, CblasNoTrans, n, k, alpha, b, ldb, a, inc_a, beta, c, 1);
+        else cblas_dgemv(CblasRowMajor, CblasTrans, k, n, alpha, b, ldb, a, inc_a, beta, c, 1);
+        return;
+    }
     cblas_dgemm(CblasRowMajor, ta == Trans::Yes ? CblasTrans : CblasNoTrans,
                 tb == Trans::Yes ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
