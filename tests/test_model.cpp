@@ -60,6 +60,18 @@ void check_model(std::size_t T1, std::size_t T2, std::size_t B, std::size_t mem_
 }
 
 using C2 = txl::Config<double, 8, 2, 12, 2, 8>;
+
+/// Tokens [T, B], all 1, and a memory of `layers` tensors of shape [M, B, d].
+txl::tensor<std::int64_t, 2> ones(std::size_t T, std::size_t B) {
+    auto x = txl::tensor<std::int64_t, 2>::from_shape({T, B});
+    x.fill(1);
+    return x;
+}
+txl::Memory<float> memory_of(std::size_t layers, std::size_t M, std::size_t B, std::size_t d) {
+    txl::Memory<float> mem;
+    for (std::size_t i = 0; i < layers; ++i) mem.layers.push_back(txl::tensor<float, 3>::from_shape({M, B, d}));
+    return mem;
+}
 using C1 = txl::Config<double, 8, 1, 12, 2, 8>;
 
 }  // namespace
@@ -102,37 +114,29 @@ TEST_CASE("Model: bad inputs throw shape_error naming value, expectation and pla
                              txl::shape_error);
     }
     SUBCASE("M + T beyond the relative table") {
-        auto x = txl::tensor<std::int64_t, 2>::from_shape({3, 2});
-        x.fill(1);
-        txl::Memory<float> mem;
-        for (int i = 0; i < 2; ++i) mem.layers.push_back(txl::tensor<float, 3>::from_shape({6, 2, 8}));
+        const auto x = ones(3, 2);
+        const auto mem = memory_of(2, 6, 2, 8);
         CHECK_THROWS_WITH_AS(model.forward(x, mem, cache),
                              "RelativeMultiHeadAttention: M + T = 6 + 3 = 9 keys, but the relative "
                              "position table holds at most P = 8",
                              txl::shape_error);
     }
     SUBCASE("memory of another batch size") {
-        auto x = txl::tensor<std::int64_t, 2>::from_shape({2, 2});
-        x.fill(1);
-        txl::Memory<float> mem;
-        for (int i = 0; i < 2; ++i) mem.layers.push_back(txl::tensor<float, 3>::from_shape({3, 4, 8}));
+        const auto x = ones(2, 2);
+        const auto mem = memory_of(2, 3, 4, 8);
         CHECK_THROWS_WITH_AS(model.forward(x, mem, cache),
                              "AutoregressiveModel::forward: layer 0 memory is [3, 4, 8], expected "
                              "[3, 2, 8] (memory length, batch of the tokens, d_model)",
                              txl::shape_error);
     }
     SUBCASE("memory of another width") {
-        auto x = txl::tensor<std::int64_t, 2>::from_shape({2, 2});
-        x.fill(1);
-        txl::Memory<float> mem;
-        for (int i = 0; i < 2; ++i) mem.layers.push_back(txl::tensor<float, 3>::from_shape({3, 2, 6}));
+        const auto x = ones(2, 2);
+        const auto mem = memory_of(2, 3, 2, 6);
         CHECK_THROWS_AS(model.forward(x, mem, cache), txl::shape_error);
     }
     SUBCASE("memory with the wrong number of layers") {
-        auto x = txl::tensor<std::int64_t, 2>::from_shape({2, 2});
-        x.fill(1);
-        txl::Memory<float> mem;
-        mem.layers.push_back(txl::tensor<float, 3>::from_shape({3, 2, 8}));
+        const auto x = ones(2, 2);
+        const auto mem = memory_of(1, 3, 2, 8);
         CHECK_THROWS_WITH_AS(model.forward(x, mem, cache),
                              "AutoregressiveModel::forward: memory has 1 layers, expected 2",
                              txl::shape_error);
