@@ -16,7 +16,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -30,8 +29,11 @@ namespace txl {
 
 namespace fs = std::filesystem;
 
+/// The `.npy` dtype string of the element types txl reads and writes.
 template <class S>
 inline const char* npy_dtype() {
+    static_assert(std::is_same_v<S, float> || std::is_same_v<S, double> || std::is_same_v<S, std::int64_t>,
+                  "npy_dtype: float, double or int64 (token ids)");
     return std::is_same_v<S, float> ? "<f4" : std::is_same_v<S, double> ? "<f8" : "<i8";
 }
 
