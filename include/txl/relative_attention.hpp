@@ -67,8 +67,11 @@ public:
 
     struct Cache {
         std::size_t M = 0, T = 0, B = 0;
-        tensor<S, 2> q, qu;      ///< `[T*B, d_model]`: $q$ and $q + u$
-        tensor<S, 2> k, v;       ///< `[K*B, d_model]`
+        tensor<S, 2> q;          ///< `[T*B, d_model]`: $q$ (rows $t B + b$, heads side by side)
+        tensor<S, 2> k, v;       ///< `[K*B, d_model]` (also what the inference cache keeps)
+        tensor<S, 4> qu_h;       ///< `[B, H, T, d_k]`: $q + u$, head-major
+        tensor<S, 4> k_h, v_h;   ///< `[B, H, K, d_k]`: $k$, $v$, head-major
+        tensor<S, 4> o_h;        ///< `[B, H, T, d_k]`: $a V$ per head, before concatenation
         tensor<S, 4> a;          ///< `[B, H, T, K]` attention weights (before dropout)
         tensor<S, 4> a_drop;     ///< `[B, H, T, K]` after dropout (empty without dropout)
         tensor<S, 4> mask;       ///< `[B, H, T, K]` dropout mask
@@ -76,6 +79,8 @@ public:
         tensor<S, 2> x;          ///< `[T*B, K+T]` workspace: position scores / their gradient
         tensor<S, 2> d_o, dq;    ///< `[T*B, d_model]` backward workspace
         tensor<S, 2> dk, dv;     ///< `[K*B, d_model]` backward workspace
+        tensor<S, 4> d_oh, dq_h; ///< `[B, H, T, d_k]` backward workspace, head-major
+        tensor<S, 4> dk_h, dv_h; ///< `[B, H, K, d_k]` backward workspace, head-major
         tensor<S, 4> g;          ///< `[B, H, T, K]` gradient of the scores
         tensor<S, 2> part;       ///< `[threads, K+T]` partial column sums
         bool dropped = false;
@@ -125,12 +130,15 @@ public:
     void forward(const S* kv, std::size_t M, std::size_t T, std::size_t B, S* out, Cache& c,
                  Rng* rng, const S* k_mem = nullptr, const S* v_mem = nullptr) const {
         check_lengths(M, T);
-        const std::size_t K = M + T, nq = T * B, nk = K * B, ld = B * d_model;
+        const std::size_t K = M + T, nq = T * B, nk = K * B;
         c.M = M, c.T = T, c.B = B;
         ensure_shape(c.q, {nq, d_model});
-        ensure_shape(c.qu, {nq, d_model});
         ensure_shape(c.k, {nk, d_model});
         ensure_shape(c.v, {nk, d_model});
+        ensure_shape(c.qu_h, {B, H, T, d_k});
+        ensure_shape(c.k_h, {B, H, K, d_k});
+        ensure_shape(c.v_h, {B, H, K, d_k});
+        ensure_shape(c.o_h, {B, H, T, d_k});
         ensure_shape(c.a, {B, H, T, K});
         ensure_shape(c.o, {nq, d_model});
         ensure_shape(c.x, {nq, K + T});
@@ -150,18 +158,20 @@ public:
             value.forward(kv, nk, c.v.data());
         }
 
+        // Head-major copies: per (b, h) the products below then read contiguous [rows, d_k]
+        // blocks (in the [rows*B, d_model] layout a head's rows lie B*d_model apart, and the
+        // small GEMMs on them run several times slower). The query copy adds u on the way:
         // q + u, with u = query_pos_bias broadcast over positions.
-        const S* u = query_pos_bias.value.data();
-        for (std::size_t r = 0; r < nq; ++r)
-            for (std::size_t f = 0; f < d_model; ++f)
-                c.qu(r, f) = c.q(r, f) + u[f];
+        to_heads(c.q.data(), T, B, c.qu_h.data(), query_pos_bias.value.data());
+        to_heads(c.k.data(), K, B, c.k_h.data());
+        to_heads(c.v.data(), K, B, c.v_h.data());
 
-        // Content scores (A+C): per (b, h), [T, d_k] x [d_k, K] on strided slices.
+        // Content scores (A+C): per (b, h), [T, d_k] x [d_k, K].
 #pragma omp parallel for collapse(2) schedule(static) if (parallel_worth_it(B, T, K))
         for (std::size_t b = 0; b < B; ++b)
             for (std::size_t h = 0; h < H; ++h)
-                gemm(Trans::No, Trans::Yes, T, K, d_k, S(1), c.qu.data() + b * d_model + h * d_k,
-                     ld, c.k.data() + b * d_model + h * d_k, ld, S(0), &c.a(b, h, 0, 0), K);
+                gemm(Trans::No, Trans::Yes, T, K, d_k, S(1), &c.qu_h(b, h, 0, 0), d_k,
+                     &c.k_h(b, h, 0, 0), d_k, S(0), &c.a(b, h, 0, 0), K);
 
         // Position scores (B+D), added onto the content scores.
         add_position_scores(c.q.data(), M, T, B, c.a.data(), c.x.data());
@@ -181,14 +191,14 @@ public:
             dropout.forward(c.a_drop.data(), c.a_drop.size(), c.mask.data(), *rng);
         }
 
-        // o_bh = a_bh V_bh: [T, K] x [K, d_k], written into its head's columns of o.
+        // o_bh = a_bh V_bh: [T, K] x [K, d_k]; then the heads side by side again in o.
         const S* a = c.weights();
 #pragma omp parallel for collapse(2) schedule(static) if (parallel_worth_it(B, T, K))
         for (std::size_t b = 0; b < B; ++b)
             for (std::size_t h = 0; h < H; ++h)
                 gemm(Trans::No, Trans::No, T, d_k, K, S(1), a + ((b * H + h) * T) * K, K,
-                     c.v.data() + b * d_model + h * d_k, ld, S(0),
-                     c.o.data() + b * d_model + h * d_k, ld);
+                     &c.v_h(b, h, 0, 0), d_k, S(0), &c.o_h(b, h, 0, 0), d_k);
+        from_heads(c.o_h.data(), T, B, c.o.data());
 
         output.forward(c.o.data(), nq, out);
     }
@@ -197,6 +207,35 @@ public:
     /// 2^14 scores (a sampling step, 1 query over a short memory, runs on one thread).
     static bool parallel_worth_it(std::size_t B, std::size_t T, std::size_t K) {
         return B * H * T * K >= (std::size_t(1) << 14);
+    }
+
+    /// `src[R*B, d_model]` (row $t B + b$, heads side by side) to head-major
+    /// `dst[B, H, R, d_k]`, adding `bias[H, d_k]` (a per-head vector) when given.
+    static void to_heads(const S* src, std::size_t R, std::size_t B, S* dst, const S* bias = nullptr) {
+#pragma omp parallel for collapse(2) schedule(static) if (R * B * d_model >= (std::size_t(1) << 15))
+        for (std::size_t b = 0; b < B; ++b)
+            for (std::size_t h = 0; h < H; ++h) {
+                S* out = dst + (b * H + h) * R * d_k;
+                for (std::size_t t = 0; t < R; ++t) {
+                    const S* in = src + (t * B + b) * d_model + h * d_k;
+                    if (bias)
+                        for (std::size_t e = 0; e < d_k; ++e) out[t * d_k + e] = in[e] + bias[h * d_k + e];
+                    else
+                        for (std::size_t e = 0; e < d_k; ++e) out[t * d_k + e] = in[e];
+                }
+            }
+    }
+    /// The inverse of `to_heads` (without a bias): head-major `src[B, H, R, d_k]` to `dst[R*B, d_model]`.
+    static void from_heads(const S* src, std::size_t R, std::size_t B, S* dst) {
+#pragma omp parallel for collapse(2) schedule(static) if (R * B * d_model >= (std::size_t(1) << 15))
+        for (std::size_t b = 0; b < B; ++b)
+            for (std::size_t h = 0; h < H; ++h) {
+                const S* in = src + (b * H + h) * R * d_k;
+                for (std::size_t t = 0; t < R; ++t) {
+                    S* out = dst + (t * B + b) * d_model + h * d_k;
+                    for (std::size_t e = 0; e < d_k; ++e) out[e] = in[t * d_k + e];
+                }
+            }
     }
 
     /// One row of attention weights in place: `row[j] = softmax_j(scale * row[j])` over the
@@ -283,15 +322,20 @@ public:
         check<error>(!c.kv_cached, "RelativeMultiHeadAttention::backward: the forward reused cached "
                                    "keys and values (inference only); run it without them to train");
         const std::size_t M = c.M, T = c.T, B = c.B, K = M + T, W = K + T, nq = T * B,
-                          nk = K * B, ld = B * d_model, first = P - K;
+                          nk = K * B, first = P - K;
         ensure_shape(c.d_o, {nq, d_model});
         ensure_shape(c.dq, {nq, d_model});
         ensure_shape(c.dk, {nk, d_model});
         ensure_shape(c.dv, {nk, d_model});
+        ensure_shape(c.d_oh, {B, H, T, d_k});
+        ensure_shape(c.dq_h, {B, H, T, d_k});
+        ensure_shape(c.dk_h, {B, H, K, d_k});
+        ensure_shape(c.dv_h, {B, H, K, d_k});
         ensure_shape(c.g, {B, H, T, K});
 
-        // Output projection: dO = dout W_o.
+        // Output projection: dO = dout W_o, then head-major like the forward's products.
         output.backward(c.o.data(), dout, nq, c.d_o.data());
+        to_heads(c.d_o.data(), T, B, c.d_oh.data());
 
         // Per head: d(a) = dO V^T, dV = a^T dO, then back through dropout and softmax.
         const S scale = S(1) / std::sqrt(S(d_k));
@@ -299,12 +343,11 @@ public:
 #pragma omp parallel for collapse(2) schedule(static) if (parallel_worth_it(B, T, K))
         for (std::size_t b = 0; b < B; ++b)
             for (std::size_t h = 0; h < H; ++h) {
-                const std::size_t off = b * d_model + h * d_k;
                 S* g = &c.g(b, h, 0, 0);
-                gemm(Trans::No, Trans::Yes, T, K, d_k, S(1), c.d_o.data() + off, ld,
-                     c.v.data() + off, ld, S(0), g, K);
+                gemm(Trans::No, Trans::Yes, T, K, d_k, S(1), &c.d_oh(b, h, 0, 0), d_k,
+                     &c.v_h(b, h, 0, 0), d_k, S(0), g, K);
                 gemm(Trans::Yes, Trans::No, K, d_k, T, S(1), a_used + ((b * H + h) * T) * K, K,
-                     c.d_o.data() + off, ld, S(0), c.dv.data() + off, ld);
+                     &c.d_oh(b, h, 0, 0), d_k, S(0), &c.dv_h(b, h, 0, 0), d_k);
                 if (c.dropped) Dropout<S>::backward(g, T * K, &c.mask(b, h, 0, 0));
                 for (std::size_t i = 0; i < T; ++i) {
                     S* gr = g + i * K;
@@ -321,13 +364,16 @@ public:
 #pragma omp parallel for collapse(2) schedule(static) if (parallel_worth_it(B, T, K))
         for (std::size_t b = 0; b < B; ++b)
             for (std::size_t h = 0; h < H; ++h) {
-                const std::size_t off = b * d_model + h * d_k;
                 const S* g = &c.g(b, h, 0, 0);
-                gemm(Trans::No, Trans::No, T, d_k, K, S(1), g, K, c.k.data() + off, ld, S(0),
-                     c.dq.data() + off, ld);
-                gemm(Trans::Yes, Trans::No, K, d_k, T, S(1), g, K, c.qu.data() + off, ld, S(0),
-                     c.dk.data() + off, ld);
+                gemm(Trans::No, Trans::No, T, d_k, K, S(1), g, K, &c.k_h(b, h, 0, 0), d_k, S(0),
+                     &c.dq_h(b, h, 0, 0), d_k);
+                gemm(Trans::Yes, Trans::No, K, d_k, T, S(1), g, K, &c.qu_h(b, h, 0, 0), d_k, S(0),
+                     &c.dk_h(b, h, 0, 0), d_k);
             }
+        // Back to the [rows*B, d_model] layout the projections' backward reads.
+        from_heads(c.dq_h.data(), T, B, c.dq.data());
+        from_heads(c.dk_h.data(), K, B, c.dk.data());
+        from_heads(c.dv_h.data(), K, B, c.dv.data());
         // du = sum over positions of d(q+u).
         add_column_sums(c.dq.data(), nq, d_model, query_pos_bias.grad.data());
 
