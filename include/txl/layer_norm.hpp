@@ -18,6 +18,7 @@
 /// where the bar is the mean over the row's $d$ features. The forward keeps $\hat x$ and $r$
 /// for it.
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -64,22 +65,33 @@ public:
 
     /// Accumulate $\partial L/\partial\gamma$, $\partial L/\partial\beta$ from `dy[n, D]`;
     /// if `dx` is given, *add* $\partial L/\partial x$ to it (the residual stream's gradient
-    /// is already there). `dx == nullptr` is the stop-gradient case (memory rows).
-    void backward(const S* dy, const S* xhat, const S* rstd, std::size_t n, S* dx) {
+    /// is already there). `dx == nullptr` is the stop-gradient case (memory rows). With
+    /// `residual`, write `dx = residual + ∂L/∂x` instead (saves the caller a copy).
+    void backward(const S* dy, const S* xhat, const S* rstd, std::size_t n, S* dx,
+                  const S* residual = nullptr) {
         const S* gamma = weight.value.data();
         S* dgamma = weight.grad.data();
         S* dbeta = bias.grad.data();
-        // Parameter gradients: sums over rows, one column per iteration, so each thread owns
-        // whole columns and every sum runs in row order whatever the thread count.
+        // Parameter gradients: sums over rows. Each thread owns whole blocks of 16 columns (one
+        // cache line of a row) and walks the rows in order, so every sum runs in row order
+        // whatever the thread count, and each row is read once.
+        constexpr std::size_t CB = 16, blocks = (D + CB - 1) / CB;
 #pragma omp parallel for schedule(static) if (n >= 256)
-        for (std::size_t c = 0; c < D; ++c) {
-            S g = 0, b = 0;
+        for (std::size_t blk = 0; blk < blocks; ++blk) {
+            const std::size_t c0 = blk * CB, w = std::min(CB, D - c0);
+            S g[CB] = {}, b[CB] = {};
             for (std::size_t r = 0; r < n; ++r) {
-                g += dy[r * D + c] * xhat[r * D + c];
-                b += dy[r * D + c];
+                const S* dr = dy + r * D + c0;
+                const S* hr = xhat + r * D + c0;
+                for (std::size_t c = 0; c < w; ++c) {
+                    g[c] += dr[c] * hr[c];
+                    b[c] += dr[c];
+                }
             }
-            dgamma[c] += g;
-            dbeta[c] += b;
+            for (std::size_t c = 0; c < w; ++c) {
+                dgamma[c0 + c] += g[c];
+                dbeta[c0 + c] += b[c];
+            }
         }
         if (!dx) return;
         // Input gradient: row by row.
@@ -96,8 +108,9 @@ public:
             mean_g /= S(D);
             mean_gh /= S(D);
             S* dxr = dx + r * D;
+            const S* base = residual ? residual + r * D : dxr;
             for (std::size_t c = 0; c < D; ++c)
-                dxr[c] += rstd[r] * (gr[c] * gamma[c] - mean_g - hr[c] * mean_gh);
+                dxr[c] = base[c] + rstd[r] * (gr[c] * gamma[c] - mean_g - hr[c] * mean_gh);
         }
     }
 

@@ -147,18 +147,40 @@ public:
         const double bc1 = 1 - std::pow(beta1, double(t)), bc2 = 1 - std::pow(beta2, double(t));
         const S step_size = S(lr * std::sqrt(bc2) / bc1);
         const S b1 = S(beta1), b2 = S(beta2), e = S(eps), c1 = S(1 - beta1), c2 = S(1 - beta2);
+        // The update is elementwise, so all tensors' active spans are laid end to end and cut
+        // into one equal share per thread: one parallel region per step (most tensors are too
+        // small to be worth a region of their own, and the step is bound by memory bandwidth).
+        std::size_t total = 0;
         for (std::size_t k = 0; k < refs.size(); ++k) {
-            S* __restrict mm = moments[k].first.data();
-            S* __restrict vv = moments[k].second.data();
-            S* __restrict th = refs[k].value;
-            const S* __restrict g = refs[k].grad;
             active[k].extend(refs[k].touched->begin, refs[k].touched->end);
-            const std::size_t lo = active[k].begin, hi = std::max(active[k].begin, active[k].end);
-#pragma omp parallel for simd schedule(static) if (hi - lo >= 65536)
-            for (std::size_t i = lo; i < hi; ++i) {
-                mm[i] = b1 * mm[i] + c1 * g[i];
-                vv[i] = b2 * vv[i] + c2 * g[i] * g[i];
-                th[i] -= step_size * mm[i] / (std::sqrt(vv[i]) + e);
+            total += active[k].empty() ? 0 : active[k].end - active[k].begin;
+        }
+#pragma omp parallel if (total >= 65536)
+        {
+#ifdef _OPENMP
+            const std::size_t th_id = std::size_t(omp_get_thread_num()), nt = std::size_t(omp_get_num_threads());
+#else
+            const std::size_t th_id = 0, nt = 1;
+#endif
+            const std::size_t mine_lo = th_id * total / nt, mine_hi = (th_id + 1) * total / nt;
+            std::size_t at = 0;  // where tensor k's active span starts in the joined order
+            for (std::size_t k = 0; k < refs.size() && at < mine_hi; ++k) {
+                const std::size_t n = active[k].empty() ? 0 : active[k].end - active[k].begin;
+                const std::size_t from = std::max(at, mine_lo), to = std::min(at + n, mine_hi);
+                if (from < to) {
+                    const std::size_t lo = active[k].begin + (from - at), hi = active[k].begin + (to - at);
+                    S* __restrict mm = moments[k].first.data();
+                    S* __restrict vv = moments[k].second.data();
+                    S* __restrict th = refs[k].value;
+                    const S* __restrict g = refs[k].grad;
+#pragma omp simd
+                    for (std::size_t i = lo; i < hi; ++i) {
+                        mm[i] = b1 * mm[i] + c1 * g[i];
+                        vv[i] = b2 * vv[i] + c2 * g[i] * g[i];
+                        th[i] -= step_size * mm[i] / (std::sqrt(vv[i]) + e);
+                    }
+                }
+                at += n;
             }
         }
     }

@@ -237,12 +237,21 @@ inline void gemm_naive(Trans ta, Trans tb, std::size_t m, std::size_t n, std::si
 }
 
 /// $y \mathrel{+}= \sum_{r} x_{r,:}$: the column sums of an `[n, d]` matrix, added to `y`
-/// (the gradient of a bias broadcast over rows).
+/// (the gradient of a bias broadcast over rows). Threads own blocks of 16 columns and walk the
+/// rows in order, so each sum runs in row order whatever the thread count.
 template <class S>
 inline void add_column_sums(const S* x, std::size_t n, std::size_t d, S* y) {
-    for (std::size_t r = 0; r < n; ++r) {
-        const S* row = x + r * d;
-        for (std::size_t c = 0; c < d; ++c) y[c] += row[c];
+    constexpr std::size_t CB = 16;
+    const std::size_t blocks = (d + CB - 1) / CB;
+#pragma omp parallel for schedule(static) if (n * d >= (std::size_t(1) << 16) && blocks > 1 && !in_parallel())
+    for (std::size_t blk = 0; blk < blocks; ++blk) {
+        const std::size_t c0 = blk * CB, w = std::min(CB, d - c0);
+        S acc[CB] = {};
+        for (std::size_t r = 0; r < n; ++r) {
+            const S* row = x + r * d + c0;
+            for (std::size_t c = 0; c < w; ++c) acc[c] += row[c];
+        }
+        for (std::size_t c = 0; c < w; ++c) y[c0 + c] += acc[c];
     }
 }
 

@@ -88,12 +88,14 @@ public:
         S* sub = c.sub.data();
         self_attn.forward(c.kv.data(), M, T, B, sub, c.attn, rng, k_mem, v_mem);
         if (drop) dropout.forward(sub, n, c.mask_att.data(), *drop);
+#pragma omp parallel for simd schedule(static) if (n >= (std::size_t(1) << 16))
         for (std::size_t i = 0; i < n; ++i) y[i] = x[i] + sub[i];
 
         // y = x' + dropout(FFN(LN_ff(x'))).
         norm_ff.forward(y, nq, c.z_ff.data(), c.xhat_ff.data(), c.rstd_ff.data());
         feed_forward.forward(c.z_ff.data(), nq, sub, c.ff, rng);
         if (drop) dropout.forward(sub, n, c.mask_ff.data(), *drop);
+#pragma omp parallel for simd schedule(static) if (n >= (std::size_t(1) << 16))
         for (std::size_t i = 0; i < n; ++i) y[i] += sub[i];
     }
 
@@ -107,20 +109,27 @@ public:
         S* d_sub = c.d_sub.data();
         S* dmid = c.dx_mid.data();
 
-        // Feed-forward sublayer.
-        std::copy(dy, dy + n, d_sub);
-        if (c.dropped) Dropout<S>::backward(d_sub, n, c.mask_ff.data());
-        feed_forward.backward(c.z_ff.data(), d_sub, nq, c.sub.data(), c.ff);  // sub := dz_ff
-        std::copy(dy, dy + n, dmid);
-        norm_ff.backward(c.sub.data(), c.xhat_ff.data(), c.rstd_ff.data(), nq, dmid);
+        // Feed-forward sublayer: its output gradient is dy (through the dropout mask, if any).
+        // The residual path adds dy itself: dmid = dy + LN_ff backward.
+        const S* g_ff = dy;
+        if (c.dropped) {
+            std::copy(dy, dy + n, d_sub);
+            Dropout<S>::backward(d_sub, n, c.mask_ff.data());
+            g_ff = d_sub;
+        }
+        feed_forward.backward(c.z_ff.data(), g_ff, nq, c.sub.data(), c.ff);  // sub := dz_ff
+        norm_ff.backward(c.sub.data(), c.xhat_ff.data(), c.rstd_ff.data(), nq, dmid, dy);
 
-        // Attention sublayer.
-        std::copy(dmid, dmid + n, d_sub);
-        if (c.dropped) Dropout<S>::backward(d_sub, n, c.mask_att.data());
-        self_attn.backward(c.kv.data(), d_sub, c.dkv.data(), c.attn);
-        std::copy(dmid, dmid + n, dx);
+        // Attention sublayer, the same way: dx = dmid + LN_att backward (the segment's rows).
+        const S* g_att = dmid;
+        if (c.dropped) {
+            std::copy(dmid, dmid + n, d_sub);
+            Dropout<S>::backward(d_sub, n, c.mask_att.data());
+            g_att = d_sub;
+        }
+        self_attn.backward(c.kv.data(), g_att, c.dkv.data(), c.attn);
         norm_self_attn.backward(c.dkv.data() + mb * d_model, c.xhat_att.data() + mb * d_model,
-                                c.rstd_att.data() + mb, nq, dx);
+                                c.rstd_att.data() + mb, nq, dx, dmid);
         // Memory rows: gradient for gamma and beta only.
         norm_self_attn.backward(c.dkv.data(), c.xhat_att.data(), c.rstd_att.data(), mb, nullptr);
     }
