@@ -7,8 +7,13 @@ run, alternating, several repetitions each, medians reported.
 Prints Markdown tables: training tokens/s per config (with the ratio, txl's GFLOP/s and its
 fraction of the measured fp32 FMA ceiling, peak memory of both), sampling characters/s with
 memory, and the evaluation-speed table (memory reuse against recomputing the window).
-Both sides see the same OPENBLAS_CORETYPE (whatever the environment sets); PyTorch runs with two
-threads and OMP_WAIT_POLICY=passive, its best setting here.
+PyTorch runs with two threads and OMP_WAIT_POLICY=passive, its best setting here.
+
+OpenBLAS kernels: both sides always see the same OpenBLAS settings. The training table is
+measured twice: with the environment as it is (some machines set OPENBLAS_CORETYPE, e.g. to
+Haswell's AVX2 kernel on an AVX-512 CPU, because older OpenBLAS builds misbehave there), and
+with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset for those commands alone, so that OpenBLAS
+picks its own kernel for the CPU (`--kernels env` measures only the first).
 """
 import argparse
 import os
@@ -40,33 +45,45 @@ def main():
     ap.add_argument('--build', default=os.path.join(HERE, '..', 'build'))
     ap.add_argument('--reps', type=int, default=3)
     ap.add_argument('--configs', default='labml,practical,large')
+    ap.add_argument('--kernels', choices=['both', 'env'], default='both')
     a = ap.parse_args()
     b = os.path.join(a.build, 'bench')
     py_env = dict(os.environ, OMP_WAIT_POLICY='passive')
     py = '/usr/bin/python3'
 
-    ceiling = run([f'{b}/txl_bench_ceiling'])
-    fma, sgemm = value(ceiling, 'fma_gflops'), value(ceiling, 'sgemm_gflops')
-    core = re.search(r'OpenBLAS kernel (\S+)', run([f'{b}/txl_bench_train', '--config', 'labml', '--steps', '1']))
-    print(f'machine: {os.cpu_count()} cores, OpenBLAS kernel {core.group(1) if core else "?"}'
-          f' (OPENBLAS_CORETYPE={os.environ.get("OPENBLAS_CORETYPE", "unset")}), '
-          f'fp32 ceiling: FMA loop {fma:.0f} GFLOP/s, sgemm 2048^3 {sgemm:.0f} GFLOP/s\n')
+    settings = [('the environment as it is', dict(os.environ))]
+    if a.kernels == 'both' and any(k in os.environ for k in ('OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE')):
+        own = {k: v for k, v in os.environ.items() if k not in ('OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE')}
+        settings.append(("OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (OpenBLAS's own choice)", own))
 
-    print('| config | txl tokens/s | PyTorch tokens/s | ratio | txl GFLOP/s | of FMA ceiling | peak MB txl / PyTorch |')
-    print('|---|---:|---:|---:|---:|---:|---:|')
-    for cfg in a.configs.split(','):
-        t_tok, p_tok, t_gf, t_mem, p_mem = [], [], [], [], []
-        for _ in range(a.reps):
-            out = run([f'{b}/txl_bench_train', '--config', cfg, '--steps', str(STEPS[cfg][0])])
-            t_tok.append(value(out, 'tokens_per_s'))
-            t_gf.append(value(out, 'GFLOP/s') if 'GFLOP/s' in out else 0)
-            t_mem.append(value(out, 'peak_rss_mb'))
-            out = run([py, f'{HERE}/pytorch/bench_train.py', '--config', cfg, '--steps', str(STEPS[cfg][1])], py_env)
-            p_tok.append(value(out, 'tokens_per_s'))
-            p_mem.append(value(out, 'peak_rss_mb'))
-        tm, pm, gf = statistics.median(t_tok), statistics.median(p_tok), statistics.median(t_gf)
-        print(f'| {cfg} | {tm:,.0f} | {pm:,.0f} | {tm / pm:.1f}x | {gf:.0f} | {gf / fma:.0%} | '
-              f'{statistics.median(t_mem):.0f} / {statistics.median(p_mem):.0f} |', flush=True)
+    for label, env in settings:
+        ceiling = run([f'{b}/txl_bench_ceiling'], env)
+        fma, sgemm = value(ceiling, 'fma_gflops'), value(ceiling, 'sgemm_gflops')
+        core = re.search(r'OpenBLAS kernel (\S+)',
+                         run([f'{b}/txl_bench_train', '--config', 'labml', '--steps', '1'], env))
+        print(f'### Training, {label}\n')
+        print(f'machine: {os.cpu_count()} cores, OpenBLAS kernel {core.group(1) if core else "?"}'
+              f' (OPENBLAS_CORETYPE={env.get("OPENBLAS_CORETYPE", "unset")}), '
+              f'fp32 ceiling: FMA loop {fma:.0f} GFLOP/s, sgemm 2048^3 {sgemm:.0f} GFLOP/s\n')
+        print('| config | txl tokens/s | PyTorch tokens/s | ratio | txl GFLOP/s | of FMA ceiling | peak MB txl / PyTorch |')
+        print('|---|---:|---:|---:|---:|---:|---:|')
+        p_env = dict(env, OMP_WAIT_POLICY='passive')
+        for cfg in a.configs.split(','):
+            t_tok, p_tok, t_gf, t_mem, p_mem = [], [], [], [], []
+            for _ in range(a.reps):
+                out = run([f'{b}/txl_bench_train', '--config', cfg, '--steps', str(STEPS[cfg][0])], env)
+                t_tok.append(value(out, 'tokens_per_s'))
+                t_gf.append(value(out, 'GFLOP/s') if 'GFLOP/s' in out else 0)
+                t_mem.append(value(out, 'peak_rss_mb'))
+                out = run([py, f'{HERE}/pytorch/bench_train.py', '--config', cfg, '--steps', str(STEPS[cfg][1])], p_env)
+                p_tok.append(value(out, 'tokens_per_s'))
+                p_mem.append(value(out, 'peak_rss_mb'))
+            tm, pm, gf = statistics.median(t_tok), statistics.median(p_tok), statistics.median(t_gf)
+            print(f'| {cfg} | {tm:,.0f} | {pm:,.0f} | {tm / pm:.1f}x | {gf:.0f} | {gf / fma:.0%} | '
+                  f'{statistics.median(t_mem):.0f} / {statistics.median(p_mem):.0f} |', flush=True)
+        print()
+
+    print('### Sampling and evaluation, the environment as it is\n')
 
     t_s, p_s = [], []
     for _ in range(a.reps):
