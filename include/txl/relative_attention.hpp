@@ -192,7 +192,7 @@ public:
         }
 
         // Content scores (A+C): per (b, h), [T, d_k] x [d_k, K].
-#pragma omp parallel for collapse(2) schedule(static) if (parallel_worth_it(B, T, K))
+#pragma omp parallel for collapse(2) schedule(dynamic, 2) if (parallel_worth_it(B, T, K))
         for (std::size_t b = 0; b < B; ++b)
             for (std::size_t h = 0; h < H; ++h)
                 gemm(Trans::No, Trans::Yes, T, K, d_k, S(1), &c.qu_h(b, h, 0, 0), d_k,
@@ -203,7 +203,7 @@ public:
 
         // Scale, mask and softmax over the visible keys j < M + i + 1.
         const S scale = S(1) / std::sqrt(S(d_k));
-#pragma omp parallel for collapse(2) schedule(static) if (parallel_worth_it(B, T, K))
+#pragma omp parallel for collapse(2) schedule(dynamic, 2) if (parallel_worth_it(B, T, K))
         for (std::size_t b = 0; b < B; ++b)
             for (std::size_t h = 0; h < H; ++h)
                 for (std::size_t i = 0; i < T; ++i) softmax_row(&c.a(b, h, i, 0), M + i + 1, K, scale);
@@ -218,7 +218,7 @@ public:
 
         // o_bh = a_bh V_bh: [T, K] x [K, d_k]; then the heads side by side again in o.
         const S* a = c.weights();
-#pragma omp parallel for collapse(2) schedule(static) if (parallel_worth_it(B, T, K))
+#pragma omp parallel for collapse(2) schedule(dynamic, 2) if (parallel_worth_it(B, T, K))
         for (std::size_t b = 0; b < B; ++b)
             for (std::size_t h = 0; h < H; ++h)
                 gemm(Trans::No, Trans::No, T, d_k, K, S(1), a + ((b * H + h) * T) * K, K,
@@ -378,7 +378,7 @@ public:
         // Per head: d(a) = dO V^T, dV = a^T dO, then back through dropout and softmax.
         const S scale = S(1) / std::sqrt(S(d_k));
         const S* a_used = c.weights();
-#pragma omp parallel for collapse(2) schedule(static) if (parallel_worth_it(B, T, K))
+#pragma omp parallel for collapse(2) schedule(dynamic, 2) if (parallel_worth_it(B, T, K))
         for (std::size_t b = 0; b < B; ++b)
             for (std::size_t h = 0; h < H; ++h) {
                 S* g = &c.g(b, h, 0, 0);
@@ -399,7 +399,7 @@ public:
             }
 
         // Content term: d(q+u) = g K, dK = g^T (q+u).
-#pragma omp parallel for collapse(2) schedule(static) if (parallel_worth_it(B, T, K))
+#pragma omp parallel for collapse(2) schedule(dynamic, 2) if (parallel_worth_it(B, T, K))
         for (std::size_t b = 0; b < B; ++b)
             for (std::size_t h = 0; h < H; ++h) {
                 const S* g = &c.g(b, h, 0, 0);
