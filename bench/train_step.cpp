@@ -44,7 +44,7 @@ struct Shape {
 
 /// FLOPs of one training step (multiply-add = 2), from the shapes. Forward per layer:
 ///   projections q, o: 2*T*B*d*d each; k, v: 2*K*B*d*d each   (K = M + T)
-///   content scores and a*V: 2*T*K*d*B each; position scores: 2*T*(K+T)*d*B
+///   content scores and a*V: 2*T*K*d*B each; position scores: 2*T*K*d*B (the K-row window)
 ///   feed-forward: 2 * 2*T*B*d*d_ff
 /// generator: 2*T*B*d*V. The backward does every GEMM twice (input and weight gradients),
 /// so a step is 3x the forward (the first layer's input gradient is not skipped: it is needed
@@ -53,7 +53,7 @@ template <class C>
 double step_flops(const Shape& s) {
     const double d = C::d_model, f = C::d_ff, T = double(s.T), K = double(s.M + s.T), B = double(s.B);
     const double layer = 2 * T * B * d * d * 2 + 2 * K * B * d * d * 2 + 2 * T * K * d * B * 2 +
-                         2 * T * (K + T) * d * B + 2 * 2 * T * B * d * f;
+                         2 * T * K * d * B + 2 * 2 * T * B * d * f;
     const double fwd = C::n_layers * layer + 2 * T * B * d * double(s.V);
     return 3 * fwd;
 }

@@ -19,12 +19,15 @@
 ///   \quad\text{over visible keys: } j < M \text{ or } j - M \le i$$
 /// $$o_i = \textstyle\sum_j a_{ij} v_j, \qquad \text{out} = \text{concat}_h(o)\, W_o^\top + b_o$$
 ///
-/// **The shift trick.** For every query, the position term reads a *contiguous* run of $K$
-/// rows of $R$: row $P - M - i + j$ for $j = 0..K-1$. So one GEMM per head computes
-/// $X = q\, R_{win}^\top$ against the window $R_{win} = R[P-K \,..\, P+T)$ of $W = K + T$ rows
-/// (labml's slice), and the term for $(i, j)$ is $X_{i,\, T + j - i}$: row $i$ of $X$ shifted
-/// left by $T - i$. labml does this with `shift_right` (pad, reshape, drop); here the shift is an
-/// index, and `position_scores_naive` beside it computes the formula row by row, for the tests.
+/// **The shift trick.** For every query, the position term reads a *contiguous* run of
+/// rows of $R$: row $P - M - i + j$ for the visible keys $j = 0..M+i$. Over all queries these
+/// are the $K$ rows $R_{win} = R[P-K+1 \,..\, P]$ (distances $K-1$ down to 0). So one GEMM per
+/// head computes $X = q\, R_{win}^\top$ (`[T*B, K]`), and the term for $(i, j)$ is
+/// $X_{i,\, T - 1 + j - i}$: row $i$ of $X$ shifted left by $T - 1 - i$. labml slices $K + T$
+/// rows, $R[P-K \,..\, P+T)$, and does the shift with `shift_right` (pad, reshape, drop); its
+/// extra $T + 1$ rows only ever meet masked keys, so txl skips them (a third of the position
+/// term's work when $M = T$). Here the shift is an index, and `position_scores_naive` beside it
+/// computes the formula row by row, for the tests.
 ///
 /// **Backward.** With $\delta = \partial L/\partial\,\text{out}$:
 /// * output projection: $\partial L/\partial o = \delta W_o$ (and $W_o$, $b_o$ gradients);
@@ -34,15 +37,15 @@
 ///   / \sqrt{d_k}$ (zero on masked keys, where $a = 0$);
 /// * content term: $\partial L/\partial (q+u) = g K$, $\partial L/\partial K = g^\top (q+u)$,
 ///   $\partial L/\partial u_h = \sum_{i,b} \partial L/\partial (q+u)_{i,b,h}$;
-/// * position term: scatter $g_{ij}$ back to $\bar X_{i,\,T+j-i}$; then
+/// * position term: scatter $g_{ij}$ back to $\bar X_{i,\,T-1+j-i}$; then
 ///   $\partial L/\partial q \mathrel{+}= \bar X R_{win}$,
 ///   $\partial L/\partial R_{win} \mathrel{+}= \bar X^\top q$ and
-///   $\partial L/\partial S_{P-K+c} \mathrel{+}= \sum_{i,b} \bar X_{(i,b), c}$;
+///   $\partial L/\partial S_{P-K+1+c} \mathrel{+}= \sum_{i,b} \bar X_{(i,b), c}$;
 /// * projections: $\partial L/\partial z$ and $\partial L/\partial kv$ from the three linears.
 ///
 /// FLOPs of a forward (per layer, multiply-add = 2): projections $2\,d^2 (T + 2K) B$ and
 /// $2\,d^2 T B$ (output); content scores and $a V$: $2 \cdot 2\, T K d\, B$; position scores:
-/// $2\, T (K + T) d\, B$. The backward costs about twice that.
+/// $2\, T K d\, B$. The backward costs about twice that.
 ///
 /// **Layouts.** Activations are `[rows*B, d_model]` (row $t B + b$, heads side by side), as
 /// labml's `[seq, batch, d_model]`: good for the projections, which are one GEMM over all rows.
@@ -86,13 +89,13 @@ public:
         tensor<S, 4> a_drop;     ///< `[B, H, T, K]` after dropout (empty without dropout)
         tensor<S, 4> mask;       ///< `[B, H, T, K]` dropout mask
         tensor<S, 2> o;          ///< `[T*B, d_model]` heads concatenated
-        tensor<S, 2> x;          ///< `[T*B, K+T]` workspace: position scores / their gradient
+        tensor<S, 2> x;          ///< `[T*B, K]` workspace: position scores / their gradient
         tensor<S, 2> d_o, dq;    ///< `[T*B, d_model]` backward workspace
         tensor<S, 2> dk, dv;     ///< `[K*B, d_model]` backward workspace
         tensor<S, 4> d_oh, dq_h; ///< `[B, H, T, d_k]` backward workspace, head-major
         tensor<S, 4> dk_h, dv_h; ///< `[B, H, K, d_k]` backward workspace, head-major
         tensor<S, 4> g;          ///< `[B, H, T, K]` gradient of the scores
-        tensor<S, 2> part;       ///< `[threads, K+T]` partial column sums
+        tensor<S, 1> part;       ///< `[K]` column sums of X-bar
         bool dropped = false;
         bool kv_cached = false;  ///< forward reused the memory's keys and values: no backward
         const S* weights() const { return dropped ? a_drop.data() : a.data(); }
@@ -116,7 +119,7 @@ public:
         key_pos_embeddings.resize(std::array<std::size_t, 3>{2 * P, H, d_k});
         key_pos_bias.resize(std::array<std::size_t, 2>{2 * P, H});
         query_pos_bias.resize(std::array<std::size_t, 2>{H, d_k});
-        // A step reads (and so updates) only rows P-K .. P+T of the tables.
+        // A step reads (and so updates) only rows P-K+1 .. P of the tables (see the shift trick).
         key_pos_embeddings.make_sparse();
         key_pos_bias.make_sparse();
     }
@@ -164,7 +167,7 @@ public:
         }
         ensure_shape(c.a, {B, H, T, K});
         ensure_shape(c.o, {nq, d_model});
-        ensure_shape(c.x, {nq, K + T});
+        ensure_shape(c.x, {nq, K});
 
         // Projections. The queries are the last T rows of kv.
         const S* z = kv + M * B * d_model;
@@ -313,11 +316,12 @@ public:
     }
 
     /// The position term, fast path: for each head one GEMM $X = q_h R_{win,h}^\top$
-    /// (`[T*B, d_k] x [d_k, K+T]`), then `scores[b,h,i,j] += X[i*B+b, T+j-i] + S[P-K+T+j-i, h]`
-    /// for the visible keys. `x` is a `[T*B, K+T]` workspace.
+    /// (`[T*B, d_k] x [d_k, K]`, window rows from `first` = P-K+1), then
+    /// `scores[b,h,i,j] += X[i*B+b, T-1+j-i] + S[first+T-1+j-i, h]` for the visible keys.
+    /// `x` is a `[T*B, K]` workspace.
     void add_position_scores(const S* q, std::size_t M, std::size_t T, std::size_t B, S* scores,
                              S* x) const {
-        const std::size_t K = M + T, W = K + T, first = P - K;
+        const std::size_t K = M + T, W = K, first = P - K + 1;
         const S* R = key_pos_embeddings.value.data();
         const S* Sb = key_pos_bias.value.data();
         for (std::size_t h = 0; h < H; ++h) {
@@ -327,8 +331,8 @@ public:
             for (std::size_t b = 0; b < B; ++b)
                 for (std::size_t i = 0; i < T; ++i) {
                     S* row = scores + ((b * H + h) * T + i) * K;
-                    const S* xr = x + (i * B + b) * W + (T - i);  // the shift
-                    const S* sr = Sb + (first + T - i) * H + h;
+                    const S* xr = x + (i * B + b) * W + (T - 1 - i);  // the shift
+                    const S* sr = Sb + (first + T - 1 - i) * H + h;
                     for (std::size_t j = 0; j < M + i + 1; ++j) row[j] += xr[j] + sr[j * H];
                 }
         }
@@ -359,8 +363,8 @@ public:
     void backward(const S* kv, const S* dout, S* dkv, Cache& c) {
         check<error>(!c.kv_cached, "RelativeMultiHeadAttention::backward: the forward reused cached "
                                    "keys and values (inference only); run it without them to train");
-        const std::size_t M = c.M, T = c.T, B = c.B, K = M + T, W = K + T, nq = T * B,
-                          nk = K * B, first = P - K;
+        const std::size_t M = c.M, T = c.T, B = c.B, K = M + T, W = K, nq = T * B,
+                          nk = K * B, first = P - K + 1;  // the window R[first, first + W)
         ensure_shape(c.d_o, {nq, d_model});
         ensure_shape(c.dq, {nq, d_model});
         ensure_shape(c.dk, {nk, d_model});
@@ -426,31 +430,15 @@ public:
                 for (std::size_t i = 0; i < T; ++i) {
                     const S* gr = &c.g(b, h, i, 0);
                     S* row = x + (i * B + b) * W;
-                    const std::size_t lo = T - i, hi = lo + M + i + 1;  // visible keys' columns
-                    std::fill(row, row + lo, S(0));
-                    std::copy(gr, gr + (hi - lo), row + lo);
-                    std::fill(row + hi, row + W, S(0));
+                    const std::size_t lo = T - 1 - i;  // visible keys' columns: lo .. W-1
+                    for (std::size_t col = 0; col < lo; ++col) row[col] = S(0);
+                    std::copy(gr, gr + (W - lo), row + lo);
                 }
-            // dS[P-K+col, h] += sum over rows of X-bar[:, col]: each thread sums a fixed band of
-            // rows into its own partial row, then the partials are added in thread order.
-            const int threads = max_threads();
-            ensure_shape(c.part, {std::size_t(threads), W});
+            // dS[first+col, h] += sum over rows of X-bar[:, col] (column sums in row order).
+            ensure_shape(c.part, {W});
             c.part.fill(S(0));
-#pragma omp parallel num_threads(threads) if (parallel_worth_it(B, T, K))
-            {
-#ifdef _OPENMP
-                const std::size_t t = std::size_t(omp_get_thread_num()), nt = std::size_t(omp_get_num_threads());
-#else
-                const std::size_t t = 0, nt = 1;
-#endif
-                S* part = &c.part(t, 0);
-                for (std::size_t r = t * nq / nt; r < (t + 1) * nq / nt; ++r) {
-                    const S* xr = x + r * W;
-                    for (std::size_t col = 0; col < W; ++col) part[col] += xr[col];
-                }
-            }
-            for (std::size_t t = 0; t < std::size_t(threads); ++t)
-                for (std::size_t col = 0; col < W; ++col) dSb[(first + col) * H + h] += c.part(t, col);
+            add_column_sums(x, nq, W, c.part.data());
+            for (std::size_t col = 0; col < W; ++col) dSb[(first + col) * H + h] += c.part(col);
             gemm(Trans::No, Trans::No, nq, d_k, W, S(1), x, W, R + first * d_model + h * d_k,
                  d_model, S(1), c.dq.data() + h * d_k, d_model);
             gemm(Trans::Yes, Trans::No, W, d_k, nq, S(1), x, W, c.q.data() + h * d_k, d_model,
