@@ -108,12 +108,11 @@ public:
     /// the additions depends on $D$ alone.
     template <class F>
     static S row_sum(F&& f) {
-        constexpr std::size_t L = 16;
+        constexpr std::size_t L = 16, full = D / L * L;
         S part[L] = {};
-        std::size_t c = 0;
-        for (; c + L <= D; c += L)
+        for (std::size_t c = 0; c < full; c += L)
             for (std::size_t l = 0; l < L; ++l) part[l] += f(c + l);
-        for (; c < D; ++c) part[0] += f(c);
+        for (std::size_t c = full; c < D; ++c) part[0] += f(c);
         S sum = 0;
         for (std::size_t l = 0; l < L; ++l) sum += part[l];
         return sum;
