@@ -65,6 +65,7 @@
 #include "errors.hpp"
 #include "linear.hpp"
 #include "random.hpp"
+#include "small_gemm.hpp"
 #include "tensor.hpp"
 
 namespace txl {
@@ -109,6 +110,8 @@ public:
             return head_major ? &v_h(b, h, 0, 0) : v.data() + h * d_k;
         }
         std::size_t kv_ld() const { return head_major ? d_k : d_model; }
+        tensor<S, 2> scratch;    ///< `[threads, d_k*K]`: each thread's transposed operand
+        S* head_scratch() { return &scratch(thread_id(), 0); }
     };
 
     RelativeMultiHeadAttention()
@@ -167,6 +170,7 @@ public:
         }
         ensure_shape(c.a, {B, H, T, K});
         ensure_shape(c.o, {nq, d_model});
+        ensure_shape(c.scratch, {std::size_t(max_threads()), d_k * K});
         ensure_shape(c.x, {nq, K});
 
         // Projections. The queries are the last T rows of kv.
@@ -198,8 +202,8 @@ public:
 #pragma omp parallel for collapse(2) schedule(dynamic, 2) if (parallel_worth_it(B, T, K))
         for (std::size_t b = 0; b < B; ++b)
             for (std::size_t h = 0; h < H; ++h)
-                gemm(Trans::No, Trans::Yes, T, K, d_k, S(1), &c.qu_h(b, h, 0, 0), d_k,
-                     c.key_block(b, h), c.kv_ld(), S(0), &c.a(b, h, 0, 0), K);
+                head_gemm(Trans::No, Trans::Yes, T, K, d_k, &c.qu_h(b, h, 0, 0), d_k,
+                     c.key_block(b, h), c.kv_ld(), &c.a(b, h, 0, 0), K, c.head_scratch());
 
         // Position scores (B+D), added onto the content scores.
         add_position_scores(c.q.data(), M, T, B, c.a.data(), c.x.data());
@@ -224,13 +228,23 @@ public:
 #pragma omp parallel for collapse(2) schedule(dynamic, 2) if (parallel_worth_it(B, T, K))
         for (std::size_t b = 0; b < B; ++b)
             for (std::size_t h = 0; h < H; ++h)
-                gemm(Trans::No, Trans::No, T, d_k, K, S(1), a + ((b * H + h) * T) * K, K,
-                     c.value_block(b, h), c.kv_ld(), S(0),
+                head_gemm(Trans::No, Trans::No, T, d_k, K, a + ((b * H + h) * T) * K, K,
+                     c.value_block(b, h), c.kv_ld(),
                      c.head_major ? &c.o_h(b, h, 0, 0) : c.o.data() + h * d_k,
-                     c.head_major ? d_k : d_model);
+                     c.head_major ? d_k : d_model, c.head_scratch());
         if (c.head_major) from_heads(c.o_h.data(), T, B, c.o.data());
 
         output.forward(c.o.data(), nq, out);
+    }
+
+    /// A per-(b, h) product $C = op(A)\,op(B)$: `small_gemm` (register-blocked, no packing) for
+    /// `float`, BLAS for `double`. `scratch` holds `n*k` values (for a transposed B).
+    static void head_gemm(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, const S* a,
+                          std::size_t lda, const S* b, std::size_t ldb, S* c, std::size_t ldc, S* scratch) {
+        if constexpr (std::is_same_v<S, float>)
+            small_gemm(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, scratch);
+        else
+            gemm(ta, tb, m, n, k, S(1), a, lda, b, ldb, S(0), c, ldc);
     }
 
     /// Whether a per-head loop has enough work to be worth waking the other threads: at least
@@ -374,6 +388,7 @@ public:
         ensure_shape(c.dk_h, {B, H, K, d_k});
         ensure_shape(c.dv_h, {B, H, K, d_k});
         ensure_shape(c.g, {B, H, T, K});
+        ensure_shape(c.scratch, {std::size_t(max_threads()), d_k * K});
 
         // Output projection: dO = dout W_o, then head-major like the forward's products.
         output.backward(c.o.data(), dout, nq, c.d_o.data());
@@ -386,10 +401,10 @@ public:
         for (std::size_t b = 0; b < B; ++b)
             for (std::size_t h = 0; h < H; ++h) {
                 S* g = &c.g(b, h, 0, 0);
-                gemm(Trans::No, Trans::Yes, T, K, d_k, S(1), &c.d_oh(b, h, 0, 0), d_k,
-                     c.value_block(b, h), c.kv_ld(), S(0), g, K);
-                gemm(Trans::Yes, Trans::No, K, d_k, T, S(1), a_used + ((b * H + h) * T) * K, K,
-                     &c.d_oh(b, h, 0, 0), d_k, S(0), &c.dv_h(b, h, 0, 0), d_k);
+                head_gemm(Trans::No, Trans::Yes, T, K, d_k, &c.d_oh(b, h, 0, 0), d_k,
+                     c.value_block(b, h), c.kv_ld(), g, K, c.head_scratch());
+                head_gemm(Trans::Yes, Trans::No, K, d_k, T, a_used + ((b * H + h) * T) * K, K,
+                     &c.d_oh(b, h, 0, 0), d_k, &c.dv_h(b, h, 0, 0), d_k, c.head_scratch());
                 if (c.dropped) Dropout<S>::backward(g, T * K, &c.mask(b, h, 0, 0));
                 for (std::size_t i = 0; i < T; ++i) {
                     S* gr = g + i * K;
@@ -407,10 +422,10 @@ public:
         for (std::size_t b = 0; b < B; ++b)
             for (std::size_t h = 0; h < H; ++h) {
                 const S* g = &c.g(b, h, 0, 0);
-                gemm(Trans::No, Trans::No, T, d_k, K, S(1), g, K, c.key_block(b, h), c.kv_ld(), S(0),
-                     &c.dq_h(b, h, 0, 0), d_k);
-                gemm(Trans::Yes, Trans::No, K, d_k, T, S(1), g, K, &c.qu_h(b, h, 0, 0), d_k, S(0),
-                     &c.dk_h(b, h, 0, 0), d_k);
+                head_gemm(Trans::No, Trans::No, T, d_k, K, g, K, c.key_block(b, h), c.kv_ld(),
+                     &c.dq_h(b, h, 0, 0), d_k, c.head_scratch());
+                head_gemm(Trans::Yes, Trans::No, K, d_k, T, g, K, &c.qu_h(b, h, 0, 0), d_k,
+                     &c.dk_h(b, h, 0, 0), d_k, c.head_scratch());
             }
         // Back to the [rows*B, d_model] layout the projections' backward reads.
         from_heads(c.dq_h.data(), T, B, c.dq.data());

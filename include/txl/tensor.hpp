@@ -147,6 +147,14 @@ inline int max_threads() {
     return 1;
 #endif
 }
+/// This thread's number inside a parallel region (0 outside one).
+inline std::size_t thread_id() {
+#ifdef _OPENMP
+    return std::size_t(omp_get_thread_num());
+#else
+    return 0;
+#endif
+}
 inline bool in_parallel() {
 #ifdef _OPENMP
     return omp_in_parallel();
