@@ -238,13 +238,14 @@ public:
     }
 
     /// A per-(b, h) product $C = op(A)\,op(B)$: `small_gemm` (register-blocked, no packing) for
-    /// `float`, BLAS for `double`. `scratch` holds `n*k` values (for a transposed B).
+    /// `float` with at least 8 rows; BLAS for `double` and for fewer rows (a sampling step has
+    /// one query: BLAS's matrix-vector product reads the keys in place, where `small_gemm`
+    /// would first copy them transposed). `scratch` holds `n*k` values (for a transposed B).
     static void head_gemm(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, const S* a,
                           std::size_t lda, const S* b, std::size_t ldb, S* c, std::size_t ldc, S* scratch) {
         if constexpr (std::is_same_v<S, float>)
-            small_gemm(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, scratch);
-        else
-            gemm(ta, tb, m, n, k, S(1), a, lda, b, ldb, S(0), c, ldc);
+            if (m >= 8) return small_gemm(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, scratch);
+        gemm(ta, tb, m, n, k, S(1), a, lda, b, ldb, S(0), c, ldc);
     }
 
     /// Whether a per-head loop has enough work to be worth waking the other threads: at least
