@@ -104,18 +104,10 @@ public:
         }
     }
 
-    /// $\sum_{c<D} f(c)$ with 16 running partial sums: the loop vectorises, and the order of
-    /// the additions depends on $D$ alone.
+    /// $\sum_{c<D} f(c)$ over one row (see `partial_sums16`).
     template <class F>
     static S row_sum(F&& f) {
-        constexpr std::size_t L = 16, full = D / L * L;
-        S part[L] = {};
-        for (std::size_t c = 0; c < full; c += L)
-            for (std::size_t l = 0; l < L; ++l) part[l] += f(c + l);
-        for (std::size_t c = full; c < D; ++c) part[0] += f(c);
-        S sum = 0;
-        for (std::size_t l = 0; l < L; ++l) sum += part[l];
-        return sum;
+        return partial_sums16<S>(D, f);
     }
 
     template <class F>

@@ -72,16 +72,10 @@ template <class S>
 inline double clip_grad_norm(std::vector<ParamRef<S>>& refs, double max_norm) {
     double sq = 0;
     for (const auto& r : refs) {
-        // Only where the gradient may be non-zero. 16 running sums, so the loop vectorises
-        // without reordering a single sum.
+        // Only where the gradient may be non-zero.
         const S* g = r.grad + r.touched->begin;
         const std::size_t n = r.touched->empty() ? 0 : r.touched->end - r.touched->begin;
-        S part[16] = {};
-        std::size_t i = 0;
-        for (; i + 16 <= n; i += 16)
-            for (std::size_t l = 0; l < 16; ++l) part[l] += g[i + l] * g[i + l];
-        for (; i < n; ++i) part[0] += g[i] * g[i];
-        for (std::size_t l = 0; l < 16; ++l) sq += double(part[l]);
+        sq += double(partial_sums16<S>(n, [&](std::size_t i) { return g[i] * g[i]; }));
     }
     const double norm = std::sqrt(sq);
     const double scale = max_norm / (norm + 1e-6);

@@ -280,18 +280,11 @@ public:
         };
         for_each_head(R * B, B, one);
     }
-    /// `f(b, h)` for every (b, h): on all threads when there are at least 256 rows to copy,
-    /// else on this one (without even entering an OpenMP region: a sampling step is short).
+    /// `f(b, h)` for every (b, h): on all threads when there are at least 256 rows to copy
+    /// (see `for_range`).
     template <class F>
     static void for_each_head(std::size_t rows, std::size_t B, F&& f) {
-        if (rows >= 256 && !in_parallel()) {
-#pragma omp parallel for collapse(2) schedule(static)
-            for (std::size_t b = 0; b < B; ++b)
-                for (std::size_t h = 0; h < H; ++h) f(b, h);
-        } else {
-            for (std::size_t b = 0; b < B; ++b)
-                for (std::size_t h = 0; h < H; ++h) f(b, h);
-        }
+        for_range(B * H, rows >= 256, [&](std::size_t bh) { f(bh / H, bh % H); });
     }
 
     /// One row of attention weights in place: `row[j] = softmax_j(scale * row[j])` over the
@@ -389,6 +382,7 @@ public:
         ensure_shape(c.dk_h, {B, H, K, d_k});
         ensure_shape(c.dv_h, {B, H, K, d_k});
         ensure_shape(c.g, {B, H, T, K});
+        ensure_shape(c.part, {W});
         ensure_shape(c.scratch, {std::size_t(max_threads()), d_k * K});
 
         // Output projection: dO = dout W_o, then head-major like the forward's products.
@@ -451,7 +445,6 @@ public:
                     std::copy(gr, gr + (W - lo), row + lo);
                 }
             // dS[first+col, h] += sum over rows of X-bar[:, col] (column sums in row order).
-            ensure_shape(c.part, {W});
             c.part.fill(S(0));
             add_column_sums(x, nq, W, c.part.data());
             for (std::size_t col = 0; col < W; ++col) dSb[(first + col) * H + h] += c.part(col);

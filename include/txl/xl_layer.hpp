@@ -88,23 +88,13 @@ public:
         S* sub = c.sub.data();
         self_attn.forward(c.kv.data(), M, T, B, sub, c.attn, rng, k_mem, v_mem);
         if (drop) dropout.forward(sub, n, c.mask_att.data(), *drop);
-        if (n >= (std::size_t(1) << 16)) {
-#pragma omp parallel for simd schedule(static)
-            for (std::size_t i = 0; i < n; ++i) y[i] = x[i] + sub[i];
-        } else {
-            for (std::size_t i = 0; i < n; ++i) y[i] = x[i] + sub[i];
-        }
+        for_range(n, n >= (std::size_t(1) << 16), [&](std::size_t i) { y[i] = x[i] + sub[i]; });
 
         // y = x' + dropout(FFN(LN_ff(x'))).
         norm_ff.forward(y, nq, c.z_ff.data(), c.xhat_ff.data(), c.rstd_ff.data());
         feed_forward.forward(c.z_ff.data(), nq, sub, c.ff, rng);
         if (drop) dropout.forward(sub, n, c.mask_ff.data(), *drop);
-        if (n >= (std::size_t(1) << 16)) {
-#pragma omp parallel for simd schedule(static)
-            for (std::size_t i = 0; i < n; ++i) y[i] += sub[i];
-        } else {
-            for (std::size_t i = 0; i < n; ++i) y[i] += sub[i];
-        }
+        for_range(n, n >= (std::size_t(1) << 16), [&](std::size_t i) { y[i] += sub[i]; });
     }
 
     /// From `dy[T*B, d_model]` write `dx[T*B, d_model]` and accumulate parameter gradients.
