@@ -32,34 +32,80 @@ TEST_CASE("gemm: BLAS agrees with the naive loop on strided, transposed slices")
             }
 }
 
-TEST_CASE("small_gemm: agrees with the naive loop, every tile and edge, strided and transposed") {
+/// txl::sgemm against the naive loop in double: C (strided) prefilled, then C = op(A) op(B) + beta C.
+/// beta = 0 must ignore what C held (NaN here), as BLAS does.
+static void check_sgemm(txl::Trans ta, txl::Trans tb, std::size_t m, std::size_t n, std::size_t k, float beta) {
     using txl::Trans;
-    // Sizes that hit the 8-, 4- and 1-row tiles and the 2-batch, 1-batch and single columns.
-    for (std::size_t m : {1, 3, 4, 7, 8, 13, 64})
-        for (std::size_t n : {1, 5, 16, 17, 32, 45, 128})
-            for (std::size_t k : {1, 6, 32})
-                for (auto ta : {Trans::No, Trans::Yes})
-                    for (auto tb : {Trans::No, Trans::Yes}) {
-                        CAPTURE(m);
-                        CAPTURE(n);
-                        CAPTURE(k);
-                        const std::size_t lda = (ta == Trans::Yes ? m : k) + 3,
-                                          ldb = (tb == Trans::Yes ? k : n) + 2, ldc = n + 5;
-                        const std::size_t rows_a = ta == Trans::Yes ? k : m, rows_b = tb == Trans::Yes ? n : k;
-                        std::vector<double> a0(rows_a * lda), b0(rows_b * ldb);
-                        fill_uniform(a0.data(), a0.size(), 11);
-                        fill_uniform(b0.data(), b0.size(), 12);
-                        std::vector<float> a(a0.begin(), a0.end()), b(b0.begin(), b0.end()),
-                            c1(m * ldc, -7.0f), c2(m * ldc, -7.0f), scratch(n * k);
-                        txl::small_gemm(ta, tb, m, n, k, a.data(), lda, b.data(), ldb, c1.data(), ldc,
-                                        scratch.data());
-                        txl::gemm_naive(ta, tb, m, n, k, 1.0f, a.data(), lda, b.data(), ldb, 0.0f,
-                                        c2.data(), ldc);
-                        float worst = 0;
-                        for (std::size_t i = 0; i < c1.size(); ++i)
-                            worst = std::max(worst, std::abs(c1[i] - c2[i]));
-                        CHECK(worst <= 1e-5f * float(k));  // padding columns untouched: both -7
-                    }
+    CAPTURE(m);
+    CAPTURE(n);
+    CAPTURE(k);
+    CAPTURE(beta);
+    CAPTURE(int(ta));
+    CAPTURE(int(tb));
+    const std::size_t lda = (ta == Trans::Yes ? m : k) + 3, ldb = (tb == Trans::Yes ? k : n) + 2, ldc = n + 5;
+    const std::size_t rows_a = ta == Trans::Yes ? k : m, rows_b = tb == Trans::Yes ? n : k;
+    std::vector<double> a0(rows_a * lda), b0(rows_b * ldb), c0(m * ldc);
+    fill_uniform(a0.data(), a0.size(), 11);
+    fill_uniform(b0.data(), b0.size(), 12);
+    fill_uniform(c0.data(), c0.size(), 13);
+    std::vector<float> a(a0.begin(), a0.end()), b(b0.begin(), b0.end()), c(c0.begin(), c0.end());
+    if (beta == 0.0f)
+        for (std::size_t i = 0; i < m; ++i)
+            for (std::size_t j = 0; j < n; ++j) c[i * ldc + j] = std::nanf("");
+    const std::vector<float> before = c;
+    // The reference: the same float inputs, summed in double.
+    std::vector<double> af(a.begin(), a.end()), bf(b.begin(), b.end()), ref(c.begin(), c.end());
+    txl::gemm_naive(ta, tb, m, n, k, 1.0, af.data(), lda, bf.data(), ldb, double(beta), ref.data(), ldc);
+    txl::sgemm(ta, tb, m, n, k, a.data(), lda, b.data(), ldb, beta, c.data(), ldc);
+    double worst = 0;
+    bool padding_untouched = true;
+    for (std::size_t i = 0; i < m; ++i)
+        for (std::size_t j = 0; j < ldc; ++j) {
+            if (j >= n) {
+                padding_untouched = padding_untouched && c[i * ldc + j] == before[i * ldc + j];
+                continue;
+            }
+            const double e = std::abs(double(c[i * ldc + j]) - ref[i * ldc + j]);
+            worst = std::isnan(e) ? 1e30 : std::max(worst, e);
+        }
+    CHECK(padding_untouched);
+    CHECK(worst <= 2e-7 * double(k + 2));  // |a|, |b| <= 1: rounding of k float sums
+}
+
+TEST_CASE("sgemm: agrees with the naive loop, every tile, edge, block and transpose") {
+    using txl::Trans;
+    // m hits the 8-, 4- and 1-row tiles and a row block boundary (128); n a partial panel and
+    // a column block boundary (256); k a k-block boundary (256).
+    for (auto ta : {Trans::No, Trans::Yes})
+        for (auto tb : {Trans::No, Trans::Yes}) {
+            for (std::size_t m : {1, 3, 4, 7, 8, 13, 64, 141})
+                for (std::size_t n : {1, 5, 16, 17, 32, 45})
+                    for (std::size_t k : {1, 6, 32})
+                        for (float beta : {0.0f, 1.0f, 0.5f}) check_sgemm(ta, tb, m, n, k, beta);
+            for (float beta : {0.0f, 1.0f, 0.5f}) {
+                check_sgemm(ta, tb, 21, 300, 40, beta);
+                check_sgemm(ta, tb, 19, 40, 600, beta);
+                check_sgemm(ta, tb, 137, 290, 257, beta);
+            }
+            check_sgemm(ta, tb, 5, 7, 0, 0.5f);  // k = 0: C = beta C
+        }
+}
+
+TEST_CASE("sgemm: a row band gives bit-for-bit the rows of the whole product") {
+    // What makes results independent of how gemm splits rows over threads.
+    using txl::Trans;
+    const std::size_t m = 50, n = 70, k = 300;
+    std::vector<double> a0(m * k), b0(k * n);
+    fill_uniform(a0.data(), a0.size(), 21);
+    fill_uniform(b0.data(), b0.size(), 22);
+    std::vector<float> a(a0.begin(), a0.end()), b(b0.begin(), b0.end()), whole(m * n), band(m * n);
+    txl::sgemm(Trans::No, Trans::No, m, n, k, a.data(), k, b.data(), n, 0.0f, whole.data(), n);
+    for (std::size_t i0 : {0, 9, 17, 40}) {
+        const std::size_t rows = std::min<std::size_t>(9, m - i0);
+        txl::sgemm(Trans::No, Trans::No, rows, n, k, a.data() + i0 * k, k, b.data(), n, 0.0f,
+                   band.data() + i0 * n, n);
+        for (std::size_t i = i0 * n; i < (i0 + rows) * n; ++i) CHECK(band[i] == whole[i]);
+    }
 }
 
 TEST_CASE("ensure_shape: reallocates only when the shape changes") {

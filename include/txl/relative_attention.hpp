@@ -65,7 +65,6 @@
 #include "errors.hpp"
 #include "linear.hpp"
 #include "random.hpp"
-#include "small_gemm.hpp"
 #include "tensor.hpp"
 
 namespace txl {
@@ -110,8 +109,6 @@ public:
             return head_major ? &v_h(b, h, 0, 0) : v.data() + h * d_k;
         }
         std::size_t kv_ld() const { return head_major ? d_k : d_model; }
-        tensor<S, 2> scratch;    ///< `[threads, d_k*K]`: each thread's transposed operand
-        S* head_scratch() { return &scratch(thread_id(), 0); }
     };
 
     RelativeMultiHeadAttention()
@@ -170,7 +167,6 @@ public:
         }
         ensure_shape(c.a, {B, H, T, K});
         ensure_shape(c.o, {nq, d_model});
-        ensure_shape(c.scratch, {std::size_t(max_threads()), d_k * K});
         ensure_shape(c.x, {nq, K});
 
         // Projections. The queries are the last T rows of kv.
@@ -203,7 +199,7 @@ public:
         for (std::size_t b = 0; b < B; ++b)
             for (std::size_t h = 0; h < H; ++h)
                 head_gemm(Trans::No, Trans::Yes, T, K, d_k, &c.qu_h(b, h, 0, 0), d_k,
-                     c.key_block(b, h), c.kv_ld(), &c.a(b, h, 0, 0), K, c.head_scratch());
+                     c.key_block(b, h), c.kv_ld(), &c.a(b, h, 0, 0), K);
 
         // Position scores (B+D), added onto the content scores.
         add_position_scores(c.q.data(), M, T, B, c.a.data(), c.x.data());
@@ -231,20 +227,17 @@ public:
                 head_gemm(Trans::No, Trans::No, T, d_k, K, a + ((b * H + h) * T) * K, K,
                      c.value_block(b, h), c.kv_ld(),
                      c.head_major ? &c.o_h(b, h, 0, 0) : c.o.data() + h * d_k,
-                     c.head_major ? d_k : d_model, c.head_scratch());
+                     c.head_major ? d_k : d_model);
         if (c.head_major) from_heads(c.o_h.data(), T, B, c.o.data());
 
         output.forward(c.o.data(), nq, out);
     }
 
-    /// A per-(b, h) product $C = op(A)\,op(B)$: `small_gemm` (register-blocked, no packing) for
-    /// `float` with at least 8 rows; BLAS for `double` and for fewer rows (a sampling step has
-    /// one query: BLAS's matrix-vector product reads the keys in place, where `small_gemm`
-    /// would first copy them transposed). `scratch` holds `n*k` values (for a transposed B).
+    /// A per-(b, h) product $C = op(A)\,op(B)$ on the calling thread (the loops around it
+    /// are the parallel ones): `gemm`, which sends `float` products of 8 rows or more to
+    /// txl's own kernel and the rest (`double`, a sampling step's single query) to BLAS.
     static void head_gemm(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, const S* a,
-                          std::size_t lda, const S* b, std::size_t ldb, S* c, std::size_t ldc, S* scratch) {
-        if constexpr (std::is_same_v<S, float>)
-            if (m >= 8) return small_gemm(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, scratch);
+                          std::size_t lda, const S* b, std::size_t ldb, S* c, std::size_t ldc) {
         gemm(ta, tb, m, n, k, S(1), a, lda, b, ldb, S(0), c, ldc);
     }
 
@@ -383,7 +376,6 @@ public:
         ensure_shape(c.dv_h, {B, H, K, d_k});
         ensure_shape(c.g, {B, H, T, K});
         ensure_shape(c.part, {W});
-        ensure_shape(c.scratch, {std::size_t(max_threads()), d_k * K});
 
         // Output projection: dO = dout W_o, then head-major like the forward's products.
         output.backward(c.o.data(), dout, nq, c.d_o.data());
@@ -397,9 +389,9 @@ public:
             for (std::size_t h = 0; h < H; ++h) {
                 S* g = &c.g(b, h, 0, 0);
                 head_gemm(Trans::No, Trans::Yes, T, K, d_k, &c.d_oh(b, h, 0, 0), d_k,
-                     c.value_block(b, h), c.kv_ld(), g, K, c.head_scratch());
+                     c.value_block(b, h), c.kv_ld(), g, K);
                 head_gemm(Trans::Yes, Trans::No, K, d_k, T, a_used + ((b * H + h) * T) * K, K,
-                     &c.d_oh(b, h, 0, 0), d_k, &c.dv_h(b, h, 0, 0), d_k, c.head_scratch());
+                     &c.d_oh(b, h, 0, 0), d_k, &c.dv_h(b, h, 0, 0), d_k);
                 if (c.dropped) Dropout<S>::backward(g, T * K, &c.mask(b, h, 0, 0));
                 for (std::size_t i = 0; i < T; ++i) {
                     S* gr = g + i * K;
@@ -418,9 +410,9 @@ public:
             for (std::size_t h = 0; h < H; ++h) {
                 const S* g = &c.g(b, h, 0, 0);
                 head_gemm(Trans::No, Trans::No, T, d_k, K, g, K, c.key_block(b, h), c.kv_ld(),
-                     &c.dq_h(b, h, 0, 0), d_k, c.head_scratch());
+                     &c.dq_h(b, h, 0, 0), d_k);
                 head_gemm(Trans::Yes, Trans::No, K, d_k, T, g, K, &c.qu_h(b, h, 0, 0), d_k,
-                     &c.dk_h(b, h, 0, 0), d_k, c.head_scratch());
+                     &c.dk_h(b, h, 0, 0), d_k);
             }
         // Back to the [rows*B, d_model] layout the projections' backward reads.
         from_heads(c.dq_h.data(), T, B, c.dq.data());

@@ -13,6 +13,8 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdlib>
+#include <string>
 #include <type_traits>
 #include <vector>
 #include <xtensor/xtensor.hpp>
@@ -22,6 +24,8 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+
+#include "sgemm.hpp"
 
 // OpenBLAS's own declaration (its cblas.h collides with xtensor-blas's, see DESIGN.md).
 extern "C" void openblas_set_num_threads(int num_threads);
@@ -130,8 +134,6 @@ inline void zero_grad(Module& m) {
     });
 }
 
-enum class Trans : bool { No = false, Yes = true };
-
 /// ## Threads
 /// txl runs its own threads (OpenMP) and calls BLAS from inside them, one thread per call:
 /// many of a model's products are small (the position term runs one per head, sampling one
@@ -192,6 +194,22 @@ inline S partial_sums16(std::size_t n, F&& f) {
 }
 
 namespace detail {
+/// Whether `float` products of at least 8 rows go to txl's own kernel (`sgemm`, sgemm.hpp)
+/// rather than to BLAS: yes when compiled for AVX-512 (its tiles need the 32 vector registers
+/// AVX-512 has; built for AVX2 or less, BLAS does every product), unless the environment says
+/// `TXL_GEMM=blas`. Read once; the choice holds for the whole run.
+inline bool own_sgemm() {
+#if defined(__AVX512F__)
+    static const bool own = [] {
+        const char* v = std::getenv("TXL_GEMM");
+        return !(v && std::string(v) == "blas");
+    }();
+    return own;
+#else
+    return false;
+#endif
+}
+
 inline void blas_one_thread() {
     static const bool once = [] {
         openblas_set_num_threads(1);
@@ -202,9 +220,13 @@ inline void blas_one_thread() {
 // A single row of C (sampling: one position, batch 1) is a matrix-vector product; BLAS's
 // gemv skips gemm's packing and costs a fraction of its fixed overhead.
 template <class S>
-inline void blas_gemm(Trans ta, Trans tb, int m, int n, int k, S alpha, const S* a, int lda,
+inline void gemm_one_thread(Trans ta, Trans tb, int m, int n, int k, S alpha, const S* a, int lda,
                       const S* b, int ldb, S beta, S* c, int ldc) {
     constexpr bool f32 = std::is_same_v<S, float>;
+    if constexpr (f32)
+        if (m >= 8 && alpha == 1.0f && own_sgemm())
+            return sgemm(ta, tb, std::size_t(m), std::size_t(n), std::size_t(k), a, std::size_t(lda), b,
+                         std::size_t(ldb), beta, c, std::size_t(ldc));
     if (m == 1) {
         const int inc_a = ta == Trans::Yes ? lda : 1;
         const auto op = tb == Trans::Yes ? CblasNoTrans : CblasTrans;
@@ -241,13 +263,13 @@ inline void gemm(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k
         for (int t = 0; t < threads; ++t) {
             const std::size_t i0 = std::size_t(t) * band, i1 = std::min(m, i0 + band);
             if (i0 >= i1) continue;
-            detail::blas_gemm(ta, tb, int(i1 - i0), int(n), int(k), alpha,
+            detail::gemm_one_thread(ta, tb, int(i1 - i0), int(n), int(k), alpha,
                               ta == Trans::Yes ? a + i0 : a + i0 * lda, int(lda), b, int(ldb), beta,
                               c + i0 * ldc, int(ldc));
         }
         return;
     }
-    detail::blas_gemm(ta, tb, int(m), int(n), int(k), alpha, a, int(lda), b, int(ldb), beta, c, int(ldc));
+    detail::gemm_one_thread(ta, tb, int(m), int(n), int(k), alpha, a, int(lda), b, int(ldb), beta, c, int(ldc));
 }
 
 /// The plain triple loop `gemm` stands for; the tests check the two agree on strided,

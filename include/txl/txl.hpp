@@ -11,7 +11,7 @@
 #include "config.hpp"
 #include "errors.hpp"
 #include "tensor.hpp"
-#include "small_gemm.hpp"
+#include "sgemm.hpp"
 #include "random.hpp"
 #include "linear.hpp"
 #include "layer_norm.hpp"
