@@ -59,12 +59,14 @@ def main():
     for label, env in settings:
         ceiling = run([f'{b}/txl_bench_ceiling'], env)
         fma, sgemm = value(ceiling, 'fma_gflops'), value(ceiling, 'sgemm_gflops')
+        own_gemm = value(ceiling, 'txl_gemm_gflops')
         core = re.search(r'OpenBLAS kernel (\S+)',
                          run([f'{b}/txl_bench_train', '--config', 'labml', '--steps', '1'], env))
         print(f'### Training, {label}\n')
         print(f'machine: {os.cpu_count()} cores, OpenBLAS kernel {core.group(1) if core else "?"}'
               f' (OPENBLAS_CORETYPE={env.get("OPENBLAS_CORETYPE", "unset")}), '
-              f'fp32 ceiling: FMA loop {fma:.0f} GFLOP/s, sgemm 2048^3 {sgemm:.0f} GFLOP/s\n')
+              f'fp32 ceiling: FMA loop {fma:.0f} GFLOP/s; 2048^3 sgemm: OpenBLAS {sgemm:.0f}, '
+              f'txl::gemm {own_gemm:.0f} GFLOP/s\n')
         print('| config | txl tokens/s | PyTorch tokens/s | ratio | txl GFLOP/s | of FMA ceiling | peak MB txl / PyTorch |')
         print('|---|---:|---:|---:|---:|---:|---:|')
         p_env = dict(env, OMP_WAIT_POLICY='passive')
