@@ -2,19 +2,31 @@
 // labml's Transformer-XL in float64, runs three segments with memory (M = 0, M < T, M > T) and
 // saves weights, logits, losses, memories and the gradients of the summed loss. Here the same
 // weights load through the checkpoint loader and everything must match: 1e-9 in double, 1e-4 in
-// float, per tensor as max|difference| / max|reference|.
+// float, per tensor as max|difference| / max|reference|. Two sets: a tiny model with segments of
+// 2-4 positions, and a wider one with segments of 9-17 positions, so that in float the per-(b, h)
+// attention products too (T rows) run through txl's own GEMM kernel (sgemm.hpp), which takes
+// products of 8 rows or more, with partial tiles and panels.
 #include <doctest/doctest.h>
 
 #include <txl/txl.hpp>
 
 namespace {
-const std::string dir = TXL_FIXTURES_DIR;
+/// One fixture set: its directory and the sizes make_fixtures.py used for it.
+struct Set {
+    std::string dir;
+    std::size_t V, B, mem_len;
+    std::array<std::size_t, 3> lengths;
+};
+const Set tiny{std::string(TXL_FIXTURES_DIR) + "/fixtures", 11, 2, 5, {2, 4, 3}};
+const Set longer{std::string(TXL_FIXTURES_DIR) + "/fixtures_long", 11, 3, 20, {9, 17, 10}};
 
-template <class S>
+template <class S, std::size_t D, std::size_t H, std::size_t FF, std::size_t L, std::size_t P>
 using ModelOf = txl::AutoregressiveModel<
-    txl::Config<S, 8, 2, 12, 2, 16>,
-    txl::XLLayer<txl::RelativeMultiHeadAttention<txl::Config<S, 8, 2, 12, 2, 16>>,
-                 txl::FeedForward<txl::Config<S, 8, 2, 12, 2, 16>>>>;
+    txl::Config<S, D, H, FF, L, P>,
+    txl::XLLayer<txl::RelativeMultiHeadAttention<txl::Config<S, D, H, FF, L, P>>,
+                 txl::FeedForward<txl::Config<S, D, H, FF, L, P>>>>;
+
+std::string dir;  // the set being compared
 
 template <std::size_t N>
 txl::tensor<double, N> load_ref(const std::string& name, const std::array<std::size_t, N>& shape) {
@@ -34,11 +46,12 @@ double rel_error(const A& got, const B& ref) {
     return mx > 0 ? diff / mx : diff;
 }
 
-template <class S>
-void run_golden(double tol) {
-    using Model = ModelOf<S>;
-    const std::size_t V = 11, B = 2, D = 8, mem_len = 5;
-    const std::size_t lengths[3] = {2, 4, 3};
+template <class Model>
+void run_golden(const Set& set, double tol) {
+    using S = typename Model::scalar;
+    dir = set.dir;
+    const std::size_t V = set.V, B = set.B, D = Model::config::d_model, mem_len = set.mem_len;
+    const auto& lengths = set.lengths;
     Model model(V, 0);
     txl::load_checkpoint(model, dir + (std::is_same_v<S, float> ? "/weights_f32" : "/weights_f64"));
     model.zero_grad();
@@ -67,7 +80,7 @@ void run_golden(double tol) {
         compare("loss of segment " + id, std::abs(loss.loss - ref_loss(0)) / std::abs(ref_loss(0)));
         model.backward(dlogits.data(), cache);
         model.update_memory(mem, cache, mem_len);
-        for (std::size_t l = 0; l < 2; ++l)
+        for (std::size_t l = 0; l < Model::config::n_layers; ++l)
             compare("memory of layer " + std::to_string(l) + " after segment " + id,
                     rel_error(mem.layers[l],
                               load_ref("mem_" + id + "_" + std::to_string(l) + ".npy",
@@ -83,12 +96,18 @@ void run_golden(double tol) {
         compare("gradient of " + name, e);
     });
     MESSAGE(std::string(std::is_same_v<S, float> ? "float" : "double")
-            << " golden test: worst relative error " << worst << " (gradients: " << worst_grad
+            << " golden test (" << set.dir.substr(set.dir.rfind('/') + 1) << "): worst relative error " << worst << " (gradients: " << worst_grad
             << ")");
 }
 }  // namespace
 
 TEST_CASE("golden: double matches PyTorch to 1e-9 (logits, losses, memories, every gradient)") {
-    run_golden<double>(1e-9);
+    run_golden<ModelOf<double, 8, 2, 12, 2, 16>>(tiny, 1e-9);
 }
-TEST_CASE("golden: float matches PyTorch to 1e-4") { run_golden<float>(1e-4); }
+TEST_CASE("golden: float matches PyTorch to 1e-4") { run_golden<ModelOf<float, 8, 2, 12, 2, 16>>(tiny, 1e-4); }
+TEST_CASE("golden, segments of 9-17 positions: double matches PyTorch to 1e-9") {
+    run_golden<ModelOf<double, 32, 2, 48, 2, 64>>(longer, 1e-9);
+}
+TEST_CASE("golden, segments of 9-17 positions: float matches PyTorch to 1e-4") {
+    run_golden<ModelOf<float, 32, 2, 48, 2, 64>>(longer, 1e-4);
+}

@@ -8,7 +8,12 @@ Run by hand (Debian's python3-torch) to regenerate `fixtures/`:
 The model is labml.ai's implementation restated in plain PyTorch (labml_xl.py beside this
 file), so the script needs no labml install.
 
-Three segments run with memory (M = 0, M < T, M > T: see SEGMENT_LENGTHS). Written:
+Two sets, each three segments run with memory (M = 0, M < T, M > T: see SETS):
+  fixtures/       a tiny model, segments of 2-4 positions;
+  fixtures_long/  a wider model with segments of 9-17 positions, so that in float the
+                  attention's per-(b, h) products (T rows) run through txl's own GEMM kernel,
+                  which takes products of 8 rows or more, and hit its partial tiles and panels.
+Written into each:
   weights_f64/<name>.npy, weights_f32/<name>.npy   the parameters (state_dict names)
   tokens_<s>.npy, targets_<s>.npy                   int64 [T, B]
   logits_<s>.npy [T, B, V], loss_<s>.npy [1]        per segment
@@ -30,13 +35,24 @@ from labml_xl import AutoregressiveModel, merge_memory  # noqa: E402
 torch.set_default_dtype(torch.float64)
 
 # Must match tests/test_golden.cpp.
-D_MODEL, HEADS, D_FF, LAYERS, P = 8, 2, 12, 2, 16
-N_VOCAB, BATCH, MEM_LEN = 11, 2, 5
-SEGMENT_LENGTHS = [2, 4, 3]  # memory before each: M = 0, then M = 2 < T = 4, then M = 5 > T = 3
+SETS = {
+    'fixtures': dict(D_MODEL=8, HEADS=2, D_FF=12, LAYERS=2, P=16, N_VOCAB=11, BATCH=2, MEM_LEN=5,
+                     # memory before each: M = 0, then M = 2 < T = 4, then M = 5 > T = 3
+                     SEGMENT_LENGTHS=[2, 4, 3]),
+    'fixtures_long': dict(D_MODEL=32, HEADS=2, D_FF=48, LAYERS=2, P=64, N_VOCAB=11, BATCH=3,
+                          MEM_LEN=20,
+                          # M = 0, then M = 9 < T = 17, then M = 20 > T = 10
+                          SEGMENT_LENGTHS=[9, 17, 10]),
+}
 
 
 def main():
-    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures')
+    here = os.path.dirname(os.path.abspath(__file__))
+    for name, cfg in SETS.items():
+        make(os.path.join(here, name), **cfg)
+
+
+def make(out, D_MODEL, HEADS, D_FF, LAYERS, P, N_VOCAB, BATCH, MEM_LEN, SEGMENT_LENGTHS):
     shutil.rmtree(out, ignore_errors=True)
     for d in ('weights_f64', 'weights_f32', 'grad'):
         os.makedirs(os.path.join(out, d))
