@@ -1,6 +1,7 @@
 // Google Benchmark micro-benchmarks: each block's forward and backward at the practical
 // config's shapes (T = 64, M = 64, B = 32, d_model 128, 4 heads, d_ff 256), to see where a
-// step's time goes.   build/bench/txl_bench_blocks [--benchmark_filter=Attention]
+// step's time goes; and the GEMM kernels on the products' shapes (BM_Gemm: OpenBLAS against
+// txl::sgemm, one thread).   build/bench/txl_bench_blocks [--benchmark_filter=Attention|Gemm]
 #include <benchmark/benchmark.h>
 
 #include <txl/txl.hpp>
@@ -106,6 +107,45 @@ void BM_Adam_step(benchmark::State& st) {
 }
 }  // namespace
 
+// One thread's share of a step's products, OpenBLAS (`cblas_sgemm`, whatever kernel it picked)
+// against txl's own kernel (`txl::sgemm`), single-threaded: the per-call kernel speed. Rows of
+// the large projections are halved, as `gemm` hands each of two threads half of them.
+struct GemmShape {
+    const char* what;
+    txl::Trans ta, tb;
+    std::size_t m, n, k;
+};
+const GemmShape gemm_shapes[] = {
+    {"practical x W^T (projections, FFN in), half the rows", txl::Trans::No, txl::Trans::Yes, 1024, 256, 128},
+    {"practical dy W (input gradient), half the rows", txl::Trans::No, txl::Trans::No, 1024, 128, 256},
+    {"practical dy^T x (weight gradient), half the rows", txl::Trans::Yes, txl::Trans::No, 128, 128, 2048},
+    {"practical per-head (q+u) k^T", txl::Trans::No, txl::Trans::Yes, 64, 128, 32},
+    {"practical per-head a v", txl::Trans::No, txl::Trans::No, 64, 32, 128},
+    {"practical per-head a^T dO", txl::Trans::Yes, txl::Trans::No, 128, 32, 64},
+    {"large x W1^T (FFN in), half the rows", txl::Trans::No, txl::Trans::Yes, 1024, 1024, 256},
+    {"large dy^T x (FFN weight gradient)", txl::Trans::Yes, txl::Trans::No, 512, 256, 2048},
+};
+void BM_Gemm(benchmark::State& st) {
+    const GemmShape& g = gemm_shapes[st.range(0)];
+    const bool own = st.range(1) == 1;
+    st.SetLabel(std::string(own ? "txl::sgemm  " : "OpenBLAS    ") + g.what);
+    const std::size_t lda = g.ta == txl::Trans::Yes ? g.m : g.k, ldb = g.tb == txl::Trans::Yes ? g.k : g.n;
+    auto a = random_vec(g.m * g.k, 1), b = random_vec(g.k * g.n, 2);
+    std::vector<float> c(g.m * g.n);
+    txl::detail::blas_one_thread();
+    for (auto _ : st) {
+        if (own)
+            txl::sgemm(g.ta, g.tb, g.m, g.n, g.k, a.data(), lda, b.data(), ldb, 0.0f, c.data(), g.n);
+        else
+            cblas_sgemm(CblasRowMajor, g.ta == txl::Trans::Yes ? CblasTrans : CblasNoTrans,
+                        g.tb == txl::Trans::Yes ? CblasTrans : CblasNoTrans, int(g.m), int(g.n), int(g.k),
+                        1.0f, a.data(), int(lda), b.data(), int(ldb), 0.0f, c.data(), int(g.n));
+        benchmark::DoNotOptimize(c.data());
+    }
+    st.counters["GFLOP/s"] = benchmark::Counter(2.0 * double(g.m * g.n * g.k) * double(st.iterations()),
+                                                benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+}
+
 BENCHMARK(BM_Linear_forward)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Linear_backward)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_LayerNorm_forward)->Unit(benchmark::kMicrosecond);
@@ -116,4 +156,7 @@ BENCHMARK(BM_Attention_forward)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Attention_backward)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Position_scores)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Adam_step)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Gemm)
+    ->ArgsProduct({benchmark::CreateDenseRange(0, std::size(gemm_shapes) - 1, 1), {0, 1}})
+    ->Unit(benchmark::kMicrosecond);
 BENCHMARK_MAIN();
