@@ -106,8 +106,8 @@ TEST_CASE("golden: double matches PyTorch to 1e-9 (logits, losses, memories, eve
 }
 TEST_CASE("golden: float matches PyTorch to 1e-4") { run_golden<ModelOf<float, 8, 2, 12, 2, 16>>(tiny, 1e-4); }
 TEST_CASE("golden, segments of 9-17 positions: double matches PyTorch to 1e-9") {
-    run_golden<ModelOf<double, 32, 2, 48, 2, 64>>(longer, 1e-9);
+    run_golden<ModelOf<double, 64, 2, 96, 2, 64>>(longer, 1e-9);
 }
 TEST_CASE("golden, segments of 9-17 positions: float matches PyTorch to 1e-4") {
-    run_golden<ModelOf<float, 32, 2, 48, 2, 64>>(longer, 1e-4);
+    run_golden<ModelOf<float, 64, 2, 96, 2, 64>>(longer, 1e-4);
 }

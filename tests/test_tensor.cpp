@@ -3,7 +3,7 @@
 using namespace txl_test;
 
 template <class S>
-void compare_gemm(txl::Trans ta, txl::Trans tb, S beta, std::size_t m = 5) {
+void compare_gemm(txl::Trans ta, txl::Trans tb, S beta, std::size_t m = 5, bool with_bias = false) {
     // Strided slices: A, B and C live inside wider matrices (leading dimension > width).
     // m = 1 takes the matrix-vector path.
     const std::size_t n = 4, k = 3, lda = 9, ldb = 7, ldc = 6;
@@ -13,28 +13,35 @@ void compare_gemm(txl::Trans ta, txl::Trans tb, S beta, std::size_t m = 5) {
     fill_uniform(c0.data(), c0.size(), 3);
     std::vector<S> a(a0.begin(), a0.end()), b(b0.begin(), b0.end()), c1(c0.begin(), c0.end()),
         c2 = c1;
-    txl::gemm(ta, tb, m, n, k, S(1.5), a.data() + 1, lda, b.data() + 2, ldb, beta, c1.data(), ldc);
+    const S bias[4] = {S(0.25), S(-1), S(0.5), S(2)};
+    txl::gemm(ta, tb, m, n, k, S(1.5), a.data() + 1, lda, b.data() + 2, ldb, beta, c1.data(), ldc,
+              with_bias ? bias : nullptr);
     txl::gemm_naive(ta, tb, m, n, k, S(1.5), a.data() + 1, lda, b.data() + 2, ldb, beta, c2.data(),
                     ldc);
+    if (with_bias)
+        for (std::size_t i = 0; i < m; ++i)
+            for (std::size_t j = 0; j < n; ++j) c2[i * ldc + j] += bias[j];
     for (std::size_t i = 0; i < c1.size(); ++i)
         CHECK(double(c1[i]) == doctest::Approx(double(c2[i])).epsilon(std::is_same_v<S, float> ? 1e-5 : 1e-13));
 }
 
-TEST_CASE("gemm: BLAS agrees with the naive loop on strided, transposed slices") {
+TEST_CASE("gemm: BLAS agrees with the naive loop on strided, transposed slices, with and without a bias") {
     using txl::Trans;
     for (auto ta : {Trans::No, Trans::Yes})
         for (auto tb : {Trans::No, Trans::Yes})
             for (double beta : {0.0, 1.0}) {
-                for (std::size_t m : {1, 5}) {
-                    compare_gemm<double>(ta, tb, beta, m);
-                    compare_gemm<float>(ta, tb, float(beta), m);
-                }
+                for (std::size_t m : {1, 5})
+                    for (bool with_bias : {false, true}) {
+                        compare_gemm<double>(ta, tb, beta, m, with_bias);
+                        compare_gemm<float>(ta, tb, float(beta), m, with_bias);
+                    }
             }
 }
 
 /// txl::sgemm against the naive loop in double: C (strided) prefilled, then C = op(A) op(B) + beta C.
 /// beta = 0 must ignore what C held (NaN here), as BLAS does.
-static void check_sgemm(txl::Trans ta, txl::Trans tb, std::size_t m, std::size_t n, std::size_t k, float beta) {
+static void check_sgemm(txl::Trans ta, txl::Trans tb, std::size_t m, std::size_t n, std::size_t k, float beta,
+                        bool with_bias = false, std::size_t b_pad = 2) {
     using txl::Trans;
     CAPTURE(m);
     CAPTURE(n);
@@ -42,7 +49,7 @@ static void check_sgemm(txl::Trans ta, txl::Trans tb, std::size_t m, std::size_t
     CAPTURE(beta);
     CAPTURE(int(ta));
     CAPTURE(int(tb));
-    const std::size_t lda = (ta == Trans::Yes ? m : k) + 3, ldb = (tb == Trans::Yes ? k : n) + 2, ldc = n + 5;
+    const std::size_t lda = (ta == Trans::Yes ? m : k) + 3, ldb = (tb == Trans::Yes ? k : n) + b_pad, ldc = n + 5;
     const std::size_t rows_a = ta == Trans::Yes ? k : m, rows_b = tb == Trans::Yes ? n : k;
     std::vector<double> a0(rows_a * lda), b0(rows_b * ldb), c0(m * ldc);
     fill_uniform(a0.data(), a0.size(), 11);
@@ -56,7 +63,14 @@ static void check_sgemm(txl::Trans ta, txl::Trans tb, std::size_t m, std::size_t
     // The reference: the same float inputs, summed in double.
     std::vector<double> af(a.begin(), a.end()), bf(b.begin(), b.end()), ref(c.begin(), c.end());
     txl::gemm_naive(ta, tb, m, n, k, 1.0, af.data(), lda, bf.data(), ldb, double(beta), ref.data(), ldc);
-    txl::sgemm(ta, tb, m, n, k, a.data(), lda, b.data(), ldb, beta, c.data(), ldc);
+    std::vector<double> bias0(n);
+    fill_uniform(bias0.data(), n, 14);
+    const std::vector<float> bias(bias0.begin(), bias0.end());
+    if (with_bias)
+        for (std::size_t i = 0; i < m; ++i)
+            for (std::size_t j = 0; j < n; ++j) ref[i * ldc + j] += double(bias[j]);
+    txl::sgemm(ta, tb, m, n, k, a.data(), lda, b.data(), ldb, beta, c.data(), ldc,
+               with_bias ? bias.data() : nullptr);
     double worst = 0;
     bool padding_untouched = true;
     for (std::size_t i = 0; i < m; ++i)
@@ -72,7 +86,7 @@ static void check_sgemm(txl::Trans ta, txl::Trans tb, std::size_t m, std::size_t
     CHECK(worst <= 2e-7 * double(k + 2));  // |a|, |b| <= 1: rounding of k float sums
 }
 
-TEST_CASE("sgemm: agrees with the naive loop, every tile, edge, block and transpose") {
+TEST_CASE("sgemm: agrees with the naive loop, every tile, edge, block, transpose, beta and bias") {
     using txl::Trans;
     // m hits the 8-, 4- and 1-row tiles and a row block boundary (128); n a partial panel and
     // a column block boundary (256); k a k-block boundary (256).
@@ -81,13 +95,21 @@ TEST_CASE("sgemm: agrees with the naive loop, every tile, edge, block and transp
             for (std::size_t m : {1, 3, 4, 7, 8, 13, 64, 141})
                 for (std::size_t n : {1, 5, 16, 17, 32, 45})
                     for (std::size_t k : {1, 6, 32})
-                        for (float beta : {0.0f, 1.0f, 0.5f}) check_sgemm(ta, tb, m, n, k, beta);
-            for (float beta : {0.0f, 1.0f, 0.5f}) {
-                check_sgemm(ta, tb, 21, 300, 40, beta);
-                check_sgemm(ta, tb, 19, 40, 600, beta);
-                check_sgemm(ta, tb, 137, 290, 257, beta);
-            }
-            check_sgemm(ta, tb, 5, 7, 0, 0.5f);  // k = 0: C = beta C
+                        for (float beta : {0.0f, 1.0f, 0.5f}) {
+                            check_sgemm(ta, tb, m, n, k, beta);
+                            check_sgemm(ta, tb, m, n, k, beta, true);  // sums start from a bias
+                        }
+            for (float beta : {0.0f, 1.0f, 0.5f})
+                for (bool with_bias : {false, true}) {
+                    check_sgemm(ta, tb, 21, 300, 40, beta, with_bias);
+                    check_sgemm(ta, tb, 19, 40, 600, beta, with_bias);
+                    check_sgemm(ta, tb, 137, 290, 257, beta, with_bias);
+                }
+            // B one 32-column panel wide and stored densely: read in place, not packed.
+            for (std::size_t m : {3, 8, 29})
+                for (std::size_t k : {1, 32, 300}) check_sgemm(ta, tb, m, 32, k, 0.5f, false, 0);
+            check_sgemm(ta, tb, 5, 7, 0, 0.5f);        // k = 0: C = beta C
+            check_sgemm(ta, tb, 5, 7, 0, 0.5f, true);  // k = 0: C = beta C + bias
         }
 }
 

@@ -45,14 +45,11 @@ public:
         if (has_bias_) init_uniform(bias.value.data(), bias.value.size(), bound, rng);
     }
 
-    /// `y[n, out] = x[n, in] W^T + b` (dense rows). The bias is copied into every row
-    /// first, then the GEMM adds $x W^\top$ onto it ($\beta = 1$).
+    /// `y[n, out] = x[n, in] W^T + b` (dense rows): one GEMM, whose sums start from $b$
+    /// (`gemm`'s `bias`), so $b$ is not first copied into every row of $y$.
     void forward(const S* x, std::size_t n, S* y) const {
-        if (has_bias_)
-            for (std::size_t r = 0; r < n; ++r)
-                std::copy(bias.value.data(), bias.value.data() + out_, y + r * out_);
-        gemm(Trans::No, Trans::Yes, n, out_, in_, S(1), x, in_, weight.value.data(), in_,
-             has_bias_ ? S(1) : S(0), y, out_);
+        gemm(Trans::No, Trans::Yes, n, out_, in_, S(1), x, in_, weight.value.data(), in_, S(0), y, out_,
+             has_bias_ ? bias.value.data() : nullptr);
     }
 
     /// Accumulate $\partial L/\partial W$, $\partial L/\partial b$ from `dy[n, out]` and the

@@ -68,13 +68,19 @@ enum class SgStore { Set, Add, Beta };
 template <std::size_t MR>
 inline void sg_tile(const float* a, std::size_t sa_r, std::size_t sa_p, const float* panel,
                     std::size_t kc, float* c, std::size_t ldc, std::size_t ncols, SgStore mode,
-                    float beta) {
+                    float beta, const float* bias) {
+    // The sums start from zero, or from the bias row (sg_NR values) when one is given.
+    const fbatch init0 = bias ? fbatch::load_unaligned(bias) : fbatch(0.0f);
+    const fbatch init1 = bias ? fbatch::load_unaligned(bias + sg_L) : fbatch(0.0f);
     fbatch acc[MR][2];
 #pragma GCC unroll 16
-    for (std::size_t r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = fbatch(0.0f);
+    for (std::size_t r = 0; r < MR; ++r) {
+        acc[r][0] = init0;
+        acc[r][1] = init1;
+    }
     for (std::size_t p = 0; p < kc; ++p) {
-        const fbatch b0 = fbatch::load_aligned(panel + p * sg_NR);
-        const fbatch b1 = fbatch::load_aligned(panel + p * sg_NR + sg_L);
+        const fbatch b0 = fbatch::load_unaligned(panel + p * sg_NR);
+        const fbatch b1 = fbatch::load_unaligned(panel + p * sg_NR + sg_L);
 #pragma GCC unroll 16
         for (std::size_t r = 0; r < MR; ++r) {
             const fbatch av(a[r * sa_r + p * sa_p]);
@@ -190,18 +196,22 @@ inline float* sg_buffer() {
 
 /// $C \leftarrow op(A)\,op(B) + \beta C$, row-major `float`, on the calling thread (`gemm` in
 /// tensor.hpp splits large products over threads). `lda`, `ldb`, `ldc` are the distances
-/// between consecutive rows as stored.
+/// between consecutive rows as stored. With `bias` (`n` values) every row's sums start from
+/// it: $C \leftarrow op(A)\,op(B) + \mathbf 1\, b^\top + \beta C$, a linear layer's forward
+/// without first copying $b$ into every row of $C$ and reading it back.
 inline void sgemm(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, const float* a,
                   std::size_t lda, const float* b, std::size_t ldb, float beta, float* c,
-                  std::size_t ldc) {
+                  std::size_t ldc, const float* bias = nullptr) {
     using namespace detail;
     if (m == 0 || n == 0) return;
-    if (k == 0) {  // C = beta C
+    if (k == 0) {  // C = beta C (+ bias)
         for (std::size_t i = 0; i < m; ++i)
-            for (std::size_t j = 0; j < n; ++j) c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
+            for (std::size_t j = 0; j < n; ++j)
+                c[i * ldc + j] = (beta == 0.0f ? 0.0f : beta * c[i * ldc + j]) + (bias ? bias[j] : 0.0f);
         return;
     }
     float* buf = sg_buffer();
+    alignas(64) float bias_tail[sg_NR];  // a partial panel's bias, zero-padded
     for (std::size_t p0 = 0; p0 < k; p0 += sg_KC) {
         const std::size_t kc = std::min(sg_KC, k - p0);
         const SgStore mode = p0 > 0 ? SgStore::Add
@@ -210,7 +220,10 @@ inline void sgemm(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t 
                                             : SgStore::Beta;
         for (std::size_t j0 = 0; j0 < n; j0 += sg_NC) {
             const std::size_t nc = std::min(sg_NC, n - j0);
-            sg_pack(tb, b, ldb, p0, kc, j0, nc, buf);
+            // B exactly one panel wide and stored that way (the attention's head-major
+            // [rows, d_k] blocks with d_k = 32) is already packed: read it in place.
+            const bool packed = tb == Trans::No && n == sg_NR && ldb == sg_NR;
+            if (!packed) sg_pack(tb, b, ldb, p0, kc, j0, nc, buf);
             for (std::size_t i0 = 0; i0 < m; i0 += sg_MC) {
                 const std::size_t mc = std::min(sg_MC, m - i0);
                 // The block's rows of op(A), read in place: element (i, p) at a[i*lda + p],
@@ -220,17 +233,25 @@ inline void sgemm(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t 
                 const std::size_t sa_r = ta == Trans::Yes ? 1 : lda, sa_p = ta == Trans::Yes ? lda : 1;
                 const float* ap = a + i0 * sa_r + p0 * sa_p;
                 for (std::size_t jp = 0; jp * sg_NR < nc; ++jp) {
-                    const float* panel = buf + jp * kc * sg_NR;
+                    const float* panel = packed ? b + p0 * sg_NR : buf + jp * kc * sg_NR;
                     const std::size_t ncols = std::min(sg_NR, nc - jp * sg_NR);
                     float* cj = c + i0 * ldc + j0 + jp * sg_NR;
+                    const float* bj = nullptr;  // the bias enters with the first k-block only
+                    if (bias && p0 == 0) {
+                        bj = bias + j0 + jp * sg_NR;
+                        if (ncols < sg_NR) {
+                            std::fill(std::copy_n(bj, ncols, bias_tail), bias_tail + sg_NR, 0.0f);
+                            bj = bias_tail;
+                        }
+                    }
                     auto row = [&](std::size_t i) { return ap + i * sa_r; };
                     std::size_t i = 0;
                     for (; i + 8 <= mc; i += 8)
-                        sg_tile<8>(row(i), sa_r, sa_p, panel, kc, cj + i * ldc, ldc, ncols, mode, beta);
+                        sg_tile<8>(row(i), sa_r, sa_p, panel, kc, cj + i * ldc, ldc, ncols, mode, beta, bj);
                     for (; i + 4 <= mc; i += 4)
-                        sg_tile<4>(row(i), sa_r, sa_p, panel, kc, cj + i * ldc, ldc, ncols, mode, beta);
+                        sg_tile<4>(row(i), sa_r, sa_p, panel, kc, cj + i * ldc, ldc, ncols, mode, beta, bj);
                     for (; i < mc; ++i)
-                        sg_tile<1>(row(i), sa_r, sa_p, panel, kc, cj + i * ldc, ldc, ncols, mode, beta);
+                        sg_tile<1>(row(i), sa_r, sa_p, panel, kc, cj + i * ldc, ldc, ncols, mode, beta, bj);
                 }
             }
         }

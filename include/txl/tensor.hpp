@@ -221,12 +221,20 @@ inline void blas_one_thread() {
 // gemv skips gemm's packing and costs a fraction of its fixed overhead.
 template <class S>
 inline void gemm_one_thread(Trans ta, Trans tb, int m, int n, int k, S alpha, const S* a, int lda,
-                      const S* b, int ldb, S beta, S* c, int ldc) {
+                            const S* b, int ldb, S beta, S* c, int ldc, const S* bias = nullptr) {
     constexpr bool f32 = std::is_same_v<S, float>;
     if constexpr (f32)
         if (m >= 8 && alpha == 1.0f && own_sgemm())
             return sgemm(ta, tb, std::size_t(m), std::size_t(n), std::size_t(k), a, std::size_t(lda), b,
-                         std::size_t(ldb), beta, c, std::size_t(ldc));
+                         std::size_t(ldb), beta, c, std::size_t(ldc), bias);
+    if (bias) {  // BLAS has no bias: C = beta C + bias first, then C += op(A) op(B)
+        for (int i = 0; i < m; ++i)
+            for (int j = 0; j < n; ++j) {
+                S& cij = c[std::size_t(i) * std::size_t(ldc) + std::size_t(j)];
+                cij = (beta == S(0) ? S(0) : beta * cij) + bias[j];
+            }
+        beta = S(1);
+    }
     if (m == 1) {
         const int inc_a = ta == Trans::Yes ? lda : 1;
         const auto op = tb == Trans::Yes ? CblasNoTrans : CblasTrans;
@@ -247,12 +255,13 @@ inline void gemm_one_thread(Trans ta, Trans tb, int m, int n, int k, S alpha, co
 /// `lda`, `ldb`, `ldc` are the distances between consecutive rows *as stored*.
 /// Outside a parallel region a product of at least $2^{18}$ multiply-adds is cut into one band
 /// of rows of $C$ per thread (row $i$ of $op(A)$ starts at `a + i*lda`, or at `a + i` when
-/// transposed); each band is one BLAS call. The bands are fixed by the sizes, so results do not
-/// depend on timing.
+/// transposed); each band is one call on one thread. The bands are fixed by the sizes, so
+/// results do not depend on timing. With `bias` (`n` values, e.g. a linear layer's $b$) every
+/// row of $C$ also gets $b$ added: $C \leftarrow \alpha\, op(A)\, op(B) + \mathbf 1 b^\top + \beta C$.
 template <class S>
 inline void gemm(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, S alpha,
                  const S* a, std::size_t lda, const S* b, std::size_t ldb, S beta, S* c,
-                 std::size_t ldc) {
+                 std::size_t ldc, const S* bias = nullptr) {
     static_assert(std::is_same_v<S, float> || std::is_same_v<S, double>, "gemm: float or double");
     if (m == 0 || n == 0) return;
     detail::blas_one_thread();
@@ -264,12 +273,13 @@ inline void gemm(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k
             const std::size_t i0 = std::size_t(t) * band, i1 = std::min(m, i0 + band);
             if (i0 >= i1) continue;
             detail::gemm_one_thread(ta, tb, int(i1 - i0), int(n), int(k), alpha,
-                              ta == Trans::Yes ? a + i0 : a + i0 * lda, int(lda), b, int(ldb), beta,
-                              c + i0 * ldc, int(ldc));
+                                    ta == Trans::Yes ? a + i0 : a + i0 * lda, int(lda), b, int(ldb),
+                                    beta, c + i0 * ldc, int(ldc), bias);
         }
         return;
     }
-    detail::gemm_one_thread(ta, tb, int(m), int(n), int(k), alpha, a, int(lda), b, int(ldb), beta, c, int(ldc));
+    detail::gemm_one_thread(ta, tb, int(m), int(n), int(k), alpha, a, int(lda), b, int(ldb), beta, c,
+                            int(ldc), bias);
 }
 
 /// The plain triple loop `gemm` stands for; the tests check the two agree on strided,

@@ -10,9 +10,10 @@ file), so the script needs no labml install.
 
 Two sets, each three segments run with memory (M = 0, M < T, M > T: see SETS):
   fixtures/       a tiny model, segments of 2-4 positions;
-  fixtures_long/  a wider model with segments of 9-17 positions, so that in float the
-                  attention's per-(b, h) products (T rows) run through txl's own GEMM kernel,
-                  which takes products of 8 rows or more, and hit its partial tiles and panels.
+  fixtures_long/  a wider model (d_model 64, d_k 32) with segments of 9-17 positions, so that
+                  in float the attention's per-(b, h) products (T rows) run through txl's own
+                  GEMM kernel, which takes products of 8 rows or more: partial tiles and
+                  panels, and head blocks one panel wide (d_k = 32) read in place.
 Written into each:
   weights_f64/<name>.npy, weights_f32/<name>.npy   the parameters (state_dict names)
   tokens_<s>.npy, targets_<s>.npy                   int64 [T, B]
@@ -39,7 +40,7 @@ SETS = {
     'fixtures': dict(D_MODEL=8, HEADS=2, D_FF=12, LAYERS=2, P=16, N_VOCAB=11, BATCH=2, MEM_LEN=5,
                      # memory before each: M = 0, then M = 2 < T = 4, then M = 5 > T = 3
                      SEGMENT_LENGTHS=[2, 4, 3]),
-    'fixtures_long': dict(D_MODEL=32, HEADS=2, D_FF=48, LAYERS=2, P=64, N_VOCAB=11, BATCH=3,
+    'fixtures_long': dict(D_MODEL=64, HEADS=2, D_FF=96, LAYERS=2, P=64, N_VOCAB=11, BATCH=3,
                           MEM_LEN=20,
                           # M = 0, then M = 9 < T = 17, then M = 20 > T = 10
                           SEGMENT_LENGTHS=[9, 17, 10]),
