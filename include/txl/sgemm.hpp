@@ -13,23 +13,28 @@
 /// AVX-512 (`-march=native` on such a CPU; see `gemm` in tensor.hpp for the rule), and BLAS
 /// does the rest (`double`, other CPUs).
 ///
-/// $$C \leftarrow op(A)\,op(B) + \beta C, \qquad op(A) \in \mathbb R^{m \times k},\;
-///   op(B) \in \mathbb R^{k \times n}$$
+/// $$C \leftarrow op(A)\,op(B) + \mathbf 1\, b^\top + \beta C, \qquad
+///   op(A) \in \mathbb R^{m \times k},\; op(B) \in \mathbb R^{k \times n},$$
+/// the bias row $b$ optional (a linear layer's forward).
 ///
-/// **Blocking.** The sum over $p$ is cut into blocks of $k_c$ = 256 and the columns into
-/// blocks of $n_c$ = 256. For each such block, $B$'s part is *packed*: copied into panels of
-/// $n_r = 2L$ columns ($L$ = 16 floats in an AVX-512 register), each panel $k_c \times n_r$
-/// contiguous, the last one padded with zeros. A panel is read once per tile of rows, from L1.
-/// $A$ is not packed: a tile reads 8 of its rows (or 8 columns when $A$ is transposed) in
-/// place, one element per row and $p$, broadcast into a register.
+/// **Blocking.** The sum over $p$ is cut into blocks of $k_c$ = 256, the columns into blocks
+/// of $n_c$ = 256 and the rows into blocks of $m_c$ = 128. For each $(k_c, n_c)$ block, $B$'s
+/// part is *packed*: copied into panels of $n_r = 2L$ columns ($L$ = 16 floats in an AVX-512
+/// register), each panel $k_c \times n_r$ contiguous (16-32 KiB: it stays in L1 while every
+/// tile of a row block reads it), the last one padded with zeros; a transposed $B$ is packed
+/// through 8 x 8 register transposes. A $B$ that is one panel wide and stored densely (the
+/// attention's head blocks `[rows, d_k]` with $d_k$ = 32) is a panel already and is read in
+/// place. $A$ is not packed: a tile reads 8 of its rows (or 8 columns when $A$ is transposed)
+/// in place, one element per row and $p$, broadcast into a register.
 ///
 /// **The micro-kernel** computes a tile of $m_r = 8$ rows by one panel:
 /// $$\text{acc}_{r,\,0..n_r} = \sum_{p \in \text{block}} A_{i_0+r,\,p}\; \text{panel}_{p,\,0..n_r}$$
 /// per $p$: two loads of the panel's row, eight broadcasts, sixteen fused multiply-adds into
 /// sixteen accumulators that stay in registers for the whole block (eight would leave the two
 /// FMA units waiting on each other's latency). Leftover rows take 4- and 1-row tiles. The
-/// first $k$-block writes $\beta C + \text{acc}$ (just $\text{acc}$ when $\beta = 0$, so $C$
-/// may hold garbage, as BLAS allows), later blocks add their $\text{acc}$ to $C$.
+/// first $k$-block's sums start from $b$ (or zero) and it writes $\beta C + \text{acc}$ (just
+/// $\text{acc}$ when $\beta = 0$, so $C$ may hold garbage, as BLAS allows); later blocks add
+/// their $\text{acc}$ to $C$.
 ///
 /// **Determinism.** Each $C_{ij}$ is summed over $p$ in order inside a block and the blocks are
 /// added in order, whatever the tile, the row band or the thread, so the result depends on
@@ -222,8 +227,8 @@ inline void sgemm(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t 
             const std::size_t nc = std::min(sg_NC, n - j0);
             // B exactly one panel wide and stored that way (the attention's head-major
             // [rows, d_k] blocks with d_k = 32) is already packed: read it in place.
-            const bool packed = tb == Trans::No && n == sg_NR && ldb == sg_NR;
-            if (!packed) sg_pack(tb, b, ldb, p0, kc, j0, nc, buf);
+            const bool in_place = tb == Trans::No && n == sg_NR && ldb == sg_NR;
+            if (!in_place) sg_pack(tb, b, ldb, p0, kc, j0, nc, buf);
             for (std::size_t i0 = 0; i0 < m; i0 += sg_MC) {
                 const std::size_t mc = std::min(sg_MC, m - i0);
                 // The block's rows of op(A), read in place: element (i, p) at a[i*lda + p],
@@ -233,7 +238,7 @@ inline void sgemm(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t 
                 const std::size_t sa_r = ta == Trans::Yes ? 1 : lda, sa_p = ta == Trans::Yes ? lda : 1;
                 const float* ap = a + i0 * sa_r + p0 * sa_p;
                 for (std::size_t jp = 0; jp * sg_NR < nc; ++jp) {
-                    const float* panel = packed ? b + p0 * sg_NR : buf + jp * kc * sg_NR;
+                    const float* panel = in_place ? b + p0 * sg_NR : buf + jp * kc * sg_NR;
                     const std::size_t ncols = std::min(sg_NR, nc - jp * sg_NR);
                     float* cj = c + i0 * ldc + j0 + jp * sg_NR;
                     const float* bj = nullptr;  // the bias enters with the first k-block only
