@@ -217,6 +217,11 @@ inline void sgemm(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t 
     }
     float* buf = sg_buffer();
     alignas(64) float bias_tail[sg_NR];  // a partial panel's bias, zero-padded
+    // A is read in place: element (i, p) at a[i*lda + p], or at a[p*lda + i] when stored
+    // transposed. (Copying a transposed A into groups of 8 rows first, as BLAS does, measured
+    // slower here: the copy is a pass over memory of its own, where in place the loads overlap
+    // the FMAs.)
+    const std::size_t sa_r = ta == Trans::Yes ? 1 : lda, sa_p = ta == Trans::Yes ? lda : 1;
     for (std::size_t p0 = 0; p0 < k; p0 += sg_KC) {
         const std::size_t kc = std::min(sg_KC, k - p0);
         const SgStore mode = p0 > 0 ? SgStore::Add
@@ -231,12 +236,7 @@ inline void sgemm(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t 
             if (!in_place) sg_pack(tb, b, ldb, p0, kc, j0, nc, buf);
             for (std::size_t i0 = 0; i0 < m; i0 += sg_MC) {
                 const std::size_t mc = std::min(sg_MC, m - i0);
-                // The block's rows of op(A), read in place: element (i, p) at a[i*lda + p],
-                // or at a[p*lda + i] when A is stored transposed. (Copying a transposed A into
-                // groups of 8 rows first, as BLAS does, measured slower here: the copy is a
-                // pass over memory of its own, where in place the loads overlap the FMAs.)
-                const std::size_t sa_r = ta == Trans::Yes ? 1 : lda, sa_p = ta == Trans::Yes ? lda : 1;
-                const float* ap = a + i0 * sa_r + p0 * sa_p;
+                const float* ap = a + i0 * sa_r + p0 * sa_p;  // the block's first row
                 for (std::size_t jp = 0; jp * sg_NR < nc; ++jp) {
                     const float* panel = in_place ? b + p0 * sg_NR : buf + jp * kc * sg_NR;
                     const std::size_t ncols = std::min(sg_NR, nc - jp * sg_NR);
@@ -249,14 +249,13 @@ inline void sgemm(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t 
                             bj = bias_tail;
                         }
                     }
-                    auto row = [&](std::size_t i) { return ap + i * sa_r; };
                     std::size_t i = 0;
                     for (; i + 8 <= mc; i += 8)
-                        sg_tile<8>(row(i), sa_r, sa_p, panel, kc, cj + i * ldc, ldc, ncols, mode, beta, bj);
+                        sg_tile<8>(ap + i * sa_r, sa_r, sa_p, panel, kc, cj + i * ldc, ldc, ncols, mode, beta, bj);
                     for (; i + 4 <= mc; i += 4)
-                        sg_tile<4>(row(i), sa_r, sa_p, panel, kc, cj + i * ldc, ldc, ncols, mode, beta, bj);
+                        sg_tile<4>(ap + i * sa_r, sa_r, sa_p, panel, kc, cj + i * ldc, ldc, ncols, mode, beta, bj);
                     for (; i < mc; ++i)
-                        sg_tile<1>(row(i), sa_r, sa_p, panel, kc, cj + i * ldc, ldc, ncols, mode, beta, bj);
+                        sg_tile<1>(ap + i * sa_r, sa_r, sa_p, panel, kc, cj + i * ldc, ldc, ncols, mode, beta, bj);
                 }
             }
         }

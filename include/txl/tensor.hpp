@@ -3,10 +3,10 @@
 /// # Tensors, parameters and the GEMM every block runs on
 ///
 /// xtensor holds the data (contiguous, row-major) and gives shapes, views and `.npy` I/O.
-/// Every product goes to BLAS through one wrapper, `txl::gemm`, which takes leading
-/// dimensions: a head's slice $Q_{b,h}$ of an activation stored as `[T, B, d_model]` is the
-/// matrix that starts at `q + b * d_model + h * d_k` with rows `B * d_model` apart, so the
-/// per-head products run on strided slices without a copy.
+/// Every product goes through one wrapper, `txl::gemm`, which takes leading dimensions (a
+/// head's slice $Q_{b,h}$ of an activation stored as `[T, B, d_model]` is the matrix that starts
+/// at `q + b * d_model + h * d_k` with rows `B * d_model` apart) and sends the product to txl's
+/// own `float` kernel (sgemm.hpp) or to BLAS: see `gemm_one_thread` below.
 ///
 /// Activations are stored in labml's order `[time, batch, feature]`; for a GEMM they are
 /// read as a matrix of `T * B` rows (row `t * B + b`).
@@ -217,8 +217,10 @@ inline void blas_one_thread() {
     }();
     (void)once;
 }
-// A single row of C (sampling: one position, batch 1) is a matrix-vector product; BLAS's
-// gemv skips gemm's packing and costs a fraction of its fixed overhead.
+// One product on the calling thread: `float` with at least 8 rows and alpha = 1 on txl's own
+// kernel (when built for AVX-512, see `own_sgemm`); otherwise BLAS, where a single row of C
+// (sampling: one position, batch 1) is a matrix-vector product, since BLAS's gemv skips
+// gemm's packing and costs a fraction of its fixed overhead.
 template <class S>
 inline void gemm_one_thread(Trans ta, Trans tb, int m, int n, int k, S alpha, const S* a, int lda,
                             const S* b, int ldb, S beta, S* c, int ldc, const S* bias = nullptr) {
