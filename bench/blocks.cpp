@@ -98,7 +98,7 @@ void BM_Position_scores(benchmark::State& st) {
     st.SetItemsProcessed(std::int64_t(st.iterations() * T * B));
 }
 void BM_Adam_step(benchmark::State& st) {
-    using Model = txl::AutoregressiveModel<C, txl::XLLayer<txl::RelativeMultiHeadAttention<C>, txl::FeedForward<C>>>;
+    using Model = txl::TransformerXL<C>;
     Model model(65, 1);
     txl::Adam<float> adam;
     adam.attach(model);

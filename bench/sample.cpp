@@ -16,7 +16,7 @@ int main(int argc, char** argv) {
     app.add_option("--mem-len", mem_len, "Memory length")->capture_default_str();
     CLI11_PARSE(app, argc, argv);
     using C = txl::Config<float, 128, 4, 256, 6>;
-    using Model = txl::AutoregressiveModel<C, txl::XLLayer<txl::RelativeMultiHeadAttention<C>, txl::FeedForward<C>>>;
+    using Model = txl::TransformerXL<C>;
     Model model(65, 1);
     Model::Cache cache;
     txl::Memory<float> mem;

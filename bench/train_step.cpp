@@ -61,8 +61,7 @@ double step_flops(const Shape& s) {
 template <class C>
 int run(const std::string& name, const Shape& s, std::size_t steps, std::size_t warmup) {
     if (warmup == 0) warmup = (s.M + s.T - 1) / s.T + 2;
-    using Model = txl::AutoregressiveModel<C, txl::XLLayer<txl::RelativeMultiHeadAttention<C>,
-                                                           txl::FeedForward<C>>>;
+    using Model = txl::TransformerXL<C>;
     using S = typename C::scalar;
     using clock = std::chrono::steady_clock;
     Model model(s.V, 1);

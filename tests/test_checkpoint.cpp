@@ -10,8 +10,7 @@ namespace fs = std::filesystem;
 
 namespace {
 using C = txl::Config<float, 8, 2, 12, 2, 8>;
-using Model = txl::AutoregressiveModel<C, txl::XLLayer<txl::RelativeMultiHeadAttention<C>,
-                                                       txl::FeedForward<C>>>;
+using Model = txl::TransformerXL<C>;
 
 struct TempDir {
     fs::path path;

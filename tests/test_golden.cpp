@@ -21,10 +21,7 @@ const Set tiny{std::string(TXL_FIXTURES_DIR) + "/fixtures", 11, 2, 5, {2, 4, 3}}
 const Set longer{std::string(TXL_FIXTURES_DIR) + "/fixtures_long", 11, 3, 20, {9, 17, 10}};
 
 template <class S, std::size_t D, std::size_t H, std::size_t FF, std::size_t L, std::size_t P>
-using ModelOf = txl::AutoregressiveModel<
-    txl::Config<S, D, H, FF, L, P>,
-    txl::XLLayer<txl::RelativeMultiHeadAttention<txl::Config<S, D, H, FF, L, P>>,
-                 txl::FeedForward<txl::Config<S, D, H, FF, L, P>>>>;
+using ModelOf = txl::TransformerXL<txl::Config<S, D, H, FF, L, P>>;
 
 std::string dir;  // the set being compared
 

@@ -23,7 +23,7 @@ TEST_CASE("cross_entropy: value, accuracy and gradient") {
     CHECK(r.loss == doctest::Approx(expect).epsilon(1e-13));
     CHECK(r.accuracy == doctest::Approx(double(hits) / n));
     std::vector<Checked> checked{{"logits", logits.data(), d.data(), logits.size()}};
-    check_gradients(checked, [&] { return txl::cross_entropy(logits.data(), y, n, V).loss; });
+    expect_gradients(checked, [&] { return txl::cross_entropy(logits.data(), y, n, V).loss; });
 }
 
 TEST_CASE("cross_entropy: a target outside the vocabulary throws") {

@@ -5,8 +5,7 @@ using namespace txl_test;
 namespace {
 
 template <class C>
-using ModelOf = txl::AutoregressiveModel<
-    C, txl::XLLayer<txl::RelativeMultiHeadAttention<C>, txl::FeedForward<C>>>;
+using ModelOf = txl::TransformerXL<C>;
 
 txl::tensor<std::int64_t, 2> random_tokens(std::size_t T, std::size_t B, std::size_t V,
                                            unsigned seed) {
@@ -55,7 +54,7 @@ void check_model(std::size_t T1, std::size_t T2, std::size_t B, std::size_t mem_
         model.forward(x2, mem, cache);
         return l + txl::cross_entropy(cache.logits.data(), y2.data(), T2 * B, V).loss;
     };
-    const double worst = check_gradients(parameters_of(model), f);
+    const double worst = expect_gradients(parameters_of(model), f);
     MESSAGE("model gradient check: worst relative error " << worst);
 }
 
@@ -88,7 +87,7 @@ TEST_CASE("Model: same seed, same weights; describe lists labml's names") {
     using Model = ModelOf<txl::Config<float, 8, 2, 12, 2, 8>>;
     Model a(5, 42), b(5, 42), c(5, 43);
     CHECK(a.src_embed.weight.value == b.src_embed.weight.value);
-    CHECK(a.generator.weight.value == b.generator.weight.value);
+    CHECK(a.generator.linear.weight.value == b.generator.linear.weight.value);
     CHECK(a.src_embed.weight.value != c.src_embed.weight.value);
     const std::string d = a.describe();
     CHECK(d.find("transformer.layers.1.self_attn.key_pos_embeddings [16, 2, 4]") != std::string::npos);

@@ -2,8 +2,7 @@
 
 namespace {
 using C = txl::Config<double, 8, 2, 12, 2, 64>;
-using Model = txl::AutoregressiveModel<C, txl::XLLayer<txl::RelativeMultiHeadAttention<C>,
-                                                       txl::FeedForward<C>>>;
+using Model = txl::TransformerXL<C>;
 }
 
 TEST_CASE("sample: with memory, each step's logits equal a full forward over the whole text") {

@@ -7,8 +7,7 @@ namespace fs = std::filesystem;
 
 namespace {
 using C = txl::Config<float, 16, 2, 32, 2, 64>;
-using Model = txl::AutoregressiveModel<C, txl::XLLayer<txl::RelativeMultiHeadAttention<C>,
-                                                       txl::FeedForward<C>>>;
+using Model = txl::TransformerXL<C>;
 
 std::vector<std::int64_t> synthetic_ids(std::size_t n, std::size_t V) {
     std::vector<std::int64_t> ids(n);

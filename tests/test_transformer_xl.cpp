@@ -3,10 +3,10 @@
 using namespace txl_test;
 
 using C = txl::Config<double, 8, 2, 12, 3, 8>;
-using Layer = txl::XLLayer<txl::RelativeMultiHeadAttention<C>, txl::FeedForward<C>>;
-using Stack = txl::TransformerXL<Layer>;
+using Layer = txl::TransformerXLLayer<C>;
+using Stack = txl::LayerStack<Layer, C::n_layers>;
 
-TEST_CASE("TransformerXL: gradients through three layers and the final norm, with memory") {
+TEST_CASE("LayerStack: gradients through three layers and the final norm, with memory") {
     const std::size_t M = 3, T = 2, B = 2, D = 8;
     Stack stack;
     randomize(stack, 300);
@@ -34,7 +34,7 @@ TEST_CASE("TransformerXL: gradients through three layers and the final norm, wit
     std::vector<double> dx(dx0.begin(), dx0.end());
     auto checked = parameters_of(stack);
     checked.push_back({"input x0", x0.data(), dx.data(), x0.size()});
-    check_gradients(checked, f);
+    expect_gradients(checked, f);
     // Each layer's input is what it records as memory.
     CHECK(cache.x.size() == 4);
 }

@@ -34,8 +34,7 @@ namespace fs = std::filesystem;
 // labml's model: d_model 128, 4 heads, d_ff 256, 6 layers, P = 4096. Both built-in configs
 // share it; they differ in how the text is cut and in the schedule.
 using C = txl::Config<float, 128, 4, 256, 6>;
-using Layer = txl::XLLayer<txl::RelativeMultiHeadAttention<C>, txl::FeedForward<C>>;
-using Model = txl::AutoregressiveModel<C, Layer>;
+using Model = txl::TransformerXL<C>;
 
 struct RunConfig {
     std::string name;

@@ -6,21 +6,30 @@
 /// (PyTorch's `nn.Embedding`, initialised $\mathcal N(0,1)$; labml's Transformer-XL does not
 /// scale it). **Backward** is a scatter-add: $\partial L/\partial E_v \mathrel{+}=
 /// \sum_{(t,b):\, \text{token}_{t,b} = v} \partial L/\partial x_{t,b}$.
+///
+/// The model's embedding slot (see `slots.hpp`): `forward` and `backward` take the segment's
+/// shape `[T, B]`, so that a block of one's own can add positions.
 
 #include <cstdint>
 #include <string>
 
+#include "config.hpp"
 #include "errors.hpp"
 #include "random.hpp"
 #include "tensor.hpp"
 
 namespace txl {
 
-/// @tparam S scalar type. @tparam D $d_{model}$.
-template <class S, std::size_t D>
+/// @tparam C a `txl::Config` (gives the scalar type and $d_{model}$).
+template <class C>
 class Embedding {
 public:
+    using config = C;
+    using S = typename C::scalar;
     using scalar = S;
+    static constexpr std::size_t D = C::d_model;
+    static std::string name() { return "Embedding"; }
+
     Embedding() = default;
     explicit Embedding(std::size_t n_vocab) : n_vocab_(n_vocab) {
         check(n_vocab > 0, "Embedding: n_vocab = 0, expected at least one token");
@@ -37,15 +46,18 @@ public:
                   tokens[i], " at position ", i, " is outside the vocabulary [0, ", n_vocab_, ")");
     }
 
-    /// `x[n, D] = E[tokens[n]]`. Ids must have passed `check_tokens`.
-    void forward(const std::int64_t* tokens, std::size_t n, S* x) const {
+    /// `x[T*B, D] = E[tokens[T*B]]`. Ids must have passed `check_tokens`.
+    void forward(const std::int64_t* tokens, std::size_t T, std::size_t B, S* x) const {
+        const std::size_t n = T * B;
         for (std::size_t i = 0; i < n; ++i) {
             const S* row = weight.value.data() + std::size_t(tokens[i]) * D;
             std::copy(row, row + D, x + i * D);
         }
     }
 
-    void backward(const std::int64_t* tokens, const S* dx, std::size_t n) {
+    /// $\partial L/\partial E_{token} \mathrel{+}= \partial L/\partial x$, row by row.
+    void backward(const std::int64_t* tokens, const S* dx, std::size_t T, std::size_t B) {
+        const std::size_t n = T * B;
         for (std::size_t i = 0; i < n; ++i) {
             S* g = weight.grad.data() + std::size_t(tokens[i]) * D;
             const S* d = dx + i * D;

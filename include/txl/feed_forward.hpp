@@ -26,9 +26,11 @@ namespace txl {
 template <class C>
 class FeedForward {
 public:
+    using config = C;
     using S = typename C::scalar;
     using scalar = S;
     static constexpr std::size_t d_model = C::d_model, d_ff = C::d_ff;
+    static std::string name() { return "FeedForward(ReLU)"; }
 
     /// What forward keeps for backward, and backward's workspace (owned by the caller).
     struct Cache {
@@ -74,6 +76,9 @@ public:
         }
         layer1.backward(z, dh, n, dz);
     }
+
+    /// Dropout on the hidden activation, probability `p`.
+    void set_dropout(S p) { dropout.p = p; }
 
     template <class F>
     void visit(F&& f, const std::string& prefix = "") {

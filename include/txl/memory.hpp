@@ -8,10 +8,18 @@
 /// earlier positions. The memory is a *constant* to the next segment: no gradient flows into
 /// it (labml's `x.detach()`), which is what makes the cost of a step independent of how long
 /// the text has been running.
+///
+/// Two parts: `Memory<S>`, the *state* (what is remembered, per stream of segments, owned by
+/// the caller like a cache), and the model's *memory slot*, a block that says what a segment
+/// leaves in it: `XLMemory` (labml's: the layer inputs, merged and truncated) or `NoMemory`
+/// (nothing, which makes the same layer stack a plain causal Transformer over each segment,
+/// the baseline the paper compares against).
 
 #include <algorithm>
+#include <string>
 #include <vector>
 
+#include "config.hpp"
 #include "errors.hpp"
 #include "tensor.hpp"
 
@@ -39,9 +47,6 @@ public:
         values.clear();
     }
 
-    /// Append this segment's layer inputs (`states[l]`, `l < n_layers`, is `[T, B, d]`) and keep the last
-    /// `mem_len` positions. `mem_len = 0` keeps nothing. Reuses its buffers when the shape
-    /// repeats, so a steady run allocates nothing here.
     /// Keep the last `length()` rows of this segment's keys and values (`k[l]`, `v[l]` are
     /// `[K*B, d]` for the K = old M + T positions the segment attended over), after `update`.
     template <class Tensor2>
@@ -50,7 +55,9 @@ public:
         keys.resize(M ? n_layers : 0);
         values.resize(M ? n_layers : 0);
         for (std::size_t l = 0; l < keys.size(); ++l) {
-            const std::size_t B = layers[l].shape()[1], d = layers[l].shape()[2], rows = k[l]->shape()[0];
+            const std::size_t B = layers[l].shape()[1], rows = k[l]->shape()[0], d = k[l]->shape()[1];
+            check(rows >= M * B && v[l]->shape()[0] == rows && v[l]->shape()[1] == d,
+                  "Memory::update_kv: layer ", l, " kept ", rows, " key rows for a memory of ", M * B);
             ensure_shape(keys[l], {M, B, d});
             ensure_shape(values[l], {M, B, d});
             std::copy(k[l]->data() + (rows - M * B) * d, k[l]->data() + rows * d, keys[l].data());
@@ -64,6 +71,9 @@ public:
                keys[0].shape()[0] == length() && keys[0].shape()[1] == layers[0].shape()[1];
     }
 
+    /// Append this segment's layer inputs (`states[l]`, `l < n_layers`, is `[T, B, d]`) and keep the last
+    /// `mem_len` positions. `mem_len = 0` keeps nothing. Reuses its buffers when the shape
+    /// repeats, so a steady run allocates nothing here.
     void update(const tensor<S, 3>* states, std::size_t n_layers, std::size_t mem_len) {
         if (mem_len == 0) {
             clear();
@@ -99,6 +109,32 @@ public:
 
 private:
     std::vector<tensor<S, 3>> scratch_;
+};
+
+/// labml's memory slot: after each segment, layer $l$ remembers
+/// $mem_l \leftarrow [\,mem_l;\ x_l\,]_{\text{last } mem\_len \text{ rows}}$, a constant
+/// to the next segment.
+/// @tparam C a `txl::Config`.
+template <class C>
+struct XLMemory {
+    using config = C;
+    using S = typename C::scalar;
+    static std::string name() { return "XLMemory"; }
+    void update(Memory<S>& mem, const tensor<S, 3>* layer_inputs, std::size_t n_layers,
+                std::size_t mem_len) const {
+        mem.update(layer_inputs, n_layers, mem_len);
+    }
+};
+
+/// No memory: every segment starts from nothing ($M = 0$), whatever `mem_len` says. The same
+/// layers then form a plain causal Transformer over each segment.
+/// @tparam C a `txl::Config`.
+template <class C>
+struct NoMemory {
+    using config = C;
+    using S = typename C::scalar;
+    static std::string name() { return "NoMemory"; }
+    void update(Memory<S>& mem, const tensor<S, 3>*, std::size_t, std::size_t) const { mem.clear(); }
 };
 
 }  // namespace txl

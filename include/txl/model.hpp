@@ -8,12 +8,20 @@
 /// `[n_vocab, d_model]` to the vocabulary. Mask: query $i$ of the segment sees all $M$ memory
 /// positions and the segment's keys $0..i$ (built into the attention's softmax).
 ///
+/// **Composition.** The model is a type assembled from blocks in slots (`slots.hpp` checks
+/// each against its contract at compile time): the embedding, the layer (itself an attention
+/// block and a feed-forward block), the number of layers, the generator and the memory. The
+/// defaults are labml's, and two aliases name the models people mean:
+///
 /// ```cpp
-/// using C     = txl::Config<float, 128, 4, 256, 6>;
-/// using Layer = txl::XLLayer<txl::RelativeMultiHeadAttention<C>, txl::FeedForward<C>>;
-/// using Model = txl::AutoregressiveModel<C, Layer>;
-/// Model model(/*n_vocab*/ 65, /*seed*/ 1);
-/// Model::Cache cache;  txl::Memory<float> mem;
+/// using C = txl::Config<float, 128, 4, 256, 6>;
+/// txl::TransformerXL<C> model(/*n_vocab*/ 65, /*seed*/ 1);   // labml's Transformer-XL
+/// txl::VanillaTransformer<C> plain(65, 1);                    // the same layers, no memory
+/// // Any slot by hand, e.g. a feed-forward of one's own:
+/// using Layer = txl::XLLayer<txl::RelativeMultiHeadAttention<C>, MyFeedForward<C>>;
+/// txl::AutoregressiveModel<C, Layer> mine(65, 1);
+///
+/// decltype(model)::Cache cache;  txl::Memory<float> mem;
 /// model.forward(tokens, mem, cache);          // cache.logits: [T, B, n_vocab]
 /// model.update_memory(mem, cache, 32);        // carry the segment into memory
 /// ```
@@ -27,27 +35,45 @@
 
 #include "embedding.hpp"
 #include "errors.hpp"
-#include "linear.hpp"
+#include "feed_forward.hpp"
+#include "generator.hpp"
+#include "layer_stack.hpp"
 #include "memory.hpp"
 #include "random.hpp"
+#include "relative_attention.hpp"
+#include "slots.hpp"
 #include "tensor.hpp"
-#include "transformer_xl.hpp"
+#include "xl_layer.hpp"
 
 namespace txl {
 
-/// @tparam C     a `txl::Config`.
-/// @tparam Layer the layer type, e.g. `XLLayer<RelativeMultiHeadAttention<C>, FeedForward<C>>`.
-template <class C, class Layer>
+/// labml's layer: relative multi-head attention and a ReLU feed-forward, pre-LayerNorm.
+template <class C>
+using TransformerXLLayer = XLLayer<RelativeMultiHeadAttention<C>, FeedForward<C>>;
+
+/// @tparam C       a `txl::Config`; every block must be built on it.
+/// @tparam Layer   the layer slot (default: labml's `TransformerXLLayer<C>`).
+/// @tparam Mem     the memory slot: `XLMemory<C>` (labml) or `NoMemory<C>`.
+/// @tparam Embed   the embedding slot (default: `Embedding<C>`, labml's `src_embed`).
+/// @tparam Gen     the generator slot (default: `Generator<C>`, labml's `generator`).
+/// @tparam NLayers the number of layers (default: `C::n_layers`).
+template <class C, class Layer = TransformerXLLayer<C>, class Mem = XLMemory<C>,
+          class Embed = Embedding<C>, class Gen = Generator<C>, std::size_t NLayers = C::n_layers>
 class AutoregressiveModel {
-    static_assert(std::is_same_v<typename Layer::config, C>,
-                  "AutoregressiveModel: the layer must be built on the same Config");
+    static_assert(slot_checked<check_embedding_slot<Embed, C>>);
+    static_assert(slot_checked<check_layer_slot<Layer, C>>);
+    static_assert(slot_checked<check_generator_slot<Gen, C>>);
+    static_assert(slot_checked<check_memory_slot<Mem, C>>);
 
 public:
     using config = C;
     using S = typename C::scalar;
     using scalar = S;
-    using Stack = TransformerXL<Layer>;
-    static constexpr std::size_t d_model = C::d_model, n_layers = C::n_layers;
+    using Stack = LayerStack<Layer, NLayers>;
+    static constexpr std::size_t d_model = C::d_model, n_layers = NLayers;
+    /// Whether evaluation and sampling can reuse the memory's keys and values (the layer's
+    /// attention has a key/value cache); without it they recompute them, exactly, more slowly.
+    static constexpr bool kv_cacheable = layer_has_kv_cache_v<Layer>;
 
     struct Cache {
         std::size_t T = 0, B = 0, M = 0;
@@ -61,7 +87,7 @@ public:
     /// A model with PyTorch's default initialisation drawn from `Rng(seed)`, in the order
     /// embedding, layers 0..L-1 (attention q, k, v, o; feed-forward 1, 2), generator.
     explicit AutoregressiveModel(std::size_t n_vocab, std::uint64_t seed = 0, S dropout = S(0))
-        : src_embed(n_vocab), generator(d_model, n_vocab, true) {
+        : src_embed(n_vocab), generator(n_vocab) {
         Rng rng(seed);
         src_embed.init(rng);
         transformer.init(rng);
@@ -73,7 +99,7 @@ public:
 
     void set_dropout(S p) {
         check(p >= S(0) && p < S(1), "set_dropout: p = ", p, ", expected 0 <= p < 1");
-        for (auto& l : transformer.layers) l.set_dropout(p);
+        for (auto& l : transformer.layers) set_dropout_if_any(l, p);
     }
 
     /// Throws `shape_error` unless `tokens` `[T, B]` and `mem` fit this model.
@@ -92,7 +118,7 @@ public:
                   l, " memory is [", s[0], ", ", s[1], ", ", s[2], "], expected [", M, ", ", B,
                   ", ", d_model, "] (memory length, batch of the tokens, d_model)");
         }
-        decltype(Layer::self_attn)::check_lengths(M, T);
+        check_lengths_if_any<Layer>(M, T);
     }
 
     /// ## Forward
@@ -107,10 +133,12 @@ public:
         std::copy(tokens.begin(), tokens.end(), c.tokens.begin());
         c.stack.x.resize(n_layers + 1);
         ensure_shape(c.stack.x[0], {T, B, d_model});
-        src_embed.forward(tokens.data(), T * B, c.stack.x[0].data());
+        src_embed.forward(tokens.data(), T, B, c.stack.x[0].data());
 
+        // Per layer: its memory, and (inference, if the layer can use them) the memory's
+        // cached keys and values.
         std::array<const S*, n_layers> mem_ptr{}, k_ptr{}, v_ptr{};
-        const bool cached = M > 0 && mem.has_kv();
+        const bool cached = kv_cacheable && M > 0 && mem.has_kv();
         for (std::size_t l = 0; l < n_layers; ++l) {
             mem_ptr[l] = M ? mem.layers[l].data() : nullptr;
             k_ptr[l] = cached ? mem.keys[l].data() : nullptr;
@@ -133,19 +161,23 @@ public:
         ensure_shape(c.d_out, {c.T, c.B, d_model});
         generator.backward(c.stack.out.data(), dlogits, n, c.d_out.data());
         const auto& dx0 = transformer.backward(c.d_out.data(), c.stack);
-        src_embed.backward(c.tokens.data(), dx0.data(), n);
+        src_embed.backward(c.tokens.data(), dx0.data(), c.T, c.B);
     }
 
-    /// Carry this segment into `mem`: layer inputs appended, the last `mem_len` rows kept.
+    /// Carry this segment into `mem` as the memory block says (`XLMemory`: layer inputs
+    /// appended, the last `mem_len` rows kept; `NoMemory`: nothing). With `mem.kv_cache` and
+    /// a layer that has a key/value cache, the kept rows' keys and values go along.
     void update_memory(Memory<S>& mem, const Cache& c, std::size_t mem_len) const {
-        mem.update(c.stack.x.data(), n_layers, mem_len);
-        if (mem.kv_cache) {
-            std::array<const tensor<S, 2>*, n_layers> k{}, v{};
-            for (std::size_t l = 0; l < n_layers; ++l) {
-                k[l] = &c.stack.layer[l].attn.k;
-                v[l] = &c.stack.layer[l].attn.v;
+        memory.update(mem, c.stack.x.data(), n_layers, mem_len);
+        if constexpr (kv_cacheable) {
+            if (mem.kv_cache) {
+                std::array<const tensor<S, 2>*, n_layers> k{}, v{};
+                for (std::size_t l = 0; l < n_layers; ++l) {
+                    k[l] = &transformer.layers[l].keys(c.stack.layer[l]);
+                    v[l] = &transformer.layers[l].values(c.stack.layer[l]);
+                }
+                mem.update_kv(k.data(), v.data(), n_layers);
             }
-            mem.update_kv(k.data(), v.data(), n_layers);
         }
     }
 
@@ -173,7 +205,10 @@ public:
         std::ostringstream s;
         s << "AutoregressiveModel<" << (std::is_same_v<S, float> ? "float" : "double")
           << ", d_model=" << d_model << ", heads=" << C::heads << ", d_ff=" << C::d_ff
-          << ", layers=" << n_layers << ", P=" << C::P << ">, n_vocab=" << n_vocab() << "\n";
+          << ", layers=" << n_layers << ", P=" << C::P << ">, n_vocab=" << n_vocab() << "\n"
+          << "  embedding " << block_name<Embed>("(custom)") << ", layer "
+          << block_name<Layer>("(custom)") << " x " << n_layers << ", generator "
+          << block_name<Gen>("(custom)") << ", memory " << block_name<Mem>("(custom)") << "\n";
         visit([&](const std::string& name, auto& p) {
             s << "  " << name << " [";
             for (std::size_t i = 0; i < p.value.dimension(); ++i)
@@ -184,9 +219,21 @@ public:
         return s.str();
     }
 
-    Embedding<S, d_model> src_embed;
+    Embed src_embed;
     Stack transformer;
-    Linear<S> generator;
+    Gen generator;
+    /// The memory block: what a segment leaves for the next. (The remembered states are a
+    /// `Memory<S>` the caller owns, like the cache.)
+    Mem memory;
 };
+
+/// labml's Transformer-XL: relative attention, memory of `mem_len` layer inputs.
+template <class C>
+using TransformerXL = AutoregressiveModel<C>;
+
+/// The same layers without memory: a plain causal Transformer over each segment (with the
+/// relative position scores), the baseline the paper compares against.
+template <class C>
+using VanillaTransformer = AutoregressiveModel<C, TransformerXLLayer<C>, NoMemory<C>>;
 
 }  // namespace txl

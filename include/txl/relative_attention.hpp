@@ -77,6 +77,7 @@ public:
     using S = typename C::scalar;
     using scalar = S;
     static constexpr std::size_t d_model = C::d_model, H = C::heads, d_k = C::d_k, P = C::P;
+    static std::string name() { return "RelativeMultiHeadAttention"; }
 
     struct Cache {
         std::size_t M = 0, T = 0, B = 0;
@@ -454,6 +455,14 @@ public:
         value.backward(kv, c.dv.data(), nk, dkv, S(1));
         query.backward(kv + M * B * d_model, c.dq.data(), nq, dkv + M * B * d_model, S(1));
     }
+
+    /// The key/value cache capability (see `slots.hpp`): the keys and values `[K*B, d_model]`
+    /// of the K rows the last forward attended over, which the memory keeps for inference.
+    const tensor<S, 2>& keys(const Cache& c) const { return c.k; }
+    const tensor<S, 2>& values(const Cache& c) const { return c.v; }
+
+    /// Dropout on the attention weights, probability `p`.
+    void set_dropout(S p) { dropout.p = p; }
 
     template <class F>
     void visit(F&& f, const std::string& prefix = "") {

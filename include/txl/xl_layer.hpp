@@ -15,11 +15,17 @@
 /// then $\partial L/\partial x = \partial L/\partial x' + \text{LN}_{att}'^{\top}\,
 /// [\partial L/\partial kv]_{\text{segment rows}}$. The memory rows of $\partial L/\partial kv$
 /// reach only $\gamma_{att}$ and $\beta_{att}$: the memory itself is a constant (stop-gradient).
+///
+/// `XLLayer` is the model's layer slot, and has two slots of its own, the attention and the
+/// feed-forward; their contracts are checked at compile time (`slots.hpp`, `docs/slots.md`).
+/// What a block can do beyond the contract (dropout, a limit on lengths, a key/value cache for
+/// inference) is detected and passed on, never assumed.
 
 #include <string>
 
 #include "layer_norm.hpp"
 #include "random.hpp"
+#include "slots.hpp"
 #include "tensor.hpp"
 
 namespace txl {
@@ -29,10 +35,18 @@ namespace txl {
 template <class Attn, class FF>
 class XLLayer {
 public:
-    using config = typename Attn::config;
+    using config = detail::config_of_t<Attn, FF>;
+    static_assert(slot_checked<check_attention_slot<Attn, config>>);
+    static_assert(slot_checked<check_feed_forward_slot<FF, config>>);
     using S = typename config::scalar;
     using scalar = S;
     static constexpr std::size_t d_model = config::d_model;
+    /// Whether the attention can reuse the memory's keys and values at inference.
+    static constexpr bool kv_cacheable = attention_has_kv_cache_v<Attn>;
+
+    static std::string name() {
+        return "XLLayer<" + block_name<Attn>("attention") + ", " + block_name<FF>("feed-forward") + ">";
+    }
 
     struct Cache {
         std::size_t M = 0, T = 0, B = 0;
@@ -55,11 +69,17 @@ public:
         norm_ff = LayerNorm<S, d_model>();
     }
 
+    /// Throws `shape_error` if the attention cannot take $M$ memory rows and $T$ queries.
+    static void check_lengths(std::size_t M, std::size_t T) { check_lengths_if_any<Attn>(M, T); }
+
     /// `x[T*B, d_model]`, `mem[M*B, d_model]` (may be null when M = 0) into `y[T*B, d_model]`.
-    /// `k_mem`, `v_mem`: the memory's cached keys and values for inference (see the
-    /// attention); with them the memory rows are not even normalised.
+    /// `k_mem`, `v_mem` (`[M*B, ...]`, inference only, and only if the attention has a
+    /// key/value cache): the keys and values the attention kept for the memory rows. By the
+    /// cache's contract the attention then reads none of the memory rows of `kv`, so they are
+    /// not normalised.
     void forward(const S* x, const S* mem, std::size_t M, std::size_t T, std::size_t B, S* y,
                  Cache& c, Rng* rng, const S* k_mem = nullptr, const S* v_mem = nullptr) const {
+        const bool cached = kv_cacheable && M > 0 && k_mem && v_mem;
         const std::size_t K = M + T, nq = T * B, nk = K * B, n = nq * d_model;
         c.M = M, c.T = T, c.B = B;
         ensure_shape(c.kv, {nk, d_model});
@@ -72,7 +92,7 @@ public:
 
         // kv = [LN(mem); LN(x)]: one LayerNorm, memory rows first.
         const std::size_t mb = M * B;
-        if (!(k_mem && v_mem))
+        if (!cached)
             norm_self_attn.forward(mem, mb, c.kv.data(), c.xhat_att.data(), c.rstd_att.data());
         norm_self_attn.forward(x, nq, c.kv.data() + mb * d_model, c.xhat_att.data() + mb * d_model,
                                c.rstd_att.data() + mb);
@@ -86,7 +106,11 @@ public:
 
         // x' = x + dropout(Attn(z, kv)), written into y.
         S* sub = c.sub.data();
-        self_attn.forward(c.kv.data(), M, T, B, sub, c.attn, rng, k_mem, v_mem);
+        if constexpr (kv_cacheable)
+            self_attn.forward(c.kv.data(), M, T, B, sub, c.attn, rng, cached ? k_mem : nullptr,
+                              cached ? v_mem : nullptr);
+        else
+            self_attn.forward(c.kv.data(), M, T, B, sub, c.attn, rng);
         if (drop) dropout.forward(sub, n, c.mask_att.data(), *drop);
         for_range(n, n >= (std::size_t(1) << 16), [&](std::size_t i) { y[i] = x[i] + sub[i]; });
 
@@ -140,11 +164,18 @@ public:
         norm_ff.visit(f, prefix + "norm_ff.");
     }
 
+    /// Residual dropout `p`, and the same `p` for the blocks that have dropout of their own.
     void set_dropout(S p) {
         dropout.p = p;
-        self_attn.dropout.p = p;
-        feed_forward.dropout.p = p;
+        set_dropout_if_any(self_attn, p);
+        set_dropout_if_any(feed_forward, p);
     }
+
+    /// The key/value cache, passed on from the attention (present only if it has one).
+    template <class A = Attn, std::enable_if_t<attention_has_kv_cache_v<A>, int> = 0>
+    const auto& keys(const Cache& c) const { return self_attn.keys(c.attn); }
+    template <class A = Attn, std::enable_if_t<attention_has_kv_cache_v<A>, int> = 0>
+    const auto& values(const Cache& c) const { return self_attn.values(c.attn); }
 
     Attn self_attn;
     FF feed_forward;

@@ -4,8 +4,7 @@
 
 int main() {
     using C = txl::Config<float, 16, 2, 32, 2, 64>;
-    using Layer = txl::XLLayer<txl::RelativeMultiHeadAttention<C>, txl::FeedForward<C>>;
-    using Model = txl::AutoregressiveModel<C, Layer>;
+    using Model = txl::TransformerXL<C>;
     Model model(/*n_vocab*/ 10, /*seed*/ 1);
     Model::Cache cache;
     txl::Memory<float> mem;

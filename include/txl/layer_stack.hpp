@@ -1,11 +1,13 @@
 #pragma once
-/// @file transformer_xl.hpp
+/// @file layer_stack.hpp
 /// # The layer stack
 ///
 /// $$x_0 = \text{input}, \qquad x_{l+1} = \text{Layer}_l(x_l, mem_l), \qquad
 ///   \text{out} = \text{LN}(x_L)$$
 /// Each $x_l$ ($l < L$) is kept: it is layer $l$'s new memory (see `memory.hpp`) and, with the
-/// layer caches, what the backward pass needs. labml's `TransformerXL`.
+/// layer caches, what the backward pass needs. labml's `TransformerXL` (the stack; in txl that
+/// name is the whole standard model, see `model.hpp`); its parameters keep labml's prefix
+/// `transformer.`.
 
 #include <array>
 #include <string>
@@ -13,18 +15,21 @@
 
 #include "layer_norm.hpp"
 #include "random.hpp"
+#include "slots.hpp"
 #include "tensor.hpp"
 
 namespace txl {
 
-/// @tparam Layer an `XLLayer<...>`; its config gives the number of layers.
-template <class Layer>
-class TransformerXL {
+/// @tparam Layer   a layer block (the layer slot), e.g. `XLLayer<...>`.
+/// @tparam NLayers the number of layers $L$.
+template <class Layer, std::size_t NLayers>
+class LayerStack {
 public:
     using config = typename Layer::config;
     using S = typename config::scalar;
     using scalar = S;
-    static constexpr std::size_t d_model = config::d_model, n_layers = config::n_layers;
+    static constexpr std::size_t d_model = config::d_model, n_layers = NLayers;
+    static_assert(NLayers > 0, "txl::LayerStack: at least one layer");
 
     struct Cache {
         std::size_t M = 0, T = 0, B = 0;
@@ -43,7 +48,8 @@ public:
 
     /// Runs the stack on `cache.x[0]` (filled by the caller, `[T, B, d_model]`).
     /// `mem[l]` points at layer `l`'s memory `[M, B, d_model]` (null when M = 0).
-    /// `k_mem`, `v_mem` (optional): per layer, the memory's cached keys and values (inference).
+    /// `k_mem`, `v_mem` (optional, only for a layer with a key/value cache): per layer, the
+    /// memory's cached keys and values (inference).
     void forward(const std::array<const S*, n_layers>& mem, std::size_t M, Cache& c, Rng* rng,
                  const std::array<const S*, n_layers>* k_mem = nullptr,
                  const std::array<const S*, n_layers>* v_mem = nullptr) const {
@@ -52,8 +58,14 @@ public:
         c.x.resize(n_layers + 1);
         for (std::size_t l = 0; l < n_layers; ++l) {
             ensure_shape(c.x[l + 1], {T, B, d_model});
-            layers[l].forward(c.x[l].data(), mem[l], M, T, B, c.x[l + 1].data(), c.layer[l], rng,
-                              k_mem ? (*k_mem)[l] : nullptr, v_mem ? (*v_mem)[l] : nullptr);
+            if constexpr (layer_has_kv_cache_v<Layer>) {
+                if (k_mem && v_mem) {
+                    layers[l].forward(c.x[l].data(), mem[l], M, T, B, c.x[l + 1].data(), c.layer[l],
+                                      rng, (*k_mem)[l], (*v_mem)[l]);
+                    continue;
+                }
+            }
+            layers[l].forward(c.x[l].data(), mem[l], M, T, B, c.x[l + 1].data(), c.layer[l], rng);
         }
         ensure_shape(c.out, {T, B, d_model});
         ensure_shape(c.xhat, {T * B, d_model});
