@@ -32,12 +32,25 @@ namespace {
 namespace fs = std::filesystem;
 
 // labml's model: d_model 128, 4 heads, d_ff 256, 6 layers, P = 4096. Both built-in configs
-// share it; they differ in how the text is cut and in the schedule.
+// share it; they differ in how the text is cut and in the schedule. `--model` picks the model
+// type: labml's Transformer-XL, or the same layers without memory (a plain causal Transformer
+// over each segment, the baseline the paper compares against).
 using C = txl::Config<float, 128, 4, 256, 6>;
-using Model = txl::TransformerXL<C>;
+using XL = txl::TransformerXL<C>;
+using Vanilla = txl::VanillaTransformer<C>;
+
+/// Run `f` with the model type `--model` names (`f(XL{}-like tag)`): the one place where the
+/// runtime choice meets the compile-time types.
+template <class F>
+int with_model(const std::string& kind, F&& f) {
+    if (kind == "xl") return f(txl::type_tag<XL>{});
+    if (kind == "vanilla") return f(txl::type_tag<Vanilla>{});
+    throw txl::error("unknown model '" + kind + "', expected xl or vanilla");
+}
 
 struct RunConfig {
     std::string name;
+    std::string model = "xl";  ///< xl | vanilla
     txl::TrainOptions train;
     std::size_t valid_every, save_every, log_every;
 };
@@ -119,6 +132,7 @@ Text load_text(const std::string& path, const txl::CharTokenizer* vocab) {
 void write_config(const fs::path& dir, const RunConfig& r, std::uint64_t seed) {
     std::ofstream o(dir / "config.txt");
     o << "config " << r.name << "\n"
+      << "architecture " << r.model << "\n"
       << "model d_model=" << C::d_model << " heads=" << C::heads << " d_ff=" << C::d_ff
       << " layers=" << C::n_layers << " P=" << C::P << "\n"
       << "seed " << seed << "\n"
@@ -131,7 +145,7 @@ void write_config(const fs::path& dir, const RunConfig& r, std::uint64_t seed) {
 
 /// Read config.txt back into a RunConfig (a checkpoint's own settings win on resume and eval).
 RunConfig read_config(const fs::path& dir, std::uint64_t* seed) {
-    const auto kv = txl::Trainer<Model>::read_key_values((dir / "config.txt").string());
+    const auto kv = txl::Trainer<XL>::read_key_values((dir / "config.txt").string());
     auto get = [&](const std::string& k) {
         auto it = kv.find(k);
         txl::check<txl::checkpoint_error>(it != kv.end(), (dir / "config.txt").string(), ": no '", k, "'");
@@ -143,6 +157,10 @@ RunConfig read_config(const fs::path& dir, std::uint64_t* seed) {
     txl::check<txl::checkpoint_error>(get("model") == model.str(), (dir / "config.txt").string(),
                                       ": model '", get("model"), "', this program builds '", model.str(), "'");
     RunConfig r = builtin_config(get("config"));
+    // Checkpoints from before --model existed are Transformer-XL.
+    r.model = kv.count("architecture") ? kv.at("architecture") : "xl";
+    txl::check<txl::checkpoint_error>(r.model == "xl" || r.model == "vanilla", (dir / "config.txt").string(),
+                                      ": architecture '", r.model, "', expected xl or vanilla");
     try {
         r.train.seq_len = std::stoul(get("seq_len"));
         r.train.mem_len = std::stoul(get("mem_len"));
@@ -161,14 +179,29 @@ RunConfig read_config(const fs::path& dir, std::uint64_t* seed) {
     return r;
 }
 
-/// Load a model (and its vocabulary and config) from a checkpoint directory.
-std::unique_ptr<Model> load_model(const fs::path& ckpt, txl::CharTokenizer& vocab, RunConfig& rc) {
+/// The vocabulary and config of a checkpoint directory (its config says which model type).
+void load_run(const fs::path& ckpt, txl::CharTokenizer& vocab, RunConfig& rc) {
     txl::check<txl::checkpoint_error>(fs::is_directory(ckpt), ckpt.string(), ": checkpoint directory not found");
     vocab = txl::CharTokenizer::load((ckpt / "vocab.txt").string());
     rc = read_config(ckpt, nullptr);
-    auto model = std::make_unique<Model>(vocab.size(), 0);
+}
+
+/// A model of type `Model` with the parameters of a checkpoint directory.
+template <class Model>
+std::unique_ptr<Model> load_model(const fs::path& ckpt, std::size_t n_vocab) {
+    auto model = std::make_unique<Model>(n_vocab, 0);
     txl::load_checkpoint(*model, ckpt);
     return model;
+}
+
+/// Sampling options for a checkpoint: a model with memory remembers `mem_len` positions; one
+/// without sees a window of the last `seq_len` characters, the context it was trained on.
+template <class Model>
+txl::SampleOptions sample_options(const RunConfig& rc, long mem_len) {
+    txl::SampleOptions so;
+    so.mem_len = mem_len >= 0 ? std::size_t(mem_len)
+                              : (Model::has_memory ? rc.train.mem_len : rc.train.seq_len - 1);
+    return so;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -224,7 +257,7 @@ void write_loss_svg(const fs::path& csv, const fs::path& svg) {
 // train
 // ---------------------------------------------------------------------------------------------
 struct TrainArgs {
-    std::string data, config = "practical", out, prompt = "ROMEO:\n";
+    std::string data, config = "practical", model = "xl", out, prompt = "ROMEO:\n";
     std::size_t steps = 0, sample_length = 300;
     double minutes = 0;
     bool resume = false, force = false;
@@ -232,6 +265,7 @@ struct TrainArgs {
     std::size_t valid_every = 0, save_every = 0, log_every = 0;
 };
 
+template <class Model>
 int run_train(const TrainArgs& a, const std::function<void(const std::string&)>& say) {
     const fs::path out = a.out, ckpt = out / "checkpoint";
     const bool have = fs::exists(ckpt);
@@ -241,12 +275,15 @@ int run_train(const TrainArgs& a, const std::function<void(const std::string&)>&
     txl::check<txl::error>(!(a.resume && !have), "--resume: no checkpoint at ", ckpt.string());
 
     RunConfig rc = builtin_config(a.config);
+    rc.model = a.model;
     std::uint64_t seed = a.seed;
     std::unique_ptr<txl::CharTokenizer> saved_vocab;
     if (a.resume) {
         const RunConfig saved = read_config(ckpt, &seed);
         txl::check<txl::checkpoint_error>(saved.name == a.config, ckpt.string(), ": trained with --config ",
                                           saved.name, ", this run asks for --config ", a.config);
+        txl::check<txl::checkpoint_error>(saved.model == a.model, ckpt.string(), ": trained with --model ",
+                                          saved.model, ", this run asks for --model ", a.model);
         rc = saved;
         saved_vocab = std::make_unique<txl::CharTokenizer>(txl::CharTokenizer::load((ckpt / "vocab.txt").string()));
     }
@@ -274,7 +311,7 @@ int run_train(const TrainArgs& a, const std::function<void(const std::string&)>&
     say("text " + path + ": " + std::to_string(text.train.size() + text.valid.size()) + " characters, vocabulary " +
         std::to_string(text.tokenizer.size()) + ", train " + std::to_string(text.train.size()) + " / valid " +
         std::to_string(text.valid.size()));
-    say("config " + rc.name + ": seq_len " + std::to_string(rc.train.seq_len) + ", mem_len " +
+    say("config " + rc.name + ", model " + rc.model + " (memory: " + txl::block_name<typename Model::memory_block>("custom") + "): seq_len " + std::to_string(rc.train.seq_len) + ", mem_len " +
         std::to_string(rc.train.mem_len) + ", batch " + std::to_string(rc.train.batch) + ", " +
         std::to_string(model.parameter_count()) + " parameters, OpenBLAS kernel " + openblas_get_corename());
     if (a.resume) say("resumed at step " + std::to_string(trainer.step_count()));
@@ -361,11 +398,11 @@ int run_train(const TrainArgs& a, const std::function<void(const std::string&)>&
                   << last_valid.accuracy << "\n";
     }
     if (a.sample_length) {
-        txl::SampleOptions so;
-        so.mem_len = rc.train.mem_len;
+        txl::SampleOptions so = sample_options<Model>(rc, -1);
         so.temperature = 0.8;
         so.seed = seed;
-        std::cout << "--- sample (temperature 0.8, mem_len " << so.mem_len << ") ---\n" << a.prompt;
+        std::cout << "--- sample (temperature 0.8, " << (Model::has_memory ? "mem_len " : "window ")
+                  << so.mem_len << ") ---\n" << a.prompt;
         txl::sample(model, text.tokenizer.encode(a.prompt), a.sample_length, so,
                     [&](std::int64_t id) { std::cout << text.tokenizer.decode(id) << std::flush; });
         std::cout << "\n";
@@ -387,6 +424,10 @@ int main(int argc, char** argv) {
                       "else downloaded there)");
     train->add_option("--config", ta.config, "Built-in config: labml (seq_len 2, mem_len 32) or practical (seq_len 64, mem_len 64)")
         ->check(CLI::IsMember({"labml", "practical"}))
+        ->capture_default_str();
+    train->add_option("--model", ta.model,
+                      "Model: xl (Transformer-XL, labml's) or vanilla (the same layers without memory)")
+        ->check(CLI::IsMember({"xl", "vanilla"}))
         ->capture_default_str();
     auto* steps = train->add_option("--steps", ta.steps, "Train until this total step count");
     auto* minutes = train->add_option("--minutes", ta.minutes, "Train for this many minutes (of this run)");
@@ -430,32 +471,45 @@ int main(int argc, char** argv) {
         note_openblas();
         if (*train) {
             std::signal(SIGINT, [](int) { g_interrupted = true; });
-            return run_train(ta, say);
+            return with_model(ta.model, [&](auto tag) { return run_train<typename decltype(tag)::type>(ta, say); });
         }
         txl::CharTokenizer vocab;
         RunConfig rc;
         if (*eval) {
-            auto model = load_model(checkpoint_dir(ev_ckpt), vocab, rc);
-            const std::string path = shakespeare::find_text(ev_data, say);
-            const Text text = load_text(path, &vocab);
-            const std::size_t mem = ev_mem >= 0 ? std::size_t(ev_mem) : rc.train.mem_len;
-            txl::check<txl::error>(mem + rc.train.seq_len <= C::P, "--mem-len ", mem, ": mem_len + seq_len must be <= P = ", C::P);
-            const auto r = txl::evaluate(*model, text.valid, rc.train.batch, rc.train.seq_len, mem);
-            say("evaluated " + std::to_string(r.tokens) + " validation characters, seq_len " +
-                std::to_string(rc.train.seq_len) + ", batch " + std::to_string(rc.train.batch) + ", mem_len " + std::to_string(mem));
-            std::cout << std::fixed << std::setprecision(4) << "valid_loss " << r.loss << " valid_acc " << r.accuracy << "\n";
-            return 0;
+            const fs::path ckpt = checkpoint_dir(ev_ckpt);
+            load_run(ckpt, vocab, rc);
+            return with_model(rc.model, [&](auto tag) {
+                using Model = typename decltype(tag)::type;
+                auto model = load_model<Model>(ckpt, vocab.size());
+                const std::string path = shakespeare::find_text(ev_data, say);
+                const Text text = load_text(path, &vocab);
+                const std::size_t mem = ev_mem >= 0 ? std::size_t(ev_mem) : rc.train.mem_len;
+                txl::check<txl::error>(mem + rc.train.seq_len <= C::P, "--mem-len ", mem,
+                                       ": mem_len + seq_len must be <= P = ", C::P);
+                const auto r = txl::evaluate(*model, text.valid, rc.train.batch, rc.train.seq_len, mem);
+                say("evaluated " + std::to_string(r.tokens) + " validation characters, model " + rc.model +
+                    ", seq_len " + std::to_string(rc.train.seq_len) + ", batch " + std::to_string(rc.train.batch) +
+                    (Model::has_memory ? ", mem_len " + std::to_string(mem) : ", no memory (each segment alone)"));
+                std::cout << std::fixed << std::setprecision(4) << "valid_loss " << r.loss << " valid_acc "
+                          << r.accuracy << "\n";
+                return 0;
+            });
         }
         if (*samp) {
-            auto model = load_model(checkpoint_dir(sa_ckpt), vocab, rc);
-            const auto prompt = vocab.encode(sa_prompt);  // throws on a character outside the vocabulary
-            txl::SampleOptions so;
-            so.temperature = sa_temp, so.top_k = sa_topk, so.seed = sa_seed;
-            so.mem_len = sa_mem >= 0 ? std::size_t(sa_mem) : rc.train.mem_len;
-            std::cout << sa_prompt;
-            txl::sample(*model, prompt, sa_len, so, [&](std::int64_t id) { std::cout << vocab.decode(id) << std::flush; });
-            std::cout << "\n";
-            return 0;
+            const fs::path ckpt = checkpoint_dir(sa_ckpt);
+            load_run(ckpt, vocab, rc);
+            return with_model(rc.model, [&](auto tag) {
+                using Model = typename decltype(tag)::type;
+                auto model = load_model<Model>(ckpt, vocab.size());
+                const auto prompt = vocab.encode(sa_prompt);  // throws on a character outside the vocabulary
+                txl::SampleOptions so = sample_options<Model>(rc, sa_mem);
+                so.temperature = sa_temp, so.top_k = sa_topk, so.seed = sa_seed;
+                std::cout << sa_prompt;
+                txl::sample(*model, prompt, sa_len, so,
+                            [&](std::int64_t id) { std::cout << vocab.decode(id) << std::flush; });
+                std::cout << "\n";
+                return 0;
+            });
         }
     } catch (const std::exception& e) {
         std::cerr << "error: " << e.what() << "\n";

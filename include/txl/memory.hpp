@@ -120,6 +120,7 @@ struct XLMemory {
     using config = C;
     using S = typename C::scalar;
     static std::string name() { return "XLMemory"; }
+    static constexpr bool remembers = true;
     void update(Memory<S>& mem, const tensor<S, 3>* layer_inputs, std::size_t n_layers,
                 std::size_t mem_len) const {
         mem.update(layer_inputs, n_layers, mem_len);
@@ -134,6 +135,7 @@ struct NoMemory {
     using config = C;
     using S = typename C::scalar;
     static std::string name() { return "NoMemory"; }
+    static constexpr bool remembers = false;
     void update(Memory<S>& mem, const tensor<S, 3>*, std::size_t, std::size_t) const { mem.clear(); }
 };
 

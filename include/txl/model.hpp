@@ -74,6 +74,9 @@ public:
     /// Whether evaluation and sampling can reuse the memory's keys and values (the layer's
     /// attention has a key/value cache); without it they recompute them, exactly, more slowly.
     static constexpr bool kv_cacheable = layer_has_kv_cache_v<Layer>;
+    using memory_block = Mem;
+    /// Whether a segment sees the ones before it (false with `NoMemory`).
+    static constexpr bool has_memory = Mem::remembers;
 
     struct Cache {
         std::size_t T = 0, B = 0, M = 0;

@@ -56,7 +56,9 @@ inline std::int64_t pick_token(const S* logits, std::size_t V, const SampleOptio
     return std::int64_t(idx[k - 1]);
 }
 
-/// Generate `length` tokens after `prompt` (batch 1). `on_token` is called with each new id as
+/// Generate `length` tokens after `prompt` (batch 1). A model with memory attends over up to
+/// `mem_len` earlier positions through it; one without (`NoMemory`) re-reads a window of the
+/// last `mem_len + 1` tokens for every new one. `on_token` is called with each new id as
 /// soon as it is chosen (for streaming output). Returns the generated ids.
 template <class Model>
 std::vector<std::int64_t> sample(const Model& model, const std::vector<std::int64_t>& prompt,
@@ -72,6 +74,23 @@ std::vector<std::int64_t> sample(const Model& model, const std::vector<std::int6
     Rng rng(o.seed);
     const std::size_t V = model.n_vocab();
     tensor<std::int64_t, 2> x;
+    if constexpr (!Model::has_memory) {
+        // A model without memory sees only what one forward gets: every prediction re-reads
+        // the window of the last mem_len + 1 tokens (the prompt included).
+        std::vector<std::int64_t> context(prompt), out;
+        out.reserve(length);
+        for (std::size_t n = 0; n < length; ++n) {
+            const std::size_t w = std::min(context.size(), o.mem_len + 1);
+            ensure_shape(x, {w, std::size_t(1)});
+            std::copy(context.end() - std::ptrdiff_t(w), context.end(), x.data());
+            model.forward(x, mem, cache);
+            const std::int64_t next = pick_token(cache.logits.data() + (w - 1) * V, V, o, rng);
+            out.push_back(next);
+            if (on_token) on_token(next);
+            context.push_back(next);
+        }
+        return out;
+    }
     // Feed the prompt in chunks that fit the relative table next to a full memory.
     const std::size_t chunk = P - o.mem_len;
     for (std::size_t i = 0; i < prompt.size(); i += chunk) {

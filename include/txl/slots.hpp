@@ -159,6 +159,7 @@ using gen_backward_t = decltype(std::declval<G&>().backward(
     std::declval<scalar_t<G>*>()));
 
 // Memory: update(mem, layer_inputs, n_layers, mem_len) const.
+template <class Mm> using remembers_t = decltype(bool(Mm::remembers));
 template <class Mm>
 using mem_update_t = decltype(std::declval<const Mm&>().update(
     std::declval<Memory<scalar_t<Mm>>&>(), std::declval<const tensor<scalar_t<Mm>, 3>*>(),
@@ -193,6 +194,12 @@ using mem_update_t = decltype(std::declval<const Mm&>().update(
     static constexpr bool common = has_visit && detail::is_detected_v<detail::init_t, B>;               \
     static_assert(!has_visit || common, "txl " SLOT " slot: the block has no `void init(txl::Rng&)`");
 
+
+/// A type carried as a value: `f(type_tag<Model>{})` lets a runtime choice pick a type.
+template <class T>
+struct type_tag {
+    using type = T;
+};
 
 /// `static_assert(slot_checked<check_..._slot<Block, C>>)` runs a slot's checks; it never
 /// fails itself, so a broken block gives one message, the check's own.
@@ -338,8 +345,10 @@ struct check_generator_slot {
 
 /// ## The memory slot
 /// `update(mem, layer_inputs, n_layers, mem_len) const`: after a segment, what each layer
-/// remembers for the next (`layer_inputs[l]` is layer `l`'s input `[T, B, d_model]`). The
-/// memory has no parameters and no gradient, so only `config` and `update` are asked for.
+/// remembers for the next (`layer_inputs[l]` is layer `l`'s input `[T, B, d_model]`), and
+/// `static constexpr bool remembers` (false: every segment starts from nothing, and sampling
+/// re-reads a window of earlier tokens instead). The memory has no parameters and no
+/// gradient, so only `config`, `update` and `remembers` are asked for.
 template <class Mm, class C>
 struct check_memory_slot {
     static constexpr bool has_config = detail::is_detected_v<detail::config_t, Mm>;
@@ -350,7 +359,11 @@ struct check_memory_slot {
     static_assert(!same || has_update,
                   "txl memory slot: the block has no `void update(txl::Memory<S>& mem, const "
                   "txl::tensor<S, 3>* layer_inputs, std::size_t n_layers, std::size_t mem_len) const`");
-    static constexpr bool value = has_update;
+    static constexpr bool has_remembers = has_update && detail::is_detected_v<detail::remembers_t, Mm>;
+    static_assert(!has_update || has_remembers,
+                  "txl memory slot: the block has no `static constexpr bool remembers` (whether a "
+                  "segment sees anything of the ones before it)");
+    static constexpr bool value = has_remembers;
 };
 
 #undef TXL_COMMON_SLOT_CHECKS
