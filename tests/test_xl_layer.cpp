@@ -38,7 +38,10 @@ TEST_CASE("XLLayer: gradients, memory (M > T): LayerNorm gets gradient from memo
 }
 TEST_CASE("XLLayer: gradients with dropout everywhere (fixed masks)") { check_layer(2, 3, 2, 0.2); }
 
-TEST_CASE("XLLayer: the memory is a constant: changing it moves y, and no gradient reaches it") {
+// That no gradient flows into the memory is what the gradient checks with M > 0 prove: their
+// finite differences hold the memory fixed. Here: the layer reads the memory (y moves with it)
+// and its backward leaves the memory untouched.
+TEST_CASE("XLLayer: the memory is an input: changing it moves y; backward leaves it as it was") {
     Layer layer;
     randomize(layer, 9);
     Layer::Cache cache;
@@ -52,4 +55,8 @@ TEST_CASE("XLLayer: the memory is a constant: changing it moves y, and no gradie
     double moved = 0;
     for (std::size_t i = 0; i < y1.size(); ++i) moved = std::max(moved, std::abs(y1[i] - y2[i]));
     CHECK(moved > 1e-6);
+    const std::vector<double> before = mem;
+    std::vector<double> dx(x.size());
+    layer.backward(y1.data(), dx.data(), cache);
+    CHECK(mem == before);
 }

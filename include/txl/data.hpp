@@ -158,6 +158,8 @@ public:
         n_ = ids.size() / batch;
         check(n_ >= 2, what, " has ", ids.size(), " characters: too short for one batch of ", batch,
               " streams (needs at least ", 2 * batch, ")");
+        // Stream $b$ is the $b$-th run of $n$ consecutive ids: `data[t, b] = ids[b n + t]`
+        // (labml's `ids[:n*B].view(B, n).t()`), `[n, B]`.
         data_ = tensor<std::int64_t, 2>::from_shape({n_, B_});
         for (std::size_t b = 0; b < B_; ++b)
             for (std::size_t t = 0; t < n_; ++t) data_(t, b) = ids[b * n_ + t];
@@ -178,6 +180,8 @@ public:
 
     /// Fill `x`, `y` (`[T', B]`, T' = min(T, rows left)) with the next batch and advance.
     void next(tensor<std::int64_t, 2>& x, tensor<std::int64_t, 2>& y) {
+        // $x$ = rows $[p, p + T')$, $y$ = rows $[p + 1, p + 1 + T')$: each target is the next
+        // character of the same stream.
         const std::size_t t = std::min(T_, n_ - 1 - position);
         ensure_shape(x, {t, B_});
         ensure_shape(y, {t, B_});

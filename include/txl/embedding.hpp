@@ -49,6 +49,7 @@ public:
     /// `x[T*B, D] = E[tokens[T*B]]`. Ids must have passed `check_tokens`.
     void forward(const std::int64_t* tokens, std::size_t T, std::size_t B, S* x) const {
         const std::size_t n = T * B;
+        // $x_{t,b} = E_{\text{token}_{t,b}}$: a row copy per position.
         for (std::size_t i = 0; i < n; ++i) {
             const S* row = weight.value.data() + std::size_t(tokens[i]) * D;
             std::copy(row, row + D, x + i * D);
@@ -58,6 +59,7 @@ public:
     /// $\partial L/\partial E_{token} \mathrel{+}= \partial L/\partial x$, row by row.
     void backward(const std::int64_t* tokens, const S* dx, std::size_t T, std::size_t B) {
         const std::size_t n = T * B;
+        // Scatter-add: $\partial L/\partial E_{\text{token}_{t,b}} \mathrel{+}= \partial L/\partial x_{t,b}$.
         for (std::size_t i = 0; i < n; ++i) {
             S* g = weight.grad.data() + std::size_t(tokens[i]) * D;
             const S* d = dx + i * D;

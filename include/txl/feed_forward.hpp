@@ -51,13 +51,16 @@ public:
     void forward(const S* z, std::size_t n, S* y, Cache& cache, Rng* rng) const {
         ensure_shape(cache.h, {n, d_ff});
         S* h = cache.h.data();
+        // $a = z W_1^\top + b_1$ `[n, d_ff]`, then $h = \text{ReLU}(a) = \max(a, 0)$ in place.
         layer1.forward(z, n, h);
-        for (std::size_t i = 0; i < n * d_ff; ++i) h[i] = h[i] > S(0) ? h[i] : S(0);  // ReLU
+        for (std::size_t i = 0; i < n * d_ff; ++i) h[i] = h[i] > S(0) ? h[i] : S(0);
+        // $h \leftarrow h \odot m / (1 - p)$ (training only).
         cache.dropped = dropout.active(rng);
         if (cache.dropped) {
             ensure_shape(cache.mask, {n, d_ff});
             dropout.forward(h, n * d_ff, cache.mask.data(), *rng);
         }
+        // $y = h W_2^\top + b_2$ `[n, d]`.
         layer2.forward(h, n, y);
     }
 
@@ -66,7 +69,9 @@ public:
         ensure_shape(cache.dh, {n, d_ff});
         S* dh = cache.dh.data();
         const S* h = cache.h.data();
+        // $\partial L/\partial h = \delta W_2$ `[n, d_ff]` (and $W_2$, $b_2$ gradients).
         layer2.backward(h, dy, n, dh);
+        // $\partial L/\partial a = \partial L/\partial h \odot [a > 0]$ (times $m$ with dropout).
         if (cache.dropped) {
             const S* m = cache.mask.data();
             for (std::size_t i = 0; i < n * d_ff; ++i)
@@ -74,6 +79,7 @@ public:
         } else {
             for (std::size_t i = 0; i < n * d_ff; ++i) dh[i] = h[i] > S(0) ? dh[i] : S(0);
         }
+        // $\partial L/\partial z = (\partial L/\partial a) W_1$ `[n, d]` (and $W_1$, $b_1$ gradients).
         layer1.backward(z, dh, n, dz);
     }
 

@@ -43,20 +43,23 @@ public:
     void forward(const S* x, std::size_t n, S* y, S* xhat, S* rstd) const {
         const S* gamma = weight.value.data();
         const S* beta = bias.value.data();
-#pragma omp parallel for schedule(static) if (n >= 256)
-        for (std::size_t r = 0; r < n; ++r) {
+        // Row by row (rows spread over the threads when there are many):
+        for_range(n, n >= 256, [&](std::size_t r) {
             const S* xr = x + r * D;
+            // $\mu = \frac1d \sum_c x_c$, $\sigma^2 = \frac1d \sum_c (x_c - \mu)^2$
             const S mean = row_sum([&](std::size_t c) { return xr[c]; }) / S(D);
             const S var = row_sum([&](std::size_t c) { return (xr[c] - mean) * (xr[c] - mean); }) / S(D);
+            // $r = 1/\sqrt{\sigma^2 + \epsilon}$, kept for backward
             const S rs = S(1) / std::sqrt(var + eps);
             rstd[r] = rs;
             S* hr = xhat + r * D;
             S* yr = y + r * D;
+            // $\hat x = (x - \mu)\, r$ (kept), $y = \gamma \odot \hat x + \beta$
             for (std::size_t c = 0; c < D; ++c) {
                 hr[c] = (xr[c] - mean) * rs;
                 yr[c] = gamma[c] * hr[c] + beta[c];
             }
-        }
+        });
     }
 
     /// Accumulate $\partial L/\partial\gamma$, $\partial L/\partial\beta$ from `dy[n, D]`;
@@ -68,12 +71,12 @@ public:
         const S* gamma = weight.value.data();
         S* dgamma = weight.grad.data();
         S* dbeta = bias.grad.data();
-        // Parameter gradients: sums over rows. Each thread owns whole blocks of 16 columns (one
-        // cache line of a row) and walks the rows in order, so every sum runs in row order
-        // whatever the thread count, and each row is read once.
+        // $\partial L/\partial \gamma \mathrel{+}= \sum_r g_r \odot \hat x_r$, $\partial L/\partial \beta \mathrel{+}= \sum_r g_r$:
+        // sums over rows. Each thread owns whole blocks of 16 columns (one cache line of a row)
+        // and walks the rows in order, so every sum runs in row order whatever the thread
+        // count, and each row is read once.
         constexpr std::size_t CB = 16, blocks = (D + CB - 1) / CB;
-#pragma omp parallel for schedule(static) if (n >= 256)
-        for (std::size_t blk = 0; blk < blocks; ++blk) {
+        for_range(blocks, n >= 256, [&](std::size_t blk) {
             const std::size_t c0 = blk * CB, w = std::min(CB, D - c0);
             S g[CB] = {}, b[CB] = {};
             for (std::size_t r = 0; r < n; ++r) {
@@ -88,20 +91,21 @@ public:
                 dgamma[c0 + c] += g[c];
                 dbeta[c0 + c] += b[c];
             }
-        }
+        });
         if (!dx) return;
-        // Input gradient: row by row.
-#pragma omp parallel for schedule(static) if (n >= 256)
-        for (std::size_t r = 0; r < n; ++r) {
+        // Input gradient, row by row, with $\hat g = g \odot \gamma$:
+        for_range(n, n >= 256, [&](std::size_t r) {
             const S* gr = dy + r * D;
             const S* hr = xhat + r * D;
+            // $\overline{\hat g} = \frac1d \sum_c \hat g_c$, $\overline{\hat g \odot \hat x} = \frac1d \sum_c \hat g_c \hat x_c$
             const S mean_g = row_sum([&](std::size_t c) { return gr[c] * gamma[c]; }) / S(D);
             const S mean_gh = row_sum([&](std::size_t c) { return gr[c] * gamma[c] * hr[c]; }) / S(D);
             S* dxr = dx + r * D;
             const S* base = residual ? residual + r * D : dxr;
+            // $\partial L/\partial x = r\,(\hat g - \overline{\hat g} - \hat x\, \overline{\hat g \odot \hat x})$, added to `dx` (or `residual`)
             for (std::size_t c = 0; c < D; ++c)
                 dxr[c] = base[c] + rstd[r] * (gr[c] * gamma[c] - mean_g - hr[c] * mean_gh);
-        }
+        });
     }
 
     /// $\sum_{c<D} f(c)$ over one row (see `partial_sums16`).

@@ -56,6 +56,8 @@ public:
         const std::size_t T = c.x[0].shape()[0], B = c.x[0].shape()[1];
         c.M = M, c.T = T, c.B = B;
         c.x.resize(n_layers + 1);
+        // $x_{l+1} = \text{Layer}_l(x_l, mem_l)$; each $x_l$ stays in the cache (the backward and
+        // the next memory read it).
         for (std::size_t l = 0; l < n_layers; ++l) {
             ensure_shape(c.x[l + 1], {T, B, d_model});
             if constexpr (layer_has_kv_cache_v<Layer>) {
@@ -70,6 +72,7 @@ public:
         ensure_shape(c.out, {T, B, d_model});
         ensure_shape(c.xhat, {T * B, d_model});
         ensure_shape(c.rstd, {T * B});
+        // $\text{out} = \text{LN}(x_L)$ `[T, B, d]`.
         norm.forward(c.x[n_layers].data(), T * B, c.out.data(), c.xhat.data(), c.rstd.data());
     }
 
@@ -78,9 +81,12 @@ public:
         ensure_shape(c.dx_a, {c.T, c.B, d_model});
         ensure_shape(c.dx_b, {c.T, c.B, d_model});
         c.dx_a.fill(S(0));
+        // $\partial L/\partial x_L = \text{LN}'^\top\, \partial L/\partial\,\text{out}$.
         norm.backward(d_out, c.xhat.data(), c.rstd.data(), c.T * c.B, c.dx_a.data());
         tensor<S, 3>* dy = &c.dx_a;
         tensor<S, 3>* dx = &c.dx_b;
+        // Down the stack: $\partial L/\partial x_l = \text{Layer}_l'^\top\, \partial L/\partial x_{l+1}$
+        // (two buffers, swapped each layer).
         for (std::size_t l = n_layers; l-- > 0;) {
             layers[l].backward(dy->data(), dx->data(), c.layer[l]);
             std::swap(dy, dx);

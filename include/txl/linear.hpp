@@ -48,6 +48,7 @@ public:
     /// `y[n, out] = x[n, in] W^T + b` (dense rows): one GEMM, whose sums start from $b$
     /// (`gemm`'s `bias`), so $b$ is not first copied into every row of $y$.
     void forward(const S* x, std::size_t n, S* y) const {
+        // $y = x W^\top + \mathbf 1 b^\top$: `[n, in] x [in, out]`.
         gemm(Trans::No, Trans::Yes, n, out_, in_, S(1), x, in_, weight.value.data(), in_, S(0), y, out_,
              has_bias_ ? bias.value.data() : nullptr);
     }
@@ -55,9 +56,12 @@ public:
     /// Accumulate $\partial L/\partial W$, $\partial L/\partial b$ from `dy[n, out]` and the
     /// forward input `x[n, in]`; write `dx = dy W` (or add it, `dx_beta = 1`) if `dx` is given.
     void backward(const S* x, const S* dy, std::size_t n, S* dx, S dx_beta = S(0)) {
+        // $\partial L/\partial W \mathrel{+}= \delta^\top x$: `[out, n] x [n, in]`.
         gemm(Trans::Yes, Trans::No, out_, in_, n, S(1), dy, out_, x, in_, S(1),
              weight.grad.data(), in_);
+        // $\partial L/\partial b \mathrel{+}= \sum_r \delta_{r,:}$.
         if (has_bias_) add_column_sums(dy, n, out_, bias.grad.data());
+        // $\partial L/\partial x = \delta W$: `[n, out] x [out, in]` (written, or added with `dx_beta = 1`).
         if (dx) gemm(Trans::No, Trans::No, n, in_, out_, S(1), dy, out_, weight.value.data(), in_,
                      dx_beta, dx, in_);
     }

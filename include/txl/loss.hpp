@@ -38,15 +38,18 @@ inline LossResult<S> cross_entropy(const S* logits, const std::int64_t* targets,
 #pragma omp parallel for schedule(static) reduction(+ : loss, hits) if (n * V >= 16384)
     for (std::size_t r = 0; r < n; ++r) {
         const S* l = logits + r * V;
+        // $\arg\max_c \ell_{r,c}$ (a hit if it is $y_r$); its value is the max for a stable log-sum-exp.
         std::size_t arg = 0;
         for (std::size_t c = 1; c < V; ++c)
             if (l[c] > l[arg]) arg = c;
         hits += arg == std::size_t(targets[r]);
+        // $\text{lse}_r = \max + \log \sum_c e^{\ell_{r,c} - \max}$, $L \mathrel{+}= \text{lse}_r - \ell_{r,y_r}$.
         const double mx = double(l[arg]);
         double sum = 0;
         for (std::size_t c = 0; c < V; ++c) sum += std::exp(double(l[c]) - mx);
         const double lse = mx + std::log(sum);
         loss += lse - double(l[targets[r]]);
+        // $\partial L/\partial \ell_{r,c} = (e^{\ell_{r,c} - \text{lse}_r} - [c = y_r]) / n$.
         if (dlogits) {
             S* d = dlogits + r * V;
             for (std::size_t c = 0; c < V; ++c)

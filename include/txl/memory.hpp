@@ -92,6 +92,8 @@ public:
                 check(layers[l].shape()[1] == B && layers[l].shape()[2] == d,
                       "Memory::update: layer ", l, " memory is [", M, ", ", layers[l].shape()[1],
                       ", ", layers[l].shape()[2], "], the segment is [", T, ", ", B, ", ", d, "]");
+            // $mem_l \leftarrow [\,mem_l;\ x_l\,]$, last `keep` $= \min(mem\_len, M + T)$ rows of
+            // the `[M + T, B, d]` concatenation: `from_old` from the old memory, the rest from $x_l$.
             const std::size_t keep = std::min(mem_len, M + T);
             const std::size_t from_old = keep > T ? keep - T : 0;  // rows kept from the old memory
             const std::size_t row = B * d;

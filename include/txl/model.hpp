@@ -136,6 +136,7 @@ public:
         std::copy(tokens.begin(), tokens.end(), c.tokens.begin());
         c.stack.x.resize(n_layers + 1);
         ensure_shape(c.stack.x[0], {T, B, d_model});
+        // $x_0 = \text{embedding}(\text{tokens})$ `[T, B, d]`.
         src_embed.forward(tokens.data(), T, B, c.stack.x[0].data());
 
         // Per layer: its memory, and (inference, if the layer can use them) the memory's
@@ -148,9 +149,11 @@ public:
             v_ptr[l] = cached ? mem.values[l].data() : nullptr;
         }
         c.kv_cached = cached;
+        // $\text{out} = \text{LN}(x_L)$, $x_{l+1} = \text{Layer}_l(x_l, mem_l)$.
         transformer.forward(mem_ptr, M, c.stack, rng, cached ? &k_ptr : nullptr, cached ? &v_ptr : nullptr);
 
         ensure_shape(c.logits, {T, B, n_vocab()});
+        // $\text{logits} = \text{generator}(\text{out})$ `[T, B, n_vocab]`.
         generator.forward(c.stack.out.data(), T * B, c.logits.data());
     }
 
@@ -162,6 +165,8 @@ public:
                                    "keys and values (Memory::kv_cache, inference only)");
         const std::size_t n = c.T * c.B;
         ensure_shape(c.d_out, {c.T, c.B, d_model});
+        // The chain in reverse: $\partial L/\partial\,\text{out} = \text{generator}'^\top \partial L/\partial\,\text{logits}$,
+        // $\partial L/\partial x_0 = \text{stack}'^\top \partial L/\partial\,\text{out}$, then the embedding's scatter-add.
         generator.backward(c.stack.out.data(), dlogits, n, c.d_out.data());
         const auto& dx0 = transformer.backward(c.d_out.data(), c.stack);
         src_embed.backward(c.tokens.data(), dx0.data(), c.T, c.B);

@@ -70,6 +70,7 @@ struct Schedule {
 /// norm before clipping. (Squares are summed in `S` per tensor, then in double across tensors.)
 template <class S>
 inline double clip_grad_norm(std::vector<ParamRef<S>>& refs, double max_norm) {
+    // $\lVert g \rVert = \sqrt{\sum_{\text{tensors}} \sum_i g_i^2}$
     double sq = 0;
     for (const auto& r : refs) {
         // Only where the gradient may be non-zero.
@@ -78,6 +79,7 @@ inline double clip_grad_norm(std::vector<ParamRef<S>>& refs, double max_norm) {
         sq += double(partial_sums16<S>(n, [&](std::size_t i) { return g[i] * g[i]; }));
     }
     const double norm = std::sqrt(sq);
+    // $g \leftarrow g \cdot \frac{\text{max\_norm}}{\lVert g \rVert + 10^{-6}}$ when that factor is below 1 (PyTorch's rule).
     const double scale = max_norm / (norm + 1e-6);
     if (scale < 1)
         for (const auto& r : refs)
@@ -141,42 +143,27 @@ public:
         const double bc1 = 1 - std::pow(beta1, double(t)), bc2 = 1 - std::pow(beta2, double(t));
         const S step_size = S(lr * std::sqrt(bc2) / bc1);
         const S b1 = S(beta1), b2 = S(beta2), e = S(eps), c1 = S(1 - beta1), c2 = S(1 - beta2);
-        // The update is elementwise, so all tensors' active spans are laid end to end and cut
-        // into one equal share per thread: one parallel region per step (most tensors are too
-        // small to be worth a region of their own, and the step is bound by memory bandwidth).
         std::size_t total = 0;
         for (std::size_t k = 0; k < refs.size(); ++k) {
             active[k].extend(refs[k].touched->begin, refs[k].touched->end);
             total += active[k].empty() ? 0 : active[k].end - active[k].begin;
         }
-#pragma omp parallel if (total >= 65536)
-        {
-#ifdef _OPENMP
-            const std::size_t th_id = std::size_t(omp_get_thread_num()), nt = std::size_t(omp_get_num_threads());
-#else
-            const std::size_t th_id = 0, nt = 1;
-#endif
-            const std::size_t mine_lo = th_id * total / nt, mine_hi = (th_id + 1) * total / nt;
-            std::size_t at = 0;  // where tensor k's active span starts in the joined order
-            for (std::size_t k = 0; k < refs.size() && at < mine_hi; ++k) {
-                const std::size_t n = active[k].empty() ? 0 : active[k].end - active[k].begin;
-                const std::size_t from = std::max(at, mine_lo), to = std::min(at + n, mine_hi);
-                if (from < to) {
-                    const std::size_t lo = active[k].begin + (from - at), hi = active[k].begin + (to - at);
-                    S* __restrict mm = moments[k].first.data();
-                    S* __restrict vv = moments[k].second.data();
-                    S* __restrict th = refs[k].value;
-                    const S* __restrict g = refs[k].grad;
+        // Elementwise over every active span (laid end to end and shared out between the
+        // threads in one parallel region, see `for_joined_spans`), labml's "optimized" Adam:
+        // $m \leftarrow \beta_1 m + (1 - \beta_1)\, g$, $v \leftarrow \beta_2 v + (1 - \beta_2)\, g^2$,
+        // $\theta \leftarrow \theta - \eta_t \frac{\sqrt{1 - \beta_2^t}}{1 - \beta_1^t} \cdot \frac{m}{\sqrt v + \epsilon}$.
+        for_joined_spans(active, total, total >= 65536, [&](std::size_t k, std::size_t lo, std::size_t hi) {
+            S* __restrict mm = moments[k].first.data();
+            S* __restrict vv = moments[k].second.data();
+            S* __restrict th = refs[k].value;
+            const S* __restrict g = refs[k].grad;
 #pragma omp simd
-                    for (std::size_t i = lo; i < hi; ++i) {
-                        mm[i] = b1 * mm[i] + c1 * g[i];
-                        vv[i] = b2 * vv[i] + c2 * g[i] * g[i];
-                        th[i] -= step_size * mm[i] / (std::sqrt(vv[i]) + e);
-                    }
-                }
-                at += n;
+            for (std::size_t i = lo; i < hi; ++i) {
+                mm[i] = b1 * mm[i] + c1 * g[i];
+                vv[i] = b2 * vv[i] + c2 * g[i] * g[i];
+                th[i] -= step_size * mm[i] / (std::sqrt(vv[i]) + e);
             }
-        }
+        });
     }
     std::vector<ParamRef<S>> refs;  ///< the attached parameters
     std::vector<Span> active;       ///< per tensor: where it has ever had a gradient

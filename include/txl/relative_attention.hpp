@@ -12,9 +12,9 @@
 ///
 /// **Scores.** Query $i$ sits at absolute position $M + i$, key $j$ at position $j$; their
 /// distance is $M + i - j$. With the learned tables $R$ = `key_pos_embeddings` `[2P, H, d_k]`,
-/// $S$ = `key_pos_bias` `[2P, H]` and $u$ = `query_pos_bias` `[H, d_k]`:
+/// $b^{pos}$ = `key_pos_bias` `[2P, H]` and $u$ = `query_pos_bias` `[H, d_k]`:
 /// $$A_{ij} = \underbrace{(q_i + u) \cdot k_j}_{\text{content (A+C)}}
-///          + \underbrace{q_i \cdot R_{P - (M + i - j)} + S_{P - (M + i - j)}}_{\text{position (B+D)}}$$
+///          + \underbrace{q_i \cdot R_{P - (M + i - j)} + b^{pos}_{P - (M + i - j)}}_{\text{position (B+D)}}$$
 /// $$a_{ij} = \operatorname{softmax}_j \big(A_{ij} / \sqrt{d_k}\big)
 ///   \quad\text{over visible keys: } j < M \text{ or } j - M \le i$$
 /// $$o_i = \textstyle\sum_j a_{ij} v_j, \qquad \text{out} = \text{concat}_h(o)\, W_o^\top + b_o$$
@@ -40,28 +40,24 @@
 /// * position term: scatter $g_{ij}$ back to $\bar X_{i,\,T-1+j-i}$; then
 ///   $\partial L/\partial q \mathrel{+}= \bar X R_{win}$,
 ///   $\partial L/\partial R_{win} \mathrel{+}= \bar X^\top q$ and
-///   $\partial L/\partial S_{P-K+1+c} \mathrel{+}= \sum_{i,b} \bar X_{(i,b), c}$;
+///   $\partial L/\partial b^{pos}_{P-K+1+c} \mathrel{+}= \sum_{i,b} \bar X_{(i,b), c}$;
 /// * projections: $\partial L/\partial z$ and $\partial L/\partial kv$ from the three linears.
 ///
 /// FLOPs of a forward (per layer, multiply-add = 2): projections $2\,d^2 (T + 2K) B$ and
 /// $2\,d^2 T B$ (output); content scores and $a V$: $2 \cdot 2\, T K d\, B$; position scores:
 /// $2\, T K d\, B$. The backward costs about twice that.
 ///
-/// **Layouts.** Activations are `[rows*B, d_model]` (row $t B + b$, heads side by side), as
-/// labml's `[seq, batch, d_model]`: good for the projections, which are one GEMM over all rows.
-/// The per-(b, h) products want the opposite: in that layout a head's consecutive rows lie
-/// $B\,d_{model}$ apart, and OpenBLAS runs such small strided GEMMs four to five times slower
-/// than on a contiguous block (measured: 33 against 153 GFLOP/s for the content scores of the
-/// practical config). So $q+u$, $k$, $v$ (and in the backward $\partial L/\partial o$) are
-/// copied once into head-major `[B, H, rows, d_k]` blocks, and the per-head results copied
-/// back; the copies cost a few percent of the products they speed up. With $B = 1$ the rows
-/// of a head are already $d_{model}$ apart and $k$, $v$ are used in place.
+/// **Layout.** Activations are `[rows*B, d_model]` (row $t B + b$, heads side by side). The
+/// per-(b, h) products run on head-major copies `[B, H, rows, d_k]` of $q + u$, $k$, $v$ (and
+/// of $\partial L/\partial o$), which `kernels` makes and undoes: see
+/// `detail/attention_kernels.hpp` for why (strided small products ran 4-5x slower). Every
+/// `float` product of 8 rows or more runs on txl's own GEMM kernel, the rest on BLAS
+/// (`detail/gemm.hpp`). With $B = 1$, $k$ and $v$ are used in place.
 
 #include <cmath>
 #include <string>
 
-#include <xsimd/xsimd.hpp>
-
+#include "detail/attention_kernels.hpp"
 #include "errors.hpp"
 #include "linear.hpp"
 #include "random.hpp"
@@ -78,6 +74,8 @@ public:
     using scalar = S;
     static constexpr std::size_t d_model = C::d_model, H = C::heads, d_k = C::d_k, P = C::P;
     static std::string name() { return "RelativeMultiHeadAttention"; }
+    /// The machinery: per-head products, parallel loops, head-major copies, SIMD softmax.
+    using kernels = detail::AttentionKernels<S, H, d_k>;
 
     struct Cache {
         std::size_t M = 0, T = 0, B = 0;
@@ -90,13 +88,13 @@ public:
         tensor<S, 4> a_drop;     ///< `[B, H, T, K]` after dropout (empty without dropout)
         tensor<S, 4> mask;       ///< `[B, H, T, K]` dropout mask
         tensor<S, 2> o;          ///< `[T*B, d_model]` heads concatenated
-        tensor<S, 2> x;          ///< `[T*B, K]` workspace: position scores / their gradient
+        tensor<S, 2> pos;        ///< `[T*B, K]` workspace: $X = q R_{win}^\top$, then $\bar X$
         tensor<S, 2> d_o, dq;    ///< `[T*B, d_model]` backward workspace
         tensor<S, 2> dk, dv;     ///< `[K*B, d_model]` backward workspace
         tensor<S, 4> d_oh, dq_h; ///< `[B, H, T, d_k]` backward workspace, head-major
         tensor<S, 4> dk_h, dv_h; ///< `[B, H, K, d_k]` backward workspace, head-major
         tensor<S, 4> g;          ///< `[B, H, T, K]` gradient of the scores
-        tensor<S, 1> part;       ///< `[K]` column sums of X-bar
+        tensor<S, 1> part;       ///< `[K]` column sums of $\bar X$
         bool dropped = false;
         bool kv_cached = false;  ///< forward reused the memory's keys and values: no backward
         const S* weights() const { return dropped ? a_drop.data() : a.data(); }
@@ -168,50 +166,52 @@ public:
         }
         ensure_shape(c.a, {B, H, T, K});
         ensure_shape(c.o, {nq, d_model});
-        ensure_shape(c.x, {nq, K});
+        ensure_shape(c.pos, {nq, K});
 
-        // Projections. The queries are the last T rows of kv.
+        // Projections, no bias on q and k (labml): the queries are the segment's rows of kv,
+        // $z$ = its last `T*B` rows. $q = z W_q^\top$ `[T*B, d]`.
         const S* z = kv + M * B * d_model;
         query.forward(z, nq, c.q.data());
         c.kv_cached = M > 0 && k_mem && v_mem;
         if (c.kv_cached) {
+            // Inference: the memory rows' $k$, $v$ are the cached ones; project only the
+            // segment's: $k_{M..K} = z W_k^\top$, $v_{M..K} = z W_v^\top + b_v$.
             const std::size_t mb = M * B * d_model;
             std::copy(k_mem, k_mem + mb, c.k.data());
             std::copy(v_mem, v_mem + mb, c.v.data());
             key.forward(z, nq, c.k.data() + mb);
             value.forward(z, nq, c.v.data() + mb);
         } else {
+            // $k = kv\, W_k^\top$, $v = kv\, W_v^\top + b_v$, both `[K*B, d]`.
             key.forward(kv, nk, c.k.data());
             value.forward(kv, nk, c.v.data());
         }
 
-        // Head-major copies: per (b, h) the products below then read contiguous [rows, d_k]
-        // blocks (in the [rows*B, d_model] layout a head's rows lie B*d_model apart, and the
-        // small GEMMs on them run several times slower). The query copy adds u on the way:
-        // q + u, with u = query_pos_bias broadcast over positions.
-        to_heads(c.q.data(), T, B, c.qu_h.data(), query_pos_bias.value.data());
+        // Head-major copies `[B, H, rows, d_k]` for the per-(b, h) products; the query copy
+        // adds $u$ on the way, $(q + u)_{bh}$, with $u$ = `query_pos_bias` broadcast over positions.
+        kernels::to_heads(c.q.data(), T, B, c.qu_h.data(), query_pos_bias.value.data());
         if (c.head_major) {
-            to_heads(c.k.data(), K, B, c.k_h.data());
-            to_heads(c.v.data(), K, B, c.v_h.data());
+            kernels::to_heads(c.k.data(), K, B, c.k_h.data());
+            kernels::to_heads(c.v.data(), K, B, c.v_h.data());
         }
 
-        // Content scores (A+C): per (b, h), [T, d_k] x [d_k, K].
-#pragma omp parallel for collapse(2) schedule(dynamic, 2) if (parallel_worth_it(B, T, K))
-        for (std::size_t b = 0; b < B; ++b)
-            for (std::size_t h = 0; h < H; ++h)
-                head_gemm(Trans::No, Trans::Yes, T, K, d_k, &c.qu_h(b, h, 0, 0), d_k,
-                     c.key_block(b, h), c.kv_ld(), &c.a(b, h, 0, 0), K);
+        // Content scores (A+C), per (b, h): $A_{bh} = (q + u)_{bh}\, k_{bh}^\top$, `[T, d_k] x [d_k, K]`.
+        kernels::for_each_bh(B, T, K, [&](std::size_t b, std::size_t h) {
+            kernels::head_gemm(Trans::No, Trans::Yes, T, K, d_k, &c.qu_h(b, h, 0, 0), d_k, c.key_block(b, h),
+                               c.kv_ld(), &c.a(b, h, 0, 0), K);
+        });
 
-        // Position scores (B+D), added onto the content scores.
-        add_position_scores(c.q.data(), M, T, B, c.a.data(), c.x.data());
+        // Position scores (B+D), added on: $A_{ij} \mathrel{+}= q_i \cdot R_{P-(M+i-j)} + b^{pos}_{P-(M+i-j)}$.
+        add_position_scores(c.q.data(), M, T, B, c.a.data(), c.pos.data());
 
-        // Scale, mask and softmax over the visible keys j < M + i + 1.
+        // $a_{ij} = \operatorname{softmax}_j(A_{ij} / \sqrt{d_k})$ over the visible keys
+        // $j < M + i + 1$; $a_{ij} = 0$ for the masked ones.
         const S scale = S(1) / std::sqrt(S(d_k));
-#pragma omp parallel for collapse(2) schedule(dynamic, 2) if (parallel_worth_it(B, T, K))
-        for (std::size_t b = 0; b < B; ++b)
-            for (std::size_t h = 0; h < H; ++h)
-                for (std::size_t i = 0; i < T; ++i) softmax_row(&c.a(b, h, i, 0), M + i + 1, K, scale);
+        kernels::for_each_bh(B, T, K, [&](std::size_t b, std::size_t h) {
+            for (std::size_t i = 0; i < T; ++i) kernels::softmax_row(&c.a(b, h, i, 0), M + i + 1, K, scale);
+        });
 
+        // Dropout on the attention weights: $\tilde a = a \odot m / (1 - p)$ (training only).
         c.dropped = dropout.active(rng);
         if (c.dropped) {
             ensure_shape(c.a_drop, c.a.shape());
@@ -220,94 +220,23 @@ public:
             dropout.forward(c.a_drop.data(), c.a_drop.size(), c.mask.data(), *rng);
         }
 
-        // o_bh = a_bh V_bh: [T, K] x [K, d_k]; then the heads side by side again in o.
+        // $o_{bh} = a_{bh} V_{bh}$: `[T, K] x [K, d_k]`; then the heads side by side again,
+        // $o = \text{concat}_h(o_{bh})$ `[T*B, d]`.
         const S* a = c.weights();
-#pragma omp parallel for collapse(2) schedule(dynamic, 2) if (parallel_worth_it(B, T, K))
-        for (std::size_t b = 0; b < B; ++b)
-            for (std::size_t h = 0; h < H; ++h)
-                head_gemm(Trans::No, Trans::No, T, d_k, K, a + ((b * H + h) * T) * K, K,
-                     c.value_block(b, h), c.kv_ld(),
-                     c.head_major ? &c.o_h(b, h, 0, 0) : c.o.data() + h * d_k,
-                     c.head_major ? d_k : d_model);
-        if (c.head_major) from_heads(c.o_h.data(), T, B, c.o.data());
+        kernels::for_each_bh(B, T, K, [&](std::size_t b, std::size_t h) {
+            kernels::head_gemm(Trans::No, Trans::No, T, d_k, K, a + ((b * H + h) * T) * K, K, c.value_block(b, h),
+                               c.kv_ld(), c.head_major ? &c.o_h(b, h, 0, 0) : c.o.data() + h * d_k,
+                               c.head_major ? d_k : d_model);
+        });
+        if (c.head_major) kernels::from_heads(c.o_h.data(), T, B, c.o.data());
 
+        // $\text{out} = o W_o^\top + b_o$ `[T*B, d]`.
         output.forward(c.o.data(), nq, out);
     }
 
-    /// A per-(b, h) product $C = op(A)\,op(B)$ on the calling thread (the loops around it
-    /// are the parallel ones): `gemm`, which sends `float` products of 8 rows or more to
-    /// txl's own kernel and the rest (`double`, a sampling step's single query) to BLAS.
-    static void head_gemm(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, const S* a,
-                          std::size_t lda, const S* b, std::size_t ldb, S* c, std::size_t ldc) {
-        gemm(ta, tb, m, n, k, S(1), a, lda, b, ldb, S(0), c, ldc);
-    }
-
-    /// Whether a per-head loop has enough work to be worth waking the other threads: at least
-    /// 2^14 scores (a sampling step, 1 query over a short memory, runs on one thread).
-    static bool parallel_worth_it(std::size_t B, std::size_t T, std::size_t K) {
-        return B * H * T * K >= (std::size_t(1) << 14);
-    }
-
-    /// `src[R*B, d_model]` (row $t B + b$, heads side by side) to head-major
-    /// `dst[B, H, R, d_k]`, adding `bias[H, d_k]` (a per-head vector) when given.
-    static void to_heads(const S* src, std::size_t R, std::size_t B, S* dst, const S* bias = nullptr) {
-        auto one = [&](std::size_t b, std::size_t h) {
-            S* out = dst + (b * H + h) * R * d_k;
-            for (std::size_t t = 0; t < R; ++t) {
-                const S* in = src + (t * B + b) * d_model + h * d_k;
-                if (bias)
-                    for (std::size_t e = 0; e < d_k; ++e) out[t * d_k + e] = in[e] + bias[h * d_k + e];
-                else
-                    for (std::size_t e = 0; e < d_k; ++e) out[t * d_k + e] = in[e];
-            }
-        };
-        for_each_head(R * B, B, one);
-    }
-    /// The inverse of `to_heads` (without a bias): head-major `src[B, H, R, d_k]` to `dst[R*B, d_model]`.
-    static void from_heads(const S* src, std::size_t R, std::size_t B, S* dst) {
-        auto one = [&](std::size_t b, std::size_t h) {
-            const S* in = src + (b * H + h) * R * d_k;
-            for (std::size_t t = 0; t < R; ++t) {
-                S* out = dst + (t * B + b) * d_model + h * d_k;
-                for (std::size_t e = 0; e < d_k; ++e) out[e] = in[t * d_k + e];
-            }
-        };
-        for_each_head(R * B, B, one);
-    }
-    /// `f(b, h)` for every (b, h): on all threads when there are at least 256 rows to copy
-    /// (see `for_range`).
-    template <class F>
-    static void for_each_head(std::size_t rows, std::size_t B, F&& f) {
-        for_range(B * H, rows >= 256, [&](std::size_t bh) { f(bh / H, bh % H); });
-    }
-
-    /// One row of attention weights in place: `row[j] = softmax_j(scale * row[j])` over the
-    /// first `visible` entries, 0 after them (the mask). The exponentials run on SIMD batches
-    /// (`xsimd::exp`, about ten times faster than `std::exp` per element); `softmax_row_naive`
-    /// is the same formula with `std::exp`, and a test checks the two agree.
-    static void softmax_row(S* row, std::size_t visible, std::size_t K, S scale) {
-        using batch = xsimd::batch<S>;
-        constexpr std::size_t L = batch::size;
-        S mx = row[0];
-        for (std::size_t j = 1; j < visible; ++j) mx = std::max(mx, row[j]);
-        mx *= scale;  // scale > 0: max of the scaled row, exactly
-        const batch vscale(scale), vmx(mx);
-        batch vsum(S(0));
-        std::size_t j = 0;
-        for (; j + L <= visible; j += L) {
-            const batch e = xsimd::exp(batch::load_unaligned(row + j) * vscale - vmx);
-            e.store_unaligned(row + j);
-            vsum += e;
-        }
-        S sum = xsimd::hadd(vsum);
-        for (; j < visible; ++j) {
-            row[j] = std::exp(row[j] * scale - mx);
-            sum += row[j];
-        }
-        const S inv = S(1) / sum;
-        for (j = 0; j < visible; ++j) row[j] *= inv;
-        for (j = visible; j < K; ++j) row[j] = S(0);
-    }
+    /// One row of attention weights by the formula, with `std::exp`:
+    /// $a_j = e^{s x_j - \max} / \sum_{j' < \text{visible}} e^{s x_{j'} - \max}$, 0 after `visible`.
+    /// `kernels::softmax_row` is the same on SIMD batches; a test checks the two agree.
     static void softmax_row_naive(S* row, std::size_t visible, std::size_t K, S scale) {
         S mx = row[0] * scale;
         for (std::size_t j = 0; j < visible; ++j) mx = std::max(mx, row[j] * scale);
@@ -317,31 +246,32 @@ public:
         for (std::size_t j = visible; j < K; ++j) row[j] = S(0);
     }
 
-    /// The position term, fast path: for each head one GEMM $X = q_h R_{win,h}^\top$
-    /// (`[T*B, d_k] x [d_k, K]`, window rows from `first` = P-K+1), then
-    /// `scores[b,h,i,j] += X[i*B+b, T-1+j-i] + S[first+T-1+j-i, h]` for the visible keys.
-    /// `x` is a `[T*B, K]` workspace.
+    /// The position term, fast path, `x` a `[T*B, K]` workspace. Per head $h$, with the window
+    /// $R_{win} = R[P-K+1 \,..\, P]$ (`first` = $P-K+1$):
     void add_position_scores(const S* q, std::size_t M, std::size_t T, std::size_t B, S* scores,
                              S* x) const {
         const std::size_t K = M + T, W = K, first = P - K + 1;
         const S* R = key_pos_embeddings.value.data();
-        const S* Sb = key_pos_bias.value.data();
+        const S* bpos = key_pos_bias.value.data();
         for (std::size_t h = 0; h < H; ++h) {
+            // $X = q_h R_{win,h}^\top$: `[T*B, d_k] x [d_k, K]`, every dot product any query needs.
             gemm(Trans::No, Trans::Yes, T * B, W, d_k, S(1), q + h * d_k, d_model,
                  R + first * d_model + h * d_k, d_model, S(0), x, W);
-#pragma omp parallel for schedule(static) if (parallel_worth_it(B, T, K))
-            for (std::size_t b = 0; b < B; ++b)
+            // The shift: $A_{bh,ij} \mathrel{+}= X_{(i,b),\, T-1+j-i} + b^{pos}_{first+T-1+j-i,\,h}$ for
+            // the visible keys $j \le M + i$ (row $i$ of $X$ read from column $T - 1 - i$ on).
+            for_range(B, kernels::parallel_worth_it(B, T, K), [&](std::size_t b) {
                 for (std::size_t i = 0; i < T; ++i) {
                     S* row = scores + ((b * H + h) * T + i) * K;
-                    const S* xr = x + (i * B + b) * W + (T - 1 - i);  // the shift
-                    const S* sr = Sb + (first + T - 1 - i) * H + h;
-                    for (std::size_t j = 0; j < M + i + 1; ++j) row[j] += xr[j] + sr[j * H];
+                    const S* xr = x + (i * B + b) * W + (T - 1 - i);
+                    const S* br = bpos + (first + T - 1 - i) * H + h;
+                    for (std::size_t j = 0; j < M + i + 1; ++j) row[j] += xr[j] + br[j * H];
                 }
+            });
         }
     }
 
-    /// The position term by its definition, one dot product per (b, h, i, j):
-    /// `scores[b,h,i,j] += q_i . R[P-(M+i-j), h] + S[P-(M+i-j), h]` (visible keys only).
+    /// The position term by its definition, one dot product per (b, h, i, j), for the tests:
+    /// $A_{bh,ij} \mathrel{+}= q_{i,h} \cdot R_{P-(M+i-j),\,h} + b^{pos}_{P-(M+i-j),\,h}$ (visible keys only).
     void position_scores_naive(const S* q, std::size_t M, std::size_t T, std::size_t B,
                                S* scores) const {
         const std::size_t K = M + T;
@@ -378,79 +308,89 @@ public:
         ensure_shape(c.g, {B, H, T, K});
         ensure_shape(c.part, {W});
 
-        // Output projection: dO = dout W_o, then head-major like the forward's products.
+        // Output projection: $\partial L/\partial o = \delta W_o$ `[T*B, d]` (and
+        // $\partial L/\partial W_o \mathrel{+}= \delta^\top o$, $\partial L/\partial b_o \mathrel{+}= \sum_r \delta_r$);
+        // then head-major like the forward's products.
         output.backward(c.o.data(), dout, nq, c.d_o.data());
-        to_heads(c.d_o.data(), T, B, c.d_oh.data());
+        kernels::to_heads(c.d_o.data(), T, B, c.d_oh.data());
 
-        // Per head: d(a) = dO V^T, dV = a^T dO, then back through dropout and softmax.
         const S scale = S(1) / std::sqrt(S(d_k));
         const S* a_used = c.weights();
-#pragma omp parallel for collapse(2) schedule(dynamic, 2) if (parallel_worth_it(B, T, K))
-        for (std::size_t b = 0; b < B; ++b)
-            for (std::size_t h = 0; h < H; ++h) {
-                S* g = &c.g(b, h, 0, 0);
-                head_gemm(Trans::No, Trans::Yes, T, K, d_k, &c.d_oh(b, h, 0, 0), d_k,
-                     c.value_block(b, h), c.kv_ld(), g, K);
-                head_gemm(Trans::Yes, Trans::No, K, d_k, T, a_used + ((b * H + h) * T) * K, K,
-                     &c.d_oh(b, h, 0, 0), d_k, &c.dv_h(b, h, 0, 0), d_k);
-                if (c.dropped) Dropout<S>::backward(g, T * K, &c.mask(b, h, 0, 0));
-                for (std::size_t i = 0; i < T; ++i) {
-                    S* gr = g + i * K;
-                    const S* ar = &c.a(b, h, i, 0);
-                    const std::size_t visible = M + i + 1;
-                    S dot = 0;
-                    for (std::size_t j = 0; j < visible; ++j) dot += ar[j] * gr[j];
-                    for (std::size_t j = 0; j < visible; ++j) gr[j] = ar[j] * (gr[j] - dot) * scale;
-                    for (std::size_t j = visible; j < K; ++j) gr[j] = S(0);
-                }
+        kernels::for_each_bh(B, T, K, [&](std::size_t b, std::size_t h) {
+            S* g = &c.g(b, h, 0, 0);
+            // $\partial L/\partial \tilde a_{bh} = (\partial L/\partial o_{bh})\, V_{bh}^\top$ `[T, K]`,
+            // $\partial L/\partial V_{bh} = \tilde a_{bh}^\top\, \partial L/\partial o_{bh}$ `[K, d_k]`.
+            kernels::head_gemm(Trans::No, Trans::Yes, T, K, d_k, &c.d_oh(b, h, 0, 0), d_k, c.value_block(b, h),
+                               c.kv_ld(), g, K);
+            kernels::head_gemm(Trans::Yes, Trans::No, K, d_k, T, a_used + ((b * H + h) * T) * K, K,
+                               &c.d_oh(b, h, 0, 0), d_k, &c.dv_h(b, h, 0, 0), d_k);
+            // Through dropout: $\partial L/\partial a = \partial L/\partial \tilde a \odot m / (1-p)$.
+            if (c.dropped) Dropout<S>::backward(g, T * K, &c.mask(b, h, 0, 0));
+            // Through the softmax and the scale, row by row:
+            // $g_{ij} = a_{ij}\big(\partial_{a_{ij}} - \sum_{j'} a_{ij'} \partial_{a_{ij'}}\big) / \sqrt{d_k}$,
+            // 0 on the masked keys.
+            for (std::size_t i = 0; i < T; ++i) {
+                S* gr = g + i * K;
+                const S* ar = &c.a(b, h, i, 0);
+                const std::size_t visible = M + i + 1;
+                S dot = 0;
+                for (std::size_t j = 0; j < visible; ++j) dot += ar[j] * gr[j];
+                for (std::size_t j = 0; j < visible; ++j) gr[j] = ar[j] * (gr[j] - dot) * scale;
+                for (std::size_t j = visible; j < K; ++j) gr[j] = S(0);
             }
+        });
 
-        // Content term: d(q+u) = g K, dK = g^T (q+u).
-#pragma omp parallel for collapse(2) schedule(dynamic, 2) if (parallel_worth_it(B, T, K))
-        for (std::size_t b = 0; b < B; ++b)
-            for (std::size_t h = 0; h < H; ++h) {
-                const S* g = &c.g(b, h, 0, 0);
-                head_gemm(Trans::No, Trans::No, T, d_k, K, g, K, c.key_block(b, h), c.kv_ld(),
-                     &c.dq_h(b, h, 0, 0), d_k);
-                head_gemm(Trans::Yes, Trans::No, K, d_k, T, g, K, &c.qu_h(b, h, 0, 0), d_k,
-                     &c.dk_h(b, h, 0, 0), d_k);
-            }
-        // Back to the [rows*B, d_model] layout the projections' backward reads.
-        from_heads(c.dq_h.data(), T, B, c.dq.data());
-        from_heads(c.dk_h.data(), K, B, c.dk.data());
-        from_heads(c.dv_h.data(), K, B, c.dv.data());
-        // du = sum over positions of d(q+u).
+        // Content term: $\partial L/\partial (q+u)_{bh} = g_{bh} K_{bh}$ `[T, d_k]`,
+        // $\partial L/\partial K_{bh} = g_{bh}^\top (q+u)_{bh}$ `[K, d_k]`.
+        kernels::for_each_bh(B, T, K, [&](std::size_t b, std::size_t h) {
+            const S* g = &c.g(b, h, 0, 0);
+            kernels::head_gemm(Trans::No, Trans::No, T, d_k, K, g, K, c.key_block(b, h), c.kv_ld(),
+                               &c.dq_h(b, h, 0, 0), d_k);
+            kernels::head_gemm(Trans::Yes, Trans::No, K, d_k, T, g, K, &c.qu_h(b, h, 0, 0), d_k,
+                               &c.dk_h(b, h, 0, 0), d_k);
+        });
+        // Back to the `[rows*B, d]` layout the projections' backward reads.
+        kernels::from_heads(c.dq_h.data(), T, B, c.dq.data());
+        kernels::from_heads(c.dk_h.data(), K, B, c.dk.data());
+        kernels::from_heads(c.dv_h.data(), K, B, c.dv.data());
+        // $\partial L/\partial u \mathrel{+}= \sum_{i,b} \partial L/\partial (q+u)_{i,b}$ (q and u enter as a sum).
         add_column_sums(c.dq.data(), nq, d_model, query_pos_bias.grad.data());
 
-        // Position term: scatter g back through the shift into X-bar, then two GEMMs.
+        // Position term, per head: scatter $g$ back through the shift into $\bar X$, then two GEMMs.
         const S* R = key_pos_embeddings.value.data();
         S* dR = key_pos_embeddings.grad.data();
-        S* dSb = key_pos_bias.grad.data();
-        S* x = c.x.data();
+        S* dbpos = key_pos_bias.grad.data();
+        S* x = c.pos.data();
         for (std::size_t h = 0; h < H; ++h) {
-#pragma omp parallel for schedule(static) if (parallel_worth_it(B, T, K))
-            for (std::size_t b = 0; b < B; ++b)
+            // $\bar X_{(i,b),\, T-1+j-i} = g_{bh,ij}$ for the visible keys; 0 in the columns
+            // $< T - 1 - i$, which no key of query $i$ reads.
+            for_range(B, kernels::parallel_worth_it(B, T, K), [&](std::size_t b) {
                 for (std::size_t i = 0; i < T; ++i) {
                     const S* gr = &c.g(b, h, i, 0);
                     S* row = x + (i * B + b) * W;
-                    const std::size_t lo = T - 1 - i;  // visible keys' columns: lo .. W-1
+                    const std::size_t lo = T - 1 - i;
                     for (std::size_t col = 0; col < lo; ++col) row[col] = S(0);
                     std::copy(gr, gr + (W - lo), row + lo);
                 }
-            // dS[first+col, h] += sum over rows of X-bar[:, col] (column sums in row order).
+            });
+            // $\partial L/\partial b^{pos}_{first+c,\,h} \mathrel{+}= \sum_{(i,b)} \bar X_{(i,b),c}$ (column sums, in row order).
             c.part.fill(S(0));
             add_column_sums(x, nq, W, c.part.data());
-            for (std::size_t col = 0; col < W; ++col) dSb[(first + col) * H + h] += c.part(col);
+            for (std::size_t col = 0; col < W; ++col) dbpos[(first + col) * H + h] += c.part(col);
+            // $\partial L/\partial q_h \mathrel{+}= \bar X R_{win,h}$ `[T*B, K] x [K, d_k]`.
             gemm(Trans::No, Trans::No, nq, d_k, W, S(1), x, W, R + first * d_model + h * d_k,
                  d_model, S(1), c.dq.data() + h * d_k, d_model);
+            // $\partial L/\partial R_{win,h} \mathrel{+}= \bar X^\top q_h$ `[K, T*B] x [T*B, d_k]`.
             gemm(Trans::Yes, Trans::No, W, d_k, nq, S(1), x, W, c.q.data() + h * d_k, d_model,
                  S(1), dR + first * d_model + h * d_k, d_model);
         }
-
+        // Only the window's rows of $R$ and $b^{pos}$ have gradient (row-sparse parameters).
         key_pos_embeddings.touched.extend(first * d_model, (first + W) * d_model);
         key_pos_bias.touched.extend(first * H, (first + W) * H);
 
-        // Projections back to kv: key and value read all K*B rows, query the last T*B.
+        // Projections back to kv: $\partial L/\partial kv = \partial L/\partial k\, W_k
+        // + \partial L/\partial v\, W_v + [\,0;\ \partial L/\partial q\, W_q\,]$ (q reads only the
+        // last `T*B` rows), and the three weights' gradients.
         key.backward(kv, c.dk.data(), nk, dkv, S(0));
         value.backward(kv, c.dv.data(), nk, dkv, S(1));
         query.backward(kv + M * B * d_model, c.dq.data(), nq, dkv + M * B * d_model, S(1));
@@ -477,7 +417,7 @@ public:
 
     Linear<S> query, key, value, output;
     Param<S, 3> key_pos_embeddings;  ///< $R$, `[2P, H, d_k]`
-    Param<S, 2> key_pos_bias;        ///< $S$, `[2P, H]`
+    Param<S, 2> key_pos_bias;        ///< $b^{pos}$, `[2P, H]`
     Param<S, 2> query_pos_bias;      ///< $u$, `[H, d_k]`
     Dropout<S> dropout;              ///< on the attention weights
 };

@@ -42,6 +42,7 @@ inline std::int64_t pick_token(const S* logits, std::size_t V, const SampleOptio
     std::size_t k = o.top_k == 0 ? V : std::min(o.top_k, V);
     std::partial_sort(idx.begin(), idx.begin() + std::ptrdiff_t(k), idx.end(),
                       [&](std::size_t a, std::size_t b) { return logits[a] > logits[b]; });
+    // $p_c \propto e^{(\ell_c - \max)/\tau}$ over the `k` largest logits, then one draw.
     std::vector<double> p(k);
     double sum = 0;
     for (std::size_t i = 0; i < k; ++i) {

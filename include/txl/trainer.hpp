@@ -99,18 +99,22 @@ public:
 
     /// One training step (see the file comment).
     StepStats step() {
+        // 1. The next segment $x, y$ `[T, B]`; a new epoch starts from an empty memory.
         if (loader_.at_epoch_start()) memory_.clear();
         loader_.next(x_, y_);
+        // 2. $L = \text{CE}(\text{model}(x;\ mem), y)$ and $\nabla_\theta L$ (none into $mem$).
         zero_grad(adam_.refs);
         model_.forward(x_, memory_, cache_, options_.dropout > 0 ? &rng_ : nullptr);
         ensure_shape(dlogits_, cache_.logits.shape());
         const auto r = cross_entropy(cache_.logits.data(), y_.data(), y_.size(), model_.n_vocab(),
                                      dlogits_.data());
         model_.backward(dlogits_.data(), cache_);
+        // 3. Clip $\lVert \nabla_\theta L \rVert$ to `clip`, one Adam step at $\eta_t$ = schedule($t$).
         StepStats s;
         s.grad_norm = options_.clip > 0 ? clip_grad_norm(adam_.refs, options_.clip) : 0.0;
         s.lr = options_.schedule(adam_.t + 1);
         adam_.step(s.lr);
+        // 4. $mem_l \leftarrow$ the last `mem_len` rows of $[\,mem_l;\ x_l\,]$ (the memory block's rule).
         model_.update_memory(memory_, cache_, options_.mem_len);
         s.loss = r.loss;
         s.accuracy = r.accuracy;

@@ -3,10 +3,10 @@
 /// # txl: Transformer-XL, header-only
 ///
 /// One include for everything. Read the headers in this order to follow the model from the
-/// bottom up: `config`, `tensor`, `sgemm`, `random`, `linear`, `layer_norm`, `embedding`,
-/// `feed_forward`, `relative_attention`, `slots` (what a block must provide to fill a slot of
-/// the model), `xl_layer`, `layer_stack`, `memory`, `generator`, `model`, `loss`,
-/// `checkpoint`; then the training side: `optim`, `data`, `sampling`, `trainer`.
+/// bottom up, the order below (the one reading order: the README and the site follow this
+/// list): first the model, then the training side from `optim` on. The machinery that makes
+/// it fast (txl's GEMM kernel, BLAS dispatch, threads, the attention's head-major copies and
+/// SIMD softmax) lives in `detail/`, off this path; each block calls it in one line.
 /// `txl/testing/gradcheck.hpp` (not included here) checks a block's backward pass against
 /// finite differences.
 
@@ -14,7 +14,6 @@
 #include "config.hpp"
 #include "errors.hpp"
 #include "tensor.hpp"
-#include "sgemm.hpp"
 #include "random.hpp"
 #include "linear.hpp"
 #include "layer_norm.hpp"

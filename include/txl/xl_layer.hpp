@@ -90,7 +90,8 @@ public:
         ensure_shape(c.rstd_ff, {nq});
         ensure_shape(c.sub, {nq, d_model});
 
-        // kv = [LN(mem); LN(x)]: one LayerNorm, memory rows first.
+        // $kv = [\,\text{LN}_{att}(mem);\ z\,]$, $z = \text{LN}_{att}(x)$: one LayerNorm (same $\gamma$,
+        // $\beta$), memory rows first, `[K*B, d]`; $\hat x$ and $r$ kept for the backward.
         const std::size_t mb = M * B;
         if (!cached)
             norm_self_attn.forward(mem, mb, c.kv.data(), c.xhat_att.data(), c.rstd_att.data());
@@ -104,7 +105,7 @@ public:
             ensure_shape(c.mask_ff, {nq, d_model});
         }
 
-        // x' = x + dropout(Attn(z, kv)), written into y.
+        // $x' = x + \text{dropout}(\text{Attn}(z, kv))$ `[T*B, d]`, written into `y`.
         S* sub = c.sub.data();
         if constexpr (kv_cacheable)
             self_attn.forward(c.kv.data(), M, T, B, sub, c.attn, rng, cached ? k_mem : nullptr,
@@ -114,7 +115,7 @@ public:
         if (drop) dropout.forward(sub, n, c.mask_att.data(), *drop);
         for_range(n, n >= (std::size_t(1) << 16), [&](std::size_t i) { y[i] = x[i] + sub[i]; });
 
-        // y = x' + dropout(FFN(LN_ff(x'))).
+        // $y = x' + \text{dropout}(\text{FFN}(\text{LN}_{ff}(x')))$ `[T*B, d]`.
         norm_ff.forward(y, nq, c.z_ff.data(), c.xhat_ff.data(), c.rstd_ff.data());
         feed_forward.forward(c.z_ff.data(), nq, sub, c.ff, rng);
         if (drop) dropout.forward(sub, n, c.mask_ff.data(), *drop);
@@ -131,8 +132,9 @@ public:
         S* d_sub = c.d_sub.data();
         S* dmid = c.dx_mid.data();
 
-        // Feed-forward sublayer: its output gradient is dy (through the dropout mask, if any).
-        // The residual path adds dy itself: dmid = dy + LN_ff backward.
+        // Feed-forward sublayer. Its output's gradient is $\partial L/\partial y$ (times the
+        // dropout mask $m/(1-p)$, if any); the residual path adds $\partial L/\partial y$ itself:
+        // $\partial L/\partial x' = \partial L/\partial y + \text{LN}_{ff}'^\top \text{FFN}'^\top\, \partial L/\partial y$.
         const S* g_ff = dy;
         if (c.dropped) {
             std::copy(dy, dy + n, d_sub);
@@ -142,7 +144,9 @@ public:
         feed_forward.backward(c.z_ff.data(), g_ff, nq, c.sub.data(), c.ff);  // sub := dz_ff
         norm_ff.backward(c.sub.data(), c.xhat_ff.data(), c.rstd_ff.data(), nq, dmid, dy);
 
-        // Attention sublayer, the same way: dx = dmid + LN_att backward (the segment's rows).
+        // Attention sublayer, the same way: $\partial L/\partial x = \partial L/\partial x' +
+        // \text{LN}_{att}'^\top [\partial L/\partial kv]_{\text{segment rows}}$ (`Attn'^T` writes
+        // $\partial L/\partial kv$ for all $K B$ rows).
         const S* g_att = dmid;
         if (c.dropped) {
             std::copy(dmid, dmid + n, d_sub);
@@ -152,7 +156,8 @@ public:
         self_attn.backward(c.kv.data(), g_att, c.dkv.data(), c.attn);
         norm_self_attn.backward(c.dkv.data() + mb * d_model, c.xhat_att.data() + mb * d_model,
                                 c.rstd_att.data() + mb, nq, dx, dmid);
-        // Memory rows: gradient for gamma and beta only.
+        // Memory rows: $\partial L/\partial \gamma_{att}$, $\partial L/\partial \beta_{att}$ only; the
+        // memory itself is a constant (`dx = nullptr`).
         norm_self_attn.backward(c.dkv.data(), c.xhat_att.data(), c.rstd_att.data(), mb, nullptr);
     }
 

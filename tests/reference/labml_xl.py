@@ -105,7 +105,8 @@ class TransformerXLLayer(nn.Module):
 class TransformerXL(nn.Module):
     def __init__(self, d_model, heads, d_ff, n_layers, P, dropout=0.0):
         super().__init__()
-        # Independent layers (labml clones one layer; see DESIGN.md).
+        # Independent layers (labml clones one layer, so its layers start with identical weights: an
+        # accident of its code, not part of the model).
         self.layers = nn.ModuleList([TransformerXLLayer(d_model, heads, d_ff, P, dropout)
                                      for _ in range(n_layers)])
         self.norm = nn.LayerNorm([d_model])

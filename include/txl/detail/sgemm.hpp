@@ -1,5 +1,5 @@
 #pragma once
-/// @file sgemm.hpp
+/// @file detail/sgemm.hpp
 /// # txl's own `float` GEMM
 ///
 /// Every product of a training step is a GEMM, so the step runs at the speed of the GEMM
@@ -10,7 +10,7 @@
 /// small enough (the attention's per-(b, h) products are $64 \times 128 \times 32$ in the
 /// practical config) that BLAS's fixed costs per call — dispatch, packing both operands —
 /// are a visible share. So `float` products go through this kernel when the compiler targets
-/// AVX-512 (`-march=native` on such a CPU; see `gemm` in tensor.hpp for the rule), and BLAS
+/// AVX-512 (`-march=native` on such a CPU; see `gemm` in detail/gemm.hpp for the rule), and BLAS
 /// does the rest (`double`, other CPUs).
 ///
 /// $$C \leftarrow op(A)\,op(B) + \mathbf 1\, b^\top + \beta C, \qquad
