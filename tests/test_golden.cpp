@@ -5,7 +5,8 @@
 // float, per tensor as max|difference| / max|reference|. Two sets: a tiny model with segments of
 // 2-4 positions, and a wider one with segments of 9-17 positions, so that in float the per-(b, h)
 // attention products too (T rows) run through txl's own GEMM kernel (sgemm.hpp), which takes
-// products of 8 rows or more, with partial tiles and panels.
+// products of 8 rows or more, with partial tiles and panels. A third set runs the paper's own
+// attention (SinusoidalRelativeAttention) against PaperRelativeAttention in labml_xl.py.
 #include <doctest/doctest.h>
 
 #include <txl/txl.hpp>
@@ -19,9 +20,12 @@ struct Set {
 };
 const Set tiny{std::string(TXL_FIXTURES_DIR) + "/fixtures", 11, 2, 5, {2, 4, 3}};
 const Set longer{std::string(TXL_FIXTURES_DIR) + "/fixtures_long", 11, 3, 20, {9, 17, 10}};
+const Set sinusoidal{std::string(TXL_FIXTURES_DIR) + "/fixtures_sinusoidal", 11, 2, 5, {2, 4, 3}};
 
 template <class S, std::size_t D, std::size_t H, std::size_t FF, std::size_t L, std::size_t P>
 using ModelOf = txl::TransformerXL<txl::Config<S, D, H, FF, L, P>>;
+template <class S, std::size_t D, std::size_t H, std::size_t FF, std::size_t L, std::size_t P>
+using PaperModelOf = txl::SinusoidalTransformerXL<txl::Config<S, D, H, FF, L, P>>;
 
 std::string dir;  // the set being compared
 
@@ -107,4 +111,10 @@ TEST_CASE("golden, segments of 9-17 positions: double matches PyTorch to 1e-9") 
 }
 TEST_CASE("golden, segments of 9-17 positions: float matches PyTorch to 1e-4") {
     run_golden<ModelOf<float, 64, 2, 96, 2, 64>>(longer, 1e-4);
+}
+TEST_CASE("golden, the paper's attention (sinusoidal, u and v): double matches PyTorch to 1e-9") {
+    run_golden<PaperModelOf<double, 8, 2, 12, 2, 16>>(sinusoidal, 1e-9);
+}
+TEST_CASE("golden, the paper's attention (sinusoidal, u and v): float matches PyTorch to 1e-4") {
+    run_golden<PaperModelOf<float, 8, 2, 12, 2, 16>>(sinusoidal, 1e-4);
 }

@@ -41,6 +41,7 @@
 #include "memory.hpp"
 #include "random.hpp"
 #include "relative_attention.hpp"
+#include "sinusoidal_attention.hpp"
 #include "slots.hpp"
 #include "tensor.hpp"
 #include "xl_layer.hpp"
@@ -238,6 +239,11 @@ public:
 /// labml's Transformer-XL: relative attention, memory of `mem_len` layer inputs.
 template <class C>
 using TransformerXL = AutoregressiveModel<C>;
+
+/// Transformer-XL with the paper's own attention: sinusoidal distances projected per layer,
+/// biases $u$ and $v$ (`SinusoidalRelativeAttention`), in labml's pre-LayerNorm layer.
+template <class C>
+using SinusoidalTransformerXL = AutoregressiveModel<C, XLLayer<SinusoidalRelativeAttention<C>, FeedForward<C>>>;
 
 /// The same layers without memory: a plain causal Transformer over each segment (with the
 /// relative position scores), the baseline the paper compares against.

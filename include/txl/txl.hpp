@@ -20,6 +20,7 @@
 #include "embedding.hpp"
 #include "feed_forward.hpp"
 #include "relative_attention.hpp"
+#include "sinusoidal_attention.hpp"
 #include "slots.hpp"
 #include "xl_layer.hpp"
 #include "layer_stack.hpp"

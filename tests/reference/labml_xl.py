@@ -71,6 +71,56 @@ class RelativeMultiHeadAttention(nn.Module):
         return self.output(x)
 
 
+def rel_shift(x):
+    # The paper's code (kimiyoung/transformer-xl): row i of [T, K, ...] read from column
+    # T - 1 - i on (pad a zero column on the left, reshape to [K + 1, T], drop the first row).
+    zero_pad = x.new_zeros(x.shape[0], 1, *x.shape[2:])
+    x_padded = torch.cat([zero_pad, x], dim=1)
+    x_padded = x_padded.view(x.shape[1] + 1, x.shape[0], *x.shape[2:])
+    return x_padded[1:].view_as(x)
+
+
+class PaperRelativeAttention(nn.Module):
+    """The paper's relative attention, eq. (4) of Dai et al. (2019), as its code computes it
+    (RelPartialLearnableMultiHeadAttn): fixed sinusoidal encodings of the distances K-1..0
+    (sines, then cosines), projected by r_net; biases r_w_bias (u) and r_r_bias (v) per layer;
+    qkv_net, r_net and o_net without bias. Same call signature as RelativeMultiHeadAttention."""
+
+    def __init__(self, heads, d_model, dropout=0.0, clamp_len=0):
+        super().__init__()
+        self.d_k = d_model // heads
+        self.heads = heads
+        self.qkv_net = nn.Linear(d_model, 3 * d_model, bias=False)
+        self.r_net = nn.Linear(d_model, d_model, bias=False)
+        self.o_net = nn.Linear(d_model, d_model, bias=False)
+        self.r_w_bias = nn.Parameter(torch.zeros((heads, self.d_k)))
+        self.r_r_bias = nn.Parameter(torch.zeros((heads, self.d_k)))
+        self.dropout = nn.Dropout(dropout)
+        self.scale = 1 / math.sqrt(self.d_k)
+        self.clamp_len = clamp_len
+        self.register_buffer('inv_freq', 1 / (10000 ** (torch.arange(0.0, d_model, 2.0) / d_model)), persistent=False)
+
+    def forward(self, *, query, key, value, mask):
+        seq_len, batch_size, _ = query.shape
+        k_len = key.shape[0]
+        q, k, v = torch.chunk(self.qkv_net(key), 3, dim=-1)
+        q = q[-seq_len:].reshape(seq_len, batch_size, self.heads, self.d_k)
+        k = k.reshape(k_len, batch_size, self.heads, self.d_k)
+        v = v.reshape(k_len, batch_size, self.heads, self.d_k)
+        pos_seq = torch.arange(k_len - 1, -1, -1.0, dtype=self.inv_freq.dtype)
+        if self.clamp_len > 0:
+            pos_seq = pos_seq.clamp(max=self.clamp_len)
+        sinusoid = torch.outer(pos_seq, self.inv_freq)
+        r = self.r_net(torch.cat([sinusoid.sin(), sinusoid.cos()], dim=-1)).view(k_len, self.heads, self.d_k)
+        ac = torch.einsum('ibhd,jbhd->ijbh', q + self.r_w_bias, k)
+        bd = rel_shift(torch.einsum('ibhd,jhd->ijbh', q + self.r_r_bias, r))
+        scores = (ac + bd) * self.scale
+        scores = scores.masked_fill(mask.unsqueeze(-1) == 0, float('-inf'))
+        attn = self.dropout(torch.softmax(scores, dim=1))
+        x = torch.einsum('ijbh,jbhd->ibhd', attn, v).reshape(seq_len, batch_size, -1)
+        return self.o_net(x)
+
+
 class FeedForward(nn.Module):
     def __init__(self, d_model, d_ff, dropout=0.0):
         super().__init__()
@@ -83,9 +133,12 @@ class FeedForward(nn.Module):
 
 
 class TransformerXLLayer(nn.Module):
-    def __init__(self, d_model, heads, d_ff, P, dropout=0.0):
+    def __init__(self, d_model, heads, d_ff, P, dropout=0.0, attention='learned'):
         super().__init__()
-        self.self_attn = RelativeMultiHeadAttention(heads, d_model, P, dropout)
+        if attention == 'learned':
+            self.self_attn = RelativeMultiHeadAttention(heads, d_model, P, dropout)
+        else:
+            self.self_attn = PaperRelativeAttention(heads, d_model, dropout)
         self.feed_forward = FeedForward(d_model, d_ff, dropout)
         self.norm_self_attn = nn.LayerNorm([d_model])
         self.norm_ff = nn.LayerNorm([d_model])
@@ -103,11 +156,11 @@ class TransformerXLLayer(nn.Module):
 
 
 class TransformerXL(nn.Module):
-    def __init__(self, d_model, heads, d_ff, n_layers, P, dropout=0.0):
+    def __init__(self, d_model, heads, d_ff, n_layers, P, dropout=0.0, attention='learned'):
         super().__init__()
         # Independent layers (labml clones one layer, so its layers start with identical weights: an
         # accident of its code, not part of the model).
-        self.layers = nn.ModuleList([TransformerXLLayer(d_model, heads, d_ff, P, dropout)
+        self.layers = nn.ModuleList([TransformerXLLayer(d_model, heads, d_ff, P, dropout, attention)
                                      for _ in range(n_layers)])
         self.norm = nn.LayerNorm([d_model])
 
@@ -120,10 +173,10 @@ class TransformerXL(nn.Module):
 
 
 class AutoregressiveModel(nn.Module):
-    def __init__(self, n_vocab, d_model, heads, d_ff, n_layers, P=2 ** 12, dropout=0.0):
+    def __init__(self, n_vocab, d_model, heads, d_ff, n_layers, P=2 ** 12, dropout=0.0, attention='learned'):
         super().__init__()
         self.src_embed = nn.Embedding(n_vocab, d_model)
-        self.transformer = TransformerXL(d_model, heads, d_ff, n_layers, P, dropout)
+        self.transformer = TransformerXL(d_model, heads, d_ff, n_layers, P, dropout, attention)
         self.generator = nn.Linear(d_model, n_vocab)
 
     def forward(self, x, mem):

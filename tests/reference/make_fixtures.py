@@ -3,17 +3,19 @@
 
 Run by hand (Debian's python3-torch) to regenerate `fixtures/`:
 
-    /usr/bin/python3 tests/reference/make_fixtures.py
+    /usr/bin/python3 tests/reference/make_fixtures.py [SET ...]
 
 The model is labml.ai's implementation restated in plain PyTorch (labml_xl.py beside this
 file), so the script needs no labml install.
 
-Two sets, each three segments run with memory (M = 0, M < T, M > T: see SETS):
+Three sets, each three segments run with memory (M = 0, M < T, M > T: see SETS):
   fixtures/       a tiny model, segments of 2-4 positions;
   fixtures_long/  a wider model (d_model 64, d_k 32) with segments of 9-17 positions, so that
                   in float the attention's per-(b, h) products (T rows) run through txl's own
                   GEMM kernel, which takes products of 8 rows or more: partial tiles and
-                  panels, and head blocks one panel wide (d_k = 32) read in place.
+                  panels, and head blocks one panel wide (d_k = 32) read in place;
+  fixtures_sinusoidal/  the tiny sizes with the paper's own attention (PaperRelativeAttention:
+                  sinusoidal distances projected by r_net, biases r_w_bias and r_r_bias).
 Written into each:
   weights_f64/<name>.npy, weights_f32/<name>.npy   the parameters (state_dict names)
   tokens_<s>.npy, targets_<s>.npy                   int64 [T, B]
@@ -44,25 +46,28 @@ SETS = {
                           MEM_LEN=20,
                           # M = 0, then M = 9 < T = 17, then M = 20 > T = 10
                           SEGMENT_LENGTHS=[9, 17, 10]),
+    # The paper's attention (sinusoidal distances, u and v), the tiny sizes.
+    'fixtures_sinusoidal': dict(D_MODEL=8, HEADS=2, D_FF=12, LAYERS=2, P=16, N_VOCAB=11, BATCH=2, MEM_LEN=5,
+                                SEGMENT_LENGTHS=[2, 4, 3], ATTENTION='sinusoidal'),
 }
 
 
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
-    for name, cfg in SETS.items():
-        make(os.path.join(here, name), **cfg)
+    for name in sys.argv[1:] or SETS:  # e.g. `make_fixtures.py fixtures_sinusoidal` for one set
+        make(os.path.join(here, name), **SETS[name])
 
 
-def make(out, D_MODEL, HEADS, D_FF, LAYERS, P, N_VOCAB, BATCH, MEM_LEN, SEGMENT_LENGTHS):
+def make(out, D_MODEL, HEADS, D_FF, LAYERS, P, N_VOCAB, BATCH, MEM_LEN, SEGMENT_LENGTHS, ATTENTION='learned'):
     shutil.rmtree(out, ignore_errors=True)
     for d in ('weights_f64', 'weights_f32', 'grad'):
         os.makedirs(os.path.join(out, d))
 
     torch.manual_seed(1234)
-    model = AutoregressiveModel(N_VOCAB, D_MODEL, HEADS, D_FF, LAYERS, P)
+    model = AutoregressiveModel(N_VOCAB, D_MODEL, HEADS, D_FF, LAYERS, P, attention=ATTENTION)
     with torch.no_grad():  # non-zero relative parameters and LayerNorm affine, so all are tested
         for name, p in model.named_parameters():
-            if 'pos_' in name:
+            if 'pos_' in name or name.endswith(('r_w_bias', 'r_r_bias')):
                 p.copy_(0.5 * torch.randn_like(p))
             elif 'norm' in name and name.endswith('weight'):
                 p.copy_(1 + 0.2 * torch.randn_like(p))

@@ -1,0 +1,101 @@
+// The paper's relative attention (sinusoidal distances, biases u and v): its backward against
+// finite differences, the shift against the formula, clamp_len, and the whole model.
+#include "gradcheck.hpp"
+
+#include "../examples/custom_blocks/gradcheck_blocks.hpp"
+
+using namespace txl_test;
+
+namespace {
+using D = txl::Config<double, 8, 2, 12, 2, 16>;
+using Attn = txl::SinusoidalRelativeAttention<D>;
+}  // namespace
+
+TEST_CASE("SinusoidalRelativeAttention: gradients (M > T, M < T, M = 0, B = 1)") {
+    for (auto r : {custom::gradcheck_attention<Attn>(5, 3, 2), custom::gradcheck_attention<Attn>(2, 4, 2),
+                   custom::gradcheck_attention<Attn>(0, 3, 2), custom::gradcheck_attention<Attn>(3, 2, 1)}) {
+        INFO(r.str());
+        CHECK(r.ok());
+    }
+}
+
+TEST_CASE("SinusoidalRelativeAttention: scores equal the formula (q_i + u).k_j + (q_i + v).r_{M+i-j}") {
+    Attn attn;
+    randomize(attn, 3);
+    const std::size_t M = 3, T = 2, B = 2, K = M + T, d = 8, dk = 4;
+    std::vector<double> kv(K * B * d), out(T * B * d);
+    fill_uniform(kv.data(), kv.size(), 4);
+    Attn::Cache c;
+    attn.forward(kv.data(), M, T, B, out.data(), c, nullptr);
+    // Recompute the softmax input for every visible (b, h, i, j) from the definitions.
+    std::vector<double> pe(K * d);
+    attn.encodings(K, pe.data());
+    auto dotrow = [](const double* a, const double* b, std::size_t n) {
+        double s = 0;
+        for (std::size_t e = 0; e < n; ++e) s += a[e] * b[e];
+        return s;
+    };
+    const double* Wq = attn.qkv_net.weight.value.data();  // rows 0..d-1: q, d..2d-1: k
+    const double* Wr = attn.r_net.weight.value.data();
+    for (std::size_t b = 0; b < B; ++b)
+        for (std::size_t h = 0; h < 2; ++h)
+            for (std::size_t i = 0; i < T; ++i) {
+                std::vector<double> s(K, 0.0);
+                double mx = -1e300;
+                for (std::size_t j = 0; j <= M + i; ++j) {
+                    const double* zq = &kv[((M + i) * B + b) * d];
+                    const double* zk = &kv[(j * B + b) * d];
+                    const std::size_t dist = M + i - j, row = K - 1 - dist;  // PE row of that distance
+                    double acc = 0;
+                    for (std::size_t e = 0; e < dk; ++e) {
+                        const std::size_t f = h * dk + e;
+                        const double q = dotrow(Wq + f * d, zq, d), k = dotrow(Wq + (d + f) * d, zk, d);
+                        const double r = dotrow(Wr + f * d, &pe[row * d], d);
+                        acc += (q + attn.r_w_bias.value(h, e)) * k + (q + attn.r_r_bias.value(h, e)) * r;
+                    }
+                    s[j] = acc / 2.0;  // / sqrt(d_k)
+                    mx = std::max(mx, s[j]);
+                }
+                double sum = 0;
+                for (std::size_t j = 0; j <= M + i; ++j) sum += std::exp(s[j] - mx);
+                for (std::size_t j = 0; j < K; ++j) {
+                    const double want = j <= M + i ? std::exp(s[j] - mx) / sum : 0.0;
+                    CHECK(c.a(b, h, i, j) == doctest::Approx(want).epsilon(1e-12));
+                }
+            }
+}
+
+TEST_CASE("SinusoidalRelativeAttention: PE rows are sin then cos of the distance; clamp_len") {
+    Attn attn;
+    std::vector<double> pe(6 * 8);
+    attn.encodings(6, pe.data());
+    // Row 0 is distance 5, the last row distance 0: sin 0 = 0, cos 0 = 1.
+    CHECK(pe[5 * 8 + 0] == 0.0);
+    CHECK(pe[5 * 8 + 4] == 1.0);
+    CHECK(pe[0 * 8 + 1] == doctest::Approx(std::sin(5.0 * std::pow(10000.0, -2.0 / 8.0))));
+    attn.clamp_len = 2;
+    attn.encodings(6, pe.data());
+    // Distances 5, 4, 3 all use the encoding of 2 (row 3).
+    for (std::size_t row = 0; row < 3; ++row)
+        for (std::size_t e = 0; e < 8; ++e) CHECK(pe[row * 8 + e] == pe[3 * 8 + e]);
+}
+
+TEST_CASE("SinusoidalTransformerXL: gradients over two segments (M < T, M > T)") {
+    check_model_gradients<txl::SinusoidalTransformerXL<D>>(2, 4, 2, 2);
+    check_model_gradients<txl::SinusoidalTransformerXL<D>>(5, 2, 2, 5);
+}
+
+TEST_CASE("SinusoidalTransformerXL: names follow the paper's code; evaluation recomputes (no key/value cache)") {
+    using Model = txl::SinusoidalTransformerXL<txl::Config<double, 8, 2, 12, 2, 16>>;
+    static_assert(!Model::kv_cacheable);
+    Model model(7, 1);
+    const std::string d = model.describe();
+    CHECK(d.find("transformer.layers.1.self_attn.qkv_net.weight [24, 8]") != std::string::npos);
+    CHECK(d.find("transformer.layers.0.self_attn.r_net.weight [8, 8]") != std::string::npos);
+    CHECK(d.find("transformer.layers.0.self_attn.r_w_bias [2, 4]") != std::string::npos);
+    CHECK(d.find("transformer.layers.0.self_attn.r_r_bias [2, 4]") != std::string::npos);
+    std::vector<std::int64_t> ids(200);
+    for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = std::int64_t((i * 7 + i / 3) % 7);
+    const auto r = txl::evaluate(model, ids, 2, 4, 6);
+    CHECK(std::isfinite(r.loss));
+}
