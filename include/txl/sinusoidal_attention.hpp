@@ -17,7 +17,7 @@
 /// $[\,q;\ k;\ v\,] = kv\, W_{qkv}^\top$ (`qkv_net`, `[3 d, d]`; $q$ kept for the segment's
 /// rows only), $r_\Delta = \text{PE}(\Delta)\, W_r^\top$ (`r_net`, `[d, d]`) for the distances
 /// $\Delta = K-1, \dots, 0$, where
-/// $\text{PE}(\Delta) = [\,\sin(\Delta\,\omega_0), \dots, \sin(\Delta\,\omega_{d/2-1}),\
+/// $\text{PE}(\Delta) = [\,\sin(\Delta\,\omega_0), \dots, \sin(\Delta\,\omega_{d/2-1}),
 /// \cos(\Delta\,\omega_0), \dots, \cos(\Delta\,\omega_{d/2-1})\,]$,
 /// $\omega_c = 10000^{-2c/d}$ (sines first, then cosines, as the paper's code).
 ///
