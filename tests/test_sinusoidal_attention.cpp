@@ -85,9 +85,30 @@ TEST_CASE("SinusoidalTransformerXL: gradients over two segments (M < T, M > T)")
     check_model_gradients<txl::SinusoidalTransformerXL<D>>(5, 2, 2, 5);
 }
 
-TEST_CASE("SinusoidalTransformerXL: names follow the paper's code; evaluation recomputes (no key/value cache)") {
+TEST_CASE("SinusoidalTransformerXL: the key/value cache gives the same logits; names follow the paper's code") {
     using Model = txl::SinusoidalTransformerXL<txl::Config<double, 8, 2, 12, 2, 16>>;
-    static_assert(!Model::kv_cacheable);
+    static_assert(Model::kv_cacheable);
+    {
+        Model model(7, 2);
+        randomize(model, 5);
+        Model::Cache a, b;
+        txl::Memory<double> plain, cached;
+        cached.kv_cache = true;
+        for (std::size_t seg = 0; seg < 4; ++seg) {
+            const auto x = random_tokens(seg % 2 ? 3 : 2, 2, 7, unsigned(10 + seg));
+            model.forward(x, plain, a);
+            model.forward(x, cached, b);
+            CHECK(b.kv_cached == (seg > 0));
+            double diff = 0;
+            for (std::size_t i = 0; i < a.logits.size(); ++i)
+                diff = std::max(diff, std::abs(a.logits.data()[i] - b.logits.data()[i]));
+            CHECK(diff < 1e-12);
+            model.update_memory(plain, a, 4);
+            model.update_memory(cached, b, 4);
+        }
+        txl::tensor<double, 3> dl = xt::zeros_like(b.logits);
+        CHECK_THROWS_AS(model.backward(dl.data(), b), txl::error);
+    }
     Model model(7, 1);
     const std::string d = model.describe();
     CHECK(d.find("transformer.layers.1.self_attn.qkv_net.weight [24, 8]") != std::string::npos);

@@ -46,8 +46,9 @@
 /// * $\partial L/\partial [q; k; v]$ assembled row by row (zero $q$ part on the memory rows),
 ///   then `qkv_net`'s backward gives $\partial L/\partial W_{qkv}$ and $\partial L/\partial kv$.
 ///
-/// It has no key/value cache yet: evaluation and sampling recompute the memory's keys and
-/// values every segment (exact, slower; see `slots.hpp`).
+/// **Inference with cached keys and values** (the key/value cache capability of `slots.hpp`):
+/// given the memory rows' keys and values from earlier segments, only the segment's rows are
+/// projected. Exact while the weights are fixed; such a forward has no backward.
 
 #include <algorithm>
 #include <cmath>
@@ -90,6 +91,7 @@ public:
         tensor<S, 2> dr;             ///< `[K, d]`: $\partial L/\partial R_{win}$
         tensor<S, 4> d_oh, dq_h, dk_h, dv_h, g;
         bool dropped = false;
+        bool kv_cached = false;      ///< forward reused the memory's keys and values: no backward
         const S* weights() const { return dropped ? a_drop.data() : a.data(); }
     };
 
@@ -133,7 +135,10 @@ public:
 
     /// ## Forward
     /// `kv[K*B, d_model]` (memory rows first), `out[T*B, d_model]`.
-    void forward(const S* kv, std::size_t M, std::size_t T, std::size_t B, S* out, Cache& c, Rng* rng) const {
+    /// `k_mem`, `v_mem` (`[M*B, d]`, inference only): the memory rows' cached keys and values;
+    /// with them the memory rows of `kv` are not read.
+    void forward(const S* kv, std::size_t M, std::size_t T, std::size_t B, S* out, Cache& c, Rng* rng,
+                 const S* k_mem = nullptr, const S* v_mem = nullptr) const {
         check_lengths(M, T);
         const std::size_t K = M + T, nq = T * B, nk = K * B, d = d_model;
         c.M = M, c.T = T, c.B = B;
@@ -153,10 +158,17 @@ public:
         ensure_shape(c.pos, {nq, K});
 
         // $[\,q;\ k;\ v\,] = kv\, W_{qkv}^\top$ `[K*B, 3d]`; $q$ from the segment's rows only,
-        // and $q + v$ (the position term's query) beside it.
-        qkv_net.forward(kv, nk, c.w.data());
+        // and $q + v$ (the position term's query) beside it. With cached keys and values, only
+        // the segment's rows are projected and the memory's $k$, $v$ are the cached ones.
+        c.kv_cached = M > 0 && k_mem && v_mem;
+        const std::size_t first_row = c.kv_cached ? M * B : 0;
+        qkv_net.forward(kv + first_row * d, nk - first_row, c.w.data() + first_row * 3 * d);
+        if (c.kv_cached) {
+            std::copy(k_mem, k_mem + M * B * d, c.k.data());
+            std::copy(v_mem, v_mem + M * B * d, c.v.data());
+        }
         const S* vb = r_r_bias.value.data();
-        for (std::size_t row = 0; row < nk; ++row) {
+        for (std::size_t row = first_row; row < nk; ++row) {
             const S* wr = c.w.data() + row * 3 * d;
             std::copy(wr + d, wr + 2 * d, c.k.data() + row * d);
             std::copy(wr + 2 * d, wr + 3 * d, c.v.data() + row * d);
@@ -223,6 +235,8 @@ public:
     /// ## Backward
     /// From `dout[T*B, d]`: accumulate every parameter gradient, write `dkv[K*B, d]`.
     void backward(const S* kv, const S* dout, S* dkv, Cache& c) {
+        check<error>(!c.kv_cached, "SinusoidalRelativeAttention::backward: the forward reused cached "
+                                   "keys and values (inference only); run it without them to train");
         const std::size_t M = c.M, T = c.T, B = c.B, K = M + T, nq = T * B, nk = K * B, d = d_model;
         ensure_shape(c.d_o, {nq, d});
         ensure_shape(c.dq, {nq, d});
@@ -302,6 +316,10 @@ public:
         }
         qkv_net.backward(kv, c.w.data(), nk, dkv);
     }
+
+    /// The key/value cache: keys and values `[K*B, d]` of the rows the last forward attended over.
+    const tensor<S, 2>& keys(const Cache& c) const { return c.k; }
+    const tensor<S, 2>& values(const Cache& c) const { return c.v; }
 
     /// Dropout on the attention weights, probability `p` (the paper's `dropatt`).
     void set_dropout(S p) { dropout.p = p; }
