@@ -36,21 +36,42 @@ namespace fs = std::filesystem;
 // type: labml's Transformer-XL, or the same layers without memory (a plain causal Transformer
 // over each segment, the baseline the paper compares against).
 using C = txl::Config<float, 128, 4, 256, 6>;
+// `--encoding` picks the attention: labml's learned relative encoding, or the paper's own
+// (sinusoidal distances projected per layer, biases u and v).
 using XL = txl::TransformerXL<C>;
 using Vanilla = txl::VanillaTransformer<C>;
+using SinusoidalLayer = txl::XLLayer<txl::SinusoidalRelativeAttention<C>, txl::FeedForward<C>>;
+using SinusoidalXL = txl::AutoregressiveModel<C, SinusoidalLayer>;
+using SinusoidalVanilla = txl::AutoregressiveModel<C, SinusoidalLayer, txl::NoMemory<C>>;
 
-/// Run `f` with the model type `--model` names (`f(XL{}-like tag)`): the one place where the
-/// runtime choice meets the compile-time types.
+/// Run `f` with the model type `--model` and `--encoding` name (`f(type_tag<Model>{})`): the
+/// one place where the runtime choice meets the compile-time types.
 template <class F>
-int with_model(const std::string& kind, F&& f) {
-    if (kind == "xl") return f(txl::type_tag<XL>{});
-    if (kind == "vanilla") return f(txl::type_tag<Vanilla>{});
+int with_model(const std::string& kind, const std::string& encoding, F&& f) {
+    txl::check<txl::error>(encoding == "learned" || encoding == "sinusoidal", "unknown encoding '", encoding,
+                           "', expected learned or sinusoidal");
+    const bool sin = encoding == "sinusoidal";
+    if (kind == "xl") return sin ? f(txl::type_tag<SinusoidalXL>{}) : f(txl::type_tag<XL>{});
+    if (kind == "vanilla") return sin ? f(txl::type_tag<SinusoidalVanilla>{}) : f(txl::type_tag<Vanilla>{});
     throw txl::error("unknown model '" + kind + "', expected xl or vanilla");
+}
+
+/// Distances beyond `clamp_len` use the encoding of `clamp_len` (the paper's attention only).
+template <class Model>
+void set_clamp_len(Model& model, long clamp_len) {
+    if (clamp_len < 0) return;
+    using Attn = decltype(model.transformer.layers[0].self_attn);
+    if constexpr (std::is_same_v<Attn, txl::SinusoidalRelativeAttention<C>>) {
+        for (auto& l : model.transformer.layers) l.self_attn.clamp_len = std::size_t(clamp_len);
+    } else {
+        throw txl::error("--clamp-len: only the sinusoidal encoding has it (this checkpoint is learned)");
+    }
 }
 
 struct RunConfig {
     std::string name;
     std::string model = "xl";  ///< xl | vanilla
+    std::string encoding = "learned";  ///< learned | sinusoidal
     txl::TrainOptions train;
     std::size_t valid_every, save_every, log_every;
 };
@@ -133,6 +154,7 @@ void write_config(const fs::path& dir, const RunConfig& r, std::uint64_t seed) {
     std::ofstream o(dir / "config.txt");
     o << "config " << r.name << "\n"
       << "architecture " << r.model << "\n"
+      << "encoding " << r.encoding << "\n"
       << "model d_model=" << C::d_model << " heads=" << C::heads << " d_ff=" << C::d_ff
       << " layers=" << C::n_layers << " P=" << C::P << "\n"
       << "seed " << seed << "\n"
@@ -161,6 +183,10 @@ RunConfig read_config(const fs::path& dir, std::uint64_t* seed) {
     r.model = kv.count("architecture") ? kv.at("architecture") : "xl";
     txl::check<txl::checkpoint_error>(r.model == "xl" || r.model == "vanilla", (dir / "config.txt").string(),
                                       ": architecture '", r.model, "', expected xl or vanilla");
+    r.encoding = kv.count("encoding") ? kv.at("encoding") : "learned";
+    txl::check<txl::checkpoint_error>(r.encoding == "learned" || r.encoding == "sinusoidal",
+                                      (dir / "config.txt").string(), ": encoding '", r.encoding,
+                                      "', expected learned or sinusoidal");
     try {
         r.train.seq_len = std::stoul(get("seq_len"));
         r.train.mem_len = std::stoul(get("mem_len"));
@@ -257,7 +283,7 @@ void write_loss_svg(const fs::path& csv, const fs::path& svg) {
 // train
 // ---------------------------------------------------------------------------------------------
 struct TrainArgs {
-    std::string data, config = "practical", model = "xl", out, prompt = "ROMEO:\n";
+    std::string data, config = "practical", model = "xl", encoding = "learned", out, prompt = "ROMEO:\n";
     std::size_t steps = 0, sample_length = 300;
     double minutes = 0;
     bool resume = false, force = false;
@@ -276,6 +302,7 @@ int run_train(const TrainArgs& a, const std::function<void(const std::string&)>&
 
     RunConfig rc = builtin_config(a.config);
     rc.model = a.model;
+    rc.encoding = a.encoding;
     std::uint64_t seed = a.seed;
     std::unique_ptr<txl::CharTokenizer> saved_vocab;
     if (a.resume) {
@@ -284,6 +311,8 @@ int run_train(const TrainArgs& a, const std::function<void(const std::string&)>&
                                           saved.name, ", this run asks for --config ", a.config);
         txl::check<txl::checkpoint_error>(saved.model == a.model, ckpt.string(), ": trained with --model ",
                                           saved.model, ", this run asks for --model ", a.model);
+        txl::check<txl::checkpoint_error>(saved.encoding == a.encoding, ckpt.string(), ": trained with --encoding ",
+                                          saved.encoding, ", this run asks for --encoding ", a.encoding);
         rc = saved;
         saved_vocab = std::make_unique<txl::CharTokenizer>(txl::CharTokenizer::load((ckpt / "vocab.txt").string()));
     }
@@ -311,7 +340,7 @@ int run_train(const TrainArgs& a, const std::function<void(const std::string&)>&
     say("text " + path + ": " + std::to_string(text.train.size() + text.valid.size()) + " characters, vocabulary " +
         std::to_string(text.tokenizer.size()) + ", train " + std::to_string(text.train.size()) + " / valid " +
         std::to_string(text.valid.size()));
-    say("config " + rc.name + ", model " + rc.model + " (memory: " + txl::block_name<typename Model::memory_block>("custom") + "): seq_len " + std::to_string(rc.train.seq_len) + ", mem_len " +
+    say("config " + rc.name + ", model " + rc.model + ", encoding " + rc.encoding + " (memory: " + txl::block_name<typename Model::memory_block>("custom") + "): seq_len " + std::to_string(rc.train.seq_len) + ", mem_len " +
         std::to_string(rc.train.mem_len) + ", batch " + std::to_string(rc.train.batch) + ", " +
         std::to_string(model.parameter_count()) + " parameters, OpenBLAS kernel " + openblas_get_corename());
     if (a.resume) say("resumed at step " + std::to_string(trainer.step_count()));
@@ -429,6 +458,10 @@ int main(int argc, char** argv) {
                       "Model: xl (Transformer-XL, labml's) or vanilla (the same layers without memory)")
         ->check(CLI::IsMember({"xl", "vanilla"}))
         ->capture_default_str();
+    train->add_option("--encoding", ta.encoding,
+                      "Relative encoding: learned (labml's) or sinusoidal (the paper's, with u and v)")
+        ->check(CLI::IsMember({"learned", "sinusoidal"}))
+        ->capture_default_str();
     auto* steps = train->add_option("--steps", ta.steps, "Train until this total step count");
     auto* minutes = train->add_option("--minutes", ta.minutes, "Train for this many minutes (of this run)");
     steps->excludes(minutes);
@@ -448,6 +481,9 @@ int main(int argc, char** argv) {
     eval->add_option("--checkpoint", ev_ckpt, "A run directory or its checkpoint/")->required();
     eval->add_option("--data", ev_data, "Text file (default: as for train)");
     eval->add_option("--mem-len", ev_mem, "Memory length (default: the trained one; 0 switches memory off)");
+    long ev_clamp = -1;
+    eval->add_option("--clamp-len", ev_clamp, "Distances beyond this use its encoding (sinusoidal encoding only)")
+        ->check(CLI::NonNegativeNumber);
 
     std::string sa_ckpt, sa_prompt;
     std::size_t sa_len = 0, sa_topk = 0;
@@ -471,23 +507,24 @@ int main(int argc, char** argv) {
         note_openblas();
         if (*train) {
             std::signal(SIGINT, [](int) { g_interrupted = true; });
-            return with_model(ta.model, [&](auto tag) { return run_train<typename decltype(tag)::type>(ta, say); });
+            return with_model(ta.model, ta.encoding, [&](auto tag) { return run_train<typename decltype(tag)::type>(ta, say); });
         }
         txl::CharTokenizer vocab;
         RunConfig rc;
         if (*eval) {
             const fs::path ckpt = checkpoint_dir(ev_ckpt);
             load_run(ckpt, vocab, rc);
-            return with_model(rc.model, [&](auto tag) {
+            return with_model(rc.model, rc.encoding, [&](auto tag) {
                 using Model = typename decltype(tag)::type;
                 auto model = load_model<Model>(ckpt, vocab.size());
+                set_clamp_len(*model, ev_clamp);
                 const std::string path = shakespeare::find_text(ev_data, say);
                 const Text text = load_text(path, &vocab);
                 const std::size_t mem = ev_mem >= 0 ? std::size_t(ev_mem) : rc.train.mem_len;
                 txl::check<txl::error>(mem + rc.train.seq_len <= C::P, "--mem-len ", mem,
                                        ": mem_len + seq_len must be <= P = ", C::P);
                 const auto r = txl::evaluate(*model, text.valid, rc.train.batch, rc.train.seq_len, mem);
-                say("evaluated " + std::to_string(r.tokens) + " validation characters, model " + rc.model +
+                say("evaluated " + std::to_string(r.tokens) + " validation characters, model " + rc.model + ", encoding " + rc.encoding +
                     ", seq_len " + std::to_string(rc.train.seq_len) + ", batch " + std::to_string(rc.train.batch) +
                     (Model::has_memory ? ", mem_len " + std::to_string(mem) : ", no memory (each segment alone)"));
                 std::cout << std::fixed << std::setprecision(4) << "valid_loss " << r.loss << " valid_acc "
@@ -498,7 +535,7 @@ int main(int argc, char** argv) {
         if (*samp) {
             const fs::path ckpt = checkpoint_dir(sa_ckpt);
             load_run(ckpt, vocab, rc);
-            return with_model(rc.model, [&](auto tag) {
+            return with_model(rc.model, rc.encoding, [&](auto tag) {
                 using Model = typename decltype(tag)::type;
                 auto model = load_model<Model>(ckpt, vocab.size());
                 const auto prompt = vocab.encode(sa_prompt);  // throws on a character outside the vocabulary
