@@ -131,4 +131,10 @@ TEST_CASE("set_dropout reaches the blocks that have dropout and skips those that
     CHECK(model.transformer.layers[1].self_attn.dropout.p == 0.25);
     txl::TransformerXL<C> xl(7, 1, 0.5);
     CHECK(xl.transformer.layers[0].feed_forward.dropout.p == 0.5);
+    // Attention-weight dropout apart (the paper's dropatt).
+    xl.set_dropout(0.1, 0.3);
+    CHECK(xl.transformer.layers[1].dropout.p == 0.1);
+    CHECK(xl.transformer.layers[1].feed_forward.dropout.p == 0.1);
+    CHECK(xl.transformer.layers[1].self_attn.dropout.p == 0.3);
+    CHECK_THROWS_AS(xl.set_dropout(0.1, 1.0), txl::shape_error);
 }

@@ -5,6 +5,7 @@ using namespace txl_test;
 using C = txl::Config<double, 8, 2, 12, 1, 8>;
 using Layer = txl::TransformerXLLayer<C>;
 
+template <class Layer = ::Layer>
 void check_layer(std::size_t M, std::size_t T, std::size_t B, double dropout) {
     CAPTURE(M);
     CAPTURE(T);
@@ -13,7 +14,7 @@ void check_layer(std::size_t M, std::size_t T, std::size_t B, double dropout) {
     Layer layer;
     layer.set_dropout(dropout);
     randomize(layer, 200 + unsigned(M));
-    Layer::Cache cache;
+    typename Layer::Cache cache;
     std::vector<double> x(T * B * 8), mem(M * B * 8), y(T * B * 8), w(T * B * 8), dx(T * B * 8);
     fill_uniform(x.data(), x.size(), 61, 1.0);
     fill_uniform(mem.data(), mem.size(), 62, 1.0);
@@ -33,6 +34,20 @@ void check_layer(std::size_t M, std::size_t T, std::size_t B, double dropout) {
 }
 
 TEST_CASE("XLLayer: gradients, no memory") { check_layer(0, 3, 2, 0.0); }
+
+using PostNorm = txl::PostNormXLLayer<txl::RelativeMultiHeadAttention<C>, txl::FeedForward<C>>;
+using PostNormSin = txl::PostNormXLLayer<txl::SinusoidalRelativeAttention<C>, txl::FeedForward<C>>;
+TEST_CASE("PostNormXLLayer: gradients (M = 0, M > T, dropout with fixed masks), both attentions") {
+    check_layer<PostNorm>(0, 3, 2, 0.0);
+    check_layer<PostNorm>(4, 2, 2, 0.0);
+    check_layer<PostNorm>(2, 3, 2, 0.2);
+    check_layer<PostNormSin>(4, 2, 2, 0.0);
+}
+TEST_CASE("PostNormXLLayer in a model: gradients over two segments") {
+    using D = txl::Config<double, 8, 2, 12, 2, 16>;
+    check_model_gradients<txl::AutoregressiveModel<D, txl::PostNormXLLayer<txl::SinusoidalRelativeAttention<D>,
+                                                                            txl::FeedForward<D>>>>(3, 2, 2, 4);
+}
 TEST_CASE("XLLayer: gradients, memory (M > T): LayerNorm gets gradient from memory rows") {
     check_layer(4, 2, 2, 0.0);
 }

@@ -162,7 +162,7 @@ void write_config(const fs::path& dir, const RunConfig& r, std::uint64_t seed) {
       << "schedule " << txl::Schedule::name(r.train.schedule.kind) << "\n"
       << "lr " << std::setprecision(17) << r.train.schedule.lr << "\nwarmup " << r.train.schedule.warmup << "\n"
       << "total " << r.train.schedule.total << "\nmin_lr " << r.train.schedule.min_lr << "\n"
-      << "clip " << r.train.clip << "\ndropout " << r.train.dropout << "\n";
+      << "clip " << r.train.clip << "\ndropout " << r.train.dropout << "\ndropatt " << r.train.dropatt << "\n";
 }
 
 /// Read config.txt back into a RunConfig (a checkpoint's own settings win on resume and eval).
@@ -198,6 +198,7 @@ RunConfig read_config(const fs::path& dir, std::uint64_t* seed) {
         r.train.schedule.min_lr = std::stod(get("min_lr"));
         r.train.clip = std::stod(get("clip"));
         r.train.dropout = std::stod(get("dropout"));
+        r.train.dropatt = kv.count("dropatt") ? std::stod(kv.at("dropatt")) : -1.0;  // older checkpoints: as dropout
         if (seed) *seed = std::stoull(get("seed"));
     } catch (const std::logic_error&) {
         throw txl::checkpoint_error((dir / "config.txt").string() + ": a value is not a number");
@@ -285,7 +286,7 @@ void write_loss_svg(const fs::path& csv, const fs::path& svg) {
 struct TrainArgs {
     std::string data, config = "practical", model = "xl", encoding = "learned", out, prompt = "ROMEO:\n";
     std::size_t steps = 0, sample_length = 300;
-    double minutes = 0;
+    double minutes = 0, dropout = -1, dropatt = -1;
     bool resume = false, force = false;
     std::uint64_t seed = 1;
     std::size_t valid_every = 0, save_every = 0, log_every = 0;
@@ -303,6 +304,8 @@ int run_train(const TrainArgs& a, const std::function<void(const std::string&)>&
     RunConfig rc = builtin_config(a.config);
     rc.model = a.model;
     rc.encoding = a.encoding;
+    if (a.dropout >= 0) rc.train.dropout = a.dropout;
+    if (a.dropatt >= 0) rc.train.dropatt = a.dropatt;
     std::uint64_t seed = a.seed;
     std::unique_ptr<txl::CharTokenizer> saved_vocab;
     if (a.resume) {
@@ -468,6 +471,10 @@ int main(int argc, char** argv) {
     train->add_option("--out", ta.out, "Run directory: checkpoint/, metrics.csv, loss.svg")->required();
     train->add_flag("--resume", ta.resume, "Continue the checkpoint in --out (bit-identical to an uninterrupted run)");
     train->add_flag("--force", ta.force, "Start over even if --out already holds a checkpoint (it is replaced)");
+    train->add_option("--dropout", ta.dropout, "Residual and feed-forward dropout (default: the config's, 0)")
+        ->check(CLI::Range(0.0, 0.99));
+    train->add_option("--dropatt", ta.dropatt, "Dropout on the attention weights (default: as --dropout)")
+        ->check(CLI::Range(0.0, 0.99));
     train->add_option("--seed", ta.seed, "Seed of the initial weights and of dropout")->capture_default_str();
     train->add_option("--valid-every", ta.valid_every, "Validate every N steps (default: labml 2000, practical 250)");
     train->add_option("--save-every", ta.save_every, "Checkpoint every N steps (default: labml 2000, practical 250)");

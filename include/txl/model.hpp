@@ -45,6 +45,7 @@
 #include "slots.hpp"
 #include "tensor.hpp"
 #include "xl_layer.hpp"
+#include "post_norm_layer.hpp"
 
 namespace txl {
 
@@ -101,9 +102,13 @@ public:
 
     std::size_t n_vocab() const { return src_embed.n_vocab(); }
 
-    void set_dropout(S p) {
+    void set_dropout(S p) { set_dropout(p, p); }
+    /// Residual and feed-forward dropout `p`, attention-weight dropout `p_att` (labml uses one
+    /// `p` for both; the paper's code has `dropout` and `dropatt`).
+    void set_dropout(S p, S p_att) {
         check(p >= S(0) && p < S(1), "set_dropout: p = ", p, ", expected 0 <= p < 1");
-        for (auto& l : transformer.layers) set_dropout_if_any(l, p);
+        check(p_att >= S(0) && p_att < S(1), "set_dropout: p_att = ", p_att, ", expected 0 <= p_att < 1");
+        for (auto& l : transformer.layers) set_dropout_if_any(l, p, p_att);
     }
 
     /// Throws `shape_error` unless `tokens` `[T, B]` and `mem` fit this model.

@@ -83,6 +83,8 @@ template <class B> using init_t = decltype(std::declval<B&>().init(std::declval<
 template <class B>
 using visit_t = decltype(std::declval<B&>().visit(std::declval<any_param_visitor&>(), std::string()));
 template <class B> using set_dropout_t = decltype(std::declval<B&>().set_dropout(std::declval<scalar_t<B>>()));
+template <class B>
+using set_dropout2_t = decltype(std::declval<B&>().set_dropout(std::declval<scalar_t<B>>(), std::declval<scalar_t<B>>()));
 template <class B> using check_lengths_t = decltype(B::check_lengths(std::size_t(), std::size_t()));
 template <class B> using name_t = decltype(std::string(B::name()));
 
@@ -222,6 +224,13 @@ inline constexpr bool layer_has_kv_cache_v =
 template <class B, class S>
 void set_dropout_if_any(B& block, S p) {
     if constexpr (has_set_dropout_v<B>) block.set_dropout(p);
+}
+/// A layer's `set_dropout(p, p_att)` (residual and attention-weight dropout apart) if it has
+/// one, else `set_dropout_if_any(layer, p)`.
+template <class B, class S>
+void set_dropout_if_any(B& layer, S p, S p_att) {
+    if constexpr (detail::is_detected_v<detail::set_dropout2_t, B>) layer.set_dropout(p, p_att);
+    else set_dropout_if_any(layer, p);
 }
 
 /// `B::check_lengths(M, T)` if the block limits the lengths; nothing otherwise.

@@ -36,6 +36,7 @@ struct TrainOptions {
     Schedule schedule;
     double clip = 1.0;  ///< global gradient-norm limit (0: no clipping)
     double dropout = 0;
+    double dropatt = -1;  ///< dropout on the attention weights; < 0: the same as `dropout` (labml)
     std::uint64_t seed = 1;  ///< dropout masks
 };
 
@@ -85,7 +86,7 @@ public:
     Trainer(Model& model, const TrainOptions& options, const std::vector<std::int64_t>& train_ids)
         : model_(model), options_(options), loader_(train_ids, options.batch, options.seq_len, "training text"),
           rng_(options.seed) {
-        model_.set_dropout(S(options.dropout));
+        model_.set_dropout(S(options.dropout), S(options.dropatt < 0 ? options.dropout : options.dropatt));
         adam_.attach(model_);
     }
 
@@ -104,7 +105,7 @@ public:
         loader_.next(x_, y_);
         // 2. $L = \text{CE}(\text{model}(x;\ mem), y)$ and $\nabla_\theta L$ (none into $mem$).
         zero_grad(adam_.refs);
-        model_.forward(x_, memory_, cache_, options_.dropout > 0 ? &rng_ : nullptr);
+        model_.forward(x_, memory_, cache_, options_.dropout > 0 || options_.dropatt > 0 ? &rng_ : nullptr);
         ensure_shape(dlogits_, cache_.logits.shape());
         const auto r = cross_entropy(cache_.logits.data(), y_.data(), y_.size(), model_.n_vocab(),
                                      dlogits_.data());

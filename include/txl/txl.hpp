@@ -23,6 +23,7 @@
 #include "sinusoidal_attention.hpp"
 #include "slots.hpp"
 #include "xl_layer.hpp"
+#include "post_norm_layer.hpp"
 #include "layer_stack.hpp"
 #include "memory.hpp"
 #include "generator.hpp"

@@ -170,9 +170,12 @@ public:
     }
 
     /// Residual dropout `p`, and the same `p` for the blocks that have dropout of their own.
-    void set_dropout(S p) {
+    void set_dropout(S p) { set_dropout(p, p); }
+    /// Residual and feed-forward dropout `p`; dropout on the attention weights `p_att` (the
+    /// paper's `dropatt`).
+    void set_dropout(S p, S p_att) {
         dropout.p = p;
-        set_dropout_if_any(self_attn, p);
+        set_dropout_if_any(self_attn, p_att);
         set_dropout_if_any(feed_forward, p);
     }
 
