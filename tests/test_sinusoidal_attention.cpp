@@ -120,3 +120,35 @@ TEST_CASE("SinusoidalTransformerXL: the key/value cache gives the same logits; n
     const auto r = txl::evaluate(model, ids, 2, 4, 6);
     CHECK(std::isfinite(r.loss));
 }
+
+TEST_CASE("same_length: every query sees the last W keys; gradients; W >= K changes nothing") {
+    using Rel = txl::RelativeMultiHeadAttention<D>;
+    auto window3 = [](auto& a) { a.same_length = 3; };
+    for (auto r : {custom::gradcheck_attention<Attn>(4, 3, 2, 1, std::function<void(Attn&)>(window3)),
+                   custom::gradcheck_attention<Rel>(4, 3, 2, 1, std::function<void(Rel&)>(window3))}) {
+        INFO(r.str());
+        CHECK(r.ok());
+    }
+    Attn attn;
+    randomize(attn, 7);
+    const std::size_t M = 4, T = 3, B = 2, K = M + T;
+    std::vector<double> kv(K * B * 8), out1(T * B * 8), out2(T * B * 8);
+    fill_uniform(kv.data(), kv.size(), 8);
+    Attn::Cache c;
+    attn.same_length = 3;
+    attn.forward(kv.data(), M, T, B, out1.data(), c, nullptr);
+    for (std::size_t i = 0; i < T; ++i) {
+        double sum = 0;
+        for (std::size_t j = 0; j < K; ++j) {
+            const bool visible = j + 3 > M + i && j <= M + i;  // distance M + i - j in 0..2
+            if (!visible) CHECK(c.a(1, 1, i, j) == 0.0);
+            sum += c.a(1, 1, i, j);
+        }
+        CHECK(sum == doctest::Approx(1.0));
+    }
+    attn.same_length = K;  // a window as long as the keys: the causal mask itself
+    attn.forward(kv.data(), M, T, B, out1.data(), c, nullptr);
+    attn.same_length = 0;
+    attn.forward(kv.data(), M, T, B, out2.data(), c, nullptr);
+    CHECK(out1 == out2);
+}

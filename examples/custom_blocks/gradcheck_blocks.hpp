@@ -8,6 +8,7 @@
 /// parameter *and the input* against central differences of $f$ (`txl/testing/gradcheck.hpp`).
 /// Works for any block in the attention or the feed-forward slot.
 
+#include <functional>
 #include <vector>
 
 #include <txl/testing/gradcheck.hpp>
@@ -16,12 +17,15 @@
 namespace custom {
 
 /// An attention block over `M` memory rows and `T` queries, batch `B`.
+/// `setup` (optional) configures the block first (e.g. a mask option).
 template <class Attn>
-txl::testing::GradReport gradcheck_attention(std::size_t M, std::size_t T, std::size_t B, unsigned seed = 1) {
+txl::testing::GradReport gradcheck_attention(std::size_t M, std::size_t T, std::size_t B, unsigned seed = 1,
+                                             const std::function<void(Attn&)>& setup = {}) {
     using namespace txl::testing;
     constexpr std::size_t d = Attn::config::d_model;
     Attn attn;
     randomize(attn, seed);
+    if (setup) setup(attn);
     const std::size_t nk = (M + T) * B, nq = T * B;
     std::vector<double> kv(nk * d), out(nq * d), w(nq * d), dkv(nk * d);
     fill_uniform(kv.data(), kv.size(), seed + 100);

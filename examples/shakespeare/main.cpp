@@ -489,6 +489,8 @@ int main(int argc, char** argv) {
     eval->add_option("--data", ev_data, "Text file (default: as for train)");
     eval->add_option("--mem-len", ev_mem, "Memory length (default: the trained one; 0 switches memory off)");
     long ev_clamp = -1;
+    bool ev_same = false;
+    eval->add_flag("--same-length", ev_same, "Every query attends to the same number of keys (mem_len), the paper's evaluation mask");
     eval->add_option("--clamp-len", ev_clamp, "Distances beyond this use its encoding (sinusoidal encoding only)")
         ->check(CLI::NonNegativeNumber);
 
@@ -525,6 +527,12 @@ int main(int argc, char** argv) {
                 using Model = typename decltype(tag)::type;
                 auto model = load_model<Model>(ckpt, vocab.size());
                 set_clamp_len(*model, ev_clamp);
+                const std::size_t mem_for_mask = ev_mem >= 0 ? std::size_t(ev_mem) : rc.train.mem_len;
+                if (ev_same) {
+                    txl::check<txl::error>(Model::has_memory && mem_for_mask > 0,
+                                           "--same-length: needs a model with memory and --mem-len > 0");
+                    for (auto& l : model->transformer.layers) l.self_attn.same_length = mem_for_mask;
+                }
                 const std::string path = shakespeare::find_text(ev_data, say);
                 const Text text = load_text(path, &vocab);
                 const std::size_t mem = ev_mem >= 0 ? std::size_t(ev_mem) : rc.train.mem_len;

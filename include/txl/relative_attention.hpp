@@ -208,7 +208,12 @@ public:
         // $j < M + i + 1$; $a_{ij} = 0$ for the masked ones.
         const S scale = S(1) / std::sqrt(S(d_k));
         kernels::for_each_bh(B, T, K, [&](std::size_t b, std::size_t h) {
-            for (std::size_t i = 0; i < T; ++i) kernels::softmax_row(&c.a(b, h, i, 0), M + i + 1, K, scale);
+            for (std::size_t i = 0; i < T; ++i) {
+                S* row = &c.a(b, h, i, 0);
+                const std::size_t lo = first_visible(M, i);  // 0 unless `same_length`
+                kernels::softmax_row(row + lo, M + i + 1 - lo, K - lo, scale);
+                std::fill(row, row + lo, S(0));
+            }
         });
 
         // Dropout on the attention weights: $\tilde a = a \odot m / (1 - p)$ (training only).
@@ -332,10 +337,11 @@ public:
             for (std::size_t i = 0; i < T; ++i) {
                 S* gr = g + i * K;
                 const S* ar = &c.a(b, h, i, 0);
-                const std::size_t visible = M + i + 1;
+                const std::size_t lo = first_visible(M, i), visible = M + i + 1;
                 S dot = 0;
-                for (std::size_t j = 0; j < visible; ++j) dot += ar[j] * gr[j];
-                for (std::size_t j = 0; j < visible; ++j) gr[j] = ar[j] * (gr[j] - dot) * scale;
+                for (std::size_t j = lo; j < visible; ++j) dot += ar[j] * gr[j];
+                for (std::size_t j = lo; j < visible; ++j) gr[j] = ar[j] * (gr[j] - dot) * scale;
+                for (std::size_t j = 0; j < lo; ++j) gr[j] = S(0);
                 for (std::size_t j = visible; j < K; ++j) gr[j] = S(0);
             }
         });
@@ -403,6 +409,15 @@ public:
 
     /// Dropout on the attention weights, probability `p`.
     void set_dropout(S p) { dropout.p = p; }
+
+    /// The paper's evaluation mask `same_length`: with a window $W > 0$, query $i$ sees only the
+    /// keys at distance $0 .. W - 1$, $j \ge M + i + 1 - W$, so that every query attends to the
+    /// same number of keys ($W$, once the memory is full). 0 (the default) is the causal mask.
+    std::size_t same_length = 0;
+    /// The first key query $i$ sees: $\max(0,\ M + i + 1 - W)$ with `same_length` $= W$, else 0.
+    std::size_t first_visible(std::size_t M, std::size_t i) const {
+        return same_length && M + i + 1 > same_length ? M + i + 1 - same_length : 0;
+    }
 
     template <class F>
     void visit(F&& f, const std::string& prefix = "") {

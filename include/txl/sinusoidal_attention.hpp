@@ -210,7 +210,12 @@ public:
         // $a = \operatorname{softmax}(A / \sqrt{d_k})$ over $j \le M + i$, 0 beyond.
         const S scale = S(1) / std::sqrt(S(d_k));
         kernels::for_each_bh(B, T, K, [&](std::size_t b, std::size_t h) {
-            for (std::size_t i = 0; i < T; ++i) kernels::softmax_row(&c.a(b, h, i, 0), M + i + 1, K, scale);
+            for (std::size_t i = 0; i < T; ++i) {
+                S* row = &c.a(b, h, i, 0);
+                const std::size_t lo = first_visible(M, i);  // 0 unless `same_length`
+                kernels::softmax_row(row + lo, M + i + 1 - lo, K - lo, scale);
+                std::fill(row, row + lo, S(0));
+            }
         });
 
         // Dropout on the attention weights (the paper's `dropatt`).
@@ -267,10 +272,11 @@ public:
             for (std::size_t i = 0; i < T; ++i) {
                 S* gr = g + i * K;
                 const S* ar = &c.a(b, h, i, 0);
-                const std::size_t visible = M + i + 1;
+                const std::size_t lo = first_visible(M, i), visible = M + i + 1;
                 S dot = 0;
-                for (std::size_t j = 0; j < visible; ++j) dot += ar[j] * gr[j];
-                for (std::size_t j = 0; j < visible; ++j) gr[j] = ar[j] * (gr[j] - dot) * scale;
+                for (std::size_t j = lo; j < visible; ++j) dot += ar[j] * gr[j];
+                for (std::size_t j = lo; j < visible; ++j) gr[j] = ar[j] * (gr[j] - dot) * scale;
+                for (std::size_t j = 0; j < lo; ++j) gr[j] = S(0);
                 for (std::size_t j = visible; j < K; ++j) gr[j] = S(0);
             }
             // Content: $\partial L/\partial (q+u) = g K$, $\partial L/\partial K = g^\top (q+u)$.
@@ -325,6 +331,15 @@ public:
     void set_dropout(S p) { dropout.p = p; }
 
     /// kimiyoung/transformer-xl's names: `qkv_net`, `r_net`, `o_net`, `r_w_bias`, `r_r_bias`.
+    /// The paper's evaluation mask `same_length`: with a window $W > 0$, query $i$ sees only the
+    /// keys at distance $0 .. W - 1$, $j \ge M + i + 1 - W$, so that every query attends to the
+    /// same number of keys ($W$, once the memory is full). 0 (the default) is the causal mask.
+    std::size_t same_length = 0;
+    /// The first key query $i$ sees: $\max(0,\ M + i + 1 - W)$ with `same_length` $= W$, else 0.
+    std::size_t first_visible(std::size_t M, std::size_t i) const {
+        return same_length && M + i + 1 > same_length ? M + i + 1 - same_length : 0;
+    }
+
     template <class F>
     void visit(F&& f, const std::string& prefix = "") {
         qkv_net.visit(f, prefix + "qkv_net.");
