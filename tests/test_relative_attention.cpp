@@ -1,5 +1,7 @@
 #include "gradcheck.hpp"
 
+#include "../examples/custom_blocks/gradcheck_blocks.hpp"
+
 using namespace txl_test;
 
 template <class C>
@@ -120,4 +122,36 @@ TEST_CASE("RelativeMultiHeadAttention: SIMD softmax row equals the plain loop") 
         AF::softmax_row_naive(fb.data(), visible, 45, 0.7f);
         for (std::size_t j = 0; j < 45; ++j) CHECK(fa[j] == doctest::Approx(fb[j]).epsilon(1e-6));
     }
+}
+
+TEST_CASE("RelativeMultiHeadAttention: clamp_len (fast path = formula, gradients, off when >= K - 1)") {
+    using Attn = txl::RelativeMultiHeadAttention<C2>;
+    Attn attn;
+    randomize(attn, 12);
+    const std::size_t M = 5, T = 3, B = 2, K = M + T;
+    std::vector<double> q(T * B * 8), fast(B * 2 * T * K, 0.0), naive(B * 2 * T * K, 0.0), x(T * B * K);
+    fill_uniform(q.data(), q.size(), 9);
+    attn.clamp_len = 2;
+    attn.add_position_scores(q.data(), M, T, B, fast.data(), x.data());
+    attn.position_scores_naive(q.data(), M, T, B, naive.data());
+    double diff = 0;
+    for (std::size_t i = 0; i < fast.size(); ++i) diff = std::max(diff, std::abs(fast[i] - naive[i]));
+    CHECK(diff < 1e-13);
+    // Distances 2 and beyond all score the same position term.
+    std::vector<double> only(B * 2 * T * K, 0.0);
+    attn.position_scores_naive(q.data(), M, T, B, only.data());
+    CHECK(only[0] == only[1]);  // query 0 at position 5: keys 0 and 1 at distances 5 and 4
+    for (auto r : {custom::gradcheck_attention<Attn>(5, 3, 2, 1, std::function<void(Attn&)>([](Attn& a) { a.clamp_len = 2; })),
+                   custom::gradcheck_attention<Attn>(5, 3, 2, 1, std::function<void(Attn&)>([](Attn& a) { a.clamp_len = 1; }))}) {
+        INFO(r.str());
+        CHECK(r.ok());
+    }
+    std::vector<double> kv(K * B * 8), out1(T * B * 8), out2(T * B * 8);
+    fill_uniform(kv.data(), kv.size(), 10);
+    Attn::Cache c;
+    attn.clamp_len = K - 1;  // the largest distance: nothing is clamped
+    attn.forward(kv.data(), M, T, B, out1.data(), c, nullptr);
+    attn.clamp_len = 0;
+    attn.forward(kv.data(), M, T, B, out2.data(), c, nullptr);
+    CHECK(out1 == out2);
 }

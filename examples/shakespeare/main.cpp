@@ -56,16 +56,12 @@ int with_model(const std::string& kind, const std::string& encoding, F&& f) {
     throw txl::error("unknown model '" + kind + "', expected xl or vanilla");
 }
 
-/// Distances beyond `clamp_len` use the encoding of `clamp_len` (the paper's attention only).
+/// Distances beyond `clamp_len` use the encoding (sinusoidal) or the table rows (learned) of
+/// `clamp_len`.
 template <class Model>
 void set_clamp_len(Model& model, long clamp_len) {
     if (clamp_len < 0) return;
-    using Attn = decltype(model.transformer.layers[0].self_attn);
-    if constexpr (std::is_same_v<Attn, txl::SinusoidalRelativeAttention<C>>) {
-        for (auto& l : model.transformer.layers) l.self_attn.clamp_len = std::size_t(clamp_len);
-    } else {
-        throw txl::error("--clamp-len: only the sinusoidal encoding has it (this checkpoint is learned)");
-    }
+    for (auto& l : model.transformer.layers) l.self_attn.clamp_len = std::size_t(clamp_len);
 }
 
 struct RunConfig {
@@ -491,7 +487,7 @@ int main(int argc, char** argv) {
     long ev_clamp = -1;
     bool ev_same = false;
     eval->add_flag("--same-length", ev_same, "Every query attends to the same number of keys (mem_len), the paper's evaluation mask");
-    eval->add_option("--clamp-len", ev_clamp, "Distances beyond this use its encoding (sinusoidal encoding only)")
+    eval->add_option("--clamp-len", ev_clamp, "Distances beyond this use its encoding (both encodings; 0: off)")
         ->check(CLI::NonNegativeNumber);
 
     std::string sa_ckpt, sa_prompt;

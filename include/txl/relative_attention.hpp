@@ -255,7 +255,7 @@ public:
     /// $R_{win} = R[P-K+1 \,..\, P]$ (`first` = $P-K+1$):
     void add_position_scores(const S* q, std::size_t M, std::size_t T, std::size_t B, S* scores,
                              S* x) const {
-        const std::size_t K = M + T, W = K, first = P - K + 1;
+        const std::size_t K = M + T, W = window(K), first = P - W + 1;
         const S* R = key_pos_embeddings.value.data();
         const S* bpos = key_pos_bias.value.data();
         for (std::size_t h = 0; h < H; ++h) {
@@ -264,12 +264,17 @@ public:
                  R + first * d_model + h * d_k, d_model, S(0), x, W);
             // The shift: $A_{bh,ij} \mathrel{+}= X_{(i,b),\, T-1+j-i} + b^{pos}_{first+T-1+j-i,\,h}$ for
             // the visible keys $j \le M + i$ (row $i$ of $X$ read from column $T - 1 - i$ on).
+            // With `clamp_len` the window is shorter ($W$ rows, distances $W-1 .. 0$): key $j$ reads
+            // column $W - 1 - \min(M + i - j, \text{clamp})$, so the keys beyond the clamp
+            // (`j < near`) all read column 0. Without it `near` = 0 and `base` = $T - 1 - i$.
             for_range(B, kernels::parallel_worth_it(B, T, K), [&](std::size_t b) {
                 for (std::size_t i = 0; i < T; ++i) {
                     S* row = scores + ((b * H + h) * T + i) * K;
-                    const S* xr = x + (i * B + b) * W + (T - 1 - i);
-                    const S* br = bpos + (first + T - 1 - i) * H + h;
-                    for (std::size_t j = 0; j < M + i + 1; ++j) row[j] += xr[j] + br[j * H];
+                    const std::size_t near = M + i + 1 > W ? M + i + 1 - W : 0, base = W - 1 + near - (M + i);
+                    const S* xr = x + (i * B + b) * W + base;
+                    const S* br = bpos + (first + base) * H + h;
+                    for (std::size_t j = 0; j < near; ++j) row[j] += xr[0] + br[0];
+                    for (std::size_t j = near; j < M + i + 1; ++j) row[j] += xr[j - near] + br[(j - near) * H];
                 }
             });
         }
@@ -284,7 +289,8 @@ public:
             for (std::size_t h = 0; h < H; ++h)
                 for (std::size_t i = 0; i < T; ++i)
                     for (std::size_t j = 0; j < M + i + 1; ++j) {
-                        const std::size_t row = P - (M + i - j);
+                        const std::size_t dist = M + i - j;
+                        const std::size_t row = P - (clamp_len ? std::min(dist, clamp_len) : dist);
                         S dot = 0;
                         for (std::size_t d = 0; d < d_k; ++d)
                             dot += q[(i * B + b) * d_model + h * d_k + d] *
@@ -300,8 +306,8 @@ public:
     void backward(const S* kv, const S* dout, S* dkv, Cache& c) {
         check<error>(!c.kv_cached, "RelativeMultiHeadAttention::backward: the forward reused cached "
                                    "keys and values (inference only); run it without them to train");
-        const std::size_t M = c.M, T = c.T, B = c.B, K = M + T, W = K, nq = T * B,
-                          nk = K * B, first = P - K + 1;  // the window R[first, first + W)
+        const std::size_t M = c.M, T = c.T, B = c.B, K = M + T, W = window(K), nq = T * B,
+                          nk = K * B, first = P - W + 1;  // the window R[first, first + W)
         ensure_shape(c.d_o, {nq, d_model});
         ensure_shape(c.dq, {nq, d_model});
         ensure_shape(c.dk, {nk, d_model});
@@ -370,13 +376,15 @@ public:
         for (std::size_t h = 0; h < H; ++h) {
             // $\bar X_{(i,b),\, T-1+j-i} = g_{bh,ij}$ for the visible keys; 0 in the columns
             // $< T - 1 - i$, which no key of query $i$ reads.
+            // With `clamp_len`, the keys beyond the clamp share column 0: their $g$ add up there.
             for_range(B, kernels::parallel_worth_it(B, T, K), [&](std::size_t b) {
                 for (std::size_t i = 0; i < T; ++i) {
                     const S* gr = &c.g(b, h, i, 0);
                     S* row = x + (i * B + b) * W;
-                    const std::size_t lo = T - 1 - i;
-                    for (std::size_t col = 0; col < lo; ++col) row[col] = S(0);
-                    std::copy(gr, gr + (W - lo), row + lo);
+                    const std::size_t near = M + i + 1 > W ? M + i + 1 - W : 0, base = W - 1 + near - (M + i);
+                    for (std::size_t col = 0; col < base; ++col) row[col] = S(0);
+                    std::copy(gr + near, gr + M + i + 1, row + base);
+                    for (std::size_t j = 0; j < near; ++j) row[0] += gr[j];
                 }
             });
             // $\partial L/\partial b^{pos}_{first+c,\,h} \mathrel{+}= \sum_{(i,b)} \bar X_{(i,b),c}$ (column sums, in row order).
@@ -409,6 +417,12 @@ public:
 
     /// Dropout on the attention weights, probability `p`.
     void set_dropout(S p) { dropout.p = p; }
+
+    /// `clamp_len` ($> 0$): distances beyond it use the table rows of `clamp_len` (0: off). A
+    /// trained model then never meets a distance its tables did not learn.
+    std::size_t clamp_len = 0;
+    /// Rows of the window $R_{win}$ a segment of $K$ keys reads: $K$, or `clamp_len` + 1.
+    std::size_t window(std::size_t K) const { return clamp_len && K > clamp_len + 1 ? clamp_len + 1 : K; }
 
     /// The paper's evaluation mask `same_length`: with a window $W > 0$, query $i$ sees only the
     /// keys at distance $0 .. W - 1$, $j \ge M + i + 1 - W$, so that every query attends to the
