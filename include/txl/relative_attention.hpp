@@ -208,9 +208,13 @@ public:
         // $j < M + i + 1$; $a_{ij} = 0$ for the masked ones.
         const S scale = S(1) / std::sqrt(S(d_k));
         kernels::for_each_bh(B, T, K, [&](std::size_t b, std::size_t h) {
-            for (std::size_t i = 0; i < T; ++i) {
+            if (!same_length) {
+                for (std::size_t i = 0; i < T; ++i) kernels::softmax_row(&c.a(b, h, i, 0), M + i + 1, K, scale);
+                return;
+            }
+            for (std::size_t i = 0; i < T; ++i) {  // `same_length`: keys before `lo` are masked too
                 S* row = &c.a(b, h, i, 0);
-                const std::size_t lo = first_visible(M, i);  // 0 unless `same_length`
+                const std::size_t lo = first_visible(M, i);
                 kernels::softmax_row(row + lo, M + i + 1 - lo, K - lo, scale);
                 std::fill(row, row + lo, S(0));
             }
@@ -267,6 +271,17 @@ public:
             // With `clamp_len` the window is shorter ($W$ rows, distances $W-1 .. 0$): key $j$ reads
             // column $W - 1 - \min(M + i - j, \text{clamp})$, so the keys beyond the clamp
             // (`j < near`) all read column 0. Without it `near` = 0 and `base` = $T - 1 - i$.
+            if (W == K) {  // no clamp: key j reads column T - 1 - i + j
+                for_range(B, kernels::parallel_worth_it(B, T, K), [&](std::size_t b) {
+                    for (std::size_t i = 0; i < T; ++i) {
+                        S* row = scores + ((b * H + h) * T + i) * K;
+                        const S* xr = x + (i * B + b) * W + (T - 1 - i);
+                        const S* br = bpos + (first + T - 1 - i) * H + h;
+                        for (std::size_t j = 0; j < M + i + 1; ++j) row[j] += xr[j] + br[j * H];
+                    }
+                });
+                continue;
+            }
             for_range(B, kernels::parallel_worth_it(B, T, K), [&](std::size_t b) {
                 for (std::size_t i = 0; i < T; ++i) {
                     S* row = scores + ((b * H + h) * T + i) * K;

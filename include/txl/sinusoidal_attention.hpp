@@ -210,9 +210,13 @@ public:
         // $a = \operatorname{softmax}(A / \sqrt{d_k})$ over $j \le M + i$, 0 beyond.
         const S scale = S(1) / std::sqrt(S(d_k));
         kernels::for_each_bh(B, T, K, [&](std::size_t b, std::size_t h) {
-            for (std::size_t i = 0; i < T; ++i) {
+            if (!same_length) {
+                for (std::size_t i = 0; i < T; ++i) kernels::softmax_row(&c.a(b, h, i, 0), M + i + 1, K, scale);
+                return;
+            }
+            for (std::size_t i = 0; i < T; ++i) {  // `same_length`: keys before `lo` are masked too
                 S* row = &c.a(b, h, i, 0);
-                const std::size_t lo = first_visible(M, i);  // 0 unless `same_length`
+                const std::size_t lo = first_visible(M, i);
                 kernels::softmax_row(row + lo, M + i + 1 - lo, K - lo, scale);
                 std::fill(row, row + lo, S(0));
             }
