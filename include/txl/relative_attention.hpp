@@ -355,16 +355,8 @@ public:
             // Through the softmax and the scale, row by row:
             // $g_{ij} = a_{ij}\big(\partial_{a_{ij}} - \sum_{j'} a_{ij'} \partial_{a_{ij'}}\big) / \sqrt{d_k}$,
             // 0 on the masked keys.
-            for (std::size_t i = 0; i < T; ++i) {
-                S* gr = g + i * K;
-                const S* ar = &c.a(b, h, i, 0);
-                const std::size_t lo = first_visible(M, i), visible = M + i + 1;
-                S dot = 0;
-                for (std::size_t j = lo; j < visible; ++j) dot += ar[j] * gr[j];
-                for (std::size_t j = lo; j < visible; ++j) gr[j] = ar[j] * (gr[j] - dot) * scale;
-                for (std::size_t j = 0; j < lo; ++j) gr[j] = S(0);
-                for (std::size_t j = visible; j < K; ++j) gr[j] = S(0);
-            }
+            for (std::size_t i = 0; i < T; ++i)
+                kernels::softmax_backward_row(g + i * K, &c.a(b, h, i, 0), first_visible(M, i), M + i + 1, K, scale);
         });
 
         // Content term: $\partial L/\partial (q+u)_{bh} = g_{bh} K_{bh}$ `[T, d_k]`,

@@ -273,16 +273,8 @@ public:
                                &c.d_oh(b, h, 0, 0), d_k, &c.dv_h(b, h, 0, 0), d_k);
             if (c.dropped) Dropout<S>::backward(g, T * K, &c.mask(b, h, 0, 0));
             // Softmax and scale: $g_{ij} = a_{ij}(\partial_{a_{ij}} - \sum_{j'} a_{ij'} \partial_{a_{ij'}}) / \sqrt{d_k}$.
-            for (std::size_t i = 0; i < T; ++i) {
-                S* gr = g + i * K;
-                const S* ar = &c.a(b, h, i, 0);
-                const std::size_t lo = first_visible(M, i), visible = M + i + 1;
-                S dot = 0;
-                for (std::size_t j = lo; j < visible; ++j) dot += ar[j] * gr[j];
-                for (std::size_t j = lo; j < visible; ++j) gr[j] = ar[j] * (gr[j] - dot) * scale;
-                for (std::size_t j = 0; j < lo; ++j) gr[j] = S(0);
-                for (std::size_t j = visible; j < K; ++j) gr[j] = S(0);
-            }
+            for (std::size_t i = 0; i < T; ++i)
+                kernels::softmax_backward_row(g + i * K, &c.a(b, h, i, 0), first_visible(M, i), M + i + 1, K, scale);
             // Content: $\partial L/\partial (q+u) = g K$, $\partial L/\partial K = g^\top (q+u)$.
             kernels::head_gemm(Trans::No, Trans::No, T, d_k, K, g, K, &c.k_h(b, h, 0, 0), d_k, &c.dq_h(b, h, 0, 0), d_k);
             kernels::head_gemm(Trans::Yes, Trans::No, K, d_k, T, g, K, &c.qu_h(b, h, 0, 0), d_k, &c.dk_h(b, h, 0, 0), d_k);

@@ -86,6 +86,17 @@ struct AttentionKernels {
         for_range(B * H, rows >= 256, [&](std::size_t bh) { f(bh / H, bh % H); });
     }
 
+    /// The softmax's backward for one row, in place: with the weights `a` and the incoming
+    /// gradient `g`, $g_j \leftarrow a_j\,(g_j - \sum_{j'} a_{j'} g_{j'})\cdot\text{scale}$ over the visible
+    /// keys `[lo, visible)`, 0 on the masked ones (shared by both attention blocks).
+    static void softmax_backward_row(S* g, const S* a, std::size_t lo, std::size_t visible, std::size_t K, S scale) {
+        S dot = 0;
+        for (std::size_t j = lo; j < visible; ++j) dot += a[j] * g[j];
+        for (std::size_t j = lo; j < visible; ++j) g[j] = a[j] * (g[j] - dot) * scale;
+        for (std::size_t j = 0; j < lo; ++j) g[j] = S(0);
+        for (std::size_t j = visible; j < K; ++j) g[j] = S(0);
+    }
+
     /// One row of attention weights in place: `row[j] = softmax_j(scale * row[j])` over the
     /// first `visible` entries, 0 after them (the mask). The exponentials run on SIMD batches
     /// (`xsimd::exp`, about ten times faster than `std::exp` per element); the attention's
