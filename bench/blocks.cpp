@@ -108,7 +108,7 @@ void BM_Adam_step(benchmark::State& st) {
 }  // namespace
 
 // One thread's share of a step's products, OpenBLAS (`cblas_sgemm`, whatever kernel it picked)
-// against txl's own kernel (`txl::sgemm`), single-threaded: the per-call kernel speed. Rows of
+// against txl's own kernels (`txl::sgemm`, AVX2 and AVX-512 where the CPU has them), single-threaded: the per-call kernel speed. Rows of
 // the large projections are halved, as `gemm` hands each of two threads half of them.
 struct GemmShape {
     const char* what;
@@ -127,15 +127,20 @@ const GemmShape gemm_shapes[] = {
 };
 void BM_Gemm(benchmark::State& st) {
     const GemmShape& g = gemm_shapes[st.range(0)];
-    const bool own = st.range(1) == 1;
-    st.SetLabel(std::string(own ? "txl::sgemm  " : "OpenBLAS    ") + g.what);
+    const auto kernel = txl::GemmKernel(st.range(1));  // blas, avx2, avx512
+    const bool own = kernel != txl::GemmKernel::blas;
+    if (!txl::cpu_supports(kernel)) {
+        st.SkipWithError((std::string("skipped: ") + txl::kernel_unsupported_reason(kernel)).c_str());
+        return;
+    }
+    st.SetLabel(std::string(own ? "txl::sgemm " : "OpenBLAS   ") + (own ? txl::kernel_name(kernel) : "") + "  " + g.what);
     const std::size_t lda = g.ta == txl::Trans::Yes ? g.m : g.k, ldb = g.tb == txl::Trans::Yes ? g.k : g.n;
     auto a = random_vec(g.m * g.k, 1), b = random_vec(g.k * g.n, 2);
     std::vector<float> c(g.m * g.n);
     txl::detail::blas_one_thread();
     for (auto _ : st) {
         if (own)
-            txl::sgemm(g.ta, g.tb, g.m, g.n, g.k, a.data(), lda, b.data(), ldb, 0.0f, c.data(), g.n);
+            txl::sgemm(kernel, g.ta, g.tb, g.m, g.n, g.k, a.data(), lda, b.data(), ldb, 0.0f, c.data(), g.n);
         else
             cblas_sgemm(CblasRowMajor, g.ta == txl::Trans::Yes ? CblasTrans : CblasNoTrans,
                         g.tb == txl::Trans::Yes ? CblasTrans : CblasNoTrans, int(g.m), int(g.n), int(g.k),
@@ -157,6 +162,7 @@ BENCHMARK(BM_Attention_backward)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Position_scores)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Adam_step)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Gemm)
-    ->ArgsProduct({benchmark::CreateDenseRange(0, std::size(gemm_shapes) - 1, 1), {0, 1}})
+    ->ArgsProduct({benchmark::CreateDenseRange(0, std::size(gemm_shapes) - 1, 1),
+                   {int(txl::GemmKernel::blas), int(txl::GemmKernel::avx2), int(txl::GemmKernel::avx512)}})
     ->Unit(benchmark::kMicrosecond);
 BENCHMARK_MAIN();

@@ -1,3 +1,30 @@
 // doctest's main, alone in its translation unit (it takes seconds to compile).
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+//
+// A run told to use one of txl's kernels this CPU lacks (`TXL_GEMM=avx512` on an AVX2-only CPU:
+// ctest's `kernel.*` entries) is reported as skipped, with the reason, through exit code 77
+// (ctest's SKIP_RETURN_CODE), not passed silently.
+#define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <string>
+
+#include <txl/detail/sgemm.hpp>
+
+int main(int argc, char** argv) {
+    if (const char* v = std::getenv("TXL_GEMM"))
+        for (auto k : {txl::GemmKernel::avx2, txl::GemmKernel::avx512})
+            if (std::string(v) == txl::kernel_name(k) && !txl::cpu_supports(k)) {
+                std::cout << "skipped: TXL_GEMM=" << v << ": " << txl::kernel_unsupported_reason(k) << "\n";
+                return 77;
+            }
+    try {
+        std::cout << "txl float products: " << txl::kernel_name(txl::gemm_kernel()) << " kernel\n";
+    } catch (const txl::error& e) {
+        std::cerr << e.what() << "\n";
+        return 2;
+    }
+    doctest::Context context(argc, argv);
+    return context.run();
+}

@@ -38,9 +38,9 @@ TEST_CASE("gemm: BLAS agrees with the naive loop on strided, transposed slices, 
             }
 }
 
-/// txl::sgemm against the naive loop in double: C (strided) prefilled, then C = op(A) op(B) + beta C.
-/// beta = 0 must ignore what C held (NaN here), as BLAS does.
-static void check_sgemm(txl::Trans ta, txl::Trans tb, std::size_t m, std::size_t n, std::size_t k, float beta,
+/// txl::sgemm on `kernel` against the naive loop in double: C (strided) prefilled, then
+/// C = op(A) op(B) + beta C. beta = 0 must ignore what C held (NaN here), as BLAS does.
+static void check_sgemm(txl::GemmKernel kernel, txl::Trans ta, txl::Trans tb, std::size_t m, std::size_t n, std::size_t k, float beta,
                         bool with_bias = false, std::size_t b_pad = 2) {
     using txl::Trans;
     CAPTURE(m);
@@ -69,7 +69,7 @@ static void check_sgemm(txl::Trans ta, txl::Trans tb, std::size_t m, std::size_t
     if (with_bias)
         for (std::size_t i = 0; i < m; ++i)
             for (std::size_t j = 0; j < n; ++j) ref[i * ldc + j] += double(bias[j]);
-    txl::sgemm(ta, tb, m, n, k, a.data(), lda, b.data(), ldb, beta, c.data(), ldc,
+    txl::sgemm(kernel, ta, tb, m, n, k, a.data(), lda, b.data(), ldb, beta, c.data(), ldc,
                with_bias ? bias.data() : nullptr);
     double worst = 0;
     bool padding_untouched = true;
@@ -86,34 +86,53 @@ static void check_sgemm(txl::Trans ta, txl::Trans tb, std::size_t m, std::size_t
     CHECK(worst <= 2e-7 * double(k + 2));  // |a|, |b| <= 1: rounding of k float sums
 }
 
-TEST_CASE("sgemm: agrees with the naive loop, every tile, edge, block, transpose, beta and bias") {
-    using txl::Trans;
-    // m hits the 8-, 4- and 1-row tiles and a row block boundary (128); n a partial panel and
-    // a column block boundary (256); k a k-block boundary (256).
-    for (auto ta : {Trans::No, Trans::Yes})
-        for (auto tb : {Trans::No, Trans::Yes}) {
-            for (std::size_t m : {1, 3, 4, 7, 8, 13, 64, 141})
-                for (std::size_t n : {1, 5, 16, 17, 32, 45})
-                    for (std::size_t k : {1, 6, 32})
-                        for (float beta : {0.0f, 1.0f, 0.5f}) {
-                            check_sgemm(ta, tb, m, n, k, beta);
-                            check_sgemm(ta, tb, m, n, k, beta, true);  // sums start from a bias
-                        }
-            for (float beta : {0.0f, 1.0f, 0.5f})
-                for (bool with_bias : {false, true}) {
-                    check_sgemm(ta, tb, 21, 300, 40, beta, with_bias);
-                    check_sgemm(ta, tb, 19, 40, 600, beta, with_bias);
-                    check_sgemm(ta, tb, 137, 290, 257, beta, with_bias);
-                }
-            // B one 32-column panel wide and stored densely: read in place, not packed.
-            for (std::size_t m : {3, 8, 29})
-                for (std::size_t k : {1, 32, 300}) check_sgemm(ta, tb, m, 32, k, 0.5f, false, 0);
-            check_sgemm(ta, tb, 5, 7, 0, 0.5f);        // k = 0: C = beta C
-            check_sgemm(ta, tb, 5, 7, 0, 0.5f, true);  // k = 0: C = beta C + bias
-        }
+/// txl's own kernels: each one this CPU runs is tested; the others are reported as skipped, with
+/// the reason (ctest's `kernel.*` entries also run the whole suite's float paths on each).
+static std::vector<txl::GemmKernel> kernels_to_test() {
+    std::vector<txl::GemmKernel> run;
+    for (auto k : {txl::GemmKernel::avx512, txl::GemmKernel::avx2}) {
+        if (txl::cpu_supports(k))
+            run.push_back(k);
+        else
+            MESSAGE("skipped: txl's ", txl::kernel_name(k), " kernel: ", txl::kernel_unsupported_reason(k));
+    }
+    return run;
 }
 
-TEST_CASE("sgemm: a row band gives bit-for-bit the rows of the whole product") {
+TEST_CASE("sgemm: each kernel agrees with the naive loop, every tile, edge, block, transpose, beta and bias") {
+    using txl::Trans;
+    // m hits the 8-, 6-, 4- and 1-row tiles and the row block boundaries (128 on AVX-512, 120
+    // on AVX2); n partial panels and both panel widths (16, 32) and a column block boundary
+    // (256); k a k-block boundary (256).
+    for (auto kernel : kernels_to_test()) {
+        CAPTURE(txl::kernel_name(kernel));
+        for (auto ta : {Trans::No, Trans::Yes})
+            for (auto tb : {Trans::No, Trans::Yes}) {
+                for (std::size_t m : {1, 3, 4, 5, 6, 7, 8, 11, 13, 64, 121, 141})
+                    for (std::size_t n : {1, 5, 8, 16, 17, 32, 45})
+                        for (std::size_t k : {1, 6, 32})
+                            for (float beta : {0.0f, 1.0f, 0.5f}) {
+                                check_sgemm(kernel, ta, tb, m, n, k, beta);
+                                check_sgemm(kernel, ta, tb, m, n, k, beta, true);  // sums start from a bias
+                            }
+                for (float beta : {0.0f, 1.0f, 0.5f})
+                    for (bool with_bias : {false, true}) {
+                        check_sgemm(kernel, ta, tb, 21, 300, 40, beta, with_bias);
+                        check_sgemm(kernel, ta, tb, 19, 40, 600, beta, with_bias);
+                        check_sgemm(kernel, ta, tb, 137, 290, 257, beta, with_bias);
+                    }
+                // B one panel wide (32 columns on AVX-512, 16 on AVX2) and stored densely: read
+                // in place, not packed.
+                for (std::size_t n : {16, 32})
+                    for (std::size_t m : {3, 8, 29})
+                        for (std::size_t k : {1, 32, 300}) check_sgemm(kernel, ta, tb, m, n, k, 0.5f, false, 0);
+                check_sgemm(kernel, ta, tb, 5, 7, 0, 0.5f);        // k = 0: C = beta C
+                check_sgemm(kernel, ta, tb, 5, 7, 0, 0.5f, true);  // k = 0: C = beta C + bias
+            }
+    }
+}
+
+TEST_CASE("sgemm: a row band gives bit-for-bit the rows of the whole product, on each kernel") {
     // What makes results independent of how gemm splits rows over threads.
     using txl::Trans;
     const std::size_t m = 50, n = 70, k = 300;
@@ -121,13 +140,40 @@ TEST_CASE("sgemm: a row band gives bit-for-bit the rows of the whole product") {
     fill_uniform(a0.data(), a0.size(), 21);
     fill_uniform(b0.data(), b0.size(), 22);
     std::vector<float> a(a0.begin(), a0.end()), b(b0.begin(), b0.end()), whole(m * n), band(m * n);
-    txl::sgemm(Trans::No, Trans::No, m, n, k, a.data(), k, b.data(), n, 0.0f, whole.data(), n);
-    for (std::size_t i0 : {0, 9, 17, 40}) {
-        const std::size_t rows = std::min<std::size_t>(9, m - i0);
-        txl::sgemm(Trans::No, Trans::No, rows, n, k, a.data() + i0 * k, k, b.data(), n, 0.0f,
-                   band.data() + i0 * n, n);
-        for (std::size_t i = i0 * n; i < (i0 + rows) * n; ++i) CHECK(band[i] == whole[i]);
+    for (auto kernel : kernels_to_test()) {
+        CAPTURE(txl::kernel_name(kernel));
+        txl::sgemm(kernel, Trans::No, Trans::No, m, n, k, a.data(), k, b.data(), n, 0.0f, whole.data(), n);
+        for (std::size_t i0 : {0, 9, 17, 40}) {
+            const std::size_t rows = std::min<std::size_t>(9, m - i0);
+            txl::sgemm(kernel, Trans::No, Trans::No, rows, n, k, a.data() + i0 * k, k, b.data(), n, 0.0f,
+                       band.data() + i0 * n, n);
+            for (std::size_t i = i0 * n; i < (i0 + rows) * n; ++i) CHECK(band[i] == whole[i]);
+        }
     }
+}
+
+TEST_CASE("gemm_kernel: TXL_GEMM names a kernel; an unknown name or a kernel the CPU lacks is an error") {
+    using txl::GemmKernel;
+    CHECK(txl::gemm_kernel_named(nullptr) == txl::best_gemm_kernel());
+    CHECK(txl::gemm_kernel_named("auto") == txl::best_gemm_kernel());
+    CHECK(txl::gemm_kernel_named("blas") == GemmKernel::blas);
+    CHECK_THROWS_WITH_AS(txl::gemm_kernel_named("avx9"), "TXL_GEMM=avx9: expected blas, avx2, avx512 or auto",
+                         txl::error);
+    for (auto k : {GemmKernel::avx512, GemmKernel::avx2}) {
+        if (txl::cpu_supports(k)) {
+            CHECK(txl::gemm_kernel_named(txl::kernel_name(k)) == k);
+        } else {
+            CHECK_THROWS_AS(txl::gemm_kernel_named(txl::kernel_name(k)), txl::error);
+            CHECK_THROWS_AS(txl::sgemm(k, txl::Trans::No, txl::Trans::No, 1, 1, 1, nullptr, 1, nullptr, 1, 0.0f,
+                                       nullptr, 1),
+                            txl::error);
+        }
+    }
+    CHECK_THROWS_AS(txl::sgemm(GemmKernel::blas, txl::Trans::No, txl::Trans::No, 1, 1, 1, nullptr, 1, nullptr, 1,
+                               0.0f, nullptr, 1),
+                    txl::error);
+    // AVX-512 implies AVX2 here: the best kernel is one the CPU runs.
+    CHECK(txl::cpu_supports(txl::best_gemm_kernel()));
 }
 
 TEST_CASE("ensure_shape: reallocates only when the shape changes") {

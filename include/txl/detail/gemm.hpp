@@ -4,8 +4,9 @@
 ///
 /// `gemm` computes $C \leftarrow \alpha\, op(A)\, op(B) + \beta C$ (+ an optional bias row)
 /// for every block. Large products are cut into one band of rows per thread; each band runs
-/// on txl's own `float` kernel (`detail/sgemm.hpp`, when built for AVX-512) or on BLAS
-/// (`double`, other CPUs, single-row products, or `TXL_GEMM=blas`). `gemm_naive` is the
+/// on txl's own `float` kernel (`detail/sgemm.hpp`: AVX-512 or AVX2, whichever the CPU has,
+/// chosen at run time) or on BLAS (`double`, other CPUs, single-row products, or
+/// `TXL_GEMM=blas`). `gemm_naive` is the
 /// triple loop all of this stands for, and the tests hold the two to each other.
 
 #include <algorithm>
@@ -26,22 +27,6 @@ extern "C" void openblas_set_num_threads(int num_threads);
 namespace txl {
 
 namespace detail {
-/// Whether `float` products of at least 8 rows go to txl's own kernel (`sgemm`, sgemm.hpp)
-/// rather than to BLAS: yes when compiled for AVX-512 (its tiles need the 32 vector registers
-/// AVX-512 has; built for AVX2 or less, BLAS does every product), unless the environment says
-/// `TXL_GEMM=blas`. Read once; the choice holds for the whole run.
-inline bool own_sgemm() {
-#if defined(__AVX512F__)
-    static const bool own = [] {
-        const char* v = std::getenv("TXL_GEMM");
-        return !(v && std::string(v) == "blas");
-    }();
-    return own;
-#else
-    return false;
-#endif
-}
-
 inline void blas_one_thread() {
     static const bool once = [] {
         openblas_set_num_threads(1);
@@ -50,7 +35,8 @@ inline void blas_one_thread() {
     (void)once;
 }
 // One product on the calling thread: `float` with at least 8 rows and alpha = 1 on txl's own
-// kernel (when built for AVX-512, see `own_sgemm`); otherwise BLAS, where a single row of C
+// kernel (the one `gemm_kernel()` chose for this CPU, see sgemm.hpp) unless that is BLAS;
+// otherwise BLAS, where a single row of C
 // (sampling: one position, batch 1) is a matrix-vector product, since BLAS's gemv skips
 // gemm's packing and costs a fraction of its fixed overhead.
 template <class S>
@@ -58,8 +44,8 @@ inline void gemm_one_thread(Trans ta, Trans tb, int m, int n, int k, S alpha, co
                             const S* b, int ldb, S beta, S* c, int ldc, const S* bias = nullptr) {
     constexpr bool f32 = std::is_same_v<S, float>;
     if constexpr (f32)
-        if (m >= 8 && alpha == 1.0f && own_sgemm())
-            return sgemm(ta, tb, std::size_t(m), std::size_t(n), std::size_t(k), a, std::size_t(lda), b,
+        if (m >= 8 && alpha == 1.0f && gemm_kernel() != GemmKernel::blas)
+            return sgemm(gemm_kernel(), ta, tb, std::size_t(m), std::size_t(n), std::size_t(k), a, std::size_t(lda), b,
                          std::size_t(ldb), beta, c, std::size_t(ldc), bias);
     if (bias) {  // BLAS has no bias: C = beta C + bias first, then C += op(A) op(B)
         for (int i = 0; i < m; ++i)

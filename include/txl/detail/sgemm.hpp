@@ -1,135 +1,296 @@
 #pragma once
 /// @file detail/sgemm.hpp
-/// # txl's own `float` GEMM
+/// # txl's own `float` GEMM: an AVX-512 and an AVX2 kernel, chosen at run time
 ///
 /// Every product of a training step is a GEMM, so the step runs at the speed of the GEMM
 /// kernel. OpenBLAS picks its kernel from the CPU, unless the environment overrides it:
 /// `OPENBLAS_CORETYPE=Haswell` (set on some machines because older OpenBLAS builds misbehave
-/// on newer cores) makes an AVX-512 CPU run the AVX2 kernel, half the vector width, and
-/// sgemm then reaches about half of the machine's FMA ceiling. The products here are also
-/// small enough (the attention's per-(b, h) products are $64 \times 128 \times 32$ in the
-/// practical config) that BLAS's fixed costs per call — dispatch, packing both operands —
-/// are a visible share. So `float` products go through this kernel when the compiler targets
-/// AVX-512 (`-march=native` on such a CPU; see `gemm` in detail/gemm.hpp for the rule), and BLAS
-/// does the rest (`double`, other CPUs).
+/// on newer cores) makes an AVX-512 CPU run the AVX2 kernel, half the vector width. The
+/// products here are also small enough (the attention's per-(b, h) products are
+/// $64 \times 128 \times 32$ in the practical config) that BLAS's fixed costs per call —
+/// dispatch, packing both operands — are a visible share. So `float` products go through one of
+/// the two kernels below (see `gemm` in detail/gemm.hpp for the rule), and BLAS does the rest
+/// (`double`, other CPUs).
 ///
 /// $$C \leftarrow op(A)\,op(B) + \mathbf 1\, b^\top + \beta C, \qquad
 ///   op(A) \in \mathbb R^{m \times k},\; op(B) \in \mathbb R^{k \times n},$$
 /// the bias row $b$ optional (a linear layer's forward).
 ///
+/// **Chosen at run time, not at compile time.** Each kernel is compiled for its instruction
+/// set through a function attribute (`target("avx512f")`, `target("avx2,fma")`), whatever
+/// flags the program is built with, and `gemm_kernel()` picks one once per run from what the
+/// CPU reports (`__builtin_cpu_supports`): AVX-512 if it has it, else AVX2 with FMA, else BLAS.
+/// A project compiled with plain `-O2` gets the same kernel as a `-march=native` build.
+/// `TXL_GEMM=blas|avx2|avx512` forces one (asking for one the CPU lacks is an error, not a
+/// crash). Compilers that are not GCC or Clang, and CPUs that are not x86-64, use BLAS.
+///
 /// **Blocking.** The sum over $p$ is cut into blocks of $k_c$ = 256, the columns into blocks
-/// of $n_c$ = 256 and the rows into blocks of $m_c$ = 128. For each $(k_c, n_c)$ block, $B$'s
-/// part is *packed*: copied into panels of $n_r = 2L$ columns ($L$ = 16 floats in an AVX-512
-/// register), each panel $k_c \times n_r$ contiguous (16-32 KiB: it stays in L1 while every
+/// of $n_c$ = 256 and the rows into blocks of $m_c$ (128 rows on AVX-512, 120 on AVX2). For each $(k_c, n_c)$ block, $B$'s
+/// part is *packed*: copied into panels of $n_r$ columns (two vector registers: 32 floats on
+/// AVX-512, 16 on AVX2), each panel $k_c \times n_r$ contiguous (it stays in L1 while every
 /// tile of a row block reads it), the last one padded with zeros; a transposed $B$ is packed
 /// through 8 x 8 register transposes. A $B$ that is one panel wide and stored densely (the
-/// attention's head blocks `[rows, d_k]` with $d_k$ = 32) is a panel already and is read in
-/// place. $A$ is not packed: a tile reads 8 of its rows (or 8 columns when $A$ is transposed)
-/// in place, one element per row and $p$, broadcast into a register.
+/// attention's head blocks `[rows, d_k]` with $d_k$ = 32, on AVX-512) is a panel already and
+/// is read in place. $A$ is not packed: a tile reads $m_r$ of its rows (or columns when $A$ is
+/// transposed) in place, one element per row and $p$, broadcast into a register.
 ///
-/// **The micro-kernel** computes a tile of $m_r = 8$ rows by one panel:
+/// **The micro-kernel** computes a tile of $m_r$ rows by one panel:
 /// $$\text{acc}_{r,\,0..n_r} = \sum_{p \in \text{block}} A_{i_0+r,\,p}\; \text{panel}_{p,\,0..n_r}$$
-/// per $p$: two loads of the panel's row, eight broadcasts, sixteen fused multiply-adds into
-/// sixteen accumulators that stay in registers for the whole block (eight would leave the two
-/// FMA units waiting on each other's latency). Leftover rows take 4- and 1-row tiles. The
-/// first $k$-block's sums start from $b$ (or zero) and it writes $\beta C + \text{acc}$ (just
-/// $\text{acc}$ when $\beta = 0$, so $C$ may hold garbage, as BLAS allows); later blocks add
-/// their $\text{acc}$ to $C$.
+/// per $p$: two loads of the panel's row, $m_r$ broadcasts, $2 m_r$ fused multiply-adds into
+/// $2 m_r$ accumulators that stay in registers for the whole block. AVX-512 has 32 vector
+/// registers: $m_r = 8$ (16 accumulators; eight would leave the two FMA units waiting on each
+/// other's latency). AVX2 has 16: $m_r = 6$ (12 accumulators, two panel registers, one
+/// broadcast). Leftover rows take 4- and 1-row tiles. The first $k$-block's sums start from $b$
+/// (or zero) and it writes $\beta C + \text{acc}$ (just $\text{acc}$ when $\beta = 0$, so $C$
+/// may hold garbage, as BLAS allows); later blocks add their $\text{acc}$ to $C$.
 ///
 /// **Determinism.** Each $C_{ij}$ is summed over $p$ in order inside a block and the blocks are
-/// added in order, whatever the tile, the row band or the thread, so the result depends on
-/// $k$ alone (a test checks the kernel against the naive loop on every kind of edge).
+/// added in order, whatever the tile, the row band or the thread, so for one kernel the result
+/// depends on $k$ alone (a test checks each kernel against the naive loop on every kind of
+/// edge). The two kernels round alike: one FMA per $p$, in the same order.
 ///
 /// The packing buffer is one per thread, allocated on a thread's first call and reused: no
 /// allocation inside a training step after the first.
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
+#include <string>
 
-#include <xsimd/xsimd.hpp>
-#if defined(__AVX__)
+#include "../errors.hpp"
+
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#define TXL_X86_KERNELS 1
 #include <immintrin.h>
+/// The instruction sets each kernel is compiled for, whatever the program's own flags.
+#define TXL_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#define TXL_TARGET_AVX512 __attribute__((target("avx512f,avx2,fma")))
+#else
+#define TXL_X86_KERNELS 0
 #endif
 
 namespace txl {
 
 enum class Trans : bool { No = false, Yes = true };
 
+/// What a `float` product runs on.
+enum class GemmKernel { blas, avx2, avx512 };
+
+inline const char* kernel_name(GemmKernel k) {
+    switch (k) {
+        case GemmKernel::avx512: return "avx512";
+        case GemmKernel::avx2: return "avx2";
+        default: return "blas";
+    }
+}
+
+/// Whether this CPU (and this build) can run kernel `k`; BLAS always can.
+inline bool cpu_supports(GemmKernel k) {
+    if (k == GemmKernel::blas) return true;
+#if TXL_X86_KERNELS
+    const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return k == GemmKernel::avx2 ? avx2 : avx2 && __builtin_cpu_supports("avx512f");
+#else
+    return false;
+#endif
+}
+
+/// Why `cpu_supports(k)` is false, in words (empty when it is true).
+inline std::string kernel_unsupported_reason(GemmKernel k) {
+    if (cpu_supports(k)) return {};
+    if (!TXL_X86_KERNELS) return "txl's own kernels are x86-64 only (GCC or Clang); this build uses BLAS";
+    return k == GemmKernel::avx2 ? "this CPU has no AVX2 with FMA" : "this CPU has no AVX-512F";
+}
+
+/// The fastest kernel this CPU runs: AVX-512, else AVX2, else BLAS.
+inline GemmKernel best_gemm_kernel() {
+    for (GemmKernel k : {GemmKernel::avx512, GemmKernel::avx2})
+        if (cpu_supports(k)) return k;
+    return GemmKernel::blas;
+}
+
+/// The kernel a `TXL_GEMM` value names (`blas`, `avx2`, `avx512`; `auto` or unset: the best
+/// one). Throws `txl::error` for another value or a kernel this CPU lacks.
+inline GemmKernel gemm_kernel_named(const char* value) {
+    const std::string v = value ? value : "";
+    if (v.empty() || v == "auto") return best_gemm_kernel();
+    for (GemmKernel k : {GemmKernel::blas, GemmKernel::avx2, GemmKernel::avx512})
+        if (v == kernel_name(k)) {
+            check<error>(cpu_supports(k), "TXL_GEMM=", v, ": ", kernel_unsupported_reason(k),
+                         " (use blas, or unset TXL_GEMM for the best this CPU has)");
+            return k;
+        }
+    throw error("TXL_GEMM=" + v + ": expected blas, avx2, avx512 or auto");
+}
+
+/// The kernel `float` products use in this run: `TXL_GEMM` if set, else the best the CPU has.
+/// Read once; the choice holds for the whole run.
+inline GemmKernel gemm_kernel() {
+    static const GemmKernel k = gemm_kernel_named(std::getenv("TXL_GEMM"));
+    return k;
+}
+
 namespace detail {
 
-using fbatch = xsimd::batch<float>;
-constexpr std::size_t sg_L = fbatch::size;  ///< floats per register
-constexpr std::size_t sg_NR = 2 * sg_L;     ///< panel width
-constexpr std::size_t sg_KC = 256;          ///< k-block
-constexpr std::size_t sg_NC = 256;          ///< column block (a multiple of sg_NR)
-constexpr std::size_t sg_MC = 128;          ///< row block (a multiple of 8)
+constexpr std::size_t sg_KC = 256;  ///< k-block
+constexpr std::size_t sg_NC = 256;  ///< column block (a multiple of both panel widths)
 
 /// What a tile does with C: overwrite, add, or scale by beta and add.
 enum class SgStore { Set, Add, Beta };
 
-/// One `MR x sg_NR` tile: acc = A-rows x panel over `kc`, then stored into the first `ncols`
-/// columns of C as `mode` says. A's element (r, p) is at `a[r * sa_r + p * sa_p]`.
-template <std::size_t MR>
-inline void sg_tile(const float* a, std::size_t sa_r, std::size_t sa_p, const float* panel,
-                    std::size_t kc, float* c, std::size_t ldc, std::size_t ncols, SgStore mode,
-                    float beta, const float* bias) {
-    // The sums start from zero, or from the bias row (sg_NR values) when one is given.
-    const fbatch init0 = bias ? fbatch::load_unaligned(bias) : fbatch(0.0f);
-    const fbatch init1 = bias ? fbatch::load_unaligned(bias + sg_L) : fbatch(0.0f);
-    fbatch acc[MR][2];
-#pragma GCC unroll 16
-    for (std::size_t r = 0; r < MR; ++r) {
-        acc[r][0] = init0;
-        acc[r][1] = init1;
-    }
-    for (std::size_t p = 0; p < kc; ++p) {
-        const fbatch b0 = fbatch::load_unaligned(panel + p * sg_NR);
-        const fbatch b1 = fbatch::load_unaligned(panel + p * sg_NR + sg_L);
-#pragma GCC unroll 16
-        for (std::size_t r = 0; r < MR; ++r) {
-            const fbatch av(a[r * sa_r + p * sa_p]);
-            acc[r][0] = xsimd::fma(av, b0, acc[r][0]);
-            acc[r][1] = xsimd::fma(av, b1, acc[r][1]);
-        }
-    }
-    auto put = [&](float* dst, std::size_t r, std::size_t q) {
-        switch (mode) {
-            case SgStore::Set: acc[r][q].store_unaligned(dst); break;
-            case SgStore::Add: (fbatch::load_unaligned(dst) + acc[r][q]).store_unaligned(dst); break;
-            case SgStore::Beta:
-                xsimd::fma(fbatch(beta), fbatch::load_unaligned(dst), acc[r][q]).store_unaligned(dst);
-                break;
-        }
-    };
-    if (ncols == sg_NR) {
-#pragma GCC unroll 16
-        for (std::size_t r = 0; r < MR; ++r) {
-            put(c + r * ldc, r, 0);
-            put(c + r * ldc + sg_L, r, 1);
-        }
-        return;
-    }
-    // A partial panel (the last columns): through a small buffer, valid columns only.
-    alignas(64) float tmp[sg_NR];
-    for (std::size_t r = 0; r < MR; ++r) {
-        acc[r][0].store_aligned(tmp);
-        acc[r][1].store_aligned(tmp + sg_L);
+/// A tile's `rows x ncols` results (`tmp`, rows `nr` apart) into C as `mode` says: the last
+/// columns, when they fill only part of a panel.
+inline void sg_store_partial(const float* tmp, std::size_t nr, std::size_t rows, float* c, std::size_t ldc,
+                             std::size_t ncols, SgStore mode, float beta) {
+    for (std::size_t r = 0; r < rows; ++r) {
         float* dst = c + r * ldc;
-        for (std::size_t j = 0; j < ncols; ++j)
-            dst[j] = mode == SgStore::Set   ? tmp[j]
-                     : mode == SgStore::Add ? dst[j] + tmp[j]
-                                            : std::fma(beta, dst[j], tmp[j]);
+        for (std::size_t j = 0; j < ncols; ++j) {
+            const float t = tmp[r * nr + j];
+            dst[j] = mode == SgStore::Set ? t : mode == SgStore::Add ? dst[j] + t : std::fma(beta, dst[j], t);
+        }
     }
 }
 
+#if TXL_X86_KERNELS
+
+/// ## The AVX-512 kernel: tiles of up to 8 rows x 32 columns (two 16-float registers)
+struct SgAvx512 {
+    static constexpr std::size_t L = 16, NR = 32, MC = 128;  ///< MC: the row block, a multiple of 8
+
+    /// One `MR x NR` tile: acc = A-rows x panel over `kc`, then stored into the first `ncols`
+    /// columns of C as `mode` says. A's element (r, p) is at `a[r * sa_r + p * sa_p]`.
+    template <std::size_t MR>
+    TXL_TARGET_AVX512 static void tile(const float* a, std::size_t sa_r, std::size_t sa_p, const float* panel,
+                                       std::size_t kc, float* c, std::size_t ldc, std::size_t ncols, SgStore mode,
+                                       float beta, const float* bias) {
+        // The sums start from zero, or from the bias row (NR values) when one is given.
+        const __m512 init0 = bias ? _mm512_loadu_ps(bias) : _mm512_setzero_ps();
+        const __m512 init1 = bias ? _mm512_loadu_ps(bias + L) : _mm512_setzero_ps();
+        __m512 acc[MR][2];
+#pragma GCC unroll 16
+        for (std::size_t r = 0; r < MR; ++r) acc[r][0] = init0, acc[r][1] = init1;
+        for (std::size_t p = 0; p < kc; ++p) {
+            const __m512 b0 = _mm512_loadu_ps(panel + p * NR), b1 = _mm512_loadu_ps(panel + p * NR + L);
+#pragma GCC unroll 16
+            for (std::size_t r = 0; r < MR; ++r) {
+                const __m512 av = _mm512_set1_ps(a[r * sa_r + p * sa_p]);
+                acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
+                acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
+            }
+        }
+        if (ncols == NR) {
+            const __m512 vbeta = _mm512_set1_ps(beta);
+#pragma GCC unroll 16
+            for (std::size_t r = 0; r < MR; ++r)
+#pragma GCC unroll 2
+                for (std::size_t q = 0; q < 2; ++q) {
+                    float* dst = c + r * ldc + q * L;
+                    const __m512 v = mode == SgStore::Set ? acc[r][q]
+                                     : mode == SgStore::Add ? _mm512_add_ps(_mm512_loadu_ps(dst), acc[r][q])
+                                                            : _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(dst), acc[r][q]);
+                    _mm512_storeu_ps(dst, v);
+                }
+            return;
+        }
+        alignas(64) float tmp[MR * NR];
+        for (std::size_t r = 0; r < MR; ++r) {
+            _mm512_store_ps(tmp + r * NR, acc[r][0]);
+            _mm512_store_ps(tmp + r * NR + L, acc[r][1]);
+        }
+        sg_store_partial(tmp, NR, MR, c, ldc, ncols, mode, beta);
+    }
+
+    /// `kc` rows of B, `NR` columns each (`ldb` apart), into a panel.
+    TXL_TARGET_AVX512 static void copy_panel_rows(const float* b, std::size_t ldb, std::size_t kc, float* panel) {
+        for (std::size_t p = 0; p < kc; ++p) {
+            _mm512_store_ps(panel + p * NR, _mm512_loadu_ps(b + p * ldb));
+            _mm512_store_ps(panel + p * NR + L, _mm512_loadu_ps(b + p * ldb + L));
+        }
+    }
+
+    /// Rows `[0, mc)` of a row block against one panel: 8-row tiles, then 4, then 1.
+    static void rows(const float* a, std::size_t sa_r, std::size_t sa_p, const float* panel, std::size_t kc,
+                     std::size_t mc, float* c, std::size_t ldc, std::size_t ncols, SgStore mode, float beta,
+                     const float* bias) {
+        std::size_t i = 0;
+        for (; i + 8 <= mc; i += 8) tile<8>(a + i * sa_r, sa_r, sa_p, panel, kc, c + i * ldc, ldc, ncols, mode, beta, bias);
+        for (; i + 4 <= mc; i += 4) tile<4>(a + i * sa_r, sa_r, sa_p, panel, kc, c + i * ldc, ldc, ncols, mode, beta, bias);
+        for (; i < mc; ++i) tile<1>(a + i * sa_r, sa_r, sa_p, panel, kc, c + i * ldc, ldc, ncols, mode, beta, bias);
+    }
+};
+
+/// ## The AVX2 kernel: tiles of up to 6 rows x 16 columns (two 8-float registers)
+/// The same loop as AVX-512's, sized for 16 vector registers.
+struct SgAvx2 {
+    static constexpr std::size_t L = 8, NR = 16, MC = 120;  ///< MC: the row block, a multiple of 6
+
+    template <std::size_t MR>
+    TXL_TARGET_AVX2 static void tile(const float* a, std::size_t sa_r, std::size_t sa_p, const float* panel,
+                                     std::size_t kc, float* c, std::size_t ldc, std::size_t ncols, SgStore mode,
+                                     float beta, const float* bias) {
+        const __m256 init0 = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps();
+        const __m256 init1 = bias ? _mm256_loadu_ps(bias + L) : _mm256_setzero_ps();
+        __m256 acc[MR][2];
+#pragma GCC unroll 16
+        for (std::size_t r = 0; r < MR; ++r) acc[r][0] = init0, acc[r][1] = init1;
+        for (std::size_t p = 0; p < kc; ++p) {
+            const __m256 b0 = _mm256_loadu_ps(panel + p * NR), b1 = _mm256_loadu_ps(panel + p * NR + L);
+#pragma GCC unroll 16
+            for (std::size_t r = 0; r < MR; ++r) {
+                const __m256 av = _mm256_broadcast_ss(a + r * sa_r + p * sa_p);
+                acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
+                acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
+            }
+        }
+        if (ncols == NR) {
+            const __m256 vbeta = _mm256_set1_ps(beta);
+#pragma GCC unroll 16
+            for (std::size_t r = 0; r < MR; ++r)
+#pragma GCC unroll 2
+                for (std::size_t q = 0; q < 2; ++q) {
+                    float* dst = c + r * ldc + q * L;
+                    const __m256 v = mode == SgStore::Set ? acc[r][q]
+                                     : mode == SgStore::Add ? _mm256_add_ps(_mm256_loadu_ps(dst), acc[r][q])
+                                                            : _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(dst), acc[r][q]);
+                    _mm256_storeu_ps(dst, v);
+                }
+            return;
+        }
+        alignas(32) float tmp[MR * NR];
+        for (std::size_t r = 0; r < MR; ++r) {
+            _mm256_store_ps(tmp + r * NR, acc[r][0]);
+            _mm256_store_ps(tmp + r * NR + L, acc[r][1]);
+        }
+        sg_store_partial(tmp, NR, MR, c, ldc, ncols, mode, beta);
+    }
+
+    TXL_TARGET_AVX2 static void copy_panel_rows(const float* b, std::size_t ldb, std::size_t kc, float* panel) {
+        for (std::size_t p = 0; p < kc; ++p) {
+            _mm256_store_ps(panel + p * NR, _mm256_loadu_ps(b + p * ldb));
+            _mm256_store_ps(panel + p * NR + L, _mm256_loadu_ps(b + p * ldb + L));
+        }
+    }
+
+    /// Rows `[0, mc)` of a row block against one panel: 6-row tiles, then 4, then 1.
+    static void rows(const float* a, std::size_t sa_r, std::size_t sa_p, const float* panel, std::size_t kc,
+                     std::size_t mc, float* c, std::size_t ldc, std::size_t ncols, SgStore mode, float beta,
+                     const float* bias) {
+        std::size_t i = 0;
+        for (; i + 6 <= mc; i += 6) tile<6>(a + i * sa_r, sa_r, sa_p, panel, kc, c + i * ldc, ldc, ncols, mode, beta, bias);
+        for (; i + 4 <= mc; i += 4) tile<4>(a + i * sa_r, sa_r, sa_p, panel, kc, c + i * ldc, ldc, ncols, mode, beta, bias);
+        for (; i < mc; ++i) tile<1>(a + i * sa_r, sa_r, sa_p, panel, kc, c + i * ldc, ldc, ncols, mode, beta, bias);
+    }
+};
+
 /// `dst[q * ldd + r] = src[r * lds + q]` for `r < rows`, `q < cols`: a transposed copy, in
-/// 8 x 8 blocks through AVX registers (eight loads, three rounds of shuffles, eight stores)
-/// where the compiler targets AVX, element by element at the edges.
-inline void sg_transpose(const float* src, std::size_t lds, std::size_t rows, std::size_t cols,
-                         float* dst, std::size_t ldd) {
+/// 8 x 8 blocks through AVX registers (eight loads, three rounds of shuffles, eight stores),
+/// element by element at the edges. Both kernels pack a transposed B with it.
+TXL_TARGET_AVX2 inline void sg_transpose(const float* src, std::size_t lds, std::size_t rows, std::size_t cols,
+                                         float* dst, std::size_t ldd) {
     std::size_t r0 = 0;
-#if defined(__AVX__)
     for (; r0 + 8 <= rows; r0 += 8) {
         std::size_t q0 = 0;
         for (; q0 + 8 <= cols; q0 += 8) {
@@ -155,33 +316,29 @@ inline void sg_transpose(const float* src, std::size_t lds, std::size_t rows, st
         for (; q0 < cols; ++q0)
             for (std::size_t r = r0; r < r0 + 8; ++r) dst[q0 * ldd + r] = src[r * lds + q0];
     }
-#endif
     for (; r0 < rows; ++r0)
         for (std::size_t q = 0; q < cols; ++q) dst[q * ldd + r0] = src[r0 * lds + q];
 }
 
-/// Pack rows [p0, p0+kc) and columns [j0, j0+nc) of op(B) into panels of sg_NR columns
-/// (`dst[(panel * kc + p) * sg_NR + jj]`), zero-padding the last panel.
-inline void sg_pack(Trans tb, const float* b, std::size_t ldb, std::size_t p0, std::size_t kc,
-                    std::size_t j0, std::size_t nc, float* dst) {
-    for (std::size_t jp = 0; jp * sg_NR < nc; ++jp) {
-        float* panel = dst + jp * kc * sg_NR;
-        const std::size_t jb = j0 + jp * sg_NR, w = std::min(sg_NR, nc - jp * sg_NR);
-        if (tb == Trans::No && w == sg_NR) {  // a full panel: two registers per row
-            for (std::size_t p = 0; p < kc; ++p) {
-                const float* src = b + (p0 + p) * ldb + jb;
-                fbatch::load_unaligned(src).store_aligned(panel + p * sg_NR);
-                fbatch::load_unaligned(src + sg_L).store_aligned(panel + p * sg_NR + sg_L);
-            }
+/// Pack rows [p0, p0+kc) and columns [j0, j0+nc) of op(B) into panels of NR columns
+/// (`dst[(panel * kc + p) * NR + jj]`), zero-padding the last panel.
+template <class K, std::size_t NR = K::NR>
+inline void sg_pack(Trans tb, const float* b, std::size_t ldb, std::size_t p0, std::size_t kc, std::size_t j0,
+                    std::size_t nc, float* dst) {
+    for (std::size_t jp = 0; jp * NR < nc; ++jp) {
+        float* panel = dst + jp * kc * NR;
+        const std::size_t jb = j0 + jp * NR, w = std::min(NR, nc - jp * NR);
+        if (tb == Trans::No && w == NR) {  // a full panel: two vector registers per row
+            K::copy_panel_rows(b + p0 * ldb + jb, ldb, kc, panel);
             continue;
         }
         if (tb == Trans::No) {
-            for (std::size_t p = 0; p < kc; ++p) std::copy_n(b + (p0 + p) * ldb + jb, w, panel + p * sg_NR);
+            for (std::size_t p = 0; p < kc; ++p) std::memcpy(panel + p * NR, b + (p0 + p) * ldb + jb, w * sizeof(float));
         } else {  // op(B)(p, j) = b[j * ldb + p]: the panel is a transposed [w, kc] block
-            sg_transpose(b + jb * ldb + p0, ldb, w, kc, panel, sg_NR);
+            sg_transpose(b + jb * ldb + p0, ldb, w, kc, panel, NR);
         }
-        if (w < sg_NR)
-            for (std::size_t p = 0; p < kc; ++p) std::fill(panel + p * sg_NR + w, panel + (p + 1) * sg_NR, 0.0f);
+        if (w < NR)
+            for (std::size_t p = 0; p < kc; ++p) std::fill(panel + p * NR + w, panel + (p + 1) * NR, 0.0f);
     }
 }
 
@@ -197,31 +354,23 @@ inline float* sg_buffer() {
     return buf.get();
 }
 
-}  // namespace detail
-
-/// $C \leftarrow op(A)\,op(B) + \beta C$, row-major `float`, on the calling thread (`gemm` in
-/// tensor.hpp splits large products over threads). `lda`, `ldb`, `ldc` are the distances
-/// between consecutive rows as stored. With `bias` (`n` values) every row's sums start from
-/// it: $C \leftarrow op(A)\,op(B) + \mathbf 1\, b^\top + \beta C$, a linear layer's forward
-/// without first copying $b$ into every row of $C$ and reading it back.
-inline void sgemm(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, const float* a,
-                  std::size_t lda, const float* b, std::size_t ldb, float beta, float* c,
-                  std::size_t ldc, const float* bias = nullptr) {
-    using namespace detail;
-    if (m == 0 || n == 0) return;
-    if (k == 0) {  // C = beta C (+ bias)
-        for (std::size_t i = 0; i < m; ++i)
-            for (std::size_t j = 0; j < n; ++j)
-                c[i * ldc + j] = (beta == 0.0f ? 0.0f : beta * c[i * ldc + j]) + (bias ? bias[j] : 0.0f);
-        return;
-    }
+/// The blocked product on kernel `K` (SgAvx512 or SgAvx2): the loops over k-, column- and row
+/// blocks and panels; `K::rows` does the arithmetic.
+template <class K>
+inline void sgemm_blocked(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, const float* a,
+                          std::size_t lda, const float* b, std::size_t ldb, float beta, float* c, std::size_t ldc,
+                          const float* bias) {
+    constexpr std::size_t NR = K::NR;
     float* buf = sg_buffer();
-    alignas(64) float bias_tail[sg_NR];  // a partial panel's bias, zero-padded
+    alignas(64) float bias_tail[NR];  // a partial panel's bias, zero-padded
     // A is read in place: element (i, p) at a[i*lda + p], or at a[p*lda + i] when stored
-    // transposed. (Copying a transposed A into groups of 8 rows first, as BLAS does, measured
+    // transposed. (Copying a transposed A into groups of rows first, as BLAS does, measured
     // slower here: the copy is a pass over memory of its own, where in place the loads overlap
     // the FMAs.)
     const std::size_t sa_r = ta == Trans::Yes ? 1 : lda, sa_p = ta == Trans::Yes ? lda : 1;
+    // B exactly one panel wide and stored that way (the attention's head-major [rows, d_k]
+    // blocks with d_k = 32, on AVX-512) is already packed: read it in place.
+    const bool in_place = tb == Trans::No && n == NR && ldb == NR;
     for (std::size_t p0 = 0; p0 < k; p0 += sg_KC) {
         const std::size_t kc = std::min(sg_KC, k - p0);
         const SgStore mode = p0 > 0 ? SgStore::Add
@@ -230,36 +379,57 @@ inline void sgemm(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t 
                                             : SgStore::Beta;
         for (std::size_t j0 = 0; j0 < n; j0 += sg_NC) {
             const std::size_t nc = std::min(sg_NC, n - j0);
-            // B exactly one panel wide and stored that way (the attention's head-major
-            // [rows, d_k] blocks with d_k = 32) is already packed: read it in place.
-            const bool in_place = tb == Trans::No && n == sg_NR && ldb == sg_NR;
-            if (!in_place) sg_pack(tb, b, ldb, p0, kc, j0, nc, buf);
-            for (std::size_t i0 = 0; i0 < m; i0 += sg_MC) {
-                const std::size_t mc = std::min(sg_MC, m - i0);
-                const float* ap = a + i0 * sa_r + p0 * sa_p;  // the block's first row
-                for (std::size_t jp = 0; jp * sg_NR < nc; ++jp) {
-                    const float* panel = in_place ? b + p0 * sg_NR : buf + jp * kc * sg_NR;
-                    const std::size_t ncols = std::min(sg_NR, nc - jp * sg_NR);
-                    float* cj = c + i0 * ldc + j0 + jp * sg_NR;
+            if (!in_place) sg_pack<K>(tb, b, ldb, p0, kc, j0, nc, buf);
+            for (std::size_t i0 = 0; i0 < m; i0 += K::MC) {
+                const std::size_t mc = std::min(K::MC, m - i0);
+                for (std::size_t jp = 0; jp * NR < nc; ++jp) {
+                    const float* panel = in_place ? b + p0 * NR : buf + jp * kc * NR;
+                    const std::size_t ncols = std::min(NR, nc - jp * NR);
                     const float* bj = nullptr;  // the bias enters with the first k-block only
                     if (bias && p0 == 0) {
-                        bj = bias + j0 + jp * sg_NR;
-                        if (ncols < sg_NR) {
-                            std::fill(std::copy_n(bj, ncols, bias_tail), bias_tail + sg_NR, 0.0f);
+                        bj = bias + j0 + jp * NR;
+                        if (ncols < NR) {
+                            std::fill(std::copy_n(bj, ncols, bias_tail), bias_tail + NR, 0.0f);
                             bj = bias_tail;
                         }
                     }
-                    std::size_t i = 0;
-                    for (; i + 8 <= mc; i += 8)
-                        sg_tile<8>(ap + i * sa_r, sa_r, sa_p, panel, kc, cj + i * ldc, ldc, ncols, mode, beta, bj);
-                    for (; i + 4 <= mc; i += 4)
-                        sg_tile<4>(ap + i * sa_r, sa_r, sa_p, panel, kc, cj + i * ldc, ldc, ncols, mode, beta, bj);
-                    for (; i < mc; ++i)
-                        sg_tile<1>(ap + i * sa_r, sa_r, sa_p, panel, kc, cj + i * ldc, ldc, ncols, mode, beta, bj);
+                    K::rows(a + i0 * sa_r + p0 * sa_p, sa_r, sa_p, panel, kc, mc, c + i0 * ldc + j0 + jp * NR, ldc,
+                            ncols, mode, beta, bj);
                 }
             }
         }
     }
+}
+
+#endif  // TXL_X86_KERNELS
+
+}  // namespace detail
+
+/// $C \leftarrow op(A)\,op(B) + \beta C$, row-major `float`, on the calling thread, on txl's
+/// kernel `kernel` (`avx2` or `avx512`; the CPU must support it, see `cpu_supports`). `gemm`
+/// (detail/gemm.hpp) splits large products over threads and picks the kernel. `lda`, `ldb`,
+/// `ldc` are the distances between consecutive rows as stored. With `bias` (`n` values) every
+/// row's sums start from it: $C \leftarrow op(A)\,op(B) + \mathbf 1\, b^\top + \beta C$, a linear
+/// layer's forward without first copying $b$ into every row of $C$ and reading it back.
+inline void sgemm(GemmKernel kernel, Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k,
+                  const float* a, std::size_t lda, const float* b, std::size_t ldb, float beta, float* c,
+                  std::size_t ldc, const float* bias = nullptr) {
+    if (kernel == GemmKernel::blas || !cpu_supports(kernel))
+        throw error(std::string("sgemm: kernel ") + kernel_name(kernel) + " cannot run here: " +
+                    (kernel == GemmKernel::blas ? "it is BLAS, not one of txl's" : kernel_unsupported_reason(kernel)));
+    if (m == 0 || n == 0) return;
+    if (k == 0) {  // C = beta C (+ bias)
+        for (std::size_t i = 0; i < m; ++i)
+            for (std::size_t j = 0; j < n; ++j)
+                c[i * ldc + j] = (beta == 0.0f ? 0.0f : beta * c[i * ldc + j]) + (bias ? bias[j] : 0.0f);
+        return;
+    }
+#if TXL_X86_KERNELS
+    if (kernel == GemmKernel::avx512)
+        detail::sgemm_blocked<detail::SgAvx512>(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc, bias);
+    else
+        detail::sgemm_blocked<detail::SgAvx2>(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc, bias);
+#endif
 }
 
 }  // namespace txl
