@@ -64,6 +64,18 @@ for f in "$tmp/straight/checkpoint/"*.npy "$tmp/straight/checkpoint/optimizer/"*
 done
 [ $same = 1 ] && ok || bad "resumed run is not bit-identical to the straight run"
 
+# --- the thread count does not change a single bit (txl's pool runs alone while the machine is
+# busy, so a run's thread count changes under it): the same 4 steps on 1 and on 3 threads equal
+# the straight run above.
+for n in 1 3; do
+  TXL_NUM_THREADS=$n "$bin" "${train[@]}" --steps 4 --out "$tmp/threads$n" > /dev/null 2>&1 || bad "run on $n threads failed"
+  same=1
+  for f in "$tmp/straight/checkpoint/"*.npy "$tmp/straight/checkpoint/optimizer/"*.npy "$tmp/straight/checkpoint/memory/"*.npy; do
+    cmp -s "$f" "${f/straight/threads$n}" || { same=0; echo "differs on $n threads: ${f#$tmp/straight/}"; }
+  done
+  [ $same = 1 ] && ok || bad "a run on $n threads is not bit-identical to the default run"
+done
+
 # --- eval and sample
 out=$("$bin" eval --checkpoint "$tmp/straight" --data "$tmp/text.txt" 2>/dev/null | tail -1)
 [[ "$out" =~ ^valid_loss\ [0-9.]+\ valid_acc\ [0-9.]+$ ]] && ok || bad "eval's last line: '$out'"

@@ -45,12 +45,14 @@ struct AttentionKernels {
     }
 
     /// `f(b, h)` for every batch row and head, spread over the threads when there is enough
-    /// work (dynamic schedule: the outputs are disjoint, so results do not depend on it).
+    /// work (one task per (b, h); the outputs are disjoint, so results do not depend on who
+    /// runs which).
     template <class F>
     static void for_each_bh(std::size_t B, std::size_t T, std::size_t K, F&& f) {
-#pragma omp parallel for collapse(2) schedule(dynamic, 2) if (parallel_worth_it(B, T, K))
-        for (std::size_t b = 0; b < B; ++b)
-            for (std::size_t h = 0; h < H; ++h) f(b, h);
+        if (parallel_worth_it(B, T, K))
+            parallel_tasks(B * H, [&](std::size_t bh) { f(bh / H, bh % H); });
+        else
+            for (std::size_t bh = 0; bh < B * H; ++bh) f(bh / H, bh % H);
     }
 
     /// `src[R*B, d_model]` (row $t B + b$, heads side by side) to head-major

@@ -2,60 +2,290 @@
 /// @file detail/threads.hpp
 /// # Threads (machinery, off the reading path)
 ///
-/// txl runs its own threads (OpenMP): large products are split by rows of $C$ (`gemm`), the
-/// attention's per-(b, h) loops run in parallel, and element-wise loops over many rows use
-/// `for_range`. `OMP_NUM_THREADS` sets how many threads txl uses.
+/// txl runs its own threads: large products are split into bands of rows of $C$ (`gemm`),
+/// the attention's per-(b, h) loops run in parallel, and element-wise loops over many rows use
+/// `for_range`. `TXL_NUM_THREADS` (or `OMP_NUM_THREADS`) sets how many threads txl uses; by
+/// default, as many as the CPUs this process may run on.
+///
+/// **Why not OpenMP's parallel regions.** A training step runs a few hundred parallel loops,
+/// each ending in a barrier. On a machine that is doing something else (a laptop, a shared
+/// server, a second training run) one of the threads is regularly descheduled for a few
+/// milliseconds, and every barrier then waits for it: OpenMP's threads spin while they wait, so
+/// the step ran three to six times slower than on one thread (measured: practical config, one
+/// core busy, 2,800 tokens/s on two threads against 9,400 on one). So txl has a small pool of
+/// its own, built for that case:
+/// - **Tasks, claimed one by one.** A loop is cut into more tasks than threads (fixed by the
+///   sizes, never by timing, so results do not depend on it); each thread, the caller
+///   included, claims the next task until none is left. A slow thread simply takes fewer.
+/// - **Nobody waits for a thread that has not started.** The caller waits only for tasks that
+///   another thread claimed and is still running, never for a thread to arrive, so a worker
+///   that is descheduled between loops costs nothing.
+/// - **Waiting that yields.** Idle workers spin for a few tens of microseconds (the gap between
+///   two loops of a step), then sleep until the next loop; the caller spins briefly on a
+///   running task, then yields its core.
+/// - **A thread count that adapts.** When the caller spends more than a quarter of a loop's
+///   time waiting for tasks still running on descheduled workers (a busy machine), the pool
+///   runs alone for a while (a tenth of a second, doubled while the machine stays busy, up to
+///   two seconds) and then tries the workers again.
+///
+/// BLAS is called from inside the tasks, one thread per call (`openblas_set_num_threads(1)`,
+/// see detail/gemm.hpp): many of a model's products are small, and OpenBLAS's own threads
+/// spend more time waking and waiting than computing on them.
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstddef>
-#ifdef _OPENMP
-#include <omp.h>
+#include <cstdint>
+#include <memory>
+#include <cstdlib>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+#if defined(__linux__)
+#include <sched.h>
 #endif
 
 namespace txl {
 
-/// ## Threads and BLAS
-/// txl runs its own threads (OpenMP) and calls BLAS from inside them, one thread per call:
-/// many of a model's products are small (the position term runs one per head, sampling one
-/// per layer and token), and OpenBLAS's own threads spend more time waking and waiting than
-/// computing on them. So the first GEMM sets
-/// OpenBLAS to one thread (`openblas_set_num_threads(1)`, process-wide), and `gemm` splits a
-/// large product by rows of $C$ over the OpenMP threads itself. Inside a parallel region (the
-/// per-head loops) every call runs on the calling thread. Set `OMP_NUM_THREADS` to choose how
-/// many threads txl uses.
-inline int max_threads() {
-#ifdef _OPENMP
-    return omp_get_max_threads();
+namespace detail {
+
+/// A short pause inside a spin loop (lets the other hyper-thread run, saves power).
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    _mm_pause();
 #else
-    return 1;
+    std::this_thread::yield();
 #endif
 }
-/// This thread's number inside a parallel region (0 outside one).
-inline std::size_t thread_id() {
-#ifdef _OPENMP
-    return std::size_t(omp_get_thread_num());
-#else
-    return 0;
+
+/// The thread count: `TXL_NUM_THREADS`, else `OMP_NUM_THREADS` (its first number), else the CPUs
+/// this process may run on (its affinity mask, which `taskset` and containers restrict).
+inline int threads_from_environment() {
+    for (const char* name : {"TXL_NUM_THREADS", "OMP_NUM_THREADS"})
+        if (const char* v = std::getenv(name)) {
+            char* end = nullptr;
+            const long n = std::strtol(v, &end, 10);
+            if (end != v && n >= 1) return int(std::min(n, 1024L));
+        }
+#if defined(__linux__)
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
 #endif
+    return int(std::max(1u, std::thread::hardware_concurrency()));
 }
-inline bool in_parallel() {
-#ifdef _OPENMP
-    return omp_in_parallel();
-#else
-    return false;
-#endif
+
+/// The pool: `threads - 1` workers plus the thread that calls `run`.
+class Pool {
+public:
+    static Pool& instance() {
+        static Pool pool(threads_from_environment());
+        return pool;
+    }
+    int threads() const { return threads_; }
+    /// Whether the calling thread is running one of the pool's tasks (a loop inside it runs
+    /// on this thread alone).
+    static bool in_task() { return in_task_flag(); }
+    /// Whether the pool is currently running alone because the machine is busy.
+    bool solo() const { return std::chrono::steady_clock::now() < solo_until_; }
+
+    /// `f(t)` for every `t < tasks`, on this thread and the workers; returns when all are done.
+    /// Thread `i` owns tasks `[i * tasks / threads, (i + 1) * tasks / threads)` and runs them
+    /// in order, so on an idle machine each thread works on the same rows loop after loop (they
+    /// stay in its cache); a thread that finishes early takes tasks from the others' ends.
+    /// Tasks must write disjoint outputs: which thread runs which task depends on timing.
+    template <class F>
+    void run(std::size_t tasks, F&& f) {
+        using Fn = std::remove_reference_t<F>;
+        if (tasks == 0) return;
+        std::unique_lock<std::mutex> one_caller(caller_, std::try_to_lock);
+        if (tasks == 1 || workers_.empty() || in_task() || !one_caller.owns_lock() || solo()) {
+            Guard g;
+            for (std::size_t t = 0; t < tasks; ++t) f(t);
+            return;
+        }
+        const auto start = std::chrono::steady_clock::now();
+        // Publish the job (a seqlock): every claim counter is first closed (nobody can claim
+        // from it), then the job's fields are written, then each counter opens at its owner's
+        // first task of the new generation. A thread that read half-old fields fails its claim.
+        if ((++generation_ & closed) == 0) ++generation_;  // generation 0 is the workers' start
+        const std::uint64_t gen = generation_ & closed;
+        for (int i = 0; i < threads_; ++i) slots_[i].claim.store((gen << 32) | closed, std::memory_order_relaxed);
+        std::atomic_thread_fence(std::memory_order_release);
+        call_.store(&trampoline<Fn>, std::memory_order_relaxed);
+        ctx_.store(const_cast<void*>(static_cast<const void*>(&f)), std::memory_order_relaxed);
+        tasks_.store(tasks, std::memory_order_relaxed);
+        done_.store(0, std::memory_order_relaxed);
+        for (int i = 0; i < threads_; ++i)
+            slots_[i].claim.store((gen << 32) | first_task(i, tasks), std::memory_order_release);
+        published_.store(gen, std::memory_order_seq_cst);
+        if (sleepers_.load(std::memory_order_seq_cst) > 0) {
+            std::lock_guard<std::mutex> lock(sleep_mutex_);
+            wake_.notify_all();
+        }
+        // Work alongside the workers, then wait for the tasks they still run.
+        work(gen, 0);
+        const auto own_done = std::chrono::steady_clock::now();
+        for (int spin = 0; done_.load(std::memory_order_acquire) < tasks; ++spin) {
+            if (spin < 4096)
+                cpu_relax();
+            else
+                std::this_thread::yield();
+        }
+        adapt(start, own_done, std::chrono::steady_clock::now());
+    }
+
+    ~Pool() {
+        {
+            std::lock_guard<std::mutex> lock(sleep_mutex_);
+            stop_.store(true);
+        }
+        wake_.notify_all();
+        for (auto& w : workers_) w.join();
+    }
+
+private:
+    using Call = void (*)(void*, std::size_t);
+    static constexpr std::uint64_t closed = 0xffffffffu;  ///< a claim index no job reaches
+    struct alignas(64) Slot {  ///< one thread's claim counter, on a cache line of its own
+        std::atomic<std::uint64_t> claim{closed};  ///< generation << 32 | next task
+    };
+
+    explicit Pool(int threads) : threads_(threads), slots_(new Slot[std::size_t(threads)]) {
+        for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker(i); });
+    }
+    std::size_t first_task(int i, std::size_t tasks) const { return std::size_t(i) * tasks / std::size_t(threads_); }
+    template <class Fn>
+    static void trampoline(void* ctx, std::size_t t) {
+        (*static_cast<Fn*>(ctx))(t);
+    }
+    static bool& in_task_flag() {
+        thread_local bool flag = false;
+        return flag;
+    }
+    struct Guard {  // marks this thread as inside a task for the guard's lifetime
+        bool before = in_task_flag();
+        Guard() { in_task_flag() = true; }
+        ~Guard() { in_task_flag() = before; }
+    };
+
+    /// Thread `self` runs the tasks of generation `gen` it can claim: its own first, then the
+    /// others' (thread `self + 1` first), until none is left.
+    void work(std::uint64_t gen, int self) {
+        Guard g;
+        for (int k = 0; k < threads_; ++k) {
+            const int owner = (self + k) % threads_;
+            std::atomic<std::uint64_t>& claim = slots_[owner].claim;
+            for (;;) {
+                std::uint64_t c = claim.load(std::memory_order_acquire);
+                if ((c >> 32) != gen || (c & closed) == closed) return;  // a newer job, or not yet open
+                const Call call = call_.load(std::memory_order_relaxed);
+                void* ctx = ctx_.load(std::memory_order_relaxed);
+                const std::size_t tasks = tasks_.load(std::memory_order_relaxed);
+                std::atomic_thread_fence(std::memory_order_acquire);
+                const std::size_t t = std::size_t(c & closed);
+                if (owner + 1 < threads_ ? t >= first_task(owner + 1, tasks) : t >= tasks) break;  // owner's range done
+                if (!claim.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel)) continue;
+                call(ctx, t);
+                done_.fetch_add(1, std::memory_order_release);
+            }
+        }
+    }
+
+    void worker(int self) {
+        std::uint64_t seen = 0;
+        while (!stop_.load(std::memory_order_relaxed)) {
+            // Spin a little for the next job (the next loop of a step comes within
+            // microseconds), then sleep until one is published.
+            const auto spin_until = std::chrono::steady_clock::now() + std::chrono::microseconds(50);
+            std::uint64_t g = published_.load(std::memory_order_acquire);
+            for (int i = 0; g == seen; ++i) {
+                if ((i & 63) == 63 && std::chrono::steady_clock::now() > spin_until) break;
+                cpu_relax();
+                g = published_.load(std::memory_order_acquire);
+            }
+            if (g == seen) {
+                std::unique_lock<std::mutex> lock(sleep_mutex_);
+                sleepers_.fetch_add(1, std::memory_order_seq_cst);
+                wake_.wait(lock, [&] { return published_.load(std::memory_order_seq_cst) != seen || stop_.load(); });
+                sleepers_.fetch_sub(1, std::memory_order_relaxed);
+                continue;
+            }
+            seen = g;
+            if (stop_.load()) return;
+            work(seen, self);
+        }
+    }
+
+    /// After a parallel loop: if the caller waited for running tasks for more than a quarter of
+    /// the loop (workers descheduled by other programs), run alone for a while.
+    void adapt(std::chrono::steady_clock::time_point start, std::chrono::steady_clock::time_point own_done,
+               std::chrono::steady_clock::time_point end) {
+        using namespace std::chrono;
+        busy_ns_ += duration_cast<nanoseconds>(end - start).count();
+        wait_ns_ += duration_cast<nanoseconds>(end - own_done).count();
+        if (busy_ns_ < 20'000'000) return;  // judge windows of 20 ms of parallel loops
+        if (wait_ns_ * 4 > busy_ns_) {
+            solo_until_ = end + backoff_;
+            backoff_ = std::min(backoff_ * 2, milliseconds(2000));
+        } else {
+            backoff_ = milliseconds(100);
+        }
+        busy_ns_ = wait_ns_ = 0;
+    }
+
+    const int threads_;
+    std::unique_ptr<Slot[]> slots_;
+    std::vector<std::thread> workers_;
+    std::mutex caller_;  ///< one caller at a time; another caller's loops run serially
+    std::uint64_t generation_ = 0;
+    std::atomic<std::uint64_t> published_{0};  ///< the latest job's generation (workers wait on it)
+    std::atomic<Call> call_{nullptr};
+    std::atomic<void*> ctx_{nullptr};
+    std::atomic<std::size_t> tasks_{0};
+    alignas(64) std::atomic<std::size_t> done_{0};
+    std::atomic<int> sleepers_{0};
+    std::atomic<bool> stop_{false};
+    std::mutex sleep_mutex_;
+    std::condition_variable wake_;
+    std::int64_t busy_ns_ = 0, wait_ns_ = 0;
+    std::chrono::milliseconds backoff_{100};
+    std::chrono::steady_clock::time_point solo_until_{};
+};
+
+}  // namespace detail
+
+/// How many threads txl uses (`TXL_NUM_THREADS`, else `OMP_NUM_THREADS`, else the CPUs this
+/// process may use).
+inline int max_threads() { return detail::Pool::instance().threads(); }
+/// Whether the calling thread runs one of txl's parallel tasks (loops inside run serially).
+inline bool in_parallel() { return detail::Pool::in_task(); }
+
+/// `f(t)` for every `t < tasks`, spread over txl's threads (tasks claimed one at a time; each
+/// must write its own outputs). Inside a task, or with one thread, a plain loop.
+template <class F>
+inline void parallel_tasks(std::size_t tasks, F&& f) {
+    detail::Pool::instance().run(tasks, f);
 }
+
 /// `f(i)` for `i < n`: split over the threads when `parallel` (and not already inside a
-/// parallel region), else a plain loop on this thread that does not even enter an OpenMP
-/// region (an `if(false)` region still sets up a team: ~15% of a sampling step, measured).
+/// parallel task), else a plain loop on this thread. Tasks are contiguous chunks of `i`, four
+/// per thread, so that a slow thread can be covered by the others.
 template <class F>
 inline void for_range(std::size_t n, bool parallel, F&& f) {
-    if (parallel && !in_parallel()) {
-#pragma omp parallel for schedule(static)
+    if (!parallel || in_parallel() || max_threads() == 1) {
         for (std::size_t i = 0; i < n; ++i) f(i);
-    } else {
-        for (std::size_t i = 0; i < n; ++i) f(i);
+        return;
     }
+    const std::size_t tasks = std::min(n, std::size_t(4 * max_threads()));
+    parallel_tasks(tasks, [&](std::size_t t) {
+        for (std::size_t i = t * n / tasks, e = (t + 1) * n / tasks; i < e; ++i) f(i);
+    });
 }
 
 /// $\sum_{i<n} f(i)$ with 16 running partial sums, added up at the end: the loop vectorises
@@ -74,20 +304,15 @@ inline S partial_sums16(std::size_t n, F&& f) {
 }
 
 /// `f(k, lo, hi)` over the spans `spans[k]` (`begin`, `end`, `empty()`) laid end to end
-/// (`total` elements in all) and cut into one equal share per thread, in one parallel region
+/// (`total` elements in all) and cut into equal pieces, four per thread, in one parallel loop
 /// when `parallel`: for elementwise updates over many tensors, most too small to be worth a
-/// region of their own (Adam: one region per step instead of one per tensor, 7x faster).
-/// Each piece `[lo, hi)` lies inside one span; the pieces cover every span exactly once.
+/// loop of their own (Adam: one loop per step instead of one per tensor, 7x faster).
+/// Each call's `[lo, hi)` lies inside one span; the calls cover every span exactly once.
 template <class Spans, class F>
 inline void for_joined_spans(const Spans& spans, std::size_t total, bool parallel, F&& f) {
-#pragma omp parallel if (parallel)
-    {
-#ifdef _OPENMP
-        const std::size_t th_id = std::size_t(omp_get_thread_num()), nt = std::size_t(omp_get_num_threads());
-#else
-        const std::size_t th_id = 0, nt = 1;
-#endif
-        const std::size_t mine_lo = th_id * total / nt, mine_hi = (th_id + 1) * total / nt;
+    const std::size_t pieces = parallel && !in_parallel() ? std::size_t(4 * max_threads()) : 1;
+    parallel_tasks(pieces, [&](std::size_t piece) {
+        const std::size_t mine_lo = piece * total / pieces, mine_hi = (piece + 1) * total / pieces;
         std::size_t at = 0;  // where span k starts in the joined order
         for (std::size_t k = 0; k < spans.size() && at < mine_hi; ++k) {
             const std::size_t n = spans[k].empty() ? 0 : spans[k].end - spans[k].begin;
@@ -95,7 +320,7 @@ inline void for_joined_spans(const Spans& spans, std::size_t total, bool paralle
             if (from < to) f(k, spans[k].begin + (from - at), spans[k].begin + (to - at));
             at += n;
         }
-    }
+    });
 }
 
 }  // namespace txl
