@@ -20,7 +20,7 @@
 /// - **Nobody waits for a thread that has not started.** The caller waits only for tasks that
 ///   another thread claimed and is still running, never for a thread to arrive, so a worker
 ///   that is descheduled between loops costs nothing.
-/// - **Waiting that yields.** Idle workers spin for a few tens of microseconds (the gap between
+/// - **Waiting that yields.** Idle workers spin for up to a millisecond (the gap between
 ///   two loops of a step), then sleep until the next loop; the caller spins briefly on a
 ///   running task, then yields its core.
 /// - **A thread count that adapts.** When the caller spends more than a quarter of a loop's
@@ -200,9 +200,10 @@ private:
     void worker(int self) {
         std::uint64_t seen = 0;
         while (!stop_.load(std::memory_order_relaxed)) {
-            // Spin a little for the next job (the next loop of a step comes within
-            // microseconds), then sleep until one is published.
-            const auto spin_until = std::chrono::steady_clock::now() + std::chrono::microseconds(50);
+            // Spin a while for the next job (the next loop of a step usually comes within
+            // microseconds; 1 ms measured 6% faster than 50 us on the labml config, where
+            // steps are short), then sleep until one is published.
+            const auto spin_until = std::chrono::steady_clock::now() + std::chrono::microseconds(1000);
             std::uint64_t g = published_.load(std::memory_order_acquire);
             for (int i = 0; g == seen; ++i) {
                 if ((i & 63) == 63 && std::chrono::steady_clock::now() > spin_until) break;
