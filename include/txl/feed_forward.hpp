@@ -53,7 +53,9 @@ public:
         S* h = cache.h.data();
         // $a = z W_1^\top + b_1$ `[n, d_ff]`, then $h = \text{ReLU}(a) = \max(a, 0)$ in place.
         layer1.forward(z, n, h);
-        for (std::size_t i = 0; i < n * d_ff; ++i) h[i] = h[i] > S(0) ? h[i] : S(0);
+        const std::size_t size = n * d_ff;
+        const bool parallel = size >= (std::size_t(1) << 16);  // element-wise: worth threads when large
+        for_range(size, parallel, [&](std::size_t i) { h[i] = h[i] > S(0) ? h[i] : S(0); });
         // $h \leftarrow h \odot m / (1 - p)$ (training only).
         cache.dropped = dropout.active(rng);
         if (cache.dropped) {
@@ -72,12 +74,13 @@ public:
         // $\partial L/\partial h = \delta W_2$ `[n, d_ff]` (and $W_2$, $b_2$ gradients).
         layer2.backward(h, dy, n, dh);
         // $\partial L/\partial a = \partial L/\partial h \odot [a > 0]$ (times $m$ with dropout).
+        const std::size_t size = n * d_ff;
+        const bool parallel = size >= (std::size_t(1) << 16);
         if (cache.dropped) {
             const S* m = cache.mask.data();
-            for (std::size_t i = 0; i < n * d_ff; ++i)
-                dh[i] = (h[i] > S(0) || m[i] == S(0)) ? dh[i] * m[i] : S(0);
+            for_range(size, parallel, [&](std::size_t i) { dh[i] = (h[i] > S(0) || m[i] == S(0)) ? dh[i] * m[i] : S(0); });
         } else {
-            for (std::size_t i = 0; i < n * d_ff; ++i) dh[i] = h[i] > S(0) ? dh[i] : S(0);
+            for_range(size, parallel, [&](std::size_t i) { dh[i] = h[i] > S(0) ? dh[i] : S(0); });
         }
         // $\partial L/\partial z = (\partial L/\partial a) W_1$ `[n, d]` (and $W_1$, $b_1$ gradients).
         layer1.backward(z, dh, n, dz);

@@ -17,6 +17,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
 
 #include <xsimd/xsimd.hpp>
 
@@ -92,39 +95,84 @@ struct AttentionKernels {
     /// gradient `g`, $g_j \leftarrow a_j\,(g_j - \sum_{j'} a_{j'} g_{j'})\cdot\text{scale}$ over the visible
     /// keys `[lo, visible)`, 0 on the masked ones (shared by both attention blocks).
     static void softmax_backward_row(S* g, const S* a, std::size_t lo, std::size_t visible, std::size_t K, S scale) {
-        S dot = 0;
-        for (std::size_t j = lo; j < visible; ++j) dot += a[j] * g[j];
-        for (std::size_t j = lo; j < visible; ++j) g[j] = a[j] * (g[j] - dot) * scale;
-        for (std::size_t j = 0; j < lo; ++j) g[j] = S(0);
-        for (std::size_t j = visible; j < K; ++j) g[j] = S(0);
+        vectorized([&] {
+            S dot = 0;
+            for (std::size_t j = lo; j < visible; ++j) dot += a[j] * g[j];
+            for (std::size_t j = lo; j < visible; ++j) g[j] = a[j] * (g[j] - dot) * scale;
+            for (std::size_t j = 0; j < lo; ++j) g[j] = S(0);
+            for (std::size_t j = visible; j < K; ++j) g[j] = S(0);
+        });
+    }
+
+    /// $e^x$ in `float` in plain arithmetic a compiler vectorises at any width: $x = n \ln 2 + r$
+    /// with $n$ the nearest integer to $x / \ln 2$ ($|r| \le \ln 2 / 2$), $e^r$ by Cephes' degree-6
+    /// polynomial (relative error below $2 \cdot 10^{-7}$), $2^n$ written into the exponent bits.
+    /// $x$ is clamped to $[-87, 88]$ (a softmax's arguments are $\le 0$; $e^{-87} \approx 10^{-38}$).
+    static float exp_float(float x) {
+        x = std::min(std::max(x, -87.0f), 88.0f);
+        const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  // round to nearest
+        float r = x - n * 0.693359375f;  // ln 2 in two parts, so r is exact
+        r = r - n * -2.12194440e-4f;
+        float p = 1.9875691500e-4f;
+        p = p * r + 1.3981999507e-3f;
+        p = p * r + 8.3334519073e-3f;
+        p = p * r + 4.1665795894e-2f;
+        p = p * r + 1.6666665459e-1f;
+        p = p * r + 5.0000001201e-1f;
+        p = p * r * r + r + 1.0f;
+        const std::int32_t bits = (std::int32_t(n) + 127) * (std::int32_t(1) << 23);
+        float two_n;
+        std::memcpy(&two_n, &bits, sizeof two_n);
+        return p * two_n;
     }
 
     /// One row of attention weights in place: `row[j] = softmax_j(scale * row[j])` over the
     /// first `visible` entries, 0 after them (the mask). The exponentials run on SIMD batches
-    /// (`xsimd::exp`, about ten times faster than `std::exp` per element); the attention's
-    /// `softmax_row_naive` is the same formula with `std::exp`, and a test checks the two agree.
+    /// (about ten times faster than `std::exp` per element): in `float` through `exp_float`
+    /// inside `vectorized` (as wide as the CPU allows, whatever the build flags), in `double`
+    /// through `xsimd::exp`. The attention's `softmax_row_naive` is the same formula with
+    /// `std::exp`, and a test checks the two agree.
     static void softmax_row(S* row, std::size_t visible, std::size_t K, S scale) {
-        using batch = xsimd::batch<S>;
-        constexpr std::size_t L = batch::size;
-        S mx = row[0];
-        for (std::size_t j = 1; j < visible; ++j) mx = std::max(mx, row[j]);
-        mx *= scale;  // scale > 0: max of the scaled row, exactly
-        const batch vscale(scale), vmx(mx);
-        batch vsum(S(0));
-        std::size_t j = 0;
-        for (; j + L <= visible; j += L) {
-            const batch e = xsimd::exp(batch::load_unaligned(row + j) * vscale - vmx);
-            e.store_unaligned(row + j);
-            vsum += e;
+        if constexpr (std::is_same_v<S, float>) {
+            vectorized([&] {
+                float mx = row[0];
+#pragma omp simd reduction(max : mx)
+                for (std::size_t j = 1; j < visible; ++j) mx = std::max(mx, row[j]);
+                mx *= scale;  // scale > 0: max of the scaled row, exactly
+                float sum = 0;
+#pragma omp simd reduction(+ : sum)
+                for (std::size_t j = 0; j < visible; ++j) {
+                    const float e = exp_float(row[j] * scale - mx);
+                    row[j] = e;
+                    sum += e;
+                }
+                const float inv = 1.0f / sum;
+                for (std::size_t j = 0; j < visible; ++j) row[j] *= inv;
+                for (std::size_t j = visible; j < K; ++j) row[j] = 0.0f;
+            });
+        } else {
+            using batch = xsimd::batch<S>;
+            constexpr std::size_t L = batch::size;
+            S mx = row[0];
+            for (std::size_t j = 1; j < visible; ++j) mx = std::max(mx, row[j]);
+            mx *= scale;
+            const batch vscale(scale), vmx(mx);
+            batch vsum(S(0));
+            std::size_t j = 0;
+            for (; j + L <= visible; j += L) {
+                const batch e = xsimd::exp(batch::load_unaligned(row + j) * vscale - vmx);
+                e.store_unaligned(row + j);
+                vsum += e;
+            }
+            S sum = xsimd::hadd(vsum);
+            for (; j < visible; ++j) {
+                row[j] = std::exp(row[j] * scale - mx);
+                sum += row[j];
+            }
+            const S inv = S(1) / sum;
+            for (j = 0; j < visible; ++j) row[j] *= inv;
+            for (j = visible; j < K; ++j) row[j] = S(0);
         }
-        S sum = xsimd::hadd(vsum);
-        for (; j < visible; ++j) {
-            row[j] = std::exp(row[j] * scale - mx);
-            sum += row[j];
-        }
-        const S inv = S(1) / sum;
-        for (j = 0; j < visible; ++j) row[j] *= inv;
-        for (j = visible; j < K; ++j) row[j] = S(0);
     }
 };
 

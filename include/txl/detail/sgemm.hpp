@@ -60,78 +60,12 @@
 #include <memory>
 #include <string>
 
-#include "../errors.hpp"
 
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
-#define TXL_X86_KERNELS 1
-#include <immintrin.h>
-/// The instruction sets each kernel is compiled for, whatever the program's own flags.
-#define TXL_TARGET_AVX2 __attribute__((target("avx2,fma")))
-#define TXL_TARGET_AVX512 __attribute__((target("avx512f,avx2,fma")))
-#else
-#define TXL_X86_KERNELS 0
-#endif
+#include "isa.hpp"
 
 namespace txl {
 
 enum class Trans : bool { No = false, Yes = true };
-
-/// What a `float` product runs on.
-enum class GemmKernel { blas, avx2, avx512 };
-
-inline const char* kernel_name(GemmKernel k) {
-    switch (k) {
-        case GemmKernel::avx512: return "avx512";
-        case GemmKernel::avx2: return "avx2";
-        default: return "blas";
-    }
-}
-
-/// Whether this CPU (and this build) can run kernel `k`; BLAS always can.
-inline bool cpu_supports(GemmKernel k) {
-    if (k == GemmKernel::blas) return true;
-#if TXL_X86_KERNELS
-    const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    return k == GemmKernel::avx2 ? avx2 : avx2 && __builtin_cpu_supports("avx512f");
-#else
-    return false;
-#endif
-}
-
-/// Why `cpu_supports(k)` is false, in words (empty when it is true).
-inline std::string kernel_unsupported_reason(GemmKernel k) {
-    if (cpu_supports(k)) return {};
-    if (!TXL_X86_KERNELS) return "txl's own kernels are x86-64 only (GCC or Clang); this build uses BLAS";
-    return k == GemmKernel::avx2 ? "this CPU has no AVX2 with FMA" : "this CPU has no AVX-512F";
-}
-
-/// The fastest kernel this CPU runs: AVX-512, else AVX2, else BLAS.
-inline GemmKernel best_gemm_kernel() {
-    for (GemmKernel k : {GemmKernel::avx512, GemmKernel::avx2})
-        if (cpu_supports(k)) return k;
-    return GemmKernel::blas;
-}
-
-/// The kernel a `TXL_GEMM` value names (`blas`, `avx2`, `avx512`; `auto` or unset: the best
-/// one). Throws `txl::error` for another value or a kernel this CPU lacks.
-inline GemmKernel gemm_kernel_named(const char* value) {
-    const std::string v = value ? value : "";
-    if (v.empty() || v == "auto") return best_gemm_kernel();
-    for (GemmKernel k : {GemmKernel::blas, GemmKernel::avx2, GemmKernel::avx512})
-        if (v == kernel_name(k)) {
-            check<error>(cpu_supports(k), "TXL_GEMM=", v, ": ", kernel_unsupported_reason(k),
-                         " (use blas, or unset TXL_GEMM for the best this CPU has)");
-            return k;
-        }
-    throw error("TXL_GEMM=" + v + ": expected blas, avx2, avx512 or auto");
-}
-
-/// The kernel `float` products use in this run: `TXL_GEMM` if set, else the best the CPU has.
-/// Read once; the choice holds for the whole run.
-inline GemmKernel gemm_kernel() {
-    static const GemmKernel k = gemm_kernel_named(std::getenv("TXL_GEMM"));
-    return k;
-}
 
 namespace detail {
 

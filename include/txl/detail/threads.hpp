@@ -51,6 +51,8 @@
 #include <sched.h>
 #endif
 
+#include "isa.hpp"
+
 namespace txl {
 
 namespace detail {
@@ -276,16 +278,22 @@ inline void parallel_tasks(std::size_t tasks, F&& f) {
 
 /// `f(i)` for `i < n`: split over the threads when `parallel` (and not already inside a
 /// parallel task), else a plain loop on this thread. Tasks are contiguous chunks of `i`, four
-/// per thread, so that a slow thread can be covered by the others.
+/// per thread, so that a slow thread can be covered by the others. The loop runs through
+/// `vectorized` (detail/isa.hpp): compiled for the widest vectors the CPU has, whatever the
+/// program's flags; `f` should be element-wise work, not a call into a product.
 template <class F>
 inline void for_range(std::size_t n, bool parallel, F&& f) {
     if (!parallel || in_parallel() || max_threads() == 1) {
-        for (std::size_t i = 0; i < n; ++i) f(i);
+        vectorized([&] {
+            for (std::size_t i = 0; i < n; ++i) f(i);
+        });
         return;
     }
     const std::size_t tasks = std::min(n, std::size_t(4 * max_threads()));
     parallel_tasks(tasks, [&](std::size_t t) {
-        for (std::size_t i = t * n / tasks, e = (t + 1) * n / tasks; i < e; ++i) f(i);
+        vectorized([&] {
+            for (std::size_t i = t * n / tasks, e = (t + 1) * n / tasks; i < e; ++i) f(i);
+        });
     });
 }
 
