@@ -3,6 +3,7 @@
 run, alternating, several repetitions each, medians reported.
 
     /usr/bin/python3 bench/compare.py [--build build] [--reps 3]
+    /usr/bin/python3 bench/compare.py --busy [--configs practical]      # beside a busy core
 
 Prints Markdown tables: training tokens/s per config (with the ratio, txl's GFLOP/s and its
 fraction of the measured fp32 FMA ceiling, peak memory of both), sampling characters/s with
@@ -14,8 +15,14 @@ measured twice: with the environment as it is (some machines set OPENBLAS_CORETY
 Haswell's AVX2 kernel on an AVX-512 CPU, because older OpenBLAS builds misbehave there), and
 with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset for those commands alone, so that OpenBLAS
 picks its own kernel for the CPU (`--kernels env` measures only the first).
+
+`--busy`: the training table on a machine that is doing something else. A busy loop (a
+second process spinning, pinned to the last CPU, as another program or a second training run
+would) runs beside every measurement; txl and PyTorch are each measured with two threads and
+with one, interleaved. Also prints which GEMM kernel txl chose (TXL_GEMM forces one).
 """
 import argparse
+import contextlib
 import os
 import re
 import statistics
@@ -40,14 +47,58 @@ def value(text, key):
     return float(m[-1])
 
 
+@contextlib.contextmanager
+def busy_core():
+    """A process spinning on the last CPU for as long as the block runs."""
+    cpu = max(os.sched_getaffinity(0))
+    spin = subprocess.Popen([sys.executable, '-c', 'while True: pass'],
+                            preexec_fn=lambda: os.sched_setaffinity(0, {cpu}))
+    try:
+        yield cpu
+    finally:
+        spin.kill()
+        spin.wait()
+
+
+def busy_table(a, b):
+    py = '/usr/bin/python3'
+    env = dict(os.environ)
+    core = re.search(r'GEMM kernel (\S+)', run([f'{b}/txl_bench_train', '--config', 'labml', '--steps', '1'], env))
+    print(f'### Training beside a busy core ({os.cpu_count()} CPUs, one of them running a busy loop; '
+          f'txl GEMM kernel {core.group(1) if core else "?"})\n')
+    print('| config | txl 2 threads | txl 1 thread | PyTorch 2 threads | PyTorch 1 thread | txl / PyTorch (best of each) |')
+    print('|---|---:|---:|---:|---:|---:|')
+    for cfg in a.configs.split(','):
+        runs = {k: [] for k in ('t2', 't1', 'p2', 'p1')}
+        with busy_core():
+            for _ in range(a.reps):
+                for threads, key in ((2, 't2'), (1, 't1')):
+                    out = run([f'{b}/txl_bench_train', '--config', cfg, '--steps', str(STEPS[cfg][0])],
+                              dict(env, TXL_NUM_THREADS=str(threads)))
+                    runs[key].append(value(out, 'tokens_per_s'))
+                for threads, key in ((2, 'p2'), (1, 'p1')):
+                    out = run([py, f'{HERE}/pytorch/bench_train.py', '--config', cfg, '--steps',
+                               str(STEPS[cfg][1]), '--threads', str(threads)], dict(env, OMP_WAIT_POLICY='passive'))
+                    runs[key].append(value(out, 'tokens_per_s'))
+        m = {k: statistics.median(v) for k, v in runs.items()}
+        best_t, best_p = max(m['t2'], m['t1']), max(m['p2'], m['p1'])
+        print(f"| {cfg} | {m['t2']:,.0f} | {m['t1']:,.0f} | {m['p2']:,.0f} | {m['p1']:,.0f} | "
+              f"{best_t / best_p:.1f}x (2 threads: {m['t2'] / best_p:.1f}x) |", flush=True)
+    print()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--build', default=os.path.join(HERE, '..', 'build'))
     ap.add_argument('--reps', type=int, default=3)
     ap.add_argument('--configs', default='labml,practical,large')
     ap.add_argument('--kernels', choices=['both', 'env'], default='both')
+    ap.add_argument('--busy', action='store_true', help='only the training table, beside a busy core')
     a = ap.parse_args()
     b = os.path.join(a.build, 'bench')
+    if a.busy:
+        busy_table(a, b)
+        return
     py_env = dict(os.environ, OMP_WAIT_POLICY='passive')
     py = '/usr/bin/python3'
 

@@ -105,7 +105,9 @@ int run(const std::string& name, const Shape& s, std::size_t steps, std::size_t 
     std::cout << std::fixed << std::setprecision(2) << "config " << name << ": d_model " << C::d_model
               << ", heads " << C::heads << ", d_ff " << C::d_ff << ", layers " << C::n_layers << ", seq_len "
               << s.T << ", mem_len " << s.M << ", batch " << s.B << ", " << model.parameter_count()
-              << " parameters; OpenBLAS kernel " << openblas_get_corename() << "\n"
+              << " parameters; OpenBLAS kernel " << openblas_get_corename() << "; txl GEMM kernel "
+              << txl::kernel_name(txl::gemm_kernel()) << ", vector loops " << txl::kernel_name(txl::vector_isa())
+              << ", " << txl::max_threads() << " threads\n"
               << "ms per step " << per * 1e3 << ": forward " << t_fwd / double(steps) * 1e3 << ", backward "
               << t_bwd / double(steps) * 1e3 << ", clip " << t_clip / double(steps) * 1e3 << ", optimizer "
               << t_opt / double(steps) * 1e3 << "\n"

@@ -20,7 +20,11 @@
 #include <string>
 #include <vector>
 
+#if __has_include(<xtensor/io/xnpy.hpp>)  // xtensor >= 0.26 (see tensor.hpp)
+#include <xtensor/io/xnpy.hpp>
+#else
 #include <xtensor/xnpy.hpp>
+#endif
 
 #include "errors.hpp"
 #include "tensor.hpp"

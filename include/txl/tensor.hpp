@@ -20,8 +20,15 @@
 #include <string>
 #include <type_traits>
 #include <vector>
+// xtensor 0.26 moved its headers into folders (containers/, views/, io/, ...): txl builds on
+// both layouts (Debian 12's 0.24 and the current 0.27).
+#if __has_include(<xtensor/containers/xtensor.hpp>)
+#include <xtensor/containers/xtensor.hpp>
+#include <xtensor/views/xview.hpp>
+#else
 #include <xtensor/xtensor.hpp>
 #include <xtensor/xview.hpp>
+#endif
 
 #include "detail/gemm.hpp"
 #include "detail/threads.hpp"

@@ -164,7 +164,10 @@ struct AttentionKernels {
                 e.store_unaligned(row + j);
                 vsum += e;
             }
-            S sum = xsimd::hadd(vsum);
+            alignas(64) S lanes[L];  // the lanes' sums, added in order
+            vsum.store_aligned(lanes);
+            S sum = 0;
+            for (std::size_t l = 0; l < L; ++l) sum += lanes[l];
             for (; j < visible; ++j) {
                 row[j] = std::exp(row[j] * scale - mx);
                 sum += row[j];

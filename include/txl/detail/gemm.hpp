@@ -14,7 +14,10 @@
 #include <cstdlib>
 #include <string>
 #include <type_traits>
-// xtensor-blas brings the cblas declarations in; including <cblas.h> beside it collides.
+// xtensor-blas brings the cblas declarations in (when its config says HAVE_CBLAS: 0.23 reads
+// the config only after its BLAS declarations, hence the config first); including <cblas.h>
+// beside it collides.
+#include <xtensor-blas/xblas_config.hpp>
 #include <xtensor-blas/xblas.hpp>
 
 #include "sgemm.hpp"
