@@ -63,7 +63,7 @@ def busy_core():
 def busy_table(a, b):
     py = '/usr/bin/python3'
     env = dict(os.environ)
-    core = re.search(r'GEMM kernel (\S+)', run([f'{b}/txl_bench_train', '--config', 'labml', '--steps', '1'], env))
+    core = re.search(r'GEMM kernel (\w+)', run([f'{b}/txl_bench_train', '--config', 'labml', '--steps', '1'], env))
     print(f'### Training beside a busy core ({os.cpu_count()} CPUs, one of them running a busy loop; '
           f'txl GEMM kernel {core.group(1) if core else "?"})\n')
     print('| config | txl 2 threads | txl 1 thread | PyTorch 2 threads | PyTorch 1 thread | txl / PyTorch (best of each) |')
@@ -94,6 +94,7 @@ def main():
     ap.add_argument('--configs', default='labml,practical,large')
     ap.add_argument('--kernels', choices=['both', 'env'], default='both')
     ap.add_argument('--busy', action='store_true', help='only the training table, beside a busy core')
+    ap.add_argument('--training-only', action='store_true', help='skip the sampling and evaluation tables')
     a = ap.parse_args()
     b = os.path.join(a.build, 'bench')
     if a.busy:
@@ -136,6 +137,8 @@ def main():
                   f'{statistics.median(t_mem):.0f} / {statistics.median(p_mem):.0f} |', flush=True)
         print()
 
+    if a.training_only:
+        return
     print('### Sampling and evaluation, the environment as it is\n')
 
     t_s, p_s = [], []

@@ -99,10 +99,10 @@ void note_openblas() {
     if (std::getenv("OPENBLAS_CORETYPE")) return;  // the user chose; never second-guess it
     const std::string core = openblas_get_corename();
     const bool generic = core == "Prescott" || core == "Core2" || core == "Nehalem" || core == "generic";
-    if (generic && __builtin_cpu_supports("avx512f"))
+    if (generic && txl::cpu_supports(txl::GemmKernel::avx512))
         std::cerr << "note: OpenBLAS runs its generic '" << core << "' kernel on this AVX-512 CPU; "
                   << "export OPENBLAS_CORETYPE=SkylakeX for several times faster training\n";
-    else if (generic && __builtin_cpu_supports("avx2"))
+    else if (generic && txl::cpu_supports(txl::GemmKernel::avx2))
         std::cerr << "note: OpenBLAS runs its generic '" << core << "' kernel on this AVX2 CPU; "
                   << "export OPENBLAS_CORETYPE=Haswell for several times faster training\n";
 }
@@ -341,7 +341,9 @@ int run_train(const TrainArgs& a, const std::function<void(const std::string&)>&
         std::to_string(text.valid.size()));
     say("config " + rc.name + ", model " + rc.model + ", encoding " + rc.encoding + " (memory: " + txl::block_name<typename Model::memory_block>("custom") + "): seq_len " + std::to_string(rc.train.seq_len) + ", mem_len " +
         std::to_string(rc.train.mem_len) + ", batch " + std::to_string(rc.train.batch) + ", " +
-        std::to_string(model.parameter_count()) + " parameters, OpenBLAS kernel " + openblas_get_corename());
+        std::to_string(model.parameter_count()) + " parameters, OpenBLAS kernel " + openblas_get_corename() +
+        ", txl GEMM kernel " + txl::kernel_name(txl::gemm_kernel()) + ", " + std::to_string(txl::max_threads()) +
+        " threads");
     if (a.resume) say("resumed at step " + std::to_string(trainer.step_count()));
 
     auto save = [&] {

@@ -64,6 +64,9 @@ for f in "$tmp/straight/checkpoint/"*.npy "$tmp/straight/checkpoint/optimizer/"*
 done
 [ $same = 1 ] && ok || bad "resumed run is not bit-identical to the straight run"
 
+# --- a GEMM kernel that does not exist, or that this CPU lacks, is an error with the reason
+expect_fail "unknown TXL_GEMM" "TXL_GEMM=avx9: expected blas, avx2, avx512 or auto" env TXL_GEMM=avx9 "$bin" "${train[@]}" --steps 1 --out "$tmp/gemm"
+
 # --- the thread count does not change a single bit (txl's pool runs alone while the machine is
 # busy, so a run's thread count changes under it): the same 4 steps on 1 and on 3 threads equal
 # the straight run above.
