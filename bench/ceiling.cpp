@@ -3,8 +3,8 @@
 //     the best of 7 runs of ~0.1 s: a ceiling is a maximum, and on a shared machine a single
 //     short run measures the neighbours as much as the CPU;
 // (2) sgemm on 2048 x 2048 x 2048, split across the threads as txl splits its GEMMs, both with
-//     OpenBLAS (`sgemm_gflops`) and with txl::gemm (`txl_gemm_gflops`: txl's own kernel when
-//     built for AVX-512, else OpenBLAS again).
+//     OpenBLAS (`sgemm_gflops`) and with txl::gemm (`txl_gemm_gflops`: txl's own kernel, the
+//     best the CPU has or the one TXL_GEMM names; OpenBLAS again with TXL_GEMM=blas).
 // Last line: fma_gflops <float>
 #include <algorithm>
 #include <chrono>

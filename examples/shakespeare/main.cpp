@@ -14,6 +14,9 @@
 #include <CLI/CLI.hpp>
 
 #include <atomic>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -94,6 +97,35 @@ RunConfig builtin_config(const std::string& name) {
 }
 
 std::atomic<bool> g_interrupted{false};
+
+/// Validators for numeric options: a finite number in `[lo, hi]` (CLI11's own `Range` lets `nan`
+/// through, and reads `-5` into an unsigned option as 2^64 - 5), or a whole number in `[lo, hi]`.
+/// CLI11 puts the option's name in front of the message.
+CLI::Validator number_in(double lo, double hi) {
+    const std::string range = "[" + CLI::detail::to_string(lo) + ", " + CLI::detail::to_string(hi) + "]";
+    return CLI::Validator(
+        [lo, hi, range](std::string& v) -> std::string {
+            char* end = nullptr;
+            const double x = std::strtod(v.c_str(), &end);
+            if (v.empty() || end != v.c_str() + v.size() || !std::isfinite(x) || x < lo || x > hi)
+                return "expected a number in " + range + ", got '" + v + "'";
+            return {};
+        },
+        "NUMBER in " + range);
+}
+CLI::Validator whole_in(unsigned long long lo, unsigned long long hi) {
+    const std::string range = "[" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
+    return CLI::Validator(
+        [lo, hi, range](std::string& v) -> std::string {
+            const bool digits = !v.empty() && v.find_first_not_of("0123456789") == std::string::npos;
+            errno = 0;
+            const unsigned long long x = digits ? std::strtoull(v.c_str(), nullptr, 10) : 0;
+            if (!digits || errno == ERANGE || x < lo || x > hi)
+                return "expected a whole number in " + range + ", got '" + v + "'";
+            return {};
+        },
+        "INT in " + range);
+}
 
 void note_openblas() {
     if (std::getenv("OPENBLAS_CORETYPE")) return;  // the user chose; never second-guess it
@@ -463,21 +495,27 @@ int main(int argc, char** argv) {
                       "Relative encoding: learned (labml's) or sinusoidal (the paper's, with u and v)")
         ->check(CLI::IsMember({"learned", "sinusoidal"}))
         ->capture_default_str();
-    auto* steps = train->add_option("--steps", ta.steps, "Train until this total step count");
-    auto* minutes = train->add_option("--minutes", ta.minutes, "Train for this many minutes (of this run)");
+    auto* steps = train->add_option("--steps", ta.steps, "Train until this total step count")->check(whole_in(1, 1'000'000'000));
+    auto* minutes = train->add_option("--minutes", ta.minutes, "Train for this many minutes (of this run)")
+                        ->check(number_in(0.001, 1e6));
     steps->excludes(minutes);
     train->add_option("--out", ta.out, "Run directory: checkpoint/, metrics.csv, loss.svg")->required();
     train->add_flag("--resume", ta.resume, "Continue the checkpoint in --out (bit-identical to an uninterrupted run)");
     train->add_flag("--force", ta.force, "Start over even if --out already holds a checkpoint (it is replaced)");
     train->add_option("--dropout", ta.dropout, "Residual and feed-forward dropout (default: the config's, 0)")
-        ->check(CLI::Range(0.0, 0.99));
+        ->check(number_in(0.0, 0.99));
     train->add_option("--dropatt", ta.dropatt, "Dropout on the attention weights (default: as --dropout)")
-        ->check(CLI::Range(0.0, 0.99));
-    train->add_option("--seed", ta.seed, "Seed of the initial weights and of dropout")->capture_default_str();
-    train->add_option("--valid-every", ta.valid_every, "Validate every N steps (default: labml 2000, practical 250)");
-    train->add_option("--save-every", ta.save_every, "Checkpoint every N steps (default: labml 2000, practical 250)");
-    train->add_option("--log-every", ta.log_every, "Log a line every N steps (default: labml 100, practical 25)");
-    train->add_option("--sample-length", ta.sample_length, "Characters to sample at the end (0: none)")->capture_default_str();
+        ->check(number_in(0.0, 0.99));
+    train->add_option("--seed", ta.seed, "Seed of the initial weights and of dropout")->capture_default_str()
+        ->check(whole_in(0, ~0ull));
+    train->add_option("--valid-every", ta.valid_every, "Validate every N steps (default: labml 2000, practical 250)")
+        ->check(whole_in(1, 1'000'000'000));
+    train->add_option("--save-every", ta.save_every, "Checkpoint every N steps (default: labml 2000, practical 250)")
+        ->check(whole_in(1, 1'000'000'000));
+    train->add_option("--log-every", ta.log_every, "Log a line every N steps (default: labml 100, practical 25)")
+        ->check(whole_in(1, 1'000'000'000));
+    train->add_option("--sample-length", ta.sample_length, "Characters to sample at the end (0: none)")->capture_default_str()
+        ->check(whole_in(0, 10'000'000));
     train->add_option("--prompt", ta.prompt, "Prompt of the final sample")->capture_default_str();
 
     std::string ev_ckpt, ev_data;
@@ -485,12 +523,13 @@ int main(int argc, char** argv) {
     auto* eval = app.add_subcommand("eval", "Validation loss and accuracy of a checkpoint, with any memory length");
     eval->add_option("--checkpoint", ev_ckpt, "A run directory or its checkpoint/")->required();
     eval->add_option("--data", ev_data, "Text file (default: as for train)");
-    eval->add_option("--mem-len", ev_mem, "Memory length (default: the trained one; 0 switches memory off)");
+    eval->add_option("--mem-len", ev_mem, "Memory length (default: the trained one; 0 switches memory off)")
+        ->check(whole_in(0, 1'000'000));
     long ev_clamp = -1;
     bool ev_same = false;
     eval->add_flag("--same-length", ev_same, "Every query attends to the same number of keys (mem_len), the paper's evaluation mask");
     eval->add_option("--clamp-len", ev_clamp, "Distances beyond this use its encoding (both encodings; 0: off)")
-        ->check(CLI::NonNegativeNumber);
+        ->check(whole_in(0, 1'000'000'000));
 
     std::string sa_ckpt, sa_prompt;
     std::size_t sa_len = 0, sa_topk = 0;
@@ -500,12 +539,13 @@ int main(int argc, char** argv) {
     auto* samp = app.add_subcommand("sample", "Print the prompt and text sampled after it, with memory");
     samp->add_option("--checkpoint", sa_ckpt, "A run directory or its checkpoint/")->required();
     samp->add_option("--prompt", sa_prompt, "Text to start from")->required();
-    samp->add_option("--length", sa_len, "Characters to sample")->required();
+    samp->add_option("--length", sa_len, "Characters to sample")->required()->check(whole_in(0, 10'000'000));
     samp->add_option("--temperature", sa_temp, "Softmax temperature; 0 is greedy")->capture_default_str()
-        ->check(CLI::NonNegativeNumber);
-    samp->add_option("--top-k", sa_topk, "Sample among the k most likely characters (0: all)")->capture_default_str();
-    samp->add_option("--seed", sa_seed, "Seed of the sampler")->capture_default_str();
-    samp->add_option("--mem-len", sa_mem, "Memory length (default: the trained one)");
+        ->check(number_in(0.0, 100.0));
+    samp->add_option("--top-k", sa_topk, "Sample among the k most likely characters (0: all)")->capture_default_str()
+        ->check(whole_in(0, 1'000'000));
+    samp->add_option("--seed", sa_seed, "Seed of the sampler")->capture_default_str()->check(whole_in(0, ~0ull));
+    samp->add_option("--mem-len", sa_mem, "Memory length (default: the trained one)")->check(whole_in(0, 1'000'000));
 
     CLI11_PARSE(app, argc, argv);
 

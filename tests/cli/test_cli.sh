@@ -49,7 +49,7 @@ expect_fail "unknown option" "--bogus" "$bin" train --bogus --out "$tmp/r0"
 expect_fail "unknown config" "labml" "$bin" train --config huge --steps 1 --out "$tmp/r0"
 expect_fail "no subcommand" "subcommand" "$bin"
 expect_fail "neither steps nor minutes" "give --steps N or --minutes M" "$bin" "${train[@]}" --out "$tmp/r0"
-if "$bin" --help | grep -q "train" && "$bin" train --help | grep -q -- "--seed UINT=1"; then ok; else bad "--help lists options with defaults"; fi
+if "$bin" --help | grep -q "train" && "$bin" train --help | grep -q -- "--seed UINT:INT in \[0, 18446744073709551615\]=1"; then ok; else bad "--help lists options with defaults"; fi
 
 # --- a real run: 4 steps straight, and 2 + resume 2
 "$bin" "${train[@]}" --steps 4 --out "$tmp/straight" > "$tmp/straight.log" 2>&1 || bad "training run failed: $(tail -3 "$tmp/straight.log")"
@@ -87,7 +87,6 @@ out=$("$bin" eval --checkpoint "$tmp/straight" --data "$tmp/text.txt" --mem-len 
 out=$("$bin" sample --checkpoint "$tmp/straight" --prompt "ROMEO:" --length 30 --seed 3 2>/dev/null)
 [[ "$out" == ROMEO:* ]] && [ ${#out} -ge 36 ] && ok || bad "sample prints prompt and text: '$out'"
 expect_fail "prompt outside the vocabulary" "is not in the vocabulary" "$bin" sample --checkpoint "$tmp/straight" --prompt "Zebra" --length 5
-expect_fail "negative temperature" "temperature" "$bin" sample --checkpoint "$tmp/straight" --prompt "R" --length 5 --temperature -1
 
 # --- broken checkpoints
 cp -r "$tmp/straight" "$tmp/broken1"
@@ -103,6 +102,41 @@ expect_fail "resume on another vocabulary" "vocabulary of" "$bin" train --data "
 expect_fail "eval on another vocabulary" "is not in the vocabulary" "$bin" eval --checkpoint "$tmp/straight" --data "$tmp/other.txt"
 expect_fail "checkpoint directory missing" "not found" "$bin" eval --checkpoint "$tmp/nothing" --data "$tmp/text.txt"
 expect_fail "resume without a checkpoint" "no checkpoint" "$bin" "${train[@]}" --steps 2 --out "$tmp/fresh" --resume
+
+# --- every numeric option against values out of its range: negative, zero where it must be
+# positive, too large, not finite, not a number, not a whole number. Each must fail before any
+# work, with the option's name and what it accepts in the message.
+ck=(--checkpoint "$tmp/straight")
+while read -r sub opt values; do
+  for v in $values; do
+    case $sub in
+      train) cmd=("$bin" train --data "$tmp/text.txt" --out "$tmp/range" "$opt" "$v")
+             [ "$opt" != --steps ] && [ "$opt" != --minutes ] && cmd+=(--steps 1) ;;
+      eval) cmd=("$bin" eval "${ck[@]}" --data "$tmp/text.txt" "$opt" "$v") ;;
+      sample) cmd=("$bin" sample "${ck[@]}" --prompt R "$opt" "$v")
+              [ "$opt" != --length ] && cmd+=(--length 5) ;;
+    esac
+    expect_fail "$sub $opt $v" "$opt: expected a" "${cmd[@]}"
+  done
+done <<'TABLE'
+train --steps -5 0 1e12 2.5 abc 99999999999999999999999
+train --minutes -1 0 nan inf 1e300 abc
+train --dropout -0.1 1 nan inf abc
+train --dropatt -0.1 1.5 nan
+train --seed -1 1.5 abc 99999999999999999999999
+train --valid-every -1 0 abc 1e3
+train --save-every -1 0 abc
+train --log-every -1 0 abc
+train --sample-length -1 1e12 abc
+eval --mem-len -1 1e9 abc
+eval --clamp-len -1 abc 2.5
+sample --length -1 1e12 99999999999 abc
+sample --temperature -1 nan inf 1e300 abc
+sample --top-k -3 abc 1e9
+sample --seed -1 abc
+sample --mem-len -1 abc 1e9
+TABLE
+[ -d "$tmp/range" ] && bad "a rejected option still created its run directory" || ok
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -38,7 +38,7 @@ inline void blas_one_thread() {
     (void)once;
 }
 // One product on the calling thread: `float` with at least 8 rows and alpha = 1 on txl's own
-// kernel (the one `gemm_kernel()` chose for this CPU, see sgemm.hpp) unless that is BLAS;
+// kernel (the one `gemm_kernel()` chose for this CPU, see isa.hpp) unless that is BLAS;
 // otherwise BLAS, where a single row of C
 // (sampling: one position, batch 1) is a matrix-vector product, since BLAS's gemv skips
 // gemm's packing and costs a fraction of its fixed overhead.
