@@ -1,6 +1,8 @@
 #include "gradcheck.hpp"
 
+#include <cstring>
 #include <filesystem>
+#include <limits>
 #include <unistd.h>
 
 namespace fs = std::filesystem;
@@ -92,5 +94,32 @@ TEST_CASE("Trainer: a checkpoint of another run shape is refused before anything
                          txl::checkpoint_error);
     CHECK(flat(b) == before);
     CHECK(tc.step_count() == 0);
+    fs::remove_all(dir);
+}
+
+TEST_CASE("Trainer: a step whose loss is not finite stops before the update; a checkpoint holding NaN is refused") {
+    const auto ids = synthetic_ids(400, 9);
+    Model model(9, 3);
+    txl::Trainer<Model> trainer(model, options(0.0), ids);
+    trainer.step();
+    // A diverged run, as if a learning rate had been far too high: one weight becomes infinite.
+    model.generator.linear.weight.value(0, 0) = std::numeric_limits<float>::infinity();
+    const auto before = flat(model);
+    CHECK_THROWS_WITH_AS(trainer.step(), doctest::Contains("not finite: the run diverged"), txl::error);
+    const auto after = flat(model);
+    CHECK(std::memcmp(before.data(), after.data(), before.size() * sizeof(float)) == 0);  // untouched
+    CHECK(trainer.optimizer().t == 1);
+
+    // Saved anyway (by other means), such weights are refused on loading, naming the file.
+    const fs::path dir = fs::temp_directory_path() / ("txl_nan_" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    model.generator.linear.weight.value(0, 0) = std::numeric_limits<float>::quiet_NaN();
+    txl::save_checkpoint(model, dir);
+    Model fresh(9, 4);
+    const auto fresh_before = flat(fresh);
+    CHECK_THROWS_WITH_AS(txl::load_checkpoint(fresh, dir), doctest::Contains("generator.weight.npy: holds a value that is not finite"),
+                         txl::checkpoint_error);
+    const auto fresh_after = flat(fresh);
+    CHECK(std::memcmp(fresh_before.data(), fresh_after.data(), fresh_before.size() * sizeof(float)) == 0);
     fs::remove_all(dir);
 }

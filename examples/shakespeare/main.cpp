@@ -97,6 +97,7 @@ RunConfig builtin_config(const std::string& name) {
 }
 
 std::atomic<bool> g_interrupted{false};
+std::atomic<int> g_signal{0};  // SIGINT (Ctrl-C) or SIGTERM (kill, timeout, a container stopping)
 
 /// Validators for numeric options: a finite number in `[lo, hi]` (CLI11's own `Range` lets `nan`
 /// through, and reads `-5` into an unsigned option as 2^64 - 5), or a whole number in `[lo, hi]`.
@@ -358,6 +359,12 @@ int run_train(const TrainArgs& a, const std::function<void(const std::string&)>&
                                     " characters differs from the text's " + std::to_string(text.tokenizer.size()) +
                                     " (another text?)");
     txl::SequentialLoader check_valid(text.valid, rc.train.batch, rc.train.seq_len, "the validation split of " + path);
+    // The final sample's prompt is checked now, not after the whole run.
+    std::vector<std::int64_t> prompt_ids;
+    if (a.sample_length) {
+        txl::check<txl::error>(!a.prompt.empty(), "--prompt: empty; give at least one character (or --sample-length 0)");
+        prompt_ids = text.tokenizer.encode(a.prompt);  // throws on a character outside the vocabulary
+    }
 
     Model model(text.tokenizer.size(), seed);
     rc.train.seed = seed;
@@ -365,8 +372,25 @@ int run_train(const TrainArgs& a, const std::function<void(const std::string&)>&
     if (a.resume) trainer.load(ckpt);
     fs::create_directories(out);
     const fs::path csv = out / "metrics.csv";
-    if (!a.resume || !fs::exists(csv))
-        std::ofstream(csv) << "step,tokens,lr,train_loss,train_acc,valid_loss,valid_acc,tokens_per_s,elapsed_s\n";
+    const std::string header = "step,tokens,lr,train_loss,train_acc,valid_loss,valid_acc,tokens_per_s,elapsed_s";
+    if (!a.resume || !fs::exists(csv)) {
+        std::ofstream(csv) << header << "\n";
+    } else {
+        // Rows logged after the checkpoint (a run killed between saves) are replayed by this
+        // run: drop them, so that every step appears once.
+        std::ifstream in(csv);
+        std::string line, kept = header + "\n";
+        std::getline(in, line);
+        while (std::getline(in, line))
+            if (std::strtoull(line.c_str(), nullptr, 10) <= trainer.step_count()) kept += line + "\n";
+        in.close();
+        const fs::path tmp_csv = out / "metrics.csv.tmp";
+        std::ofstream o(tmp_csv);
+        o << kept;
+        o.close();
+        txl::check<txl::error>(bool(o), tmp_csv.string(), ": could not be written");
+        fs::rename(tmp_csv, csv);
+    }
 
     say("text " + path + ": " + std::to_string(text.train.size() + text.valid.size()) + " characters, vocabulary " +
         std::to_string(text.tokenizer.size()) + ", train " + std::to_string(text.train.size()) + " / valid " +
@@ -447,9 +471,9 @@ int run_train(const TrainArgs& a, const std::function<void(const std::string&)>&
     save();
     write_loss_svg(csv, out / "loss.svg");
     if (g_interrupted) {
-        say("interrupted: checkpoint saved at step " + std::to_string(trainer.step_count()) +
-            "; continue with the same command and --resume");
-        return 130;
+        say(std::string(g_signal == SIGTERM ? "terminated" : "interrupted") + ": checkpoint saved at step " +
+            std::to_string(trainer.step_count()) + "; continue with the same command and --resume");
+        return 128 + g_signal;  // 130 for Ctrl-C, 143 for SIGTERM, as if killed, but saved
     }
     if (trainer.step_count() > start) {
         say("trained " + std::to_string(trainer.step_count() - start) + " steps (" + std::to_string(tokens_run) +
@@ -465,7 +489,7 @@ int run_train(const TrainArgs& a, const std::function<void(const std::string&)>&
         so.seed = seed;
         std::cout << "--- sample (temperature 0.8, " << (Model::has_memory ? "mem_len " : "window ")
                   << so.mem_len << ") ---\n" << a.prompt;
-        txl::sample(model, text.tokenizer.encode(a.prompt), a.sample_length, so,
+        txl::sample(model, prompt_ids, a.sample_length, so,
                     [&](std::int64_t id) { std::cout << text.tokenizer.decode(id) << std::flush; });
         std::cout << "\n";
     }
@@ -553,7 +577,9 @@ int main(int argc, char** argv) {
     try {
         note_openblas();
         if (*train) {
-            std::signal(SIGINT, [](int) { g_interrupted = true; });
+            // Ctrl-C and SIGTERM: finish the step, save, exit non-zero.
+            for (int sig : {SIGINT, SIGTERM})
+                std::signal(sig, [](int got) { g_signal = got, g_interrupted = true; });
             return with_model(ta.model, ta.encoding, [&](auto tag) { return run_train<typename decltype(tag)::type>(ta, say); });
         }
         txl::CharTokenizer vocab;

@@ -12,6 +12,7 @@
 /// `.npy`, the right dtype, C order, shape and length, no unknown `.npy` names) before any
 /// parameter is overwritten; a failure throws `txl::checkpoint_error` naming the file.
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -225,6 +226,11 @@ inline void load_checkpoint(Module& module, const fs::path& dir) {
         std::copy(p.value.shape().begin(), p.value.shape().end(), shape.begin());
         auto staged = std::make_shared<T>();
         read_npy((dir / (name + ".npy")).string(), shape, *staged);
+        // Weights that hold NaN or infinity (a diverged run saved by other means, a damaged file)
+        // would only ever produce NaN: refused, naming the file.
+        for (const auto& v : *staged)
+            check<checkpoint_error>(std::isfinite(double(v)), (dir / (name + ".npy")).string(),
+                                    ": holds a value that is not finite (", v, "); refusing to load it");
         // Copy into the existing storage: flat views (ParamRef) of the parameters stay valid.
         commit.push_back([&p, staged] { std::copy(staged->begin(), staged->end(), p.value.begin()); });
     });

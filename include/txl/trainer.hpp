@@ -15,6 +15,7 @@
 /// of that restored, a resumed run continues bit for bit as if it had never stopped.
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -112,7 +113,13 @@ public:
         model_.backward(dlogits_.data(), cache_);
         // 3. Clip $\lVert \nabla_\theta L \rVert$ to `clip`, one Adam step at $\eta_t$ = schedule($t$).
         StepStats s;
-        s.grad_norm = options_.clip > 0 ? clip_grad_norm(adam_.refs, options_.clip) : 0.0;
+        s.grad_norm = clip_grad_norm(adam_.refs, options_.clip > 0 ? options_.clip : HUGE_VAL);  // HUGE_VAL: norm only
+        // A loss or gradient that is not finite (a diverged run) would put NaN into every weight
+        // with the update: stop before it, weights, moments and memory as they were.
+        check<error>(std::isfinite(r.loss) && std::isfinite(s.grad_norm), "training step ", adam_.t + 1,
+                     ": the loss is ", r.loss, " and the gradient norm ", s.grad_norm,
+                     " (not finite: the run diverged); stopped before the update, so the weights are those after step ",
+                     adam_.t);
         s.lr = options_.schedule(adam_.t + 1);
         adam_.step(s.lr);
         // 4. $mem_l \leftarrow$ the last `mem_len` rows of $[\,mem_l;\ x_l\,]$ (the memory block's rule).

@@ -103,6 +103,32 @@ expect_fail "eval on another vocabulary" "is not in the vocabulary" "$bin" eval 
 expect_fail "checkpoint directory missing" "not found" "$bin" eval --checkpoint "$tmp/nothing" --data "$tmp/text.txt"
 expect_fail "resume without a checkpoint" "no checkpoint" "$bin" "${train[@]}" --steps 2 --out "$tmp/fresh" --resume
 
+# --- the final sample's prompt is checked before training, not after it
+expect_fail "prompt outside the vocabulary, before training" "is not in the vocabulary" "$bin" "${train[@]}" --steps 2 --out "$tmp/p0" --prompt "Zebra"
+expect_fail "empty prompt, before training" "--prompt: empty" "$bin" "${train[@]}" --steps 2 --out "$tmp/p0" --prompt ""
+[ -d "$tmp/p0" ] && bad "a rejected prompt still created its run directory" || ok
+
+# --- SIGTERM (kill, timeout, a container stopping) saves like Ctrl-C and exits 143
+"$bin" train --data "$tmp/text.txt" --config practical --steps 1000000 --valid-every 1000000 --save-every 1000000 \
+  --log-every 1 --sample-length 0 --out "$tmp/term" > "$tmp/term.log" 2>&1 &
+pid=$!
+for _ in $(seq 100); do grep -q "^step 2 " "$tmp/term.log" 2>/dev/null && break; sleep 0.1; done
+kill -TERM $pid
+wait $pid
+rc=$?
+[ $rc -eq 143 ] && ok || bad "SIGTERM: exit $rc, expected 143"
+grep -q "terminated: checkpoint saved at step" "$tmp/term.log" && [ -f "$tmp/term/checkpoint/trainer.txt" ] && ok \
+  || bad "SIGTERM: no checkpoint saved ($(tail -2 "$tmp/term.log"))"
+
+# --- metrics.csv after a resume lists every step once (rows logged after the last save, as a
+# killed run leaves them, are replayed by the resumed run)
+"$bin" "${train[@]}" --steps 2 --out "$tmp/csv" > /dev/null 2>&1 || bad "csv run failed"
+printf '3,0,0,9,0,,,0,0\n4,0,0,9,0,,,0,0\n' >> "$tmp/csv/metrics.csv"
+"$bin" "${train[@]}" --steps 4 --out "$tmp/csv" --resume > /dev/null 2>&1 || bad "csv resume failed"
+steps=$(tail -n +2 "$tmp/csv/metrics.csv" | cut -d, -f1 | tr '\n' ' ')
+[ "$steps" = "1 2 3 4 " ] && ok || bad "metrics.csv steps after a resume: '$steps', expected '1 2 3 4 '"
+grep -q ",9,0," "$tmp/csv/metrics.csv" && bad "metrics.csv kept the replayed rows" || ok
+
 # --- every numeric option against values out of its range: negative, zero where it must be
 # positive, too large, not finite, not a number, not a whole number. Each must fail before any
 # work, with the option's name and what it accepts in the message.
