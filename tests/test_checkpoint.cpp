@@ -73,6 +73,8 @@ TEST_CASE("checkpoint: bad files throw checkpoint_error naming the file; nothing
     const fs::path dir = tmp.path / "ckpt";
     txl::save_checkpoint(a, dir);
     const std::string f = (dir / "generator.bias.npy").string();
+    // The reader's own checks, below the checksums: as for a checkpoint written before them.
+    fs::remove(dir / "checksums.txt");
 
     SUBCASE("missing directory") {
         CHECK(what([&] { txl::load_checkpoint(b, tmp.path / "nope"); }).find("checkpoint directory not found") != std::string::npos);
@@ -112,4 +114,40 @@ TEST_CASE("checkpoint: bad files throw checkpoint_error naming the file; nothing
     }
     // Whatever failed, b is exactly as before: no partial load.
     CHECK(same_parameters(b, b0));
+}
+
+TEST_CASE("checkpoint: a byte changed after saving, or a listed file missing, fails its checksum; nothing is loaded") {
+    TempDir tmp;
+    Model a(9, 1), b(9, 2), b0(9, 2);
+    const fs::path dir = tmp.path / "ckpt";
+    txl::save_checkpoint(a, dir);
+    CHECK(fs::exists(dir / "checksums.txt"));
+    const std::string f = (dir / "transformer.layers.0.feed_forward.layer1.weight.npy").string();
+    SUBCASE("one byte of a weight, still a finite value") {
+        std::fstream io(f, std::ios::in | std::ios::out | std::ios::binary);
+        io.seekp(std::streamoff(fs::file_size(f) - 2));  // a low byte of the last float
+        io.put(char(0x55));
+    }
+    SUBCASE("a file listed but missing") { fs::remove(f); }
+    CHECK(what([&] { txl::load_checkpoint(b, dir); }).rfind(f, 0) == 0);
+    CHECK(same_parameters(b, b0));
+}
+
+TEST_CASE("checkpoint: a save interrupted between its two renames loses nothing: the previous copy is put back") {
+    TempDir tmp;
+    Model a(9, 1), b(9, 2);
+    const fs::path dir = tmp.path / "ckpt";
+    txl::save_checkpoint(a, dir);
+    // Where the system has no atomic exchange, a save moves the old directory aside first; a
+    // process killed right after that leaves only `.ckpt.old`.
+    fs::rename(dir, tmp.path / ".ckpt.old");
+    CHECK(!fs::exists(dir));
+    txl::load_checkpoint(b, dir);
+    CHECK(same_parameters(a, b));
+    CHECK(fs::exists(dir));
+    CHECK(!fs::exists(tmp.path / ".ckpt.old"));
+    // Saving over it again works, and leaves no sibling behind.
+    txl::save_checkpoint(b, dir, /*overwrite*/ true);
+    CHECK(!fs::exists(tmp.path / ".ckpt.old"));
+    CHECK(!fs::exists(tmp.path / ".ckpt.tmp"));
 }

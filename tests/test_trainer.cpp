@@ -90,7 +90,7 @@ TEST_CASE("Trainer: a checkpoint of another run shape is refused before anything
     fs::remove(dir / "optimizer" / "generator.bias.v.npy");
     txl::Trainer<Model> tc(b, options(0.0), ids);
     CHECK_THROWS_WITH_AS(tc.load(dir), ((dir / "optimizer" / "generator.bias.v.npy").string() +
-                                        ": missing or unreadable file").c_str(),
+                                        ": listed in checksums.txt but missing").c_str(),
                          txl::checkpoint_error);
     CHECK(flat(b) == before);
     CHECK(tc.step_count() == 0);

@@ -150,6 +150,7 @@ std::string hms(double s) {
 
 /// `dir` itself if it holds trainer.txt or parameters, else `dir/checkpoint`.
 fs::path checkpoint_dir(const fs::path& dir) {
+    txl::recover_interrupted_save(dir / "checkpoint");  // a save interrupted between its renames
     if (fs::exists(dir / "checkpoint" / "src_embed.weight.npy")) return dir / "checkpoint";
     return dir;
 }
@@ -180,7 +181,8 @@ Text load_text(const std::string& path, const txl::CharTokenizer* vocab) {
 }
 
 void write_config(const fs::path& dir, const RunConfig& r, std::uint64_t seed) {
-    std::ofstream o(dir / "config.txt");
+    const std::string path = (dir / "config.txt").string();
+    std::ofstream o(path);
     o << "config " << r.name << "\n"
       << "architecture " << r.model << "\n"
       << "encoding " << r.encoding << "\n"
@@ -192,6 +194,7 @@ void write_config(const fs::path& dir, const RunConfig& r, std::uint64_t seed) {
       << "lr " << std::setprecision(17) << r.train.schedule.lr << "\nwarmup " << r.train.schedule.warmup << "\n"
       << "total " << r.train.schedule.total << "\nmin_lr " << r.train.schedule.min_lr << "\n"
       << "clip " << r.train.clip << "\ndropout " << r.train.dropout << "\ndropatt " << r.train.dropatt << "\n";
+    txl::finish_file(o, path);
 }
 
 /// Read config.txt back into a RunConfig (a checkpoint's own settings win on resume and eval).
@@ -324,6 +327,8 @@ struct TrainArgs {
 template <class Model>
 int run_train(const TrainArgs& a, const std::function<void(const std::string&)>& say) {
     const fs::path out = a.out, ckpt = out / "checkpoint";
+    if (txl::recover_interrupted_save(ckpt))
+        say("note: " + ckpt.string() + " was missing after an interrupted save; its previous version is restored");
     const bool have = fs::exists(ckpt);
     txl::check<txl::error>(a.steps > 0 || a.minutes > 0, "train: give --steps N or --minutes M");
     txl::check<txl::error>(!(have && !a.resume && !a.force), ckpt.string(),

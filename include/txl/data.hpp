@@ -113,8 +113,10 @@ public:
     /// Saved as one decimal code point per line (newline and space survive any editor).
     void save(const std::string& path) const {
         std::ofstream out(path);
+        check<error>(bool(out), path, ": cannot open the vocabulary for writing");
         for (char32_t c : chars_) out << std::uint32_t(c) << "\n";
-        check<error>(bool(out), path, ": cannot write the vocabulary");
+        out.close();  // the flush happens here: a full disk shows up now, not before
+        check<error>(bool(out), path, ": cannot write the vocabulary (disk full?)");
     }
     static CharTokenizer load(const std::string& path) {
         std::ifstream in(path);

@@ -149,7 +149,8 @@ public:
             for (std::size_t l = 0; l < memory_.layers.size(); ++l)
                 write_npy((tmp / "memory" / ("layer_" + std::to_string(l) + ".npy")).string(),
                           memory_.layers[l]);
-            std::ofstream t(tmp / "trainer.txt");
+            const std::string trainer_txt = (tmp / "trainer.txt").string();
+            std::ofstream t(trainer_txt);
             t << "format 1\n"
               << "step " << adam_.t << "\n"
               << "tokens " << tokens_ << "\n"
@@ -160,8 +161,7 @@ public:
               << "batch " << options_.batch << "\n"
               << "memory_layers " << memory_.layers.size() << "\n"
               << "rng " << rng_ << "\n";
-            check<checkpoint_error>(bool(t), (tmp / "trainer.txt").string(), ": write failed");
-            t.close();
+            finish_file(t, trainer_txt);
             extra(tmp);
         });
     }
@@ -169,6 +169,9 @@ public:
     /// Restore everything `save` wrote. The loader's shape (batch, seq_len) and mem_len must
     /// match this trainer's options; all files are checked before anything changes.
     void load(const std::filesystem::path& dir) {
+        recover_interrupted_save(dir);
+        check<checkpoint_error>(std::filesystem::is_directory(dir), dir.string(), ": checkpoint directory not found");
+        verify_checksums(dir);
         const auto kv = read_key_values((dir / "trainer.txt").string());
         auto num = [&](const std::string& k) -> std::size_t {
             auto it = kv.find(k);
@@ -189,6 +192,7 @@ public:
                                 num("position"), " is beyond the text (", loader_.rows(), " rows)");
         Rng rng;
         {
+            check<checkpoint_error>(kv.count("rng") == 1, where, ": no 'rng' (the random generator's state)");
             std::istringstream r(kv.at("rng"));
             r >> rng;
             check<checkpoint_error>(!r.fail(), where, ": unreadable generator state");
@@ -216,7 +220,7 @@ public:
             read_npy(p, std::array<std::size_t, 3>{h.shape[0], h.shape[1], h.shape[2]}, t);
             mem.layers.push_back(std::move(t));
         }
-        load_checkpoint(model_, dir);
+        load_checkpoint(model_, dir, /*verify*/ false);  // verified above
         adam_.moments = std::move(moments);
         adam_.recompute_active();
         adam_.t = num("step");

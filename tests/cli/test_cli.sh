@@ -91,11 +91,33 @@ expect_fail "prompt outside the vocabulary" "is not in the vocabulary" "$bin" sa
 # --- broken checkpoints
 cp -r "$tmp/straight" "$tmp/broken1"
 rm "$tmp/broken1/checkpoint/generator.weight.npy"
-expect_fail "checkpoint missing a file" "generator.weight.npy: missing or unreadable file" "$bin" eval --checkpoint "$tmp/broken1" --data "$tmp/text.txt"
+expect_fail "checkpoint missing a file" "generator.weight.npy: listed in checksums.txt but missing" "$bin" eval --checkpoint "$tmp/broken1" --data "$tmp/text.txt"
 cp -r "$tmp/straight" "$tmp/broken2"
 f="$tmp/broken2/checkpoint/transformer.layers.3.feed_forward.layer1.weight.npy"
 truncate -s $(( $(stat -c %s "$f") - 100 )) "$f"
-expect_fail "truncated checkpoint" "truncated or padded" "$bin" sample --checkpoint "$tmp/broken2" --prompt "R" --length 5
+expect_fail "truncated checkpoint" "checksum mismatch" "$bin" sample --checkpoint "$tmp/broken2" --prompt "R" --length 5
+rm "$tmp/broken2/checkpoint/checksums.txt"  # as a checkpoint from before checksums: the reader's own check
+expect_fail "truncated checkpoint, no checksums" "truncated or padded" "$bin" sample --checkpoint "$tmp/broken2" --prompt "R" --length 5
+cp -r "$tmp/straight" "$tmp/broken3"
+printf '\x01' | dd of="$tmp/broken3/checkpoint/optimizer/src_embed.weight.m.npy" bs=1 seek=200 conv=notrunc 2>/dev/null
+expect_fail "a changed byte in the optimizer state" "checksum mismatch" "$bin" train --data "$tmp/text.txt" --config practical --steps 6 --out "$tmp/broken3" --resume
+
+# --- a disk that fills up during a save: a clear error, a non-zero exit, the previous checkpoint
+# intact and resumable (files limited to 100 KB: the larger weight files fail to write)
+"$bin" "${train[@]}" --steps 2 --out "$tmp/full" > /dev/null 2>&1 || bad "disk-full setup run failed"
+out=$( (trap '' XFSZ; ulimit -f 100; "$bin" "${train[@]}" --steps 4 --out "$tmp/full" --resume) 2>&1 >/dev/null)
+rc=$?
+[ $rc -ne 0 ] && [[ "$out" == *"write failed"* ]] && ok || bad "disk full: exit $rc, message '$out'"
+grep -q "^step 2$" "$tmp/full/checkpoint/trainer.txt" && ok || bad "disk full: the previous checkpoint was not kept"
+ls -a "$tmp/full" | grep -q "tmp" && bad "disk full: a partial save was left behind" || ok
+"$bin" "${train[@]}" --steps 4 --out "$tmp/full" --resume > /dev/null 2>&1 && ok || bad "disk full: the previous checkpoint does not resume"
+
+# --- a save killed between its two renames (systems without an atomic exchange): the next
+# command finds the previous copy, with or without --resume
+cp -r "$tmp/straight" "$tmp/swap"
+mv "$tmp/swap/checkpoint" "$tmp/swap/.checkpoint.old"
+expect_fail "after an interrupted swap, a run without --resume" "already exists" "$bin" "${train[@]}" --steps 6 --out "$tmp/swap"
+"$bin" eval --checkpoint "$tmp/swap" --data "$tmp/text.txt" > /dev/null 2>&1 && ok || bad "after an interrupted swap, eval fails"
 expect_fail "resume with another config" "trained with --config practical" "$bin" train --data "$tmp/text.txt" --config labml --steps 6 --out "$tmp/straight" --resume
 sed 's/ROMEO/JULIET/' "$tmp/text.txt" > "$tmp/other.txt"
 expect_fail "resume on another vocabulary" "vocabulary of" "$bin" train --data "$tmp/other.txt" --steps 6 --out "$tmp/straight" --resume
