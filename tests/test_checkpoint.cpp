@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <txl/txl.hpp>
@@ -107,6 +108,36 @@ TEST_CASE("checkpoint: bad files throw checkpoint_error naming the file; nothing
     SUBCASE("not a .npy file") {
         std::ofstream(f) << "hello";
         CHECK(what([&] { txl::load_checkpoint(b, dir); }).find("not a .npy file") != std::string::npos);
+    }
+    SUBCASE("fortran_order neither True nor False") {
+        std::string bytes;
+        {
+            std::ifstream in(f, std::ios::binary);
+            bytes.assign(std::istreambuf_iterator<char>(in), {});
+        }
+        const auto at = bytes.find("False");
+        REQUIRE(at != std::string::npos);
+        bytes.replace(at, 5, "Maybe");
+        std::ofstream(f, std::ios::binary) << bytes;
+        CHECK(what([&] { txl::load_checkpoint(b, dir); }).find("fortran_order is neither True nor False") != std::string::npos);
+    }
+    SUBCASE("a shape whose size does not fit in memory") {
+        std::string bytes;
+        {
+            std::ifstream in(f, std::ios::binary);
+            bytes.assign(std::istreambuf_iterator<char>(in), {});
+        }
+        const auto at = bytes.find("(9,)");
+        REQUIRE(at != std::string::npos);
+        bytes.replace(at, 4, "(99999999999999999999,)");
+        // Keep the header's length field and padding consistent enough to reach the shape.
+        std::ofstream(f, std::ios::binary) << bytes;
+        CHECK(what([&] { txl::load_checkpoint(b, dir); }).find(f) == 0);
+    }
+    SUBCASE("a pipe in place of a file") {
+        fs::remove(f);
+        REQUIRE(::mkfifo(f.c_str(), 0600) == 0);
+        CHECK(what([&] { txl::load_checkpoint(b, dir); }).find("not a regular file") != std::string::npos);
     }
     SUBCASE("empty file") {
         std::ofstream(f).close();

@@ -16,6 +16,12 @@ TEST_CASE("utf8: decode and encode round-trip; malformed input throws") {
     CHECK(back == s);
     CHECK_THROWS_AS(txl::utf8_decode("ab\xC3"), txl::error);
     CHECK_THROWS_AS(txl::utf8_decode("\xFF"), txl::error);
+    // Well-formed bytes that are still not UTF-8: an overlong '/', a surrogate, beyond U+10FFFF.
+    CHECK_THROWS_WITH_AS(txl::utf8_decode("a\xC0\xAF"), "invalid UTF-8 at byte 1 (an overlong encoding)", txl::error);
+    CHECK_THROWS_WITH_AS(txl::utf8_decode("\xE0\x80\xAF"), "invalid UTF-8 at byte 0 (an overlong encoding)", txl::error);
+    CHECK_THROWS_WITH_AS(txl::utf8_decode("\xED\xA0\x80"), "invalid UTF-8 at byte 0 (a UTF-16 surrogate)", txl::error);
+    CHECK_THROWS_WITH_AS(txl::utf8_decode("\xF4\x90\x80\x80"), "invalid UTF-8 at byte 0 (beyond U+10FFFF)", txl::error);
+    CHECK(txl::utf8_decode("\xF4\x8F\xBF\xBF") == std::vector<char32_t>{0x10FFFF});  // the last one is fine
 }
 
 TEST_CASE("CharTokenizer: sorted vocabulary, ids, unknown characters, save and load") {

@@ -219,28 +219,49 @@ RunConfig read_config(const fs::path& dir, std::uint64_t* seed) {
     txl::check<txl::checkpoint_error>(r.encoding == "learned" || r.encoding == "sinusoidal",
                                       (dir / "config.txt").string(), ": encoding '", r.encoding,
                                       "', expected learned or sinusoidal");
+    // Every value read whole: no sign where none belongs, no trailing text, finite numbers.
+    const std::string where = (dir / "config.txt").string();
+    auto whole = [&](const std::string& k, unsigned long long lo, unsigned long long hi) {
+        const std::string v = get(k);
+        const bool digits = !v.empty() && v.size() <= 20 && v.find_first_not_of("0123456789") == std::string::npos;
+        errno = 0;
+        const unsigned long long x = digits ? std::strtoull(v.c_str(), nullptr, 10) : 0;
+        txl::check<txl::checkpoint_error>(digits && errno == 0 && x >= lo && x <= hi, where, ": ", k, " '", v,
+                                          "', expected a whole number in [", lo, ", ", hi, "]");
+        return x;
+    };
+    auto number = [&](const std::string& k, const std::string& v, double lo, double hi) {
+        char* end = nullptr;
+        const double x = std::strtod(v.c_str(), &end);
+        txl::check<txl::checkpoint_error>(!v.empty() && end == v.c_str() + v.size() && std::isfinite(x) && x >= lo &&
+                                              x <= hi,
+                                          where, ": ", k, " '", v, "', expected a number in [", lo, ", ", hi, "]");
+        return x;
+    };
+    r.train.seq_len = whole("seq_len", 1, C::P);
+    r.train.mem_len = whole("mem_len", 0, C::P);
+    r.train.batch = whole("batch", 1, 1'000'000);
     try {
-        r.train.seq_len = std::stoul(get("seq_len"));
-        r.train.mem_len = std::stoul(get("mem_len"));
-        r.train.batch = std::stoul(get("batch"));
         r.train.schedule.kind = txl::Schedule::parse(get("schedule"));
-        r.train.schedule.lr = std::stod(get("lr"));
-        r.train.schedule.warmup = std::stoul(get("warmup"));
-        r.train.schedule.total = std::stoul(get("total"));
-        r.train.schedule.min_lr = std::stod(get("min_lr"));
-        r.train.clip = std::stod(get("clip"));
-        r.train.dropout = std::stod(get("dropout"));
-        r.train.dropatt = kv.count("dropatt") ? std::stod(kv.at("dropatt")) : -1.0;  // older checkpoints: as dropout
-        if (seed) *seed = std::stoull(get("seed"));
-    } catch (const std::logic_error&) {
-        throw txl::checkpoint_error((dir / "config.txt").string() + ": a value is not a number");
+    } catch (const std::exception& e) {
+        throw txl::checkpoint_error(where + ": " + e.what());
     }
+    r.train.schedule.lr = number("lr", get("lr"), 0, 1e6);
+    r.train.schedule.warmup = whole("warmup", 0, 1'000'000'000);
+    r.train.schedule.total = whole("total", 0, 1'000'000'000'000);
+    r.train.schedule.min_lr = number("min_lr", get("min_lr"), 0, 1e6);
+    r.train.clip = number("clip", get("clip"), 0, 1e12);
+    r.train.dropout = number("dropout", get("dropout"), 0, 0.99);
+    // Older checkpoints have no dropatt (-1: as dropout).
+    r.train.dropatt = kv.count("dropatt") ? number("dropatt", kv.at("dropatt"), -1, 0.99) : -1.0;
+    if (seed) *seed = whole("seed", 0, ~0ull);
     return r;
 }
 
 /// The vocabulary and config of a checkpoint directory (its config says which model type).
 void load_run(const fs::path& ckpt, txl::CharTokenizer& vocab, RunConfig& rc) {
     txl::check<txl::checkpoint_error>(fs::is_directory(ckpt), ckpt.string(), ": checkpoint directory not found");
+    txl::verify_checksums(ckpt);  // before reading any of it
     vocab = txl::CharTokenizer::load((ckpt / "vocab.txt").string());
     rc = read_config(ckpt, nullptr);
 }
@@ -249,7 +270,7 @@ void load_run(const fs::path& ckpt, txl::CharTokenizer& vocab, RunConfig& rc) {
 template <class Model>
 std::unique_ptr<Model> load_model(const fs::path& ckpt, std::size_t n_vocab) {
     auto model = std::make_unique<Model>(n_vocab, 0);
-    txl::load_checkpoint(*model, ckpt);
+    txl::load_checkpoint(*model, ckpt, /*verify*/ false);  // load_run verified the checksums
     return model;
 }
 

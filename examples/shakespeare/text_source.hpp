@@ -71,6 +71,8 @@ inline std::string read_text(const std::string& path) {
     std::error_code ec;
     txl::check<txl::error>(std::filesystem::exists(path, ec), path, ": no such file");
     txl::check<txl::error>(!std::filesystem::is_directory(path, ec), path, ": is a directory, expected a text file");
+    txl::check<txl::error>(std::filesystem::is_regular_file(path, ec), path,
+                           ": not a regular file (a device or a pipe?), expected a text file");
     std::ifstream in(path, std::ios::binary);
     txl::check<txl::error>(bool(in), path, ": cannot be read");
     std::ostringstream s;

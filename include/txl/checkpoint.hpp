@@ -96,8 +96,11 @@ inline NpyHeader read_npy_header(std::istream& in, const std::string& path) {
     check<checkpoint_error>(q1 != std::string::npos && q2 != std::string::npos, path,
                             ": not a valid .npy header (descr)");
     out.descr = d.substr(q1 + 1, q2 - q1 - 1);
-    const std::string f = detail::npy_field(h, "fortran_order", path);
-    out.fortran_order = f.find("True") < f.find(',');
+    std::string f = detail::npy_field(h, "fortran_order", path);
+    f = f.substr(f.find_first_not_of(' '), std::string::npos);
+    check<checkpoint_error>(f.rfind("True", 0) == 0 || f.rfind("False", 0) == 0, path,
+                            ": not a valid .npy header (fortran_order is neither True nor False)");
+    out.fortran_order = f.rfind("True", 0) == 0;
     std::string s = detail::npy_field(h, "shape", path);
     const auto p1 = s.find('('), p2 = s.find(')');
     check<checkpoint_error>(p1 != std::string::npos && p2 != std::string::npos && p1 < p2, path,
@@ -110,8 +113,12 @@ inline NpyHeader read_npy_header(std::istream& in, const std::string& path) {
         check<checkpoint_error>(dims[pos] >= '0' && dims[pos] <= '9', path,
                                 ": not a valid .npy header (shape '", dims, "')");
         std::size_t v = 0;
-        while (pos < dims.size() && dims[pos] >= '0' && dims[pos] <= '9')
-            v = v * 10 + std::size_t(dims[pos++] - '0');
+        while (pos < dims.size() && dims[pos] >= '0' && dims[pos] <= '9') {
+            const std::size_t digit = std::size_t(dims[pos++] - '0');
+            check<checkpoint_error>(v <= (std::size_t(1) << 48) / 10, path, ": not a valid .npy header (a dimension of '",
+                                    dims, "' is implausibly large)");
+            v = v * 10 + digit;
+        }
         out.shape.push_back(v);
     }
     return out;
@@ -121,6 +128,9 @@ inline NpyHeader read_npy_header(std::istream& in, const std::string& path) {
 template <class S, std::size_t N>
 inline void read_npy(const std::string& path, const std::array<std::size_t, N>& expected,
                      tensor<S, N>& out) {
+    std::error_code ec;
+    check<checkpoint_error>(!fs::exists(path, ec) || fs::is_regular_file(path, ec), path,
+                            ": not a regular file (a device, a pipe, a directory?)");
     std::ifstream in(path, std::ios::binary);
     check<checkpoint_error>(bool(in), path, ": missing or unreadable file");
     const NpyHeader h = read_npy_header(in, path);

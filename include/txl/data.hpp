@@ -26,7 +26,12 @@
 
 namespace txl {
 
-/// Decode UTF-8 into code points; throws `txl::error` at the first malformed byte.
+/// Whether `cp` is a Unicode scalar value: at most U+10FFFF and not a surrogate (U+D800-DFFF).
+inline bool is_unicode_scalar(char32_t cp) { return cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF); }
+
+/// Decode UTF-8 into code points; throws `txl::error` at the first malformed byte, at an
+/// overlong encoding (a code point written with more bytes than it needs), a surrogate, or a
+/// value beyond U+10FFFF: none of them is valid UTF-8.
 inline std::vector<char32_t> utf8_decode(const std::string& s) {
     std::vector<char32_t> out;
     out.reserve(s.size());
@@ -40,6 +45,10 @@ inline std::vector<char32_t> utf8_decode(const std::string& s) {
             check<error>((cc & 0xC0) == 0x80, "invalid UTF-8 at byte ", i + k);
             cp = (cp << 6) | (cc & 0x3F);
         }
+        constexpr char32_t smallest[5] = {0, 0, 0x80, 0x800, 0x10000};  // by length
+        check<error>(cp >= smallest[len], "invalid UTF-8 at byte ", i, " (an overlong encoding)");
+        check<error>(is_unicode_scalar(cp), "invalid UTF-8 at byte ", i,
+                     cp > 0x10FFFF ? " (beyond U+10FFFF)" : " (a UTF-16 surrogate)");
         out.push_back(cp);
         i += len;
     }
@@ -127,7 +136,10 @@ public:
             check<checkpoint_error>(!line.empty() && line.find_first_not_of("0123456789") == std::string::npos &&
                                         line.size() < 8,
                                     path, ": line ", chars.size() + 1, " is not a code point: '", line, "'");
-            chars.push_back(char32_t(std::stoul(line)));
+            const char32_t cp = char32_t(std::stoul(line));
+            check<checkpoint_error>(is_unicode_scalar(cp), path, ": line ", chars.size() + 1, ": ", line,
+                                    " is not a Unicode character (beyond U+10FFFF or a surrogate)");
+            chars.push_back(cp);
         }
         check<checkpoint_error>(!chars.empty(), path, ": empty vocabulary");
         try {

@@ -102,6 +102,18 @@ cp -r "$tmp/straight" "$tmp/broken3"
 printf '\x01' | dd of="$tmp/broken3/checkpoint/optimizer/src_embed.weight.m.npy" bs=1 seek=200 conv=notrunc 2>/dev/null
 expect_fail "a changed byte in the optimizer state" "checksum mismatch" "$bin" train --data "$tmp/text.txt" --config practical --steps 6 --out "$tmp/broken3" --resume
 
+# --- files a loader must not trust: a device as the text, a vocabulary entry beyond Unicode, a
+# config with trailing text or a negative length (checksums removed, as if hand-edited)
+expect_fail "a device as the text" "not a regular file" "$bin" train --data /dev/zero --steps 1 --out "$tmp/dev"
+for case in "vocab|\$ s/.*/1114112/|is not a Unicode character" "config|s/^seq_len 64\$/seq_len 64abc/|seq_len '64abc'" \
+            "config|s/^seq_len 64\$/seq_len -64/|seq_len '-64'" "config|s/^dropout 0\$/dropout nan/|dropout 'nan'"; do
+  IFS='|' read -r file sedexpr want <<< "$case"
+  rm -rf "$tmp/edit" && cp -r "$tmp/straight" "$tmp/edit" && rm "$tmp/edit/checkpoint/checksums.txt"
+  [ "$file" = vocab ] && f="$tmp/edit/checkpoint/vocab.txt" || f="$tmp/edit/checkpoint/config.txt"
+  sed -i "$sedexpr" "$f"
+  expect_fail "hand-edited $file: $want" "$want" "$bin" eval --checkpoint "$tmp/edit" --data "$tmp/text.txt"
+done
+
 # --- a disk that fills up during a save: a clear error, a non-zero exit, the previous checkpoint
 # intact and resumable (files limited to 100 KB: the larger weight files fail to write)
 "$bin" "${train[@]}" --steps 2 --out "$tmp/full" > /dev/null 2>&1 || bad "disk-full setup run failed"
