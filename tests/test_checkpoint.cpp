@@ -109,30 +109,25 @@ TEST_CASE("checkpoint: bad files throw checkpoint_error naming the file; nothing
         std::ofstream(f) << "hello";
         CHECK(what([&] { txl::load_checkpoint(b, dir); }).find("not a .npy file") != std::string::npos);
     }
-    SUBCASE("fortran_order neither True nor False") {
+    // The file with the first `from` in its header replaced by `to`.
+    auto edit_header = [&](const std::string& from, const std::string& to) {
         std::string bytes;
         {
             std::ifstream in(f, std::ios::binary);
             bytes.assign(std::istreambuf_iterator<char>(in), {});
         }
-        const auto at = bytes.find("False");
+        const auto at = bytes.find(from);
         REQUIRE(at != std::string::npos);
-        bytes.replace(at, 5, "Maybe");
+        bytes.replace(at, from.size(), to);
         std::ofstream(f, std::ios::binary) << bytes;
+    };
+    SUBCASE("fortran_order neither True nor False") {
+        edit_header("False", "Maybe");
         CHECK(what([&] { txl::load_checkpoint(b, dir); }).find("fortran_order is neither True nor False") != std::string::npos);
     }
-    SUBCASE("a shape whose size does not fit in memory") {
-        std::string bytes;
-        {
-            std::ifstream in(f, std::ios::binary);
-            bytes.assign(std::istreambuf_iterator<char>(in), {});
-        }
-        const auto at = bytes.find("(9,)");
-        REQUIRE(at != std::string::npos);
-        bytes.replace(at, 4, "(99999999999999999999,)");
-        // Keep the header's length field and padding consistent enough to reach the shape.
-        std::ofstream(f, std::ios::binary) << bytes;
-        CHECK(what([&] { txl::load_checkpoint(b, dir); }).find(f) == 0);
+    SUBCASE("a dimension too large for any memory") {
+        edit_header("(9,)", "(99999999999999999999,)");
+        CHECK(what([&] { txl::load_checkpoint(b, dir); }).find("implausibly large") != std::string::npos);
     }
     SUBCASE("a pipe in place of a file") {
         fs::remove(f);
