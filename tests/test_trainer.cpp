@@ -123,3 +123,15 @@ TEST_CASE("Trainer: a step whose loss is not finite stops before the update; a c
     CHECK(std::memcmp(fresh_before.data(), fresh_after.data(), fresh_before.size() * sizeof(float)) == 0);
     fs::remove_all(dir);
 }
+
+TEST_CASE("evaluate: a stop request ends the pass at the next batch, marked incomplete") {
+    const auto ids = synthetic_ids(400, 9);
+    Model model(9, 3);
+    const auto whole = txl::evaluate(model, ids, 3, 5, 7);
+    CHECK(whole.complete);
+    int calls = 0;
+    const auto part = txl::evaluate(model, ids, 3, 5, 7, [&] { return ++calls > 2; });  // after two batches
+    CHECK_FALSE(part.complete);
+    CHECK(part.tokens == 2 * 5 * 3);
+    CHECK(part.tokens < whole.tokens);
+}

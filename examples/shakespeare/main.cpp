@@ -434,6 +434,11 @@ int run_train(const TrainArgs& a, const std::function<void(const std::string&)>&
             write_config(tmp, rc, seed);
         });
     };
+    // From here on Ctrl-C and SIGTERM finish the step, save and exit non-zero. Before (reading
+    // and checking the text and the checkpoint) there is nothing to save: they end the program at
+    // once, as by default.
+    for (int sig : {SIGINT, SIGTERM})
+        std::signal(sig, [](int got) { g_signal = got, g_interrupted = true; });
     const bool tty = isatty(STDOUT_FILENO);
     const auto t0 = std::chrono::steady_clock::now();
     auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
@@ -463,12 +468,13 @@ int run_train(const TrainArgs& a, const std::function<void(const std::string&)>&
         const std::size_t step = trainer.step_count();
         const bool last = done();
         const bool validate = step % rc.valid_every == 0 || last;
-        if (validate) {
-            last_valid = txl::evaluate(model, text.valid, rc.train.batch, rc.train.seq_len, rc.train.mem_len);
-            have_valid = true;
-            last_valid_step = step;
+        if (validate) {  // stops at the next batch on Ctrl-C / SIGTERM (a large text validates for minutes)
+            const auto v = txl::evaluate(model, text.valid, rc.train.batch, rc.train.seq_len, rc.train.mem_len,
+                                         [] { return g_interrupted.load(); });
+            if (v.complete) last_valid = v, have_valid = true, last_valid_step = step;
         }
-        if (step % rc.log_every == 0 || validate) {
+        const bool validated = validate && last_valid_step == step;
+        if (step % rc.log_every == 0 || validated) {
             const double now = elapsed();
             const double tps = double(tokens_window) / std::max(now - window_start, 1e-9);
             const double p = progress();
@@ -477,15 +483,15 @@ int run_train(const TrainArgs& a, const std::function<void(const std::string&)>&
             line << std::fixed << "step " << step << " | tokens " << trainer.tokens_seen()
                  << " | lr " << std::scientific << std::setprecision(2) << s.lr << std::fixed << std::setprecision(3)
                  << " | loss " << sum_loss / double(n_logged);
-            if (validate) line << " | valid " << last_valid.loss << " acc " << last_valid.accuracy;
+            if (validated) line << " | valid " << last_valid.loss << " acc " << last_valid.accuracy;
             line << std::setprecision(0) << " | " << tps << " tok/s | " << hms(now) << " elapsed | ETA " << hms(eta);
             if (tty) std::cout << "\r\033[K";
             std::cout << line.str() << std::endl;
             std::ofstream(csv, std::ios::app)
                 << step << "," << trainer.tokens_seen() << "," << s.lr << ","
                 << sum_loss / double(n_logged) << "," << sum_acc / double(n_logged) << ","
-                << (validate ? std::to_string(last_valid.loss) : "") << ","
-                << (validate ? std::to_string(last_valid.accuracy) : "") << "," << tps << "," << now << "\n";
+                << (validated ? std::to_string(last_valid.loss) : "") << ","
+                << (validated ? std::to_string(last_valid.accuracy) : "") << "," << tps << "," << now << "\n";
             sum_loss = sum_acc = 0, n_logged = 0, tokens_window = 0, window_start = now;
         } else if (tty) {
             const int width = 30, fill = int(progress() * width);
@@ -603,9 +609,6 @@ int main(int argc, char** argv) {
     try {
         note_openblas();
         if (*train) {
-            // Ctrl-C and SIGTERM: finish the step, save, exit non-zero.
-            for (int sig : {SIGINT, SIGTERM})
-                std::signal(sig, [](int got) { g_signal = got, g_interrupted = true; });
             return with_model(ta.model, ta.encoding, [&](auto tag) { return run_train<typename decltype(tag)::type>(ta, say); });
         }
         txl::CharTokenizer vocab;

@@ -18,6 +18,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <sstream>
 #include <string>
@@ -49,13 +50,14 @@ struct StepStats {
 struct EvalStats {
     double loss = 0, accuracy = 0;
     std::size_t tokens = 0;
+    bool complete = true;  ///< false when `stop` ended the pass early (the figures cover `tokens` only)
 };
 
 /// Loss and accuracy over all of `ids`, read sequentially as `batch` streams of `seq_len`
 /// steps with a memory of `mem_len` (its own, starting empty). Dropout off.
 template <class Model>
 EvalStats evaluate(const Model& model, const std::vector<std::int64_t>& ids, std::size_t batch,
-                   std::size_t seq_len, std::size_t mem_len) {
+                   std::size_t seq_len, std::size_t mem_len, const std::function<bool()>& stop = nullptr) {
     using S = typename Model::S;
     SequentialLoader loader(ids, batch, seq_len, "validation text");
     typename Model::Cache cache;
@@ -65,6 +67,10 @@ EvalStats evaluate(const Model& model, const std::vector<std::int64_t>& ids, std
     EvalStats out;
     double loss_sum = 0, hit_sum = 0;
     do {
+        if (stop && stop()) {  // asked to stop (Ctrl-C): a partial pass, marked as such
+            out.complete = false;
+            break;
+        }
         loader.next(x, y);
         model.forward(x, mem, cache);
         const auto r = cross_entropy(cache.logits.data(), y.data(), y.size(), model.n_vocab());
@@ -73,8 +79,8 @@ EvalStats evaluate(const Model& model, const std::vector<std::int64_t>& ids, std
         out.tokens += y.size();
         model.update_memory(mem, cache, mem_len);
     } while (!loader.at_epoch_start());
-    out.loss = loss_sum / double(out.tokens);
-    out.accuracy = hit_sum / double(out.tokens);
+    out.loss = out.tokens ? loss_sum / double(out.tokens) : 0.0;
+    out.accuracy = out.tokens ? hit_sum / double(out.tokens) : 0.0;
     return out;
 }
 
