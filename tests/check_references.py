@@ -10,7 +10,7 @@ Checked, in README.md, docs/, include/, examples/, tests/, bench/ and .ci/:
 * Markdown links to files resolve, and so do their `#section` anchors (GitHub's heading slugs);
 * nothing points outside the repository (the only outside file a command may name is the Tiny
   Shakespeare text under ../shared/data, which the tests and CI read; and .ci/run alone reads the
-  CI machine's xtensor 0.27 release archives under ../shared/thirdparty).
+  CI machine's xtensor 0.27 release archives, from the thirdparty folder beside that data).
 Exit status 0 only if every reference resolves; each broken one is printed with file and line.
 """
 import os
