@@ -437,8 +437,13 @@ int run_train(const TrainArgs& a, const std::function<void(const std::string&)>&
     // From here on Ctrl-C and SIGTERM finish the step, save and exit non-zero. Before (reading
     // and checking the text and the checkpoint) there is nothing to save: they end the program at
     // once, as by default.
-    for (int sig : {SIGINT, SIGTERM})
+    // A signal the program was started with ignored (SIGINT for `nohup` or a background job of a
+    // script) stays ignored, as the shell meant.
+    for (int sig : {SIGINT, SIGTERM}) {
+        struct sigaction now {};
+        if (sigaction(sig, nullptr, &now) == 0 && now.sa_handler == SIG_IGN) continue;
         std::signal(sig, [](int got) { g_signal = got, g_interrupted = true; });
+    }
     const bool tty = isatty(STDOUT_FILENO);
     const auto t0 = std::chrono::steady_clock::now();
     auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
