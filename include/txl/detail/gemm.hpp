@@ -11,8 +11,6 @@
 
 #include <algorithm>
 #include <cstddef>
-#include <cstdlib>
-#include <string>
 #include <type_traits>
 // xtensor-blas brings the cblas declarations in (when its config says HAVE_CBLAS: 0.23 reads
 // the config only after its BLAS declarations, hence the config first); including <cblas.h>
