@@ -122,6 +122,20 @@ TEST_CASE("Trainer: a step whose loss is not finite stops before the update; a c
     const auto fresh_after = flat(fresh);
     CHECK(std::memcmp(fresh_before.data(), fresh_after.data(), fresh_before.size() * sizeof(float)) == 0);
     fs::remove_all(dir);
+
+    // Adam's moments too: a NaN (or a negative second moment) would reach every weight it
+    // touches with the first update. The training checkpoint is refused and nothing changes.
+    model.generator.linear.weight.value(0, 0) = 0.5f;
+    trainer.optimizer().moments[0].second[2] = -1.0f;
+    trainer.save(dir, [](const fs::path&) {});
+    Model other(9, 5);
+    txl::Trainer<Model> resumed(other, options(0.0), ids);
+    const auto other_before = flat(other);
+    CHECK_THROWS_WITH_AS(resumed.load(dir), doctest::Contains("(not finite, or a negative second moment)"),
+                         txl::checkpoint_error);
+    CHECK(std::memcmp(other_before.data(), flat(other).data(), other_before.size() * sizeof(float)) == 0);
+    CHECK(resumed.step_count() == 0);
+    fs::remove_all(dir);
 }
 
 TEST_CASE("evaluate: a stop request ends the pass at the next batch, marked incomplete") {

@@ -157,26 +157,41 @@ fs::path checkpoint_dir(const fs::path& dir) {
 
 struct Text {
     txl::CharTokenizer tokenizer;
-    std::vector<std::int64_t> train, valid;
+    txl::TokenIds train, valid;  // two slices of one buffer, a byte per character for Tiny Shakespeare
 };
 
-/// Read and split the text. With `vocab`, encode with it (a character outside it is an error).
+/// Read, tokenise and split the text in chunks (`txl::read_text_file`: memory near one byte per
+/// character), with a progress line for a large file. With `vocab`, encode with it (a character
+/// outside it is an error).
 Text load_text(const std::string& path, const txl::CharTokenizer* vocab) {
-    const auto cps = txl::utf8_decode(shakespeare::read_text(path));
-    Text t;
-    if (vocab) {
-        t.tokenizer = *vocab;
-        std::vector<std::int64_t> ids;
-        try {
-            ids = t.tokenizer.encode(cps);
-        } catch (const txl::shape_error& e) {
-            throw txl::error(path + ": " + e.what() + " (the checkpoint was trained on another text)");
-        }
-        std::tie(t.train, t.valid) = txl::split_train_valid(ids);
-    } else {
-        t.tokenizer = txl::CharTokenizer(cps);
-        std::tie(t.train, t.valid) = txl::split_train_valid(t.tokenizer.encode(cps));
+    txl::ReadTextOptions o;
+    o.vocabulary = vocab;
+    std::error_code ec;
+    const auto size = fs::file_size(path, ec);
+    const auto t0 = std::chrono::steady_clock::now();
+    double shown = -1;
+    const bool tty = isatty(STDERR_FILENO);
+    if (!ec && size >= (std::uintmax_t(32) << 20))  // a line a second while a large file loads
+        o.progress = [&](std::uint64_t done, std::uint64_t total) {
+            const double now = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            if (now - shown < 1.0 && done < total) return;
+            shown = now;
+            std::ostringstream m;
+            m << "reading " << path << ": " << std::fixed << std::setprecision(0) << 100.0 * double(done) / double(total)
+              << "% of " << std::setprecision(1) << double(size) / 1e6 << " MB ("
+              << (2 * done <= total ? "checking, vocabulary" : "token ids") << "), " << hms(now);
+            if (tty) std::cerr << "\r\033[K" << m.str() << (done == total ? "\n" : "") << std::flush;
+            else std::cerr << m.str() << "\n";
+        };
+    txl::TextFile file;
+    try {
+        file = txl::read_text_file(path, o);
+    } catch (const txl::shape_error& e) {  // a character outside the checkpoint's vocabulary
+        throw txl::error(std::string(e.what()) + " (the checkpoint was trained on another text)");
     }
+    Text t;
+    t.tokenizer = file.tokenizer;
+    std::tie(t.train, t.valid) = txl::split_train_valid(file.ids);
     return t;
 }
 
@@ -419,7 +434,8 @@ int run_train(const TrainArgs& a, const std::function<void(const std::string&)>&
     }
 
     say("text " + path + ": " + std::to_string(text.train.size() + text.valid.size()) + " characters, vocabulary " +
-        std::to_string(text.tokenizer.size()) + ", train " + std::to_string(text.train.size()) + " / valid " +
+        std::to_string(text.tokenizer.size()) + " (ids of " + std::to_string(text.train.width()) + " byte" +
+        (text.train.width() > 1 ? "s" : "") + "), train " + std::to_string(text.train.size()) + " / valid " +
         std::to_string(text.valid.size()));
     say("config " + rc.name + ", model " + rc.model + ", encoding " + rc.encoding + " (memory: " + txl::block_name<typename Model::memory_block>("custom") + "): seq_len " + std::to_string(rc.train.seq_len) + ", mem_len " +
         std::to_string(rc.train.mem_len) + ", batch " + std::to_string(rc.train.batch) + ", " +
@@ -507,6 +523,12 @@ int run_train(const TrainArgs& a, const std::function<void(const std::string&)>&
     }
     save();
     write_loss_svg(csv, out / "loss.svg");
+    // Nothing left to save: from here Ctrl-C and SIGTERM end the program at once again (the
+    // final sample may be long).
+    for (int sig : {SIGINT, SIGTERM}) {
+        struct sigaction now {};
+        if (sigaction(sig, nullptr, &now) == 0 && now.sa_handler != SIG_IGN) std::signal(sig, SIG_DFL);
+    }
     if (g_interrupted) {
         say(std::string(g_signal == SIGTERM ? "terminated" : "interrupted") + ": checkpoint saved at step " +
             std::to_string(trainer.step_count()) + "; continue with the same command and --resume");

@@ -26,6 +26,11 @@ struct shape_error : error {
 struct checkpoint_error : error {
     using error::error;
 };
+/// Long work (reading a large text) given up because its `stop` callback asked for it
+/// (Ctrl-C): not bad input, so a program may tell it apart.
+struct interrupted : error {
+    using error::error;
+};
 
 namespace detail {
 template <class... A>

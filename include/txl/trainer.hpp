@@ -56,7 +56,7 @@ struct EvalStats {
 /// Loss and accuracy over all of `ids`, read sequentially as `batch` streams of `seq_len`
 /// steps with a memory of `mem_len` (its own, starting empty). Dropout off.
 template <class Model>
-EvalStats evaluate(const Model& model, const std::vector<std::int64_t>& ids, std::size_t batch,
+EvalStats evaluate(const Model& model, const TokenIds& ids, std::size_t batch,
                    std::size_t seq_len, std::size_t mem_len, const std::function<bool()>& stop = nullptr) {
     using S = typename Model::S;
     SequentialLoader loader(ids, batch, seq_len, "validation text");
@@ -90,7 +90,8 @@ class Trainer {
 public:
     using S = typename Model::S;
 
-    Trainer(Model& model, const TrainOptions& options, const std::vector<std::int64_t>& train_ids)
+    /// `train_ids` are shared, not copied (a `std::vector<std::int64_t>` converts).
+    Trainer(Model& model, const TrainOptions& options, const TokenIds& train_ids)
         : model_(model), options_(options), loader_(train_ids, options.batch, options.seq_len, "training text"),
           rng_(options.seed) {
         model_.set_dropout(S(options.dropout), S(options.dropatt < 0 ? options.dropout : options.dropatt));
@@ -210,6 +211,13 @@ public:
             tensor<S, 1> m, v;
             read_npy((dir / "optimizer" / (adam_.names[k] + ".m.npy")).string(), n, m);
             read_npy((dir / "optimizer" / (adam_.names[k] + ".v.npy")).string(), n, v);
+            // Moments that are not finite, or a negative second moment, would put NaN into the
+            // weights with the first update: refuse them as `load_checkpoint` refuses such weights.
+            for (std::size_t i = 0; i < m.size(); ++i)
+                check<checkpoint_error>(std::isfinite(double(m(i))) && std::isfinite(double(v(i))) && v(i) >= S(0),
+                                        (dir / "optimizer" / adam_.names[k]).string(), ".{m,v}.npy: element ", i,
+                                        " holds m = ", m(i), ", v = ", v(i),
+                                        " (not finite, or a negative second moment); refusing to load it");
             moments[k] = {std::vector<S>(m.begin(), m.end()), std::vector<S>(v.begin(), v.end())};
         }
         Memory<S> mem;
