@@ -198,3 +198,44 @@ TEST_CASE("SequentialLoader: compact ids and a slice read exactly as the plain i
         CHECK(ya == yb);
     }
 }
+
+TEST_CASE("Utf8Stream: random bytes in random pieces decode, or fail, exactly as the whole string") {
+    // A property test over 3000 strings biased towards UTF-8's own bytes (lead bytes,
+    // continuation bytes, the boundaries of overlong, surrogate and beyond-U+10FFFF forms).
+    std::uint64_t state = 12345;
+    auto next = [&] { return state = state * 6364136223846793005ull + 1442695040888963407ull, state >> 33; };
+    const unsigned char interesting[] = {0x00, 0x41, 0x7F, 0x80, 0xBF, 0xC0, 0xC1, 0xC2, 0xDF, 0xE0, 0xED,
+                                         0xEF, 0xF0, 0xF4, 0xF5, 0xFF, 0x9F, 0xA0, 0x8F, 0x90};
+    int agreed = 0, failed = 0;
+    for (int trial = 0; trial < 3000; ++trial) {
+        std::string s(next() % 24, '\0');
+        for (auto& c : s) c = char(next() % 3 ? interesting[next() % sizeof interesting] : next() % 256);
+        std::vector<char32_t> whole;
+        std::string whole_error;
+        try {
+            whole = txl::utf8_decode(s);
+        } catch (const txl::error& e) {
+            whole_error = e.what();
+        }
+        txl::Utf8Stream d;
+        std::vector<char32_t> got;
+        std::string got_error;
+        try {
+            for (std::size_t i = 0; i < s.size();) {
+                const std::size_t piece = std::min<std::size_t>(1 + next() % 4, s.size() - i);
+                d.feed(s.data() + i, piece, [&](char32_t c) { got.push_back(c); });
+                i += piece;
+            }
+            d.finish();
+        } catch (const txl::error& e) {
+            got_error = e.what();
+        }
+        CHECK(got_error == whole_error);
+        if (whole_error.empty()) CHECK(got == whole);
+        agreed += got_error == whole_error;
+        failed += !whole_error.empty();
+    }
+    CHECK(agreed == 3000);
+    CHECK(failed > 500);   // both kinds of input were tried
+    CHECK(failed < 2900);
+}
