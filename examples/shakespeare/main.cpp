@@ -346,6 +346,7 @@ void write_loss_svg(const fs::path& csv, const fs::path& svg) {
     }
     o << "<text x='" << W - R - 150 << "' y='" << T + 15 << "' fill='#1f77b4'>train loss</text>\n"
       << "<text x='" << W - R - 150 << "' y='" << T + 32 << "' fill='#ff7f0e'>validation loss</text>\n</svg>\n";
+    txl::finish_file(o, svg.string());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -415,7 +416,9 @@ int run_train(const TrainArgs& a, const std::function<void(const std::string&)>&
     const fs::path csv = out / "metrics.csv";
     const std::string header = "step,tokens,lr,train_loss,train_acc,valid_loss,valid_acc,tokens_per_s,elapsed_s";
     if (!a.resume || !fs::exists(csv)) {
-        std::ofstream(csv) << header << "\n";
+        std::ofstream o(csv);
+        o << header << "\n";
+        txl::finish_file(o, csv.string());
     } else {
         // Rows logged after the checkpoint (a run killed between saves) are replayed by this
         // run: drop them, so that every step appears once.
@@ -428,8 +431,7 @@ int run_train(const TrainArgs& a, const std::function<void(const std::string&)>&
         const fs::path tmp_csv = out / "metrics.csv.tmp";
         std::ofstream o(tmp_csv);
         o << kept;
-        o.close();
-        txl::check<txl::error>(bool(o), tmp_csv.string(), ": could not be written");
+        txl::finish_file(o, tmp_csv.string());
         fs::rename(tmp_csv, csv);
     }
 
@@ -481,6 +483,7 @@ int run_train(const TrainArgs& a, const std::function<void(const std::string&)>&
     txl::EvalStats last_valid{};
     bool have_valid = false;
     std::size_t last_valid_step = std::size_t(-1);
+    std::string log_failure;  // a metrics.csv row that could not be written
     if (a.steps && trainer.step_count() >= a.steps) say("already at step " + std::to_string(trainer.step_count()));
     while (!done()) {
         const auto s = trainer.step();
@@ -508,12 +511,18 @@ int run_train(const TrainArgs& a, const std::function<void(const std::string&)>&
             line << std::setprecision(0) << " | " << tps << " tok/s | " << hms(now) << " elapsed | ETA " << hms(eta);
             if (tty) std::cout << "\r\033[K";
             std::cout << line.str() << std::endl;
-            std::ofstream(csv, std::ios::app)
-                << step << "," << trainer.tokens_seen() << "," << s.lr << ","
+            std::ofstream row(csv, std::ios::app);
+            row << step << "," << trainer.tokens_seen() << "," << s.lr << ","
                 << sum_loss / double(n_logged) << "," << sum_acc / double(n_logged) << ","
                 << (validated ? std::to_string(last_valid.loss) : "") << ","
                 << (validated ? std::to_string(last_valid.accuracy) : "") << "," << tps << "," << now << "\n";
             sum_loss = sum_acc = 0, n_logged = 0, tokens_window = 0, window_start = now;
+            try {
+                txl::finish_file(row, csv.string());
+            } catch (const txl::error& e) {  // a full disk: stop, try to save what was trained, say so
+                log_failure = e.what();
+                break;
+            }
         } else if (tty) {
             const int width = 30, fill = int(progress() * width);
             std::cout << "\r[" << std::string(std::size_t(fill), '#') << std::string(std::size_t(width - fill), '.')
@@ -522,6 +531,9 @@ int run_train(const TrainArgs& a, const std::function<void(const std::string&)>&
         if (step % rc.save_every == 0 && !last) save();
     }
     save();
+    if (!log_failure.empty())
+        throw txl::error(log_failure + "; stopped training (checkpoint saved at step " +
+                         std::to_string(trainer.step_count()) + ")");
     write_loss_svg(csv, out / "loss.svg");
     // Nothing left to save: from here Ctrl-C and SIGTERM end the program at once again (the
     // final sample may be long).

@@ -13,11 +13,14 @@ The fast part asserts, each check printing one line:
     checkpoint untouched;
   * random damage to a checkpoint (a changed, dropped or added byte, a cut, a file emptied or
     removed): always a non-zero exit with a message, never a crash, never a silent load;
+  * with --failwrite (the LD_PRELOAD library failwrite.c): each write and fsync of a save failed
+    in turn (a sample of them), then metrics.csv's and loss.svg's: an error with the reason,
+    the previous checkpoint kept and resumable, no temporary directory left;
   * Ctrl-C and SIGTERM in every phase (loading a large text, training, validation, the final
     sample, eval, sample): the program ends, in training with its checkpoint saved; the time from
     the signal to the exit is printed, and must stay under a generous bound here (the long part
     measures it on a 200 MB text).
-Bad numeric options, write failures (a full disk), interrupted swaps and torn checkpoints are
+Bad numeric options, a full disk (ulimit -f), interrupted swaps and torn checkpoints are
 checked by tests/cli/test_cli.sh, which ctest runs beside this.
 
 The long part (`--long`) measures, for a 200 MB text (Tiny Shakespeare repeated when --text or
@@ -328,6 +331,60 @@ def nan_injection(bin_, text, tmp, trained):
     expect(tree_bytes(os.path.join(d, "checkpoint")) == before, "overflowing weights: the checkpoint is untouched")
 
 
+def write_faults(bin_, text, tmp, so):
+    """Each write (sampled) and fsync of a save made to fail in turn through the LD_PRELOAD
+    library failwrite.c, then metrics.csv's and loss.svg's writes: a non-zero exit with the
+    reason, the previous checkpoint intact (and resumable), no temporary directory left."""
+    base = [bin_, "train", "--data", text, "--config", "practical", "--valid-every", "1000", "--log-every", "1",
+            "--sample-length", "0"]
+    first = os.path.join(tmp, "fw_base")
+    rc, _, err = run(base + ["--steps", "2", "--out", first])
+    if not expect(rc == 0, "write faults: a checkpoint at step 2", err[-300:]):
+        return
+    env = dict(os.environ, LD_PRELOAD=so, TXL_FAIL_UNDER=".checkpoint.tmp", TXL_FAIL_REPORT="1")
+    d = os.path.join(tmp, "fw_count")
+    shutil.copytree(first, d)
+    rc, _, err = run(base + ["--steps", "3", "--out", d, "--resume"], env=env)
+    m = re.search(r"failwrite: (\d+) writes, (\d+) fsyncs", err)
+    if not expect(rc == 0 and m is not None, "write faults: a save counted", err[-300:]):
+        return
+    W, F = int(m.group(1)), int(m.group(2))
+    # The first writes (parameters), a spread through the optimizer state and the memory, and
+    # the last ones (trainer.txt, vocab.txt, config.txt, checksums.txt); fsyncs likewise, the
+    # last being the directories'.
+    cases = [("TXL_FAIL_WRITE", n) for n in sorted({1, W // 4, W // 2, 3 * W // 4, *range(W - 5, W + 1)})]
+    cases += [("TXL_FAIL_FSYNC", n) for n in sorted({1, F // 2, F - 1, F})]
+    problems = []
+    for var, n in cases:
+        d = os.path.join(tmp, "fw_case")
+        shutil.rmtree(d, ignore_errors=True)
+        shutil.copytree(first, d)
+        rc, _, err = run(base + ["--steps", "3", "--out", d, "--resume"], env=dict(env, **{var: str(n)}))
+        trainer = open(os.path.join(d, "checkpoint", "trainer.txt")).read()
+        left = [f for f in os.listdir(d) if f.startswith(".checkpoint")]
+        if rc != 1 or "error:" not in err or not ("disk full" in err or "I/O error" in err):
+            problems.append(f"{var}={n}: exit {rc}, {err.strip().splitlines()[-1] if err.strip() else ''}")
+        elif "step 2\n" not in trainer or left:
+            problems.append(f"{var}={n}: previous checkpoint not kept (left: {left})")
+    expect(not problems, f"write faults: {len(cases)} of a save's {W} writes and {F} fsyncs failed in turn, each an "
+           "error with the reason and the step-2 checkpoint kept", "; ".join(problems[:4]))
+    rc, _, err = run(base + ["--steps", "3", "--out", d, "--resume"])
+    expect(rc == 0, "write faults: the kept checkpoint resumes", err[-300:])
+    # The logs: a metrics.csv row or loss.svg that cannot be written stops the run with the
+    # reason, after saving what was trained.
+    for under, n, want in [("metrics.csv", 1, "metrics.csv"), ("metrics.csv", 3, "metrics.csv"),
+                           ("loss.svg", 1, "loss.svg")]:
+        d = os.path.join(tmp, "fw_log")
+        shutil.rmtree(d, ignore_errors=True)
+        shutil.copytree(first, d)
+        rc, _, err = run(base + ["--steps", "5", "--out", d, "--resume"],
+                         env=dict(os.environ, LD_PRELOAD=so, TXL_FAIL_UNDER=under, TXL_FAIL_WRITE=str(n)))
+        erc, _, _ = run([bin_, "eval", "--checkpoint", d, "--data", text])
+        expect(rc == 1 and want in err and "disk full" in err and erc == 0,
+               f"write faults: {under} write {n} fails: exit 1 with the reason, a checkpoint that loads",
+               f"exit {rc}, eval {erc}: {err[-300:]}")
+
+
 def mutate(path, rng):
     """One random damage to a file: a changed, dropped or inserted byte, a cut, emptied."""
     data = bytearray(open(path, "rb").read())
@@ -402,6 +459,9 @@ def fast(args, tmp):
         nan_injection(args.bin, text, tmp, trained)
         print(f"  ({time.monotonic() - t0:.0f} s)")
         damage(args.bin, text, tmp, trained, args.damage, rng)
+        print(f"  ({time.monotonic() - t0:.0f} s)")
+    if args.failwrite:
+        write_faults(args.bin, text, tmp, os.path.abspath(args.failwrite))
         print(f"  ({time.monotonic() - t0:.0f} s)")
     big = os.path.join(tmp, "big.txt")
     write_play(big, 64 << 20)
@@ -495,6 +555,7 @@ def main():
     ap.add_argument("--text", help="long part: a text to repeat (default $TXL_TINY_SHAKESPEARE, else generated)")
     ap.add_argument("--mb", type=int, default=200, help="long part: size of the large text in MB (default 200; 0: fuzzing only)")
     ap.add_argument("--fuzz", type=int, default=2000, help="long part: damaged checkpoints to try (default 2000)")
+    ap.add_argument("--failwrite", help="fast part: failwrite.so (tests/reliability/failwrite.c) to inject write faults")
     ap.add_argument("--kills", type=int, default=8, help="fast part: kill -9 count (default 8)")
     ap.add_argument("--damage", type=int, default=40, help="fast part: damaged checkpoints (default 40)")
     ap.add_argument("--signal-bound", type=float, default=10.0,
