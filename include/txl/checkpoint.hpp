@@ -369,8 +369,9 @@ inline void load_checkpoint(Module& module, const fs::path& dir, bool verify = t
         // Weights that hold NaN or infinity (a diverged run saved by other means, a damaged file)
         // would only ever produce NaN: refused, naming the file.
         for (const auto& v : *staged)
-            check<checkpoint_error>(std::isfinite(double(v)), (dir / (name + ".npy")).string(),
-                                    ": holds a value that is not finite (", v, "); refusing to load it");
+            if (!std::isfinite(double(v)))  // (the message, a path, is built only then)
+                throw checkpoint_error(detail::concat((dir / (name + ".npy")).string(),
+                                                      ": holds a value that is not finite (", v, "); refusing to load it"));
         // Copy into the existing storage: flat views (ParamRef) of the parameters stay valid.
         commit.push_back([&p, staged] { std::copy(staged->begin(), staged->end(), p.value.begin()); });
     });

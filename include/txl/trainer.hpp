@@ -214,10 +214,10 @@ public:
             // Moments that are not finite, or a negative second moment, would put NaN into the
             // weights with the first update: refuse them as `load_checkpoint` refuses such weights.
             for (std::size_t i = 0; i < m.size(); ++i)
-                check<checkpoint_error>(std::isfinite(double(m(i))) && std::isfinite(double(v(i))) && v(i) >= S(0),
-                                        (dir / "optimizer" / adam_.names[k]).string(), ".{m,v}.npy: element ", i,
-                                        " holds m = ", m(i), ", v = ", v(i),
-                                        " (not finite, or a negative second moment); refusing to load it");
+                if (!(std::isfinite(double(m(i))) && std::isfinite(double(v(i))) && v(i) >= S(0)))  // message only then
+                    throw checkpoint_error(detail::concat((dir / "optimizer" / adam_.names[k]).string(),
+                                                          ".{m,v}.npy: element ", i, " holds m = ", m(i), ", v = ", v(i),
+                                                          " (not finite, or a negative second moment); refusing to load it"));
             moments[k] = {std::vector<S>(m.begin(), m.end()), std::vector<S>(v.begin(), v.end())};
         }
         Memory<S> mem;
