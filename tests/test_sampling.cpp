@@ -43,6 +43,12 @@ TEST_CASE("sample: seeded, top-k restricts the choice, empty prompt throws") {
     CHECK(txl::sample(model, {1, 2}, 20, o) != other);
     const double logits[4] = {0.0, 3.0, 2.9, -1.0};
     txl::Rng rng(1);
+    txl::SampleOptions hot;
+    hot.temperature = HUGE_VAL;  // not finite: refused, as is NaN
+    CHECK_THROWS_WITH_AS(txl::pick_token(logits, 4, hot, rng), "sample: temperature inf must be finite and >= 0",
+                         txl::shape_error);
+    hot.temperature = std::nan("");
+    CHECK_THROWS_AS(txl::pick_token(logits, 4, hot, rng), txl::shape_error);
     txl::SampleOptions k2;
     k2.top_k = 2;
     for (int i = 0; i < 50; ++i) {

@@ -149,3 +149,34 @@ TEST_CASE("evaluate: a stop request ends the pass at the next batch, marked inco
     CHECK(part.tokens == 2 * 5 * 3);
     CHECK(part.tokens < whole.tokens);
 }
+
+TEST_CASE("Trainer: options out of range are refused, naming the option; weights that are not finite are never saved") {
+    const auto ids = synthetic_ids(400, 9);
+    Model model(9, 3);
+    auto bad = [&](auto&& change, const char* want) {
+        auto o = options(0.0);
+        change(o);
+        CHECK_THROWS_WITH_AS(txl::Trainer<Model>(model, o, ids), doctest::Contains(want), txl::error);
+    };
+    bad([](txl::TrainOptions& o) { o.seq_len = 0; }, "seq_len 0 and batch");
+    bad([](txl::TrainOptions& o) { o.mem_len = 1 << 20; }, "seq_len + mem_len");
+    bad([](txl::TrainOptions& o) { o.clip = std::nan(""); }, "clip nan");
+    bad([](txl::TrainOptions& o) { o.clip = -1; }, "clip -1");
+    bad([](txl::TrainOptions& o) { o.dropout = 1; }, "dropout 1 must be in [0, 1)");
+    bad([](txl::TrainOptions& o) { o.dropatt = std::nan(""); }, "dropatt nan");
+    bad([](txl::TrainOptions& o) { o.schedule.lr = HUGE_VAL; }, "schedule lr inf");
+    bad([](txl::TrainOptions& o) { o.schedule.lr = 0; }, "schedule lr 0");
+    bad([](txl::TrainOptions& o) { o.schedule.min_lr = 5; }, "min_lr 5 must be in [0, lr]");
+
+    txl::Trainer<Model> trainer(model, options(0.0), ids);
+    trainer.step();
+    const fs::path dir = fs::temp_directory_path() / ("txl_nosave_" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    trainer.save(dir, [](const fs::path&) {});
+    const auto saved = fs::last_write_time(dir / "trainer.txt");
+    model.generator.linear.weight.value(1, 2) = std::numeric_limits<float>::quiet_NaN();  // flat index 1 * 16 + 2
+    CHECK_THROWS_WITH_AS(trainer.save(dir, [](const fs::path&) {}),
+                         doctest::Contains("generator.weight element 18 (or its Adam moments) is not finite"), txl::error);
+    CHECK(fs::last_write_time(dir / "trainer.txt") == saved);
+    fs::remove_all(dir);
+}

@@ -11,6 +11,7 @@
 /// `top_k` largest logits (all when `top_k = 0`); $\tau = 0$ is greedy (argmax).
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <numeric>
@@ -32,7 +33,7 @@ struct SampleOptions {
 /// Pick a token from one row of logits.
 template <class S>
 inline std::int64_t pick_token(const S* logits, std::size_t V, const SampleOptions& o, Rng& rng) {
-    check(o.temperature >= 0, "sample: temperature ", o.temperature, " must be >= 0");
+    check(std::isfinite(o.temperature) && o.temperature >= 0, "sample: temperature ", o.temperature, " must be finite and >= 0");
     std::size_t best = 0;
     for (std::size_t c = 1; c < V; ++c)
         if (logits[c] > logits[best]) best = c;

@@ -92,10 +92,28 @@ public:
 
     /// `train_ids` are shared, not copied (a `std::vector<std::int64_t>` converts).
     Trainer(Model& model, const TrainOptions& options, const TokenIds& train_ids)
-        : model_(model), options_(options), loader_(train_ids, options.batch, options.seq_len, "training text"),
-          rng_(options.seed) {
+        : model_(model), options_(checked(options)),
+          loader_(train_ids, options.batch, options.seq_len, "training text"), rng_(options.seed) {
         model_.set_dropout(S(options.dropout), S(options.dropatt < 0 ? options.dropout : options.dropatt));
         adam_.attach(model_);
+    }
+
+    /// `o` if every option is in its range, else a `txl::error` naming the option and the range.
+    static const TrainOptions& checked(const TrainOptions& o) {
+        check<error>(o.seq_len >= 1 && o.batch >= 1, "TrainOptions: seq_len ", o.seq_len, " and batch ", o.batch,
+                     " must be >= 1");
+        check<error>(!Model::has_memory || o.seq_len + o.mem_len <= Model::config::P, "TrainOptions: seq_len + mem_len = ",
+                     o.seq_len + o.mem_len, " must be <= P = ", Model::config::P);
+        check<error>(std::isfinite(o.clip) && o.clip >= 0, "TrainOptions: clip ", o.clip, " must be finite and >= 0");
+        check<error>(o.dropout >= 0 && o.dropout < 1, "TrainOptions: dropout ", o.dropout, " must be in [0, 1)");
+        check<error>(o.dropatt < 1 && !std::isnan(o.dropatt), "TrainOptions: dropatt ", o.dropatt,
+                     " must be below 1 (< 0: as dropout)");
+        const Schedule& sc = o.schedule;
+        check<error>(std::isfinite(sc.lr) && sc.lr > 0, "TrainOptions: schedule lr ", sc.lr, " must be finite and > 0");
+        check<error>(std::isfinite(sc.min_lr) && sc.min_lr >= 0 && sc.min_lr <= sc.lr, "TrainOptions: schedule min_lr ",
+                     sc.min_lr, " must be in [0, lr]");
+        check<error>(sc.d_model >= 1, "TrainOptions: schedule d_model must be >= 1");
+        return o;
     }
 
     const TrainOptions& options() const { return options_; }
@@ -142,6 +160,18 @@ public:
     /// files of the caller's (a vocabulary, a config).
     template <class Extra>
     void save(const std::filesystem::path& dir, Extra&& extra) {
+        // Never replace a checkpoint with weights or moments that are not finite (they could only
+        // come from a bug or a fault, since `step` stops before a non-finite update).
+        for (std::size_t k = 0; k < adam_.refs.size(); ++k) {
+            const auto& r = adam_.refs[k];
+            const auto& mv = adam_.moments[k];
+            for (std::size_t i = 0; i < r.size; ++i)
+                if (!(std::isfinite(double(r.value[i])) && std::isfinite(double(mv.first[i])) &&
+                      std::isfinite(double(mv.second[i]))))
+                    throw error(detail::concat("Trainer::save: ", adam_.names[k], " element ", i,
+                                               " (or its Adam moments) is not finite; the checkpoint in ",
+                                               dir.string(), " was left as it was"));
+        }
         write_directory_atomically(dir, true, [&](const std::filesystem::path& tmp) {
             save_parameters(model_, tmp);
             std::filesystem::create_directory(tmp / "optimizer");
