@@ -148,11 +148,44 @@ std::string hms(double s) {
     return b;
 }
 
-/// `dir` itself if it holds trainer.txt or parameters, else `dir/checkpoint`.
-fs::path checkpoint_dir(const fs::path& dir) {
-    txl::recover_interrupted_save(dir / "checkpoint");  // a save interrupted between its renames
+/// The checkpoint `eval` and `sample` read from `dir`: a run directory's `best/` (the weights
+/// with the lowest validation loss so far), or its `checkpoint/` (the latest) with `latest` or
+/// when there is no `best/` yet; `dir` itself if it is a checkpoint.
+fs::path checkpoint_dir(const fs::path& dir, bool latest = false) {
+    for (const char* sub : {"best", "checkpoint"})
+        txl::recover_interrupted_save(dir / sub);  // a save interrupted between its renames
+    if (!latest && fs::exists(dir / "best" / "src_embed.weight.npy")) return dir / "best";
     if (fs::exists(dir / "checkpoint" / "src_embed.weight.npy")) return dir / "checkpoint";
     return dir;
+}
+
+/// What `best/best.txt` records: the step and its validation loss and accuracy.
+struct Best {
+    std::size_t step = 0;
+    double loss = HUGE_VAL, accuracy = 0;
+    bool found = false;
+};
+Best read_best(const fs::path& dir) {
+    Best b;
+    std::ifstream in(dir / "best.txt");
+    std::string key;
+    while (in >> key) {
+        if (key == "step") in >> b.step;
+        else if (key == "valid_loss") in >> b.loss;
+        else if (key == "valid_acc") in >> b.accuracy;
+    }
+    b.found = b.step > 0 && std::isfinite(b.loss);
+    return b;
+}
+
+/// "loaded DIR (the best, step N, validation loss L)" for eval and sample.
+std::string describe_checkpoint(const fs::path& ckpt) {
+    const Best b = read_best(ckpt);
+    std::ostringstream m;
+    m << "loaded " << ckpt.string();
+    if (b.found) m << " (the best so far: step " << b.step << ", validation loss " << std::fixed << std::setprecision(4) << b.loss << ")";
+    else if (ckpt.filename() == "checkpoint") m << " (the latest)";
+    return m.str();
 }
 
 struct Text {
@@ -452,6 +485,24 @@ int run_train(const TrainArgs& a, const std::function<void(const std::string&)>&
             write_config(tmp, rc, seed);
         });
     };
+    // best/: the weights with the lowest validation loss so far (what eval and sample read),
+    // replaced atomically like checkpoint/. A resumed run keeps its record; a new run starts one.
+    const fs::path best_dir = out / "best";
+    Best best = a.resume ? read_best(best_dir) : Best{};
+    if (!a.resume) fs::remove_all(best_dir);
+    auto save_best = [&](const txl::EvalStats& v, std::size_t step) {
+        txl::write_directory_atomically(best_dir, true, [&](const fs::path& tmp) {
+            txl::save_parameters(model, tmp);
+            text.tokenizer.save((tmp / "vocab.txt").string());
+            write_config(tmp, rc, seed);
+            const std::string path = (tmp / "best.txt").string();
+            std::ofstream o(path);
+            o << std::setprecision(17) << "step " << step << "\nvalid_loss " << v.loss << "\nvalid_acc " << v.accuracy
+              << "\n";
+            txl::finish_file(o, path);
+        });
+        best = {step, v.loss, v.accuracy, true};
+    };
     // From here on Ctrl-C and SIGTERM finish the step, save and exit non-zero. Before (reading
     // and checking the text and the checkpoint) there is nothing to save: they end the program at
     // once, as by default.
@@ -495,7 +546,10 @@ int run_train(const TrainArgs& a, const std::function<void(const std::string&)>&
         if (validate) {  // stops at the next batch on Ctrl-C / SIGTERM (a large text validates for minutes)
             const auto v = txl::evaluate(model, text.valid, rc.train.batch, rc.train.seq_len, rc.train.mem_len,
                                          [] { return g_interrupted.load(); });
-            if (v.complete) last_valid = v, have_valid = true, last_valid_step = step;
+            if (v.complete) {
+                last_valid = v, have_valid = true, last_valid_step = step;
+                if (v.loss < best.loss) save_best(v, step);
+            }
         }
         const bool validated = validate && last_valid_step == step;
         if (step % rc.log_every == 0 || validated) {
@@ -550,9 +604,28 @@ int run_train(const TrainArgs& a, const std::function<void(const std::string&)>&
         say("trained " + std::to_string(trainer.step_count() - start) + " steps (" + std::to_string(tokens_run) +
             " tokens) in " + hms(elapsed()) + "; checkpoint " + ckpt.string() + ", curves " + (out / "loss.svg").string());
     }
-    if (have_valid && last_valid_step == trainer.step_count()) {
-        std::cout << std::fixed << std::setprecision(4) << "valid_loss " << last_valid.loss << " valid_acc "
-                  << last_valid.accuracy << "\n";
+    if (best.found) {
+        // The best checkpoint, as people compare it: nats and bits per character, accuracy, and
+        // (a small validation text) with memory 0, the trained m and 2m.
+        std::ostringstream m;
+        m << std::fixed << std::setprecision(4) << "best: step " << best.step << " of " << trainer.step_count()
+          << ", validation loss " << best.loss << " nats/char = " << best.loss / std::log(2.0) << " bits/char, accuracy "
+          << best.accuracy << " (" << best_dir.string() << ", what eval and sample read)";
+        say(m.str());
+        if (Model::has_memory && text.valid.size() <= 2'000'000) {
+            Model bm(text.tokenizer.size(), 0);
+            txl::load_checkpoint(bm, best_dir);
+            std::ostringstream t;
+            t << std::fixed << std::setprecision(4) << "best, by memory length:";
+            for (std::size_t mem : {std::size_t(0), rc.train.mem_len, 2 * rc.train.mem_len})
+                if (mem + rc.train.seq_len <= C::P) {
+                    const auto r = txl::evaluate(bm, text.valid, rc.train.batch, rc.train.seq_len, mem);
+                    t << " mem_len " << mem << ": " << r.loss << " (" << r.loss / std::log(2.0) << " bits/char);";
+                }
+            say(t.str());
+        }
+        std::cout << std::fixed << std::setprecision(4) << "valid_loss " << best.loss << " valid_acc " << best.accuracy
+                  << "\n";
     }
     if (a.sample_length) {
         txl::SampleOptions so = sample_options<Model>(rc, -1);
@@ -616,7 +689,9 @@ int main(int argc, char** argv) {
     std::string ev_ckpt, ev_data;
     long ev_mem = -1;
     auto* eval = app.add_subcommand("eval", "Validation loss and accuracy of a checkpoint, with any memory length");
-    eval->add_option("--checkpoint", ev_ckpt, "A run directory or its checkpoint/")->required();
+    bool ev_latest = false, sa_latest = false;
+    eval->add_option("--checkpoint", ev_ckpt, "A run directory (its best/, else checkpoint/) or a checkpoint")->required();
+    eval->add_flag("--latest", ev_latest, "Use the run's latest checkpoint/, not best/");
     eval->add_option("--data", ev_data, "Text file (default: as for train)");
     eval->add_option("--mem-len", ev_mem, "Memory length (default: the trained one; 0 switches memory off)")
         ->check(whole_in(0, 1'000'000));
@@ -632,7 +707,8 @@ int main(int argc, char** argv) {
     std::uint64_t sa_seed = 1;
     long sa_mem = -1;
     auto* samp = app.add_subcommand("sample", "Print the prompt and text sampled after it, with memory");
-    samp->add_option("--checkpoint", sa_ckpt, "A run directory or its checkpoint/")->required();
+    samp->add_option("--checkpoint", sa_ckpt, "A run directory (its best/, else checkpoint/) or a checkpoint")->required();
+    samp->add_flag("--latest", sa_latest, "Use the run's latest checkpoint/, not best/");
     samp->add_option("--prompt", sa_prompt, "Text to start from")->required();
     samp->add_option("--length", sa_len, "Characters to sample")->required()->check(whole_in(0, 10'000'000));
     samp->add_option("--temperature", sa_temp, "Softmax temperature; 0 is greedy")->capture_default_str()
@@ -653,8 +729,9 @@ int main(int argc, char** argv) {
         txl::CharTokenizer vocab;
         RunConfig rc;
         if (*eval) {
-            const fs::path ckpt = checkpoint_dir(ev_ckpt);
+            const fs::path ckpt = checkpoint_dir(ev_ckpt, ev_latest);
             load_run(ckpt, vocab, rc);
+            say(describe_checkpoint(ckpt));
             return with_model(rc.model, rc.encoding, [&](auto tag) {
                 using Model = typename decltype(tag)::type;
                 auto model = load_model<Model>(ckpt, vocab.size());
@@ -674,14 +751,19 @@ int main(int argc, char** argv) {
                 say("evaluated " + std::to_string(r.tokens) + " validation characters, model " + rc.model + ", encoding " + rc.encoding +
                     ", seq_len " + std::to_string(rc.train.seq_len) + ", batch " + std::to_string(rc.train.batch) +
                     (Model::has_memory ? ", mem_len " + std::to_string(mem) : ", no memory (each segment alone)"));
+                std::ostringstream bpc;
+                bpc << std::fixed << std::setprecision(4) << "validation loss " << r.loss << " nats/char = "
+                    << r.loss / std::log(2.0) << " bits/char, accuracy " << r.accuracy;
+                say(bpc.str());
                 std::cout << std::fixed << std::setprecision(4) << "valid_loss " << r.loss << " valid_acc "
                           << r.accuracy << "\n";
                 return 0;
             });
         }
         if (*samp) {
-            const fs::path ckpt = checkpoint_dir(sa_ckpt);
+            const fs::path ckpt = checkpoint_dir(sa_ckpt, sa_latest);
             load_run(ckpt, vocab, rc);
+            say(describe_checkpoint(ckpt));
             return with_model(rc.model, rc.encoding, [&](auto tag) {
                 using Model = typename decltype(tag)::type;
                 auto model = load_model<Model>(ckpt, vocab.size());

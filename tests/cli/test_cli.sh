@@ -91,13 +91,13 @@ expect_fail "prompt outside the vocabulary" "is not in the vocabulary" "$bin" sa
 # --- broken checkpoints
 cp -r "$tmp/straight" "$tmp/broken1"
 rm "$tmp/broken1/checkpoint/generator.weight.npy"
-expect_fail "checkpoint missing a file" "generator.weight.npy: listed in checksums.txt but missing" "$bin" eval --checkpoint "$tmp/broken1" --data "$tmp/text.txt"
+expect_fail "checkpoint missing a file" "generator.weight.npy: listed in checksums.txt but missing" "$bin" eval --latest --checkpoint "$tmp/broken1" --data "$tmp/text.txt"
 cp -r "$tmp/straight" "$tmp/broken2"
 f="$tmp/broken2/checkpoint/transformer.layers.3.feed_forward.layer1.weight.npy"
 truncate -s $(( $(stat -c %s "$f") - 100 )) "$f"
-expect_fail "truncated checkpoint" "checksum mismatch" "$bin" sample --checkpoint "$tmp/broken2" --prompt "R" --length 5
+expect_fail "truncated checkpoint" "checksum mismatch" "$bin" sample --latest --checkpoint "$tmp/broken2" --prompt "R" --length 5
 rm "$tmp/broken2/checkpoint/checksums.txt"  # as a checkpoint from before checksums: the reader's own check
-expect_fail "truncated checkpoint, no checksums" "truncated or padded" "$bin" sample --checkpoint "$tmp/broken2" --prompt "R" --length 5
+expect_fail "truncated checkpoint, no checksums" "truncated or padded" "$bin" sample --latest --checkpoint "$tmp/broken2" --prompt "R" --length 5
 cp -r "$tmp/straight" "$tmp/broken3"
 printf '\x01' | dd of="$tmp/broken3/checkpoint/optimizer/src_embed.weight.m.npy" bs=1 seek=200 conv=notrunc 2>/dev/null
 expect_fail "a changed byte in the optimizer state" "checksum mismatch" "$bin" train --data "$tmp/text.txt" --config practical --steps 6 --out "$tmp/broken3" --resume
@@ -111,8 +111,25 @@ for case in "vocab|\$ s/.*/1114112/|is not a Unicode character" "config|s/^seq_l
   rm -rf "$tmp/edit" && cp -r "$tmp/straight" "$tmp/edit" && rm "$tmp/edit/checkpoint/checksums.txt"
   [ "$file" = vocab ] && f="$tmp/edit/checkpoint/vocab.txt" || f="$tmp/edit/checkpoint/config.txt"
   sed -i "$sedexpr" "$f"
-  expect_fail "hand-edited $file: $want" "$want" "$bin" eval --checkpoint "$tmp/edit" --data "$tmp/text.txt"
+  expect_fail "hand-edited $file: $want" "$want" "$bin" eval --latest --checkpoint "$tmp/edit" --data "$tmp/text.txt"
 done
+
+# --- best/: the weights with the lowest validation loss; eval and sample read it and say so,
+# --latest reads checkpoint/; a new run (--force) starts a new record; a damaged best/ is refused
+[ -f "$tmp/straight/best/best.txt" ] && grep -q "^step [24]$" "$tmp/straight/best/best.txt" && ok || bad "best/ written at a validation"
+out=$("$bin" eval --checkpoint "$tmp/straight" --data "$tmp/text.txt" 2>&1 >/dev/null)
+[[ "$out" == *"/best (the best so far: step "* && "$out" == *"bits/char"* ]] && ok || bad "eval reads best/ and says so: '$out'"
+out=$("$bin" eval --latest --checkpoint "$tmp/straight" --data "$tmp/text.txt" 2>&1 >/dev/null)
+[[ "$out" == *"checkpoint (the latest)"* ]] && ok || bad "eval --latest reads checkpoint/: '$out'"
+grep -q "^best: step [24] of 4, validation loss .* bits/char" "$tmp/straight.log" && grep -q "^best, by memory length: mem_len 0: " "$tmp/straight.log" \
+  && ok || bad "train reports the best checkpoint in nats and bits per character, by memory length"
+[ "$(tail -n 1 "$tmp/straight/metrics.csv" | cut -d, -f1)" = 4 ] && ok || bad "metrics.csv ends at step 4"
+cp -r "$tmp/straight" "$tmp/bestbroken"
+printf '\x01' | dd of="$tmp/bestbroken/best/generator.bias.npy" bs=1 seek=130 conv=notrunc 2>/dev/null
+expect_fail "a changed byte in best/" "checksum mismatch" "$bin" sample --checkpoint "$tmp/bestbroken" --prompt "R" --length 5
+"$bin" sample --latest --checkpoint "$tmp/bestbroken" --prompt "R" --length 5 > /dev/null 2>&1 && ok || bad "sample --latest beside a damaged best/"
+"$bin" "${train[@]}" --steps 2 --out "$tmp/bestbroken" --force > /dev/null 2>&1 || bad "--force over a run with best/"
+grep -q "^step 2$" "$tmp/bestbroken/best/best.txt" && ok || bad "--force: best/ is the new run's (step 2), not the old one's"
 
 # --- a disk that fills up during a save: a clear error, a non-zero exit, the previous checkpoint
 # intact and resumable (files limited to 100 KB: the larger weight files fail to write)

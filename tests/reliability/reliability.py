@@ -271,7 +271,7 @@ def kill9_resume(bin_, text, tmp, kills, rng):
             bad("kill -9: a run failed", f"exit {rc}: {p.text()[-400:]}")
             return
         if os.path.exists(os.path.join(killed, "checkpoint")) or os.path.exists(os.path.join(killed, ".checkpoint.old")):
-            erc, _, eerr = run([bin_, "eval", "--checkpoint", killed, "--data", text])
+            erc, _, eerr = run([bin_, "eval", "--latest", "--checkpoint", killed, "--data", text])
             loads_ok &= erc == 0
             if erc:
                 print(eerr[-400:])
@@ -296,8 +296,8 @@ def nan_injection(bin_, text, tmp, trained):
     v[17] = float("nan")
     write_npy_floats(f, header, v)
     reseal(os.path.join(d, "checkpoint"))
-    for what, cmd in [("eval", [bin_, "eval", "--checkpoint", d, "--data", text]),
-                      ("sample", [bin_, "sample", "--checkpoint", d, "--prompt", "R", "--length", "5"]),
+    for what, cmd in [("eval", [bin_, "eval", "--latest", "--checkpoint", d, "--data", text]),
+                      ("sample", [bin_, "sample", "--latest", "--checkpoint", d, "--prompt", "R", "--length", "5"]),
                       ("resume", [bin_, "train", "--data", text, "--config", "practical", "--steps", "12",
                                   "--out", d, "--resume"])]:
         rc, out, err = run(cmd)
@@ -379,7 +379,7 @@ def write_faults(bin_, text, tmp, so):
         shutil.copytree(first, d)
         rc, _, err = run(base + ["--steps", "5", "--out", d, "--resume"],
                          env=dict(os.environ, LD_PRELOAD=so, TXL_FAIL_UNDER=under, TXL_FAIL_WRITE=str(n)))
-        erc, _, _ = run([bin_, "eval", "--checkpoint", d, "--data", text])
+        erc, _, _ = run([bin_, "eval", "--latest", "--checkpoint", d, "--data", text])
         expect(rc == 1 and want in err and "disk full" in err and erc == 0,
                f"write faults: {under} write {n} fails: exit 1 with the reason, a checkpoint that loads",
                f"exit {rc}, eval {erc}: {err[-300:]}")
@@ -431,8 +431,8 @@ def damage(bin_, text, tmp, trained, n, rng, reseal_some=False, name="random dam
         if resealed:
             reseal(os.path.join(d, "checkpoint"))
         kinds[kind] = kinds.get(kind, 0) + 1
-        cmd = rng.choice([[bin_, "eval", "--checkpoint", d, "--data", text],
-                          [bin_, "sample", "--checkpoint", d, "--prompt", "R", "--length", "3"]])
+        cmd = rng.choice([[bin_, "eval", "--latest", "--checkpoint", d, "--data", text],
+                          [bin_, "sample", "--latest", "--checkpoint", d, "--prompt", "R", "--length", "3"]])
         rc, out, err = run(cmd, timeout=300)
         if rc >= 128 or rc < 0 or "Sanitizer" in err or "runtime error" in err:
             crashes.append(f"{rel} {kind}: exit {rc} {err[-200:]}")
