@@ -532,7 +532,6 @@ int run_train(const TrainArgs& a, const std::function<void(const std::string&)>&
     std::size_t n_logged = 0, tokens_run = 0, tokens_window = 0;
     double window_start = 0;
     txl::EvalStats last_valid{};
-    bool have_valid = false;
     std::size_t last_valid_step = std::size_t(-1);
     std::string log_failure;  // a metrics.csv row that could not be written
     if (a.steps && trainer.step_count() >= a.steps) say("already at step " + std::to_string(trainer.step_count()));
@@ -547,7 +546,7 @@ int run_train(const TrainArgs& a, const std::function<void(const std::string&)>&
             const auto v = txl::evaluate(model, text.valid, rc.train.batch, rc.train.seq_len, rc.train.mem_len,
                                          [] { return g_interrupted.load(); });
             if (v.complete) {
-                last_valid = v, have_valid = true, last_valid_step = step;
+                last_valid = v, last_valid_step = step;
                 if (v.loss < best.loss) save_best(v, step);
             }
         }

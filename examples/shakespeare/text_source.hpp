@@ -66,21 +66,14 @@ inline std::string sha256(const std::string& data) {
     return out.str();
 }
 
-/// The whole file; throws with the path if it is missing, unreadable or empty.
-inline std::string read_text(const std::string& path) {
-    std::error_code ec;
-    txl::check<txl::error>(std::filesystem::exists(path, ec), path, ": no such file");
-    txl::check<txl::error>(!std::filesystem::is_directory(path, ec), path, ": is a directory, expected a text file");
-    txl::check<txl::error>(std::filesystem::is_regular_file(path, ec), path,
-                           ": not a regular file (a device or a pipe?), expected a text file");
+/// The bytes of the file a download just wrote (a text given by the user is read, checked and
+/// tokenised by `txl::read_text_file`).
+inline std::string read_download(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
-    txl::check<txl::error>(bool(in), path, ": cannot be read");
     std::ostringstream s;
     s << in.rdbuf();
-    txl::check<txl::error>(!in.bad(), path, ": read error");
-    std::string text = s.str();
-    txl::check<txl::error>(!text.empty(), path, ": the file is empty");
-    return text;
+    txl::check<txl::error>(bool(in) && !in.bad(), path, ": the download cannot be read back");
+    return s.str();
 }
 
 /// Resolve the text's path (see the file comment); `log` reports what was chosen.
@@ -104,7 +97,7 @@ std::string find_text(const std::string& flag, Log&& log) {
         std::filesystem::remove(tmp);
         throw txl::error("could not download Tiny Shakespeare (offline? no curl?): " + help);
     }
-    const std::string got = sha256(read_text(tmp));
+    const std::string got = sha256(read_download(tmp));
     if (got != kSha256) {
         std::filesystem::remove(tmp);
         throw txl::error("the download's sha256 is " + got + ", expected " + kSha256 + ": " + help);
