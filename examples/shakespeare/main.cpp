@@ -241,7 +241,8 @@ void write_config(const fs::path& dir, const RunConfig& r, std::uint64_t seed) {
       << "schedule " << txl::Schedule::name(r.train.schedule.kind) << "\n"
       << "lr " << std::setprecision(17) << r.train.schedule.lr << "\nwarmup " << r.train.schedule.warmup << "\n"
       << "total " << r.train.schedule.total << "\nmin_lr " << r.train.schedule.min_lr << "\n"
-      << "clip " << r.train.clip << "\ndropout " << r.train.dropout << "\ndropatt " << r.train.dropatt << "\n";
+      << "clip " << r.train.clip << "\ndropout " << r.train.dropout << "\ndropatt " << r.train.dropatt << "\n"
+      << "weight_decay " << r.train.weight_decay << "\n";
     txl::finish_file(o, path);
 }
 
@@ -302,6 +303,8 @@ RunConfig read_config(const fs::path& dir, std::uint64_t* seed) {
     r.train.dropout = number("dropout", get("dropout"), 0, 0.99);
     // Older checkpoints have no dropatt (-1: as dropout).
     r.train.dropatt = kv.count("dropatt") ? number("dropatt", kv.at("dropatt"), -1, 0.99) : -1.0;
+    // ... and no weight decay (labml's Adam).
+    r.train.weight_decay = kv.count("weight_decay") ? number("weight_decay", kv.at("weight_decay"), 0, 10) : 0.0;
     if (seed) *seed = whole("seed", 0, ~0ull);
     return r;
 }
@@ -389,6 +392,10 @@ struct TrainArgs {
     std::string data, config = "practical", model = "xl", encoding = "learned", out, prompt = "ROMEO:\n";
     std::size_t steps = 0, sample_length = 300;
     double minutes = 0, dropout = -1, dropatt = -1;
+    // Overrides of the config's schedule and shapes (unset: the config's).
+    std::string schedule;
+    double lr = -1, min_lr = -1, weight_decay = -1;
+    long warmup = -1, total_steps = -1, batch = -1, seq_len = -1, mem_len = -1;
     bool resume = false, force = false;
     std::uint64_t seed = 1;
     std::size_t valid_every = 0, save_every = 0, log_every = 0;
@@ -408,8 +415,36 @@ int run_train(const TrainArgs& a, const std::function<void(const std::string&)>&
     RunConfig rc = builtin_config(a.config);
     rc.model = a.model;
     rc.encoding = a.encoding;
-    if (a.dropout >= 0) rc.train.dropout = a.dropout;
-    if (a.dropatt >= 0) rc.train.dropatt = a.dropatt;
+    // The command line's overrides of the config, as (option, value in rc) pairs: applied to a new
+    // run; a resumed run keeps its checkpoint's, and an override that differs is an error.
+    auto overrides = [&](RunConfig& r) {
+        std::vector<std::pair<std::string, std::string>> given;
+        auto set = [&](bool on, const char* opt, auto& field, auto value) {
+            if (!on) return;
+            std::ostringstream was, now;
+            was << std::setprecision(17) << field;
+            field = decltype(+field)(value);
+            now << std::setprecision(17) << field;
+            given.push_back({opt, was.str() == now.str() ? "" : was.str()});
+        };
+        set(a.dropout >= 0, "--dropout", r.train.dropout, a.dropout);
+        set(a.dropatt >= 0, "--dropatt", r.train.dropatt, a.dropatt);
+        set(a.lr > 0, "--lr", r.train.schedule.lr, a.lr);
+        set(a.min_lr >= 0, "--min-lr", r.train.schedule.min_lr, a.min_lr);
+        set(a.warmup >= 0, "--warmup", r.train.schedule.warmup, a.warmup);
+        set(a.total_steps >= 0, "--total-steps", r.train.schedule.total, a.total_steps);
+        set(a.weight_decay >= 0, "--weight-decay", r.train.weight_decay, a.weight_decay);
+        set(a.batch > 0, "--batch", r.train.batch, a.batch);
+        set(a.seq_len > 0, "--seq-len", r.train.seq_len, a.seq_len);
+        set(a.mem_len >= 0, "--mem-len", r.train.mem_len, a.mem_len);
+        if (!a.schedule.empty()) {
+            const auto kind = txl::Schedule::parse(a.schedule);
+            given.push_back({"--schedule", kind == r.train.schedule.kind ? "" : txl::Schedule::name(r.train.schedule.kind)});
+            r.train.schedule.kind = kind;
+        }
+        return given;
+    };
+    overrides(rc);
     std::uint64_t seed = a.seed;
     std::unique_ptr<txl::CharTokenizer> saved_vocab;
     if (a.resume) {
@@ -421,8 +456,18 @@ int run_train(const TrainArgs& a, const std::function<void(const std::string&)>&
         txl::check<txl::checkpoint_error>(saved.encoding == a.encoding, ckpt.string(), ": trained with --encoding ",
                                           saved.encoding, ", this run asks for --encoding ", a.encoding);
         rc = saved;
+        RunConfig want = saved;
+        for (const auto& [opt, was] : overrides(want))
+            txl::check<txl::checkpoint_error>(was.empty() || (opt == "--total-steps" && was == "0"), ckpt.string(),
+                                              ": trained with ", opt, " ", was,
+                                              "; a resumed run keeps its checkpoint's settings (--force starts over)");
+        if (want.train.schedule.total != saved.train.schedule.total) rc.train.schedule.total = want.train.schedule.total;
         saved_vocab = std::make_unique<txl::CharTokenizer>(txl::CharTokenizer::load((ckpt / "vocab.txt").string()));
     }
+    // A cosine schedule run for --steps N ends its decay at step N unless told otherwise; with
+    // --minutes, the end is measured once warm-up is over (below).
+    const bool cosine = rc.train.schedule.kind == txl::Schedule::Kind::cosine;
+    if (cosine && rc.train.schedule.total == 0 && a.steps) rc.train.schedule.total = a.steps;
     if (a.valid_every) rc.valid_every = a.valid_every;
     if (a.save_every) rc.save_every = a.save_every;
     if (a.log_every) rc.log_every = a.log_every;
@@ -520,6 +565,7 @@ int run_train(const TrainArgs& a, const std::function<void(const std::string&)>&
     auto done = [&] {
         if (g_interrupted) return true;
         if (a.steps && trainer.step_count() >= a.steps) return true;
+        if (cosine && rc.train.schedule.total && trainer.step_count() >= rc.train.schedule.total) return true;
         return a.minutes > 0 && elapsed() >= a.minutes * 60;
     };
     auto progress = [&]() -> double {  // fraction of this run done
@@ -540,14 +586,34 @@ int run_train(const TrainArgs& a, const std::function<void(const std::string&)>&
         sum_loss += s.loss, sum_acc += s.accuracy, ++n_logged;
         tokens_run += s.tokens, tokens_window += s.tokens;
         const std::size_t step = trainer.step_count();
+        // Fitting a cosine schedule to --minutes: when warm-up is over (and this run has taken 20
+        // steps), validate once and time it, then fix the step where the decay ends so that the
+        // steps and validations left fill the time left:
+        //   total = step + (left - valid) / (per_step + valid / valid_every),
+        // with 2% spare. The end is saved with the checkpoint: a resumed run decays to the same step.
+        const bool calibrate = cosine && rc.train.schedule.total == 0 && a.minutes > 0 &&
+                               step >= std::max<std::size_t>(rc.train.schedule.warmup, 1) && step - start >= 20;
         const bool last = done();
-        const bool validate = step % rc.valid_every == 0 || last;
+        const bool validate = step % rc.valid_every == 0 || last || calibrate;
         if (validate) {  // stops at the next batch on Ctrl-C / SIGTERM (a large text validates for minutes)
+            const double v0 = elapsed();
             const auto v = txl::evaluate(model, text.valid, rc.train.batch, rc.train.seq_len, rc.train.mem_len,
                                          [] { return g_interrupted.load(); });
+            const double v_time = elapsed() - v0;
             if (v.complete) {
                 last_valid = v, last_valid_step = step;
                 if (v.loss < best.loss) save_best(v, step);
+            }
+            if (calibrate && v.complete) {
+                const double per_step = v0 / double(step - start), left = a.minutes * 60 - elapsed();
+                const double more = std::max(0.0, 0.98 * left / (per_step + v_time / double(rc.valid_every)));
+                rc.train.schedule.total = step + std::max<std::size_t>(std::size_t(more), 1);
+                trainer.set_schedule_total(rc.train.schedule.total);
+                std::ostringstream m;
+                m << std::fixed << std::setprecision(3) << "schedule: the cosine decay ends at step "
+                  << rc.train.schedule.total << " (measured " << per_step << " s a step, " << v_time
+                  << " s a validation, " << std::setprecision(1) << left / 60 << " minutes left)";
+                say(m.str());
             }
         }
         const bool validated = validate && last_valid_step == step;
@@ -673,6 +739,23 @@ int main(int argc, char** argv) {
         ->check(number_in(0.0, 0.99));
     train->add_option("--dropatt", ta.dropatt, "Dropout on the attention weights (default: as --dropout)")
         ->check(number_in(0.0, 0.99));
+    train->add_option("--schedule", ta.schedule,
+                      "Learning-rate schedule: noam, constant or cosine (default: the config's); a cosine "
+                      "schedule ends its decay, and the run, at --total-steps, else at --steps, else where "
+                      "--minutes ends (measured after warm-up)")
+        ->check(CLI::IsMember({"noam", "constant", "cosine"}));
+    train->add_option("--lr", ta.lr, "Peak learning rate (noam: the factor in front) (default: the config's)")
+        ->check(number_in(1e-9, 1e3));
+    train->add_option("--min-lr", ta.min_lr, "Cosine: the rate at the end (default: the config's)")->check(number_in(0, 1e3));
+    train->add_option("--warmup", ta.warmup, "Warm-up steps (default: the config's)")->check(whole_in(0, 1'000'000'000));
+    train->add_option("--total-steps", ta.total_steps, "Cosine: the step where the decay ends (default: see --schedule)")
+        ->check(whole_in(1, 1'000'000'000));
+    train->add_option("--weight-decay", ta.weight_decay,
+                      "AdamW's decoupled weight decay on the weight matrices (default: the config's; 0 is labml's Adam)")
+        ->check(number_in(0, 10));
+    train->add_option("--batch", ta.batch, "Batch size (default: the config's)")->check(whole_in(1, 100'000));
+    train->add_option("--seq-len", ta.seq_len, "Segment length T (default: the config's)")->check(whole_in(1, C::P));
+    train->add_option("--mem-len", ta.mem_len, "Memory length M (default: the config's)")->check(whole_in(0, C::P));
     train->add_option("--seed", ta.seed, "Seed of the initial weights and of dropout")->capture_default_str()
         ->check(whole_in(0, ~0ull));
     train->add_option("--valid-every", ta.valid_every, "Validate every N steps (default: labml 2000, practical 250)")

@@ -9,10 +9,22 @@
 ///   \cdot \frac{m}{\sqrt v + \epsilon}$$
 /// with $\beta = (0.9, 0.999)$, $\epsilon = 10^{-8}$ and no weight decay.
 ///
+/// **AdamW** (Loshchilov and Hutter, "Decoupled weight decay regularization"), an option:
+/// with $\lambda > 0$ each decayed parameter first shrinks by the step's own rate,
+/// $\theta \leftarrow \theta (1 - \eta_t \lambda)$, then takes the Adam step above. The decay is
+/// *decoupled*: it does not pass through $m$ and $v$, so every weight shrinks at the same
+/// relative rate whatever its gradient's scale. Decayed are the weight matrices and tables;
+/// biases (names ending in `bias`) and LayerNorm gains and biases (names containing `norm`)
+/// are not, as in nanoGPT and most GPT recipes.
+///
 /// **Noam** (labml, from "Attention is all you need"):
 /// $\eta_t = \eta \cdot d_{model}^{-1/2} \cdot \min(t^{-1/2},\ t \cdot w^{-3/2})$: linear warm-up
 /// for $w$ steps, then $1/\sqrt t$ decay. Also a constant rate and a cosine decay (after the same
-/// linear warm-up) to $\eta_{min}$ at the last step.
+/// linear warm-up) to $\eta_{min}$ at step `total`:
+/// $\eta_t = \eta_{min} + \tfrac12 (\eta - \eta_{min}) \bigl(1 + \cos(\pi \frac{t - w}{total - w})\bigr)$.
+/// A cosine schedule whose `total` is still 0 holds the peak $\eta$ after the warm-up, until a
+/// caller fixes `total` (the Shakespeare example does so from the measured speed, to end the
+/// decay with a time budget).
 ///
 /// **Clipping** by the global norm: if $\|g\|_2 = \sqrt{\sum_{\text{all tensors}} \sum g^2}$
 /// exceeds $c$, every gradient is scaled by $c / \|g\|_2$ (PyTorch's `clip_grad_norm_`, whose
@@ -47,6 +59,7 @@ struct Schedule {
                 return warmup && s < double(warmup) ? lr * s / double(warmup) : lr;
             case Kind::cosine: {
                 if (warmup && s < double(warmup)) return lr * s / double(warmup);
+                if (total == 0) return lr;  // the end not fixed yet (a time budget measures it): the peak
                 const double span = double(std::max(total, warmup + 1) - warmup);
                 const double p = std::min(1.0, (s - double(warmup)) / span);
                 return min_lr + 0.5 * (lr - min_lr) * (1 + std::cos(3.14159265358979323846 * p));
@@ -99,14 +112,23 @@ template <class S>
 class Adam {
 public:
     double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+    double weight_decay = 0;  ///< AdamW's $\lambda$ (0: labml's Adam)
+
+    /// Whether AdamW's decay applies to the parameter `name` (see the file comment).
+    static bool decays(const std::string& name) {
+        const bool bias = name.size() >= 4 && name.compare(name.size() - 4, 4, "bias") == 0;
+        return !bias && name.find("norm") == std::string::npos;
+    }
 
     /// Allocate zero moments for every parameter of `m`, and keep its flat view.
     template <class Module>
     void attach(Module& m) {
         moments.clear();
         names.clear();
+        decayed.clear();
         m.visit([&](const std::string& name, auto& p) {
             names.push_back(name);
+            decayed.push_back(decays(name));
             moments.push_back({std::vector<S>(p.value.size(), S(0)), std::vector<S>(p.value.size(), S(0))});
         });
         refs = parameter_refs<S>(m);
@@ -143,6 +165,7 @@ public:
         const double bc1 = 1 - std::pow(beta1, double(t)), bc2 = 1 - std::pow(beta2, double(t));
         const S step_size = S(lr * std::sqrt(bc2) / bc1);
         const S b1 = S(beta1), b2 = S(beta2), e = S(eps), c1 = S(1 - beta1), c2 = S(1 - beta2);
+        const S keep = S(1 - lr * weight_decay);  // AdamW: $1 - \eta_t \lambda$
         std::size_t total = 0;
         for (std::size_t k = 0; k < refs.size(); ++k) {
             active[k].extend(refs[k].touched->begin, refs[k].touched->end);
@@ -152,11 +175,17 @@ public:
         // threads in one parallel region, see `for_joined_spans`), labml's "optimized" Adam:
         // $m \leftarrow \beta_1 m + (1 - \beta_1)\, g$, $v \leftarrow \beta_2 v + (1 - \beta_2)\, g^2$,
         // $\theta \leftarrow \theta - \eta_t \frac{\sqrt{1 - \beta_2^t}}{1 - \beta_1^t} \cdot \frac{m}{\sqrt v + \epsilon}$.
+        // With AdamW's decay, first $\theta \leftarrow (1 - \eta_t \lambda)\, \theta$. A sparse tensor
+        // decays over its active span only: the rows outside it never had a gradient, and hold
+        // their initial values (zeros for labml's relative tables) undecayed.
         for_joined_spans(active, total, total >= 65536, [&](std::size_t k, std::size_t lo, std::size_t hi) {
             S* __restrict mm = moments[k].first.data();
             S* __restrict vv = moments[k].second.data();
             S* __restrict th = refs[k].value;
             const S* __restrict g = refs[k].grad;
+            if (weight_decay > 0 && decayed[k])
+#pragma omp simd
+                for (std::size_t i = lo; i < hi; ++i) th[i] *= keep;
 #pragma omp simd
             for (std::size_t i = lo; i < hi; ++i) {
                 mm[i] = b1 * mm[i] + c1 * g[i];
@@ -170,6 +199,7 @@ public:
 
     std::size_t t = 0;  ///< steps taken
     std::vector<std::string> names;
+    std::vector<bool> decayed;  ///< per tensor: AdamW's decay applies (`decays(name)`)
     std::vector<std::pair<std::vector<S>, std::vector<S>>> moments;  ///< (m, v) per tensor
 };
 

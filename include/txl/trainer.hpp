@@ -39,6 +39,7 @@ struct TrainOptions {
     double clip = 1.0;  ///< global gradient-norm limit (0: no clipping)
     double dropout = 0;
     double dropatt = -1;  ///< dropout on the attention weights; < 0: the same as `dropout` (labml)
+    double weight_decay = 0;  ///< AdamW's decoupled $\lambda$ (0: labml's Adam, see `optim.hpp`)
     std::uint64_t seed = 1;  ///< dropout masks
 };
 
@@ -96,6 +97,7 @@ public:
           loader_(train_ids, options.batch, options.seq_len, "training text"), rng_(options.seed) {
         model_.set_dropout(S(options.dropout), S(options.dropatt < 0 ? options.dropout : options.dropatt));
         adam_.attach(model_);
+        adam_.weight_decay = options.weight_decay;
     }
 
     /// `o` if every option is in its range, else a `txl::error` naming the option and the range.
@@ -113,10 +115,15 @@ public:
         check<error>(std::isfinite(sc.min_lr) && sc.min_lr >= 0 && sc.min_lr <= sc.lr, "TrainOptions: schedule min_lr ",
                      sc.min_lr, " must be in [0, lr]");
         check<error>(sc.d_model >= 1, "TrainOptions: schedule d_model must be >= 1");
+        check<error>(std::isfinite(o.weight_decay) && o.weight_decay >= 0 && o.weight_decay * sc.lr < 1,
+                     "TrainOptions: weight_decay ", o.weight_decay, " must be finite, >= 0 and below 1 / lr");
         return o;
     }
 
     const TrainOptions& options() const { return options_; }
+    /// Fix the step at which a decaying schedule ends (`Schedule::total`), e.g. once the
+    /// steps that fit a time budget are known. Only the rates of later steps change.
+    void set_schedule_total(std::size_t total) { options_.schedule.total = total; }
     std::size_t step_count() const { return adam_.t; }
     /// Target characters trained on so far (the last batch of an epoch is shorter).
     std::size_t tokens_seen() const { return tokens_; }
