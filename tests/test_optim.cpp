@@ -41,3 +41,39 @@ TEST_CASE("clip_grad_norm: scales to the limit only when above it") {
     CHECK(lin.weight.grad(0, 0) == doctest::Approx(0.6).epsilon(1e-6));
     CHECK(lin.bias.grad(0) == doctest::Approx(0.8).epsilon(1e-6));
 }
+
+TEST_CASE("Schedule: a cosine schedule without its end holds the peak after warm-up") {
+    txl::Schedule cosine{txl::Schedule::Kind::cosine, 1e-3, 10, 128, 0, 1e-4};
+    CHECK(cosine(5) == doctest::Approx(5e-4));
+    CHECK(cosine(10) == 1e-3);
+    CHECK(cosine(100000) == 1e-3);
+    cosine.total = 110;  // fixed later (a time budget): decays from there
+    CHECK(cosine(60) == doctest::Approx(1e-4 + 0.5 * 9e-4));
+}
+
+TEST_CASE("AdamW: decoupled decay of weights, not of biases or LayerNorm") {
+    txl::Linear<double> lin(2, 2, true);
+    lin.weight.value = {{1.0, -2.0}, {0.5, 4.0}};
+    lin.bias.value = {3.0, -1.0};
+    CHECK(txl::Adam<double>::decays("layers.0.self_attn.query.linear.weight"));
+    CHECK(txl::Adam<double>::decays("layers.0.self_attn.key_pos_embeddings"));
+    CHECK(!txl::Adam<double>::decays("layers.0.self_attn.key_pos_bias"));
+    CHECK(!txl::Adam<double>::decays("layers.0.norm_ff.weight"));
+    CHECK(!txl::Adam<double>::decays("generator.bias"));
+    txl::Adam<double> adam;
+    adam.weight_decay = 0.1;
+    adam.attach(lin);
+    // A zero gradient: the Adam part is 0 / (0 + eps) = 0, only the decay acts.
+    adam.step(0.01);
+    CHECK(lin.weight.value(0, 1) == doctest::Approx(-2.0 * (1 - 0.01 * 0.1)).epsilon(1e-15));
+    CHECK(lin.weight.value(1, 1) == doctest::Approx(4.0 * (1 - 0.01 * 0.1)).epsilon(1e-15));
+    CHECK(lin.bias.value(0) == 3.0);
+    // With a gradient: decay, then labml's Adam step.
+    lin.weight.grad(0, 0) = 0.3;
+    const double before = lin.weight.value(0, 0);
+    adam.step(0.02);
+    const double m = 0.1 * 0.3, v = 0.001 * 0.09;
+    const double expect = before * (1 - 0.02 * 0.1) -
+                          0.02 * std::sqrt(1 - std::pow(0.999, 2)) / (1 - std::pow(0.9, 2)) * m / (std::sqrt(v) + 1e-8);
+    CHECK(lin.weight.value(0, 0) == doctest::Approx(expect).epsilon(1e-14));
+}

@@ -23,8 +23,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'
 from labml_xl import AutoregressiveModel, merge_memory  # noqa: E402
 
 CONFIGS = {  # must match examples/shakespeare/main.cpp
-    'labml': dict(seq_len=2, mem_len=32, batch=32, lr=1.0, warmup=2000, valid_every=2000, log_every=100),
-    'practical': dict(seq_len=64, mem_len=64, batch=32, lr=0.5, warmup=400, valid_every=250, log_every=25),
+    'labml': dict(seq_len=2, mem_len=32, batch=32, schedule='noam', lr=1.0, min_lr=0.0, warmup=2000, dropout=0.0,
+                  weight_decay=0.0, valid_every=2000, log_every=100),
+    'practical': dict(seq_len=64, mem_len=64, batch=32, schedule='noam', lr=0.5, min_lr=0.0, warmup=400, dropout=0.0,
+                      weight_decay=0.0, valid_every=250, log_every=25),
 }
 D_MODEL, HEADS, D_FF, LAYERS = 128, 4, 256, 6
 
@@ -59,8 +61,16 @@ def main():
     ap.add_argument('--minutes', type=float, default=10)
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--seed', type=int, default=1)
+    # Overrides of the config, as txl_shakespeare train takes them.
+    for opt, kind in (('--schedule', str), ('--lr', float), ('--min-lr', float), ('--warmup', int),
+                      ('--dropout', float), ('--weight-decay', float), ('--batch', int), ('--seq-len', int),
+                      ('--mem-len', int)):
+        ap.add_argument(opt, type=kind, default=None)
     a = ap.parse_args()
-    c = CONFIGS[a.config]
+    c = dict(CONFIGS[a.config])
+    for k in ('schedule', 'lr', 'min_lr', 'warmup', 'dropout', 'weight_decay', 'batch', 'seq_len', 'mem_len'):
+        if getattr(a, k) is not None:
+            c[k] = getattr(a, k)
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     text = open(a.data, encoding='utf-8').read()
@@ -69,15 +79,30 @@ def main():
     ids = torch.tensor([stoi[ch] for ch in text], dtype=torch.long)
     split = int(len(ids) * 0.9)
     train, valid = batchify(ids[:split], c['batch']), batchify(ids[split:], c['batch'])
-    model = AutoregressiveModel(len(chars), D_MODEL, HEADS, D_FF, LAYERS)
-    opt = torch.optim.Adam(model.parameters(), lr=1.0, betas=(0.9, 0.999), eps=1e-8)
-    noam = lambda t: c['lr'] * D_MODEL ** -0.5 * min((t + 1) ** -0.5, (t + 1) * c['warmup'] ** -1.5)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, noam)
-    print(f'pytorch {torch.__version__}, {torch.get_num_threads()} threads, config {a.config}, '
+    model = AutoregressiveModel(len(chars), D_MODEL, HEADS, D_FF, LAYERS, dropout=c['dropout'])
+    # AdamW's decay on the same tensors as txl's (not biases, not LayerNorm); 0: plain Adam.
+    decay = [p for n, p in model.named_parameters() if not n.endswith('bias') and 'norm' not in n]
+    rest = [p for n, p in model.named_parameters() if n.endswith('bias') or 'norm' in n]
+    opt = torch.optim.AdamW([{'params': decay, 'weight_decay': c['weight_decay']},
+                             {'params': rest, 'weight_decay': 0.0}], lr=1.0, betas=(0.9, 0.999), eps=1e-8)
+    total = [0]  # cosine: the step where the decay ends, measured after warm-up (as txl does)
+
+    def rate(t):  # t = 1, 2, ...
+        if c['schedule'] == 'noam':
+            return c['lr'] * D_MODEL ** -0.5 * min(t ** -0.5, t * c['warmup'] ** -1.5)
+        if c['warmup'] and t < c['warmup']:
+            return c['lr'] * t / c['warmup']
+        if total[0] == 0:
+            return c['lr']
+        p = min(1.0, (t - c['warmup']) / max(total[0] - c['warmup'], 1))
+        return c['min_lr'] + 0.5 * (c['lr'] - c['min_lr']) * (1 + math.cos(math.pi * p))
+
+    print(f'pytorch {torch.__version__}, {torch.get_num_threads()} threads, config {a.config} {c}, '
           f'{sum(p.numel() for p in model.parameters())} parameters', flush=True)
     t0 = time.time()
     step, mem, it, tokens = 0, [], None, 0
     v_loss = v_acc = float('nan')
+    best = (float('inf'), float('nan'), 0)
     while True:
         if it is None:
             it, mem = batches(train, c['seq_len']), []
@@ -86,26 +111,41 @@ def main():
         except StopIteration:
             it = None
             continue
+        model.train()
         logits, new_mem = model(x, mem)
         loss = nn.functional.cross_entropy(logits.view(-1, len(chars)), y.reshape(-1))
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        for g in opt.param_groups:
+            g['lr'] = rate(step + 1)
         opt.step()
-        sched.step()
-        mem = merge_memory(mem, new_mem, c['mem_len'])
+        mem = merge_memory(mem, [m.detach() for m in new_mem], c['mem_len'])
         step += 1
         tokens += y.numel()
-        last = time.time() - t0 >= a.minutes * 60
-        if step % c['valid_every'] == 0 or last:
+        el = time.time() - t0
+        calibrate = c['schedule'] == 'cosine' and total[0] == 0 and step >= max(c['warmup'], 20)
+        last = el >= a.minutes * 60 or (total[0] and step >= total[0])
+        if step % c['valid_every'] == 0 or last or calibrate:
+            model.eval()
+            v0 = time.time()
             v_loss, v_acc = evaluate(model, valid, c['seq_len'], c['mem_len'], len(chars))
+            v_time = time.time() - v0
+            if v_loss < best[0]:
+                best = (v_loss, v_acc, step)
+            if calibrate:
+                per_step, left = el / step, a.minutes * 60 - (time.time() - t0)
+                total[0] = step + max(1, int(0.98 * left / (per_step + v_time / c['valid_every'])))
+                print(f'schedule: the cosine decay ends at step {total[0]}', flush=True)
         if step % c['log_every'] == 0 or last:
             el = time.time() - t0
-            print(f'step {step} | loss {loss.item():.3f} | valid {v_loss:.3f} | {tokens / el:.0f} tok/s | '
-                  f'{el:.0f}s', flush=True)
+            print(f'step {step} | lr {rate(step):.2e} | loss {loss.item():.3f} | valid {v_loss:.3f} | '
+                  f'{tokens / el:.0f} tok/s | {el:.0f}s', flush=True)
         if last:
             break
-    print(f'valid_loss {v_loss:.4f} valid_acc {v_acc:.4f}')
+    print(f'trained {step} steps ({tokens} tokens) in {time.time() - t0:.0f} s; best: step {best[2]}, '
+          f'validation loss {best[0]:.4f} nats/char = {best[0] / math.log(2):.4f} bits/char')
+    print(f'valid_loss {best[0]:.4f} valid_acc {best[1]:.4f}')
 
 
 if __name__ == '__main__':

@@ -242,7 +242,7 @@ void write_config(const fs::path& dir, const RunConfig& r, std::uint64_t seed) {
       << "lr " << std::setprecision(17) << r.train.schedule.lr << "\nwarmup " << r.train.schedule.warmup << "\n"
       << "total " << r.train.schedule.total << "\nmin_lr " << r.train.schedule.min_lr << "\n"
       << "clip " << r.train.clip << "\ndropout " << r.train.dropout << "\ndropatt " << r.train.dropatt << "\n"
-      << "weight_decay " << r.train.weight_decay << "\n";
+      << "weight_decay " << r.train.weight_decay << "\naccumulate " << r.train.accumulate << "\n";
     txl::finish_file(o, path);
 }
 
@@ -305,6 +305,7 @@ RunConfig read_config(const fs::path& dir, std::uint64_t* seed) {
     r.train.dropatt = kv.count("dropatt") ? number("dropatt", kv.at("dropatt"), -1, 0.99) : -1.0;
     // ... and no weight decay (labml's Adam).
     r.train.weight_decay = kv.count("weight_decay") ? number("weight_decay", kv.at("weight_decay"), 0, 10) : 0.0;
+    r.train.accumulate = kv.count("accumulate") ? whole("accumulate", 1, r.train.batch) : 1;
     if (seed) *seed = whole("seed", 0, ~0ull);
     return r;
 }
@@ -395,7 +396,7 @@ struct TrainArgs {
     // Overrides of the config's schedule and shapes (unset: the config's).
     std::string schedule;
     double lr = -1, min_lr = -1, weight_decay = -1;
-    long warmup = -1, total_steps = -1, batch = -1, seq_len = -1, mem_len = -1;
+    long warmup = -1, total_steps = -1, batch = -1, seq_len = -1, mem_len = -1, accumulate = -1;
     bool resume = false, force = false;
     std::uint64_t seed = 1;
     std::size_t valid_every = 0, save_every = 0, log_every = 0;
@@ -437,6 +438,7 @@ int run_train(const TrainArgs& a, const std::function<void(const std::string&)>&
         set(a.batch > 0, "--batch", r.train.batch, a.batch);
         set(a.seq_len > 0, "--seq-len", r.train.seq_len, a.seq_len);
         set(a.mem_len >= 0, "--mem-len", r.train.mem_len, a.mem_len);
+        set(a.accumulate > 0, "--accumulate", r.train.accumulate, a.accumulate);
         if (!a.schedule.empty()) {
             const auto kind = txl::Schedule::parse(a.schedule);
             given.push_back({"--schedule", kind == r.train.schedule.kind ? "" : txl::Schedule::name(r.train.schedule.kind)});
@@ -756,6 +758,10 @@ int main(int argc, char** argv) {
     train->add_option("--batch", ta.batch, "Batch size (default: the config's)")->check(whole_in(1, 100'000));
     train->add_option("--seq-len", ta.seq_len, "Segment length T (default: the config's)")->check(whole_in(1, C::P));
     train->add_option("--mem-len", ta.mem_len, "Memory length M (default: the config's)")->check(whole_in(0, C::P));
+    train->add_option("--accumulate", ta.accumulate,
+                      "Gradient accumulation: run each batch as this many micro-batches (must divide --batch; "
+                      "the same gradient, the activations of batch/N streams at a time)")
+        ->check(whole_in(1, 100'000));
     train->add_option("--seed", ta.seed, "Seed of the initial weights and of dropout")->capture_default_str()
         ->check(whole_in(0, ~0ull));
     train->add_option("--valid-every", ta.valid_every, "Validate every N steps (default: labml 2000, practical 250)")

@@ -9,6 +9,15 @@
 /// 3. clip the global gradient norm, one Adam step with the schedule's rate $\eta_t$;
 /// 4. the segment's layer inputs merged into the memory (last `mem_len` rows).
 ///
+/// **Gradient accumulation** (`accumulate` $= k > 1$), for a batch whose activations do not fit:
+/// the $B$ streams are cut into $k$ micro-batches of $B/k$ streams, each run forward and
+/// backward in turn with its own columns of the memory, the gradients adding up. With the loss
+/// of micro-batch $j$ the mean $L_j$ over its $T B/k$ targets, the batch's loss is
+/// $L = \frac1k \sum_j L_j$, so each backward starts from $\frac1k \partial L_j/\partial\text{logits}$
+/// and the sum of the $k$ backward passes is exactly $\nabla_\theta L$ of the whole batch (up to
+/// the order of float additions); clipping and the Adam step then see the same gradient as
+/// without accumulation. The activations held at once are those of $B/k$ streams.
+///
 /// A training checkpoint is a directory: the model's `.npy` files (see `checkpoint.hpp`),
 /// `optimizer/` (Adam's $m$ and $v$ for every parameter), `memory/` (the training memory),
 /// and `trainer.txt` (step, data position, options, the dropout generator's state). With all
@@ -41,6 +50,7 @@ struct TrainOptions {
     double dropatt = -1;  ///< dropout on the attention weights; < 0: the same as `dropout` (labml)
     double weight_decay = 0;  ///< AdamW's decoupled $\lambda$ (0: labml's Adam, see `optim.hpp`)
     std::uint64_t seed = 1;  ///< dropout masks
+    std::size_t accumulate = 1;  ///< micro-batches per step (gradient accumulation); must divide `batch`
 };
 
 struct StepStats {
@@ -104,6 +114,8 @@ public:
     static const TrainOptions& checked(const TrainOptions& o) {
         check<error>(o.seq_len >= 1 && o.batch >= 1, "TrainOptions: seq_len ", o.seq_len, " and batch ", o.batch,
                      " must be >= 1");
+        check<error>(o.accumulate >= 1 && o.batch % o.accumulate == 0, "TrainOptions: accumulate ", o.accumulate,
+                     " must be >= 1 and divide batch ", o.batch);
         check<error>(!Model::has_memory || o.seq_len + o.mem_len <= Model::config::P, "TrainOptions: seq_len + mem_len = ",
                      o.seq_len + o.mem_len, " must be <= P = ", Model::config::P);
         check<error>(std::isfinite(o.clip) && o.clip >= 0, "TrainOptions: clip ", o.clip, " must be finite and >= 0");
@@ -138,11 +150,16 @@ public:
         loader_.next(x_, y_);
         // 2. $L = \text{CE}(\text{model}(x;\ mem), y)$ and $\nabla_\theta L$ (none into $mem$).
         zero_grad(adam_.refs);
-        model_.forward(x_, memory_, cache_, options_.dropout > 0 || options_.dropatt > 0 ? &rng_ : nullptr);
-        ensure_shape(dlogits_, cache_.logits.shape());
-        const auto r = cross_entropy(cache_.logits.data(), y_.data(), y_.size(), model_.n_vocab(),
-                                     dlogits_.data());
-        model_.backward(dlogits_.data(), cache_);
+        Rng* rng = options_.dropout > 0 || options_.dropatt > 0 ? &rng_ : nullptr;
+        LossResult<S> r;
+        if (options_.accumulate == 1) {
+            model_.forward(x_, memory_, cache_, rng);
+            ensure_shape(dlogits_, cache_.logits.shape());
+            r = cross_entropy(cache_.logits.data(), y_.data(), y_.size(), model_.n_vocab(), dlogits_.data());
+            model_.backward(dlogits_.data(), cache_);
+        } else {
+            r = accumulate_gradients(rng);  // the same, $k$ micro-batches in turn (see the file comment)
+        }
         // 3. Clip $\lVert \nabla_\theta L \rVert$ to `clip`, one Adam step at $\eta_t$ = schedule($t$).
         StepStats s;
         s.grad_norm = clip_grad_norm(adam_.refs, options_.clip > 0 ? options_.clip : HUGE_VAL);  // HUGE_VAL: norm only
@@ -154,8 +171,9 @@ public:
                      adam_.t);
         s.lr = options_.schedule(adam_.t + 1);
         adam_.step(s.lr);
-        // 4. $mem_l \leftarrow$ the last `mem_len` rows of $[\,mem_l;\ x_l\,]$ (the memory block's rule).
-        model_.update_memory(memory_, cache_, options_.mem_len);
+        // 4. $mem_l \leftarrow$ the last `mem_len` rows of $[\,mem_l;\ x_l\,]$ (the memory block's rule;
+        // with accumulation each micro-batch did it for its own columns).
+        if (options_.accumulate == 1) model_.update_memory(memory_, cache_, options_.mem_len);
         s.loss = r.loss;
         s.accuracy = r.accuracy;
         s.tokens = y_.size();
@@ -297,6 +315,58 @@ public:
     }
 
 private:
+    /// Columns `[b0, b0 + b)` of `[rows, B, d]` tensors, to and from `[rows, b, d]`.
+    static void take_columns(const tensor<S, 3>& from, std::size_t b0, std::size_t b, tensor<S, 3>& to) {
+        const std::size_t rows = from.shape()[0], B = from.shape()[1], d = from.shape()[2];
+        ensure_shape(to, {rows, b, d});
+        for (std::size_t i = 0; i < rows; ++i)
+            std::copy(from.data() + (i * B + b0) * d, from.data() + (i * B + b0 + b) * d, to.data() + i * b * d);
+    }
+    static void put_columns(const tensor<S, 3>& from, std::size_t b0, std::size_t B, tensor<S, 3>& to) {
+        const std::size_t rows = from.shape()[0], b = from.shape()[1], d = from.shape()[2];
+        ensure_shape(to, {rows, B, d});
+        for (std::size_t i = 0; i < rows; ++i)
+            std::copy(from.data() + i * b * d, from.data() + (i + 1) * b * d, to.data() + (i * B + b0) * d);
+    }
+
+    /// Steps 2 and 4 for $k$ = `accumulate` micro-batches: for each, its columns of `x_`, `y_`
+    /// and the memory; forward, $\frac1k \partial L_j / \partial \text{logits}$, backward (adding to
+    /// the gradients), its memory update, written back into its columns. Returns the mean loss
+    /// and accuracy over the whole batch.
+    LossResult<S> accumulate_gradients(Rng* rng) {
+        const std::size_t k = options_.accumulate, T = x_.shape()[0], B = x_.shape()[1], b = B / k;
+        ensure_shape(x_micro_, {T, b});
+        ensure_shape(y_micro_, {T, b});
+        next_memory_.layers.resize(memory_.layers.size());
+        LossResult<S> total{};
+        for (std::size_t j = 0; j < k; ++j) {
+            for (std::size_t t = 0; t < T; ++t)
+                for (std::size_t i = 0; i < b; ++i) {
+                    x_micro_(t, i) = x_(t, j * b + i);
+                    y_micro_(t, i) = y_(t, j * b + i);
+                }
+            micro_memory_.layers.resize(memory_.layers.size());
+            for (std::size_t l = 0; l < memory_.layers.size(); ++l)
+                take_columns(memory_.layers[l], j * b, b, micro_memory_.layers[l]);
+            model_.forward(x_micro_, micro_memory_, cache_, rng);
+            ensure_shape(dlogits_, cache_.logits.shape());
+            const auto r = cross_entropy(cache_.logits.data(), y_micro_.data(), y_micro_.size(), model_.n_vocab(),
+                                         dlogits_.data());
+            // $\partial L / \partial \text{logits}_j = \frac1k \partial L_j / \partial \text{logits}_j$.
+            const S inv_k = S(1) / S(k);
+            for (auto& g : dlogits_) g *= inv_k;
+            model_.backward(dlogits_.data(), cache_);
+            total.loss += r.loss / double(k);
+            total.accuracy += r.accuracy / double(k);
+            model_.update_memory(micro_memory_, cache_, options_.mem_len);
+            next_memory_.layers.resize(micro_memory_.layers.size());
+            for (std::size_t l = 0; l < micro_memory_.layers.size(); ++l)
+                put_columns(micro_memory_.layers[l], j * b, B, next_memory_.layers[l]);
+        }
+        std::swap(memory_.layers, next_memory_.layers);
+        return total;
+    }
+
     Model& model_;
     TrainOptions options_;
     SequentialLoader loader_;
@@ -307,6 +377,9 @@ private:
     typename Model::Cache cache_;
     tensor<std::int64_t, 2> x_, y_;
     tensor<S, 3> dlogits_;
+    // Gradient accumulation only: a micro-batch's tokens and memory, the memory being built.
+    tensor<std::int64_t, 2> x_micro_, y_micro_;
+    Memory<S> micro_memory_, next_memory_;
 };
 
 }  // namespace txl

@@ -205,6 +205,15 @@ train --valid-every -1 0 abc 1e3
 train --save-every -1 0 abc
 train --log-every -1 0 abc
 train --sample-length -1 1e12 abc
+train --lr -1 0 nan inf 1e9 abc
+train --min-lr -1 nan abc
+train --warmup -1 2.5 abc
+train --total-steps -1 0 abc
+train --weight-decay -0.1 11 nan abc
+train --batch -1 0 abc 1e6
+train --seq-len -1 0 abc 5000
+train --mem-len -1 abc 5000
+train --accumulate -1 0 abc
 eval --mem-len -1 1e9 abc
 eval --clamp-len -1 abc 2.5
 sample --length -1 1e12 99999999999 abc
@@ -214,6 +223,28 @@ sample --seed -1 abc
 sample --mem-len -1 abc 1e9
 TABLE
 [ -d "$tmp/range" ] && bad "a rejected option still created its run directory" || ok
+
+# --- schedule, AdamW and accumulation options
+expect_fail "unknown schedule" "--schedule" "$bin" "${train[@]}" --schedule linear --steps 1 --out "$tmp/r0"
+expect_fail "accumulate must divide batch" "accumulate 3 must be >= 1 and divide batch 32" "$bin" "${train[@]}" --accumulate 3 --steps 1 --out "$tmp/r0"
+expect_fail "min-lr above lr" "min_lr 0.01 must be in [0, lr]" "$bin" "${train[@]}" --schedule cosine --lr 1e-3 --min-lr 1e-2 --steps 1 --out "$tmp/r0"
+expect_fail "segment + memory beyond P" "must be <= P" "$bin" "${train[@]}" --seq-len 4000 --mem-len 4000 --steps 1 --out "$tmp/r0"
+"$bin" "${train[@]}" --steps 4 --schedule cosine --lr 2e-3 --min-lr 1e-4 --warmup 1 --weight-decay 0.1 --accumulate 2 \
+  --dropout 0.1 --batch 8 --out "$tmp/cos" > "$tmp/cos.log" 2>&1 || bad "cosine run failed: $(tail -3 "$tmp/cos.log")"
+grep -q "^total 4$" "$tmp/cos/checkpoint/config.txt" && grep -q "^weight_decay 0.1" "$tmp/cos/checkpoint/config.txt" &&
+  grep -q "^accumulate 2$" "$tmp/cos/checkpoint/config.txt" && grep -q "^batch 8$" "$tmp/cos/checkpoint/config.txt" && ok ||
+  bad "the run's options are in config.txt: $(cat "$tmp/cos/checkpoint/config.txt")"
+lr4=$(awk -F, '$1 == 4 {print $3}' "$tmp/cos/metrics.csv")
+[ "$lr4" = "0.0001" ] && ok || bad "a cosine schedule over --steps 4 ends at --min-lr at step 4 (got lr '$lr4')"
+expect_fail "resume with another learning rate" "trained with --lr 0.002" "$bin" "${train[@]}" --steps 6 --lr 1e-3 --out "$tmp/cos" --resume
+"$bin" "${train[@]}" --steps 6 --lr 2e-3 --out "$tmp/cos" --resume > "$tmp/cos2.log" 2>&1 && ok || bad "resume with the same --lr: $(tail -3 "$tmp/cos2.log")"
+# A cosine schedule over --minutes measures its end after warm-up and says so.
+"$bin" "${train[@]}" --minutes 0.1 --schedule cosine --warmup 2 --batch 4 --seq-len 8 --mem-len 8 --out "$tmp/budget" > "$tmp/budget.log" 2>&1 ||
+  bad "cosine over --minutes failed: $(tail -3 "$tmp/budget.log")"
+grep -q "schedule: the cosine decay ends at step" "$tmp/budget.log" && ok || bad "no 'schedule: ...' line: $(head -5 "$tmp/budget.log")"
+total=$(awk '$1 == "total" {print $2}' "$tmp/budget/checkpoint/config.txt")
+steps=$(awk -F, 'END {print $1}' "$tmp/budget/metrics.csv")
+[ -n "$total" ] && [ "$total" -gt 2 ] && [ "$steps" -le "$total" ] && ok || bad "budget: total '$total', steps '$steps'"
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""The sweep behind the Tiny Shakespeare presets: every configuration trained for the same time
+budget on this machine, one after the other, with its best validation loss.
+
+    python3 bench/sweep_shakespeare.py --bin build/examples/txl_shakespeare \\
+        --data tiny_shakespeare.txt --minutes 10 --out runs/sweep10 [--only NAME,NAME]
+
+Each configuration is a set of `txl_shakespeare train` options on top of `--config practical`
+(the model is fixed at compile time; everything that is a runtime option is swept here). A run
+writes `<out>/<name>/` (the usual run directory plus `train.log`); a configuration whose
+`train.log` already ends with `valid_loss` is not run again, so an interrupted sweep continues
+where it stopped. At the end (and with `--table` alone) the results are printed as a Markdown
+table: steps, tokens per second over the whole run (validations included), the best validation
+loss and its step, and the best's loss without memory. Run it on an otherwise idle machine: the
+budget is wall-clock time, so anything else running costs steps.
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+
+# name -> (options after --config practical, what it tests)
+COMMON = ['--schedule', 'cosine', '--warmup', '200', '--min-lr', '1e-4']
+SWEEP = {
+    'preset-noam': ([], 'the practical preset before this sweep: Noam (0.5, warm-up 400), no dropout'),
+    'noam-drop0.1': (['--dropout', '0.1'], 'the same with dropout 0.1'),
+    'cos2e-3-drop0.1': (COMMON + ['--lr', '2e-3', '--dropout', '0.1'],
+                        'cosine to the end of the budget, peak 2e-3, dropout 0.1'),
+    'cos3e-3-drop0.1': (COMMON + ['--lr', '3e-3', '--dropout', '0.1'], 'peak 3e-3'),
+    'cos2e-3-drop0.1-wd0.1': (COMMON + ['--lr', '2e-3', '--dropout', '0.1', '--weight-decay', '0.1'],
+                              'peak 2e-3 + AdamW weight decay 0.1'),
+    'cos3e-3-drop0.2': (COMMON + ['--lr', '3e-3', '--dropout', '0.2'], 'peak 3e-3, dropout 0.2'),
+    'cos3e-3-drop0.15': (COMMON + ['--lr', '3e-3', '--dropout', '0.15'], 'peak 3e-3, dropout 0.15'),
+    'cos4e-3-drop0.15': (COMMON + ['--lr', '4e-3', '--dropout', '0.15'], 'peak 4e-3, dropout 0.15'),
+    'cos3e-3-drop0.15-sin': (COMMON + ['--lr', '3e-3', '--dropout', '0.15', '--encoding', 'sinusoidal'],
+                             "the paper's attention (sinusoidal distances, u and v) in place of labml's learned table"),
+    'cos3e-3-drop0.15-b16': (COMMON + ['--lr', '3e-3', '--dropout', '0.15', '--batch', '16'],
+                             'batch 16: twice the steps, half the characters each'),
+    'cos3e-3-drop0.15-t32m96': (COMMON + ['--lr', '3e-3', '--dropout', '0.15', '--seq-len', '32', '--mem-len', '96'],
+                                'segment 32, memory 96: the same keys per query, half the characters a step'),
+    'cos3e-3-drop0.15-m0': (COMMON + ['--lr', '3e-3', '--dropout', '0.15', '--mem-len', '0'],
+                            'no memory (attention within the segment only)'),
+}
+
+
+def result(log_path):
+    """(steps, tokens/s, best loss, best step, best accuracy, loss with memory 0) from a train.log."""
+    if not os.path.exists(log_path):
+        return None
+    text = open(log_path, encoding='utf-8', errors='replace').read()
+    last = re.search(r'^valid_loss (\S+) valid_acc (\S+)\s*$', text, re.M)
+    trained = re.search(r'^trained (\d+) steps \((\d+) tokens\) in (\d+):(\d+)(?::(\d+))?', text, re.M)
+    best = re.search(r'^best: step (\d+) of (\d+)', text, re.M)
+    if not (last and trained and best):
+        return None
+    parts = [int(x) for x in trained.groups()[2:] if x is not None]
+    secs = parts[0] * 60 + parts[1] if len(parts) == 2 else parts[0] * 3600 + parts[1] * 60 + parts[2]
+    mem0 = re.search(r'mem_len 0: (\S+)', text)
+    return dict(steps=int(trained.group(1)), tps=int(trained.group(2)) / max(secs, 1), loss=float(last.group(1)),
+                acc=float(last.group(2)), best_step=int(best.group(1)), mem0=float(mem0.group(1)) if mem0 else None)
+
+
+def table(out, names):
+    rows = ['| configuration | what it tests | steps | tokens/s | best valid (step) | bits/char | no memory |',
+            '|---|---|---:|---:|---:|---:|---:|']
+    for name in names:
+        r = result(os.path.join(out, name, 'train.log'))
+        if r is None:
+            continue
+        mem0 = f"{r['mem0']:.4f}" if r['mem0'] is not None else '-'
+        rows.append(f"| `{name}` | {SWEEP[name][1]} | {r['steps']:,} | {r['tps']:,.0f} | "
+                    f"{r['loss']:.4f} ({r['best_step']:,}) | {r['loss'] / 0.6931471805599453:.3f} | {mem0} |")
+    return '\n'.join(rows)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    ap.add_argument('--bin', default='build/examples/txl_shakespeare')
+    ap.add_argument('--data', required=True)
+    ap.add_argument('--minutes', type=float, default=10)
+    ap.add_argument('--out', required=True)
+    ap.add_argument('--only', default='', help='comma-separated configuration names (default: all)')
+    ap.add_argument('--table', action='store_true', help='print the table of the finished runs only')
+    a = ap.parse_args()
+    names = [n for n in a.only.split(',') if n] or list(SWEEP)
+    for n in names:
+        if n not in SWEEP:
+            sys.exit(f'unknown configuration {n!r}; known: {", ".join(SWEEP)}')
+    if not a.table:
+        os.makedirs(a.out, exist_ok=True)
+        for name in names:
+            run = os.path.join(a.out, name)
+            log = os.path.join(run, 'train.log')
+            if result(log) is not None:
+                print(f'{name}: done before, skipped', flush=True)
+                continue
+            cmd = [a.bin, 'train', '--data', a.data, '--config', 'practical', '--minutes', str(a.minutes),
+                   '--out', run, '--force', '--sample-length', '0'] + SWEEP[name][0]
+            print(f'{name}: {" ".join(cmd)}', flush=True)
+            os.makedirs(run, exist_ok=True)
+            with open(log, 'w', encoding='utf-8') as f:
+                f.write('$ ' + ' '.join(cmd) + '\n')
+                f.flush()
+                rc = subprocess.call(cmd, stdout=f, stderr=subprocess.STDOUT)
+            r = result(log)
+            if rc != 0 or r is None:
+                sys.exit(f'{name}: failed (exit {rc}), see {log}')
+            print(f"{name}: best {r['loss']:.4f} at step {r['best_step']} of {r['steps']}", flush=True)
+    print(table(a.out, names))
+
+
+if __name__ == '__main__':
+    main()
