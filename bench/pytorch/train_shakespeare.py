@@ -1,12 +1,15 @@
 #!/usr/bin/python3
 """PyTorch side of the Tiny Shakespeare comparison: the same model (labml's Transformer-XL,
 tests/reference/labml_xl.py), the same data pipeline, schedule, clipping and validation as
-`txl_shakespeare train --config practical|labml`, for a fixed number of minutes.
+`txl_shakespeare train --config practical|labml`, for a fixed number of minutes: the practical
+preset's cosine schedule is fitted to the minutes the same way (after warm-up, one timed
+validation fixes the last step), dropout acts in the same places, and `--weight-decay` is AdamW
+on the same tensors. The same overrides as txl's (--lr, --dropout, --schedule, ...) apply.
 
     OMP_WAIT_POLICY=passive /usr/bin/python3 bench/pytorch/train_shakespeare.py \
-        --data ../shared/data/tiny_shakespeare.txt --config practical --minutes 10
+        --data tiny_shakespeare.txt --config practical --minutes 10
 
-Last line: valid_loss <float> valid_acc <float>. Differences from txl: PyTorch's own Adam puts
+Last line: valid_loss <float> valid_acc <float> of the best validation, as txl's. Differences from txl: PyTorch's own Adam puts
 eps after the bias correction of v (labml's "optimized update" puts it before); the relative
 tables and all other initial values are drawn by PyTorch's generator, not txl's.
 """
@@ -23,9 +26,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'
 from labml_xl import AutoregressiveModel, merge_memory  # noqa: E402
 
 CONFIGS = {  # must match examples/shakespeare/main.cpp
-    'labml': dict(seq_len=2, mem_len=32, batch=32, schedule='noam', lr=1.0, min_lr=0.0, warmup=2000, dropout=0.0,
+    'labml': dict(encoding='learned', seq_len=2, mem_len=32, batch=32, schedule='noam', lr=1.0, min_lr=0.0, warmup=2000, dropout=0.0,
                   weight_decay=0.0, valid_every=2000, log_every=100),
-    'practical': dict(seq_len=64, mem_len=64, batch=32, schedule='noam', lr=0.5, min_lr=0.0, warmup=400, dropout=0.0,
+    'practical': dict(encoding='learned', seq_len=64, mem_len=64, batch=32, schedule='cosine', lr=3e-3, min_lr=1e-4,
+                      warmup=200, dropout=0.05,
                       weight_decay=0.0, valid_every=250, log_every=25),
 }
 D_MODEL, HEADS, D_FF, LAYERS = 128, 4, 256, 6
@@ -62,13 +66,13 @@ def main():
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--seed', type=int, default=1)
     # Overrides of the config, as txl_shakespeare train takes them.
-    for opt, kind in (('--schedule', str), ('--lr', float), ('--min-lr', float), ('--warmup', int),
+    for opt, kind in (('--encoding', str), ('--schedule', str), ('--lr', float), ('--min-lr', float), ('--warmup', int),
                       ('--dropout', float), ('--weight-decay', float), ('--batch', int), ('--seq-len', int),
                       ('--mem-len', int)):
         ap.add_argument(opt, type=kind, default=None)
     a = ap.parse_args()
     c = dict(CONFIGS[a.config])
-    for k in ('schedule', 'lr', 'min_lr', 'warmup', 'dropout', 'weight_decay', 'batch', 'seq_len', 'mem_len'):
+    for k in ('encoding', 'schedule', 'lr', 'min_lr', 'warmup', 'dropout', 'weight_decay', 'batch', 'seq_len', 'mem_len'):
         if getattr(a, k) is not None:
             c[k] = getattr(a, k)
     torch.set_num_threads(a.threads)
@@ -79,7 +83,8 @@ def main():
     ids = torch.tensor([stoi[ch] for ch in text], dtype=torch.long)
     split = int(len(ids) * 0.9)
     train, valid = batchify(ids[:split], c['batch']), batchify(ids[split:], c['batch'])
-    model = AutoregressiveModel(len(chars), D_MODEL, HEADS, D_FF, LAYERS, dropout=c['dropout'])
+    model = AutoregressiveModel(len(chars), D_MODEL, HEADS, D_FF, LAYERS, dropout=c['dropout'],
+                                attention=c['encoding'])
     # AdamW's decay on the same tensors as txl's (not biases, not LayerNorm); 0: plain Adam.
     decay = [p for n, p in model.named_parameters() if not n.endswith('bias') and 'norm' not in n]
     rest = [p for n, p in model.named_parameters() if n.endswith('bias') or 'norm' in n]

@@ -85,9 +85,15 @@ RunConfig builtin_config(const std::string& name) {
         r.valid_every = 2000, r.save_every = 2000, r.log_every = 100;
     } else if (name == "practical") {
         // Longer segments give each step 32x more tokens: far fewer, better-used steps on a CPU.
+        // Schedule and dropout chosen by a ten-minute sweep (bench/sweep_shakespeare.py, README):
+        // warm-up 200 steps to 3e-3, a cosine down to 1e-4 that ends with the run (with --minutes,
+        // where the budget ends), dropout 0.05 (0.1 and 0.15 regularise too much for ten minutes).
         r.train.seq_len = 64, r.train.mem_len = 64, r.train.batch = 32;
-        r.train.schedule = {txl::Schedule::Kind::noam, 0.5, 400, C::d_model, 0, 0};
+        r.train.schedule = {txl::Schedule::Kind::cosine, 3e-3, 200, C::d_model, 0, 1e-4};
+        r.train.dropout = 0.05;
         r.valid_every = 250, r.save_every = 250, r.log_every = 25;
+        r.train.clip = 1.0;
+        return r;
     } else {
         throw txl::error("unknown config '" + name + "', expected labml or practical");
     }
@@ -567,7 +573,10 @@ int run_train(const TrainArgs& a, const std::function<void(const std::string&)>&
     auto done = [&] {
         if (g_interrupted) return true;
         if (a.steps && trainer.step_count() >= a.steps) return true;
-        if (cosine && rc.train.schedule.total && trainer.step_count() >= rc.train.schedule.total) return true;
+        // With --minutes the run ends where the cosine decay does (with --steps, steps past the
+        // end train at --min-lr).
+        if (a.minutes > 0 && cosine && rc.train.schedule.total && trainer.step_count() >= rc.train.schedule.total)
+            return true;
         return a.minutes > 0 && elapsed() >= a.minutes * 60;
     };
     auto progress = [&]() -> double {  // fraction of this run done
@@ -719,7 +728,8 @@ int main(int argc, char** argv) {
     train->add_option("--data", ta.data,
                       "Text file (default: $TXL_TINY_SHAKESPEARE, else data/tiny_shakespeare.txt in the source tree, "
                       "else downloaded there)");
-    train->add_option("--config", ta.config, "Built-in config: labml (seq_len 2, mem_len 32) or practical (seq_len 64, mem_len 64)")
+    train->add_option("--config", ta.config, "Built-in config: labml (labml's experiment: seq_len 2, mem_len 32, Noam) or practical (seq_len 64, "
+                      "mem_len 64, cosine to 3e-3 fitted to --minutes, dropout 0.05)")
         ->check(CLI::IsMember({"labml", "practical"}))
         ->capture_default_str();
     train->add_option("--model", ta.model,
@@ -737,14 +747,14 @@ int main(int argc, char** argv) {
     train->add_option("--out", ta.out, "Run directory: checkpoint/, metrics.csv, loss.svg")->required();
     train->add_flag("--resume", ta.resume, "Continue the checkpoint in --out (bit-identical to an uninterrupted run)");
     train->add_flag("--force", ta.force, "Start over even if --out already holds a checkpoint (it is replaced)");
-    train->add_option("--dropout", ta.dropout, "Residual and feed-forward dropout (default: the config's, 0)")
+    train->add_option("--dropout", ta.dropout, "Residual and feed-forward dropout (default: the config's: labml 0, practical 0.05)")
         ->check(number_in(0.0, 0.99));
     train->add_option("--dropatt", ta.dropatt, "Dropout on the attention weights (default: as --dropout)")
         ->check(number_in(0.0, 0.99));
     train->add_option("--schedule", ta.schedule,
                       "Learning-rate schedule: noam, constant or cosine (default: the config's); a cosine "
-                      "schedule ends its decay, and the run, at --total-steps, else at --steps, else where "
-                      "--minutes ends (measured after warm-up)")
+                      "schedule ends its decay at --total-steps, else at --steps, else where --minutes ends "
+                      "(measured after warm-up; the run then ends there too)")
         ->check(CLI::IsMember({"noam", "constant", "cosine"}));
     train->add_option("--lr", ta.lr, "Peak learning rate (noam: the factor in front) (default: the config's)")
         ->check(number_in(1e-9, 1e3));

@@ -55,7 +55,8 @@ if "$bin" --help | grep -q "train" && "$bin" train --help | grep -q -- "--seed U
 "$bin" "${train[@]}" --steps 4 --out "$tmp/straight" > "$tmp/straight.log" 2>&1 || bad "training run failed: $(tail -3 "$tmp/straight.log")"
 grep -q "^valid_loss " "$tmp/straight.log" && ok || bad "train prints valid_loss"
 [ -f "$tmp/straight/loss.svg" ] && [ -f "$tmp/straight/metrics.csv" ] && ok || bad "loss.svg and metrics.csv written"
-"$bin" "${train[@]}" --steps 2 --out "$tmp/resumed" > /dev/null 2>&1 || bad "first half failed"
+# (--total-steps 4: the schedule's end, which a straight --steps 4 run takes from --steps)
+"$bin" "${train[@]}" --steps 2 --total-steps 4 --out "$tmp/resumed" > /dev/null 2>&1 || bad "first half failed"
 expect_fail "existing checkpoint is not overwritten" "already exists" "$bin" "${train[@]}" --steps 4 --out "$tmp/resumed"
 "$bin" "${train[@]}" --steps 4 --out "$tmp/resumed" --resume > /dev/null 2>&1 || bad "resume failed"
 same=1
