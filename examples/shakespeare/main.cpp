@@ -78,6 +78,8 @@ struct RunConfig {
 RunConfig builtin_config(const std::string& name) {
     RunConfig r;
     r.name = name;
+    r.train.clip = 1.0;
+    r.train.dropout = 0.0;
     if (name == "labml") {
         // labml's experiment: seq_len 2, mem_len 32, batch 32, Noam (lr 1, warm-up 2000).
         r.train.seq_len = 2, r.train.mem_len = 32, r.train.batch = 32;
@@ -92,13 +94,9 @@ RunConfig builtin_config(const std::string& name) {
         r.train.schedule = {txl::Schedule::Kind::cosine, 3e-3, 200, C::d_model, 0, 1e-4};
         r.train.dropout = 0.05;
         r.valid_every = 250, r.save_every = 250, r.log_every = 25;
-        r.train.clip = 1.0;
-        return r;
     } else {
         throw txl::error("unknown config '" + name + "', expected labml or practical");
     }
-    r.train.clip = 1.0;
-    r.train.dropout = 0.0;
     return r;
 }
 

@@ -49,9 +49,10 @@ inline void init_normal(S* x, std::size_t n, Rng& rng) {
 /// $u_i = h(h(i \oplus k_{lo}) + k_{hi})$, kept iff $u_i \ge \lfloor p \cdot 2^{32} \rceil$.
 /// $h$ is a bijective 32-bit mixer (two multiply-xorshift rounds, "lowbias32"), so the
 /// decisions of one mask are distinct, well-mixed values, and the loop has no dependency from
-/// one element to the next: it vectorises (8 or 16 elements per instruction) where drawing
-/// each element in turn from the Mersenne twister cost ~8 ns (a third of a practical training
-/// step with dropout 0.1). The generator's state still advances once per mask, so a resumed
+/// one element to the next: it vectorises (8 or 16 elements per instruction). Drawing each
+/// element in turn from the Mersenne twister (a `bernoulli_distribution` per value) made a
+/// practical training step with dropout 0.1 about 40% slower than without dropout; now it is
+/// about 10% (measured 10,850 and 13,733 against 15,100 tokens/s, Xeon model 167). The generator's state still advances once per mask, so a resumed
 /// run draws the same masks bit for bit, and the masks do not depend on the thread count.
 namespace detail {
 /// Chris Wellons' "lowbias32" integer hash: a bijection of 32-bit words with low bias.
