@@ -35,7 +35,7 @@ namespace {
 namespace fs = std::filesystem;
 
 // labml's model: d_model 128, 4 heads, d_ff 256, 6 layers, P = 4096. Both built-in configs
-// share it; they differ in how the text is cut and in the schedule. `--model` picks the model
+// share it; they differ in how the text is cut, the schedule and dropout. `--model` picks the model
 // type: labml's Transformer-XL, or the same layers without memory (a plain causal Transformer
 // over each segment, the baseline the paper compares against).
 using C = txl::Config<float, 128, 4, 256, 6>;

@@ -337,7 +337,6 @@ private:
         const std::size_t k = options_.accumulate, T = x_.shape()[0], B = x_.shape()[1], b = B / k;
         ensure_shape(x_micro_, {T, b});
         ensure_shape(y_micro_, {T, b});
-        next_memory_.layers.resize(memory_.layers.size());
         LossResult<S> total{};
         for (std::size_t j = 0; j < k; ++j) {
             for (std::size_t t = 0; t < T; ++t)
