@@ -4,9 +4,11 @@ budget on this machine, one after the other, with its best validation loss.
 
     python3 bench/sweep_shakespeare.py --bin build/examples/txl_shakespeare \\
         --data tiny_shakespeare.txt --minutes 10 --out runs/sweep10 [--only NAME,NAME]
+    python3 bench/sweep_shakespeare.py --config long --minutes 60 --out runs/sweep60 ...
 
 Each configuration is a set of `txl_shakespeare train` options on top of `--config practical`
-(the model is fixed at compile time; everything that is a runtime option is swept here). A run
+(the ten-minute sweep) or `--config long` (the one-hour sweep); the model is fixed at compile
+time, everything that is a runtime option is swept here. A run
 writes `<out>/<name>/` (the usual run directory plus `train.log`); a configuration whose
 `train.log` already ends with `valid_loss` is not run again, so an interrupted sweep continues
 where it stopped. At the end (and with `--table` alone) the results are printed as a Markdown
@@ -37,6 +39,13 @@ SWEEP = {
     'cos3e-3-drop0': (COMMON + ['--lr', '3e-3', '--dropout', '0'], 'peak 3e-3, no dropout'),
     'practical': ([], 'the preset chosen from the rows above (= cos3e-3-drop0.05)'),
 }
+# name -> (options after --config long, what it tests): the one-hour sweep.
+LONG_SWEEP = {
+    'long': ([], 'the long preset: the practical one with dropout 0.1, validation every 500 steps'),
+    'long-drop0.05': (['--dropout', '0.05'], 'the same with dropout 0.05 (the practical preset for an hour)'),
+    'long-drop0.15': (['--dropout', '0.15'], 'the same with dropout 0.15'),
+}
+SWEEPS = {'practical': SWEEP, 'long': LONG_SWEEP}
 
 
 def result(log_path):
@@ -56,7 +65,7 @@ def result(log_path):
                 acc=float(last.group(2)), best_step=int(best.group(1)), mem0=float(mem0.group(1)) if mem0 else None)
 
 
-def table(out, names):
+def table(out, names, sweep):
     rows = ['| configuration | what it tests | steps | tokens/s | best valid (step) | bits/char | no memory |',
             '|---|---|---:|---:|---:|---:|---:|']
     for name in names:
@@ -64,7 +73,7 @@ def table(out, names):
         if r is None:
             continue
         mem0 = f"{r['mem0']:.4f}" if r['mem0'] is not None else '-'
-        rows.append(f"| `{name}` | {SWEEP[name][1]} | {r['steps']:,} | {r['tps']:,.0f} | "
+        rows.append(f"| `{name}` | {sweep[name][1]} | {r['steps']:,} | {r['tps']:,.0f} | "
                     f"{r['loss']:.4f} ({r['best_step']:,}) | {r['loss'] / 0.6931471805599453:.3f} | {mem0} |")
     return '\n'.join(rows)
 
@@ -73,15 +82,18 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('--bin', default='build/examples/txl_shakespeare')
     ap.add_argument('--data', required=True)
+    ap.add_argument('--config', default='practical', choices=list(SWEEPS),
+                    help='the built-in config the rows start from, and so which rows (default: practical)')
     ap.add_argument('--minutes', type=float, default=10)
     ap.add_argument('--out', required=True)
     ap.add_argument('--only', default='', help='comma-separated configuration names (default: all)')
     ap.add_argument('--table', action='store_true', help='print the table of the finished runs only')
     a = ap.parse_args()
-    names = [n for n in a.only.split(',') if n] or list(SWEEP)
+    sweep = SWEEPS[a.config]
+    names = [n for n in a.only.split(',') if n] or list(sweep)
     for n in names:
-        if n not in SWEEP:
-            sys.exit(f'unknown configuration {n!r}; known: {", ".join(SWEEP)}')
+        if n not in sweep:
+            sys.exit(f'unknown configuration {n!r}; known: {", ".join(sweep)}')
     if not a.table:
         os.makedirs(a.out, exist_ok=True)
         for name in names:
@@ -90,8 +102,8 @@ def main():
             if result(log) is not None:
                 print(f'{name}: done before, skipped', flush=True)
                 continue
-            cmd = [a.bin, 'train', '--data', a.data, '--config', 'practical', '--minutes', str(a.minutes),
-                   '--out', run, '--force', '--sample-length', '0'] + SWEEP[name][0]
+            cmd = [a.bin, 'train', '--data', a.data, '--config', a.config, '--minutes', str(a.minutes),
+                   '--out', run, '--force', '--sample-length', '0'] + sweep[name][0]
             print(f'{name}: {" ".join(cmd)}', flush=True)
             os.makedirs(run, exist_ok=True)
             with open(log, 'w', encoding='utf-8') as f:
@@ -102,7 +114,7 @@ def main():
             if rc != 0 or r is None:
                 sys.exit(f'{name}: failed (exit {rc}), see {log}')
             print(f"{name}: best {r['loss']:.4f} at step {r['best_step']} of {r['steps']}", flush=True)
-    print(table(a.out, names))
+    print(table(a.out, names, sweep))
 
 
 if __name__ == '__main__':

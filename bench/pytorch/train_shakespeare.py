@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """PyTorch side of the Tiny Shakespeare comparison: the same model (labml's Transformer-XL,
 tests/reference/labml_xl.py), the same data pipeline, schedule, clipping and validation as
-`txl_shakespeare train --config practical|labml`, for a fixed number of minutes: the practical
+`txl_shakespeare train --config practical|long|labml`, for a fixed number of minutes: the practical
 preset's cosine schedule is fitted to the minutes the same way (after warm-up, one timed
 validation fixes the last step), dropout acts in the same places, and `--weight-decay` is AdamW
 on the same tensors. The same overrides as txl's (--lr, --dropout, --schedule, ...) apply.
@@ -31,6 +31,9 @@ CONFIGS = {  # must match examples/shakespeare/main.cpp
     'practical': dict(encoding='learned', seq_len=64, mem_len=64, batch=32, schedule='cosine', lr=3e-3, min_lr=1e-4,
                       warmup=200, dropout=0.05,
                       weight_decay=0.0, valid_every=250, log_every=25),
+    'long': dict(encoding='learned', seq_len=64, mem_len=64, batch=32, schedule='cosine', lr=3e-3, min_lr=1e-4,
+                 warmup=200, dropout=0.1,
+                 weight_decay=0.0, valid_every=500, log_every=50),
 }
 D_MODEL, HEADS, D_FF, LAYERS = 128, 4, 256, 6
 

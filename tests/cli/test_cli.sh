@@ -246,6 +246,12 @@ grep -q "schedule: the cosine decay ends at step" "$tmp/budget.log" && ok || bad
 total=$(awk '$1 == "total" {print $2}' "$tmp/budget/checkpoint/config.txt")
 steps=$(awk -F, 'END {print $1}' "$tmp/budget/metrics.csv")
 [ -n "$total" ] && [ "$total" -gt 2 ] && [ "$steps" -le "$total" ] && ok || bad "budget: total '$total', steps '$steps'"
+# The long preset: the practical one with dropout 0.1 and validation every 500 steps.
+"$bin" train --data "$tmp/text.txt" --config long --steps 2 --batch 4 --sample-length 0 --out "$tmp/long" > "$tmp/long.log" 2>&1 ||
+  bad "--config long failed: $(tail -3 "$tmp/long.log")"
+grep -q "^config long$" "$tmp/long/checkpoint/config.txt" && grep -q "^dropout 0.1" "$tmp/long/checkpoint/config.txt" &&
+  grep -q "^schedule cosine$" "$tmp/long/checkpoint/config.txt" && ok || bad "long config.txt: $(cat "$tmp/long/checkpoint/config.txt")"
+expect_fail "resume a long run as practical" "trained with --config long" "$bin" "${train[@]}" --steps 4 --out "$tmp/long" --resume
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
