@@ -38,6 +38,10 @@ SWEEP = {
     'cos3e-3-drop0.05': (COMMON + ['--lr', '3e-3', '--dropout', '0.05'], 'peak 3e-3, dropout 0.05'),
     'cos3e-3-drop0': (COMMON + ['--lr', '3e-3', '--dropout', '0'], 'peak 3e-3, no dropout'),
     'practical': ([], 'the preset chosen from the rows above (= cos3e-3-drop0.05)'),
+    # Shapes, on top of the preset: more, smaller steps; a longer memory; longer segments.
+    'practical-batch16': (['--batch', '16'], 'the preset with batch 16: twice the steps, half the characters each'),
+    'practical-mem128': (['--mem-len', '128'], 'the preset with memory 128'),
+    'practical-seq128-mem128': (['--seq-len', '128', '--mem-len', '128'], 'the preset with segment 128 and memory 128'),
 }
 # name -> (options after --config long, what it tests): the one-hour sweep.
 LONG_SWEEP = {
