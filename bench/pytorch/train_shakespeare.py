@@ -31,10 +31,8 @@ CONFIGS = {  # must match examples/shakespeare/main.cpp
     'practical': dict(encoding='learned', seq_len=64, mem_len=64, batch=32, schedule='cosine', lr=3e-3, min_lr=1e-4,
                       warmup=200, dropout=0.05,
                       weight_decay=0.0, valid_every=250, log_every=25),
-    'long': dict(encoding='learned', seq_len=64, mem_len=64, batch=32, schedule='cosine', lr=3e-3, min_lr=1e-4,
-                 warmup=200, dropout=0.1,
-                 weight_decay=0.0, valid_every=500, log_every=50),
 }
+CONFIGS['long'] = dict(CONFIGS['practical'], dropout=0.1, valid_every=500, log_every=50)  # as txl's: practical + two changes
 D_MODEL, HEADS, D_FF, LAYERS = 128, 4, 256, 6
 
 
