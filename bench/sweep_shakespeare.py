@@ -7,8 +7,9 @@ budget on this machine, one after the other, with its best validation loss.
     python3 bench/sweep_shakespeare.py --config long --minutes 60 --out runs/sweep60 ...
 
 Each configuration is a set of `txl_shakespeare train` options on top of `--config practical`
-(the ten-minute sweep) or `--config long` (the one-hour sweep); the model is fixed at compile
-time, everything that is a runtime option is swept here. A run
+(the ten-minute sweep) or `--config long` (the one-hour sweep). Model shapes are compile-time
+types; the example program is built with a few (`--size`: base, ff512, deep, wide, narrow), and
+those are rows here too. A run
 writes `<out>/<name>/` (the usual run directory plus `train.log`); a configuration whose
 `train.log` already ends with `valid_loss` is not run again, so an interrupted sweep continues
 where it stopped. At the end (and with `--table` alone) the results are printed as a Markdown
@@ -42,6 +43,11 @@ SWEEP = {
     'practical-batch16': (['--batch', '16'], 'the preset with batch 16: twice the steps, half the characters each'),
     'practical-mem128': (['--mem-len', '128'], 'the preset with memory 128'),
     'practical-seq128-mem128': (['--seq-len', '128', '--mem-len', '128'], 'the preset with segment 128 and memory 128'),
+    # Model shapes (`--size`), on top of the preset (labml's d_model 128, 4 heads, d_ff 256, 6 layers).
+    'practical-ff512': (['--size', 'ff512'], 'the preset with d_ff 512 (4 d_model)'),
+    'practical-deep': (['--size', 'deep'], 'the preset with 8 layers'),
+    'practical-wide': (['--size', 'wide'], 'the preset with d_model 192, 6 heads, d_ff 384'),
+    'practical-narrow': (['--size', 'narrow'], 'the preset with d_model 96, 3 heads, d_ff 192'),
 }
 # name -> (options after --config long, what it tests): the one-hour sweep.
 LONG_SWEEP = {

@@ -13,6 +13,7 @@
 //   loss.svg      the loss curves, written at the end of a run
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cmath>
@@ -23,6 +24,7 @@
 #include <iomanip>
 #include <iostream>
 #include <unistd.h>
+#include <vector>
 
 #include <txl/txl.hpp>
 
@@ -34,10 +36,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// labml's model: d_model 128, 4 heads, d_ff 256, 6 layers, P = 4096. Both built-in configs
-// share it; they differ in how the text is cut, the schedule and dropout. `--model` picks the model
-// type: labml's Transformer-XL, or the same layers without memory (a plain causal Transformer
-// over each segment, the baseline the paper compares against).
+// labml's model: d_model 128, 4 heads, d_ff 256, 6 layers, P = 4096 (`--size base`). Every
+// built-in config uses it; they differ in how the text is cut, the schedule and dropout. `--model`
+// picks the model type: labml's Transformer-XL, or the same layers without memory (a plain causal
+// Transformer over each segment, the baseline the paper compares against).
 using C = txl::Config<float, 128, 4, 256, 6>;
 // `--encoding` picks the attention: labml's learned relative encoding, or the paper's own
 // (sinusoidal distances projected per layer, biases u and v).
@@ -47,16 +49,58 @@ using SinusoidalLayer = txl::XLLayer<txl::SinusoidalRelativeAttention<C>, txl::F
 using SinusoidalXL = txl::AutoregressiveModel<C, SinusoidalLayer>;
 using SinusoidalVanilla = txl::AutoregressiveModel<C, SinusoidalLayer, txl::NoMemory<C>>;
 
-/// Run `f` with the model type `--model` and `--encoding` name (`f(type_tag<Model>{})`): the
-/// one place where the runtime choice meets the compile-time types.
+// `--size`: the other shapes the preset sweep trains (bench/sweep_shakespeare.py), each a
+// compile-time Config of labml's Transformer-XL (learned encoding); heads stay 32 wide.
+//   ff512   d_ff 512 (4 d_model, the usual ratio): a wider feed-forward, same attention
+//   deep    8 layers instead of 6
+//   wide    d_model 192, 6 heads, d_ff 384: everything 1.5x wider
+//   narrow  d_model 96, 3 heads, d_ff 192: cheaper steps, more of them in a budget
+using CFF512 = txl::Config<float, 128, 4, 512, 6>;
+using CDeep = txl::Config<float, 128, 4, 256, 8>;
+using CWide = txl::Config<float, 192, 6, 384, 6>;
+using CNarrow = txl::Config<float, 96, 3, 192, 6>;
+static_assert(CFF512::P == C::P && CDeep::P == C::P && CWide::P == C::P && CNarrow::P == C::P,
+              "the command line checks --seq-len and --mem-len against one P");
+const std::vector<std::string> k_sizes = {"base", "ff512", "deep", "wide", "narrow"};
+
+/// How config.txt names a shape: "d_model=128 heads=4 d_ff=256 layers=6 P=4096".
+template <class Cfg>
+std::string shape_of() {
+    return "d_model=" + std::to_string(Cfg::d_model) + " heads=" + std::to_string(Cfg::heads) +
+           " d_ff=" + std::to_string(Cfg::d_ff) + " layers=" + std::to_string(Cfg::n_layers) +
+           " P=" + std::to_string(Cfg::P);
+}
+
+/// The shape of a `--size` name.
+std::string shape_of(const std::string& size) {
+    if (size == "base") return shape_of<C>();
+    if (size == "ff512") return shape_of<CFF512>();
+    if (size == "deep") return shape_of<CDeep>();
+    if (size == "wide") return shape_of<CWide>();
+    if (size == "narrow") return shape_of<CNarrow>();
+    throw txl::error("unknown size '" + size + "', expected base, ff512, deep, wide or narrow");
+}
+
+/// Run `f` with the model type of `--model`, `--encoding` and `--size` (`f(type_tag<Model>{})`):
+/// the one place where the runtime choice meets the compile-time types.
 template <class F>
-int with_model(const std::string& kind, const std::string& encoding, F&& f) {
+int with_model(const std::string& kind, const std::string& encoding, const std::string& size, F&& f) {
     txl::check<txl::error>(encoding == "learned" || encoding == "sinusoidal", "unknown encoding '", encoding,
                            "', expected learned or sinusoidal");
+    txl::check<txl::error>(kind == "xl" || kind == "vanilla", "unknown model '", kind, "', expected xl or vanilla");
+    shape_of(size);  // an unknown size is an error
     const bool sin = encoding == "sinusoidal";
-    if (kind == "xl") return sin ? f(txl::type_tag<SinusoidalXL>{}) : f(txl::type_tag<XL>{});
-    if (kind == "vanilla") return sin ? f(txl::type_tag<SinusoidalVanilla>{}) : f(txl::type_tag<Vanilla>{});
-    throw txl::error("unknown model '" + kind + "', expected xl or vanilla");
+    if (size == "base") {
+        if (kind == "xl") return sin ? f(txl::type_tag<SinusoidalXL>{}) : f(txl::type_tag<XL>{});
+        return sin ? f(txl::type_tag<SinusoidalVanilla>{}) : f(txl::type_tag<Vanilla>{});
+    }
+    // The other sizes are built as labml's model only (each model type is compiled in).
+    txl::check<txl::error>(kind == "xl" && !sin, "--size ", size,
+                           ": built for --model xl --encoding learned only (--size base has every model)");
+    if (size == "ff512") return f(txl::type_tag<txl::TransformerXL<CFF512>>{});
+    if (size == "deep") return f(txl::type_tag<txl::TransformerXL<CDeep>>{});
+    if (size == "wide") return f(txl::type_tag<txl::TransformerXL<CWide>>{});
+    return f(txl::type_tag<txl::TransformerXL<CNarrow>>{});
 }
 
 /// Distances beyond `clamp_len` use the encoding (sinusoidal) or the table rows (learned) of
@@ -71,6 +115,7 @@ struct RunConfig {
     std::string name;
     std::string model = "xl";  ///< xl | vanilla
     std::string encoding = "learned";  ///< learned | sinusoidal
+    std::string size = "base";  ///< base | ff512 | deep | wide | narrow
     txl::TrainOptions train;
     std::size_t valid_every, save_every, log_every;
 };
@@ -245,8 +290,8 @@ void write_config(const fs::path& dir, const RunConfig& r, std::uint64_t seed) {
     o << "config " << r.name << "\n"
       << "architecture " << r.model << "\n"
       << "encoding " << r.encoding << "\n"
-      << "model d_model=" << C::d_model << " heads=" << C::heads << " d_ff=" << C::d_ff
-      << " layers=" << C::n_layers << " P=" << C::P << "\n"
+      << "size " << r.size << "\n"
+      << "model " << shape_of(r.size) << "\n"
       << "seed " << seed << "\n"
       << "seq_len " << r.train.seq_len << "\nmem_len " << r.train.mem_len << "\nbatch " << r.train.batch << "\n"
       << "schedule " << txl::Schedule::name(r.train.schedule.kind) << "\n"
@@ -265,12 +310,16 @@ RunConfig read_config(const fs::path& dir, std::uint64_t* seed) {
         txl::check<txl::checkpoint_error>(it != kv.end(), (dir / "config.txt").string(), ": no '", k, "'");
         return it->second;
     };
-    std::ostringstream model;
-    model << "d_model=" << C::d_model << " heads=" << C::heads << " d_ff=" << C::d_ff
-          << " layers=" << C::n_layers << " P=" << C::P;
-    txl::check<txl::checkpoint_error>(get("model") == model.str(), (dir / "config.txt").string(),
-                                      ": model '", get("model"), "', this program builds '", model.str(), "'");
+    // Checkpoints from before --size existed are labml's shape.
+    const std::string size = kv.count("size") ? kv.at("size") : "base";
+    txl::check<txl::checkpoint_error>(std::find(k_sizes.begin(), k_sizes.end(), size) != k_sizes.end(),
+                                      (dir / "config.txt").string(), ": size '", size,
+                                      "', expected base, ff512, deep, wide or narrow");
+    txl::check<txl::checkpoint_error>(get("model") == shape_of(size), (dir / "config.txt").string(), ": model '",
+                                      get("model"), "', this program builds size ", size, " as '", shape_of(size),
+                                      "'");
     RunConfig r = builtin_config(get("config"));
+    r.size = size;
     // Checkpoints from before --model existed are Transformer-XL.
     r.model = kv.count("architecture") ? kv.at("architecture") : "xl";
     txl::check<txl::checkpoint_error>(r.model == "xl" || r.model == "vanilla", (dir / "config.txt").string(),
@@ -401,7 +450,8 @@ void write_loss_svg(const fs::path& csv, const fs::path& svg) {
 // train
 // ---------------------------------------------------------------------------------------------
 struct TrainArgs {
-    std::string data, config = "practical", model = "xl", encoding = "learned", out, prompt = "ROMEO:\n";
+    std::string data, config = "practical", model = "xl", encoding = "learned", size = "base", out,
+        prompt = "ROMEO:\n";
     std::size_t steps = 0, sample_length = 300;
     double minutes = 0, dropout = -1, dropatt = -1;
     // Overrides of the config's schedule and shapes (unset: the config's).
@@ -427,6 +477,7 @@ int run_train(const TrainArgs& a, const std::function<void(const std::string&)>&
     RunConfig rc = builtin_config(a.config);
     rc.model = a.model;
     rc.encoding = a.encoding;
+    rc.size = a.size;
     // The command line's overrides of the config, as (option, value in rc) pairs: applied to a new
     // run; a resumed run keeps its checkpoint's, and an override that differs is an error.
     auto overrides = [&](RunConfig& r) {
@@ -468,6 +519,8 @@ int run_train(const TrainArgs& a, const std::function<void(const std::string&)>&
                                           saved.model, ", this run asks for --model ", a.model);
         txl::check<txl::checkpoint_error>(saved.encoding == a.encoding, ckpt.string(), ": trained with --encoding ",
                                           saved.encoding, ", this run asks for --encoding ", a.encoding);
+        txl::check<txl::checkpoint_error>(saved.size == a.size, ckpt.string(), ": trained with --size ", saved.size,
+                                          ", this run asks for --size ", a.size);
         rc = saved;
         RunConfig want = saved;
         for (const auto& [opt, was] : overrides(want))
@@ -479,6 +532,7 @@ int run_train(const TrainArgs& a, const std::function<void(const std::string&)>&
     }
     // A cosine schedule run for --steps N ends its decay at step N unless told otherwise; with
     // --minutes, the end is measured once warm-up is over (below).
+    rc.train.schedule.d_model = Model::config::d_model;  // Noam's d_model^{-1/2}
     const bool cosine = rc.train.schedule.kind == txl::Schedule::Kind::cosine;
     if (cosine && rc.train.schedule.total == 0 && a.steps) rc.train.schedule.total = a.steps;
     if (a.valid_every) rc.valid_every = a.valid_every;
@@ -530,8 +584,9 @@ int run_train(const TrainArgs& a, const std::function<void(const std::string&)>&
         std::to_string(text.tokenizer.size()) + " (ids of " + std::to_string(text.train.width()) + " byte" +
         (text.train.width() > 1 ? "s" : "") + "), train " + std::to_string(text.train.size()) + " / valid " +
         std::to_string(text.valid.size()));
-    say("config " + rc.name + ", model " + rc.model + ", encoding " + rc.encoding + " (memory: " + txl::block_name<typename Model::memory_block>("custom") + "): seq_len " + std::to_string(rc.train.seq_len) + ", mem_len " +
-        std::to_string(rc.train.mem_len) + ", batch " + std::to_string(rc.train.batch) + ", " +
+    say("config " + rc.name + ", model " + rc.model + ", encoding " + rc.encoding + ", size " + rc.size + " (" +
+        shape_of(rc.size) + "; memory: " + txl::block_name<typename Model::memory_block>("custom") +
+        "): seq_len " + std::to_string(rc.train.seq_len) + ", mem_len " + std::to_string(rc.train.mem_len) + ", batch " + std::to_string(rc.train.batch) + ", " +
         std::to_string(model.parameter_count()) + " parameters, OpenBLAS kernel " + openblas_get_corename() +
         ", txl GEMM kernel " + txl::kernel_name(txl::gemm_kernel()) + ", " + std::to_string(txl::max_threads()) +
         " threads");
@@ -746,6 +801,12 @@ int main(int argc, char** argv) {
                       "Relative encoding: learned (labml's) or sinusoidal (the paper's, with u and v)")
         ->check(CLI::IsMember({"learned", "sinusoidal"}))
         ->capture_default_str();
+    train->add_option("--size", ta.size,
+                      "Model shape: base (labml's: d_model 128, 4 heads, d_ff 256, 6 layers), ff512 (d_ff 512), "
+                      "deep (8 layers), wide (d_model 192, 6 heads, d_ff 384) or narrow (d_model 96, 3 heads, "
+                      "d_ff 192); sizes other than base are built for --model xl --encoding learned")
+        ->check(CLI::IsMember(k_sizes))
+        ->capture_default_str();
     auto* steps = train->add_option("--steps", ta.steps, "Train until this total step count")->check(whole_in(1, 1'000'000'000));
     auto* minutes = train->add_option("--minutes", ta.minutes, "Train for this many minutes (of this run)")
                         ->check(number_in(0.001, 1e6));
@@ -828,7 +889,7 @@ int main(int argc, char** argv) {
     try {
         note_openblas();
         if (*train) {
-            return with_model(ta.model, ta.encoding, [&](auto tag) { return run_train<typename decltype(tag)::type>(ta, say); });
+            return with_model(ta.model, ta.encoding, ta.size, [&](auto tag) { return run_train<typename decltype(tag)::type>(ta, say); });
         }
         txl::CharTokenizer vocab;
         RunConfig rc;
@@ -836,7 +897,7 @@ int main(int argc, char** argv) {
             const fs::path ckpt = checkpoint_dir(ev_ckpt, ev_latest);
             load_run(ckpt, vocab, rc);
             say(describe_checkpoint(ckpt));
-            return with_model(rc.model, rc.encoding, [&](auto tag) {
+            return with_model(rc.model, rc.encoding, rc.size, [&](auto tag) {
                 using Model = typename decltype(tag)::type;
                 auto model = load_model<Model>(ckpt, vocab.size());
                 set_clamp_len(*model, ev_clamp);
@@ -868,7 +929,7 @@ int main(int argc, char** argv) {
             const fs::path ckpt = checkpoint_dir(sa_ckpt, sa_latest);
             load_run(ckpt, vocab, rc);
             say(describe_checkpoint(ckpt));
-            return with_model(rc.model, rc.encoding, [&](auto tag) {
+            return with_model(rc.model, rc.encoding, rc.size, [&](auto tag) {
                 using Model = typename decltype(tag)::type;
                 auto model = load_model<Model>(ckpt, vocab.size());
                 const auto prompt = vocab.encode(sa_prompt);  // throws on a character outside the vocabulary

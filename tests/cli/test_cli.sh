@@ -253,5 +253,22 @@ grep -q "^config long$" "$tmp/long/checkpoint/config.txt" && grep -q "^dropout 0
   grep -q "^schedule cosine$" "$tmp/long/checkpoint/config.txt" && ok || bad "long config.txt: $(cat "$tmp/long/checkpoint/config.txt")"
 expect_fail "resume a long run as practical" "trained with --config long" "$bin" "${train[@]}" --steps 4 --out "$tmp/long" --resume
 
+# --size: another compile-time shape, written into config.txt, read back by eval and sample.
+"$bin" train --data "$tmp/text.txt" --size narrow --steps 2 --batch 4 --sample-length 0 --out "$tmp/narrow" > "$tmp/narrow.log" 2>&1 ||
+  bad "--size narrow failed: $(tail -3 "$tmp/narrow.log")"
+grep -q "^size narrow$" "$tmp/narrow/checkpoint/config.txt" &&
+  grep -q "^model d_model=96 heads=3 d_ff=192 layers=6 P=4096$" "$tmp/narrow/checkpoint/config.txt" && ok ||
+  bad "narrow config.txt: $(cat "$tmp/narrow/checkpoint/config.txt")"
+"$bin" eval --checkpoint "$tmp/narrow" --data "$tmp/text.txt" 2>&1 | grep -q "size narrow" && ok || bad "eval of a narrow run names its size"
+"$bin" sample --checkpoint "$tmp/narrow" --prompt "RO" --length 5 > /dev/null 2>&1 && ok || bad "sample of a narrow run"
+expect_fail "resume a narrow run as base" "trained with --size narrow" "$bin" train --data "$tmp/text.txt" --steps 4 --batch 4 --out "$tmp/narrow" --resume
+expect_fail "a size built for xl only" "built for --model xl --encoding learned only" "$bin" "${train[@]}" --steps 1 --size wide --model vanilla --out "$tmp/r0"
+expect_fail "unknown size" "--size" "$bin" "${train[@]}" --steps 1 --size huge --out "$tmp/r0"
+cp -r "$tmp/narrow" "$tmp/narrow_bad"
+for d in "$tmp"/narrow_bad/*/; do  # a config.txt whose size and shape disagree (no checksums: an old checkpoint)
+  [ -f "$d/config.txt" ] && sed -i 's/^size narrow$/size wide/' "$d/config.txt" && rm -f "$d/checksums.txt"
+done
+expect_fail "size and shape disagree" "this program builds size wide as" "$bin" eval --checkpoint "$tmp/narrow_bad" --data "$tmp/text.txt"
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
