@@ -913,8 +913,8 @@ int main(int argc, char** argv) {
                 txl::check<txl::error>(mem + rc.train.seq_len <= C::P, "--mem-len ", mem,
                                        ": mem_len + seq_len must be <= P = ", C::P);
                 const auto r = txl::evaluate(*model, text.valid, rc.train.batch, rc.train.seq_len, mem);
-                say("evaluated " + std::to_string(r.tokens) + " validation characters, model " + rc.model + ", encoding " + rc.encoding +
-                    ", seq_len " + std::to_string(rc.train.seq_len) + ", batch " + std::to_string(rc.train.batch) +
+                say("evaluated " + std::to_string(r.tokens) + " validation characters, model " + rc.model +
+                    ", encoding " + rc.encoding + ", size " + rc.size + ", seq_len " + std::to_string(rc.train.seq_len) + ", batch " + std::to_string(rc.train.batch) +
                     (Model::has_memory ? ", mem_len " + std::to_string(mem) : ", no memory (each segment alone)"));
                 std::ostringstream bpc;
                 bpc << std::fixed << std::setprecision(4) << "validation loss " << r.loss << " nats/char = "
