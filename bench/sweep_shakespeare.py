@@ -23,36 +23,46 @@ import re
 import subprocess
 import sys
 
-# name -> (options after --config practical, what it tests)
+# name -> (options after --config practical, what it tests). The rows before the shape rows ran
+# when the practical preset had labml's shape and batch 32, validating every 250 steps; they
+# spell that out, so that each row trains what it trained when it was measured.
 COMMON = ['--schedule', 'cosine', '--warmup', '200', '--min-lr', '1e-4']
+
+
+def before(size='base', batch=32):
+    """The practical preset's shape before the shape rows (labml's, batch 32), or a change of it."""
+    return ['--size', size, '--batch', str(batch), '--valid-every', '250', '--save-every', '250', '--log-every', '25']
+
+
 SWEEP = {
-    'cos2e-3-drop0.1': (COMMON + ['--lr', '2e-3', '--dropout', '0.1'],
+    'cos2e-3-drop0.1': (COMMON + before() + ['--lr', '2e-3', '--dropout', '0.1'],
                         'cosine to the end of the budget (warm-up 200, down to 1e-4), peak 2e-3, dropout 0.1'),
-    'cos2e-3-drop0.1-wd0.1': (COMMON + ['--lr', '2e-3', '--dropout', '0.1', '--weight-decay', '0.1'],
+    'cos2e-3-drop0.1-wd0.1': (COMMON + before() + ['--lr', '2e-3', '--dropout', '0.1', '--weight-decay', '0.1'],
                               'the same + AdamW weight decay 0.1'),
-    'cos3e-3-drop0.1': (COMMON + ['--lr', '3e-3', '--dropout', '0.1'], 'peak 3e-3, dropout 0.1'),
-    'cos3e-3-drop0.1-sin': (COMMON + ['--lr', '3e-3', '--dropout', '0.1', '--encoding', 'sinusoidal'],
+    'cos3e-3-drop0.1': (COMMON + before() + ['--lr', '3e-3', '--dropout', '0.1'], 'peak 3e-3, dropout 0.1'),
+    'cos3e-3-drop0.1-sin': (COMMON + before() + ['--lr', '3e-3', '--dropout', '0.1', '--encoding', 'sinusoidal'],
                             "the same with the paper's attention (sinusoidal distances, u and v)"),
-    'cos3e-3-drop0.1-att0': (COMMON + ['--lr', '3e-3', '--dropout', '0.1', '--dropatt', '0'],
+    'cos3e-3-drop0.1-att0': (COMMON + before() + ['--lr', '3e-3', '--dropout', '0.1', '--dropatt', '0'],
                              'dropout 0.1, none on the attention weights'),
-    'cos3e-3-drop0.15': (COMMON + ['--lr', '3e-3', '--dropout', '0.15'], 'peak 3e-3, dropout 0.15'),
-    'cos3e-3-drop0.05': (COMMON + ['--lr', '3e-3', '--dropout', '0.05'], 'peak 3e-3, dropout 0.05'),
-    'cos3e-3-drop0': (COMMON + ['--lr', '3e-3', '--dropout', '0'], 'peak 3e-3, no dropout'),
-    'practical': ([], 'the preset chosen from the rows above (= cos3e-3-drop0.05)'),
-    # Shapes, on top of the preset: more, smaller steps; a longer memory; longer segments.
-    'practical-batch16': (['--batch', '16'], 'the preset with batch 16: twice the steps, half the characters each'),
-    'practical-mem128': (['--mem-len', '128'], 'the preset with memory 128'),
-    'practical-seq128-mem128': (['--seq-len', '128', '--mem-len', '128'], 'the preset with segment 128 and memory 128'),
-    # Model shapes (`--size`), on top of the preset (labml's d_model 128, 4 heads, d_ff 256, 6 layers).
-    'practical-ff512': (['--size', 'ff512'], 'the preset with d_ff 512 (4 d_model)'),
-    'practical-deep': (['--size', 'deep'], 'the preset with 8 layers'),
-    'practical-wide': (['--size', 'wide'], 'the preset with d_model 192, 6 heads, d_ff 384'),
-    'practical-narrow': (['--size', 'narrow'], 'the preset with d_model 96, 3 heads, d_ff 192'),
+    'cos3e-3-drop0.15': (COMMON + before() + ['--lr', '3e-3', '--dropout', '0.15'], 'peak 3e-3, dropout 0.15'),
+    'cos3e-3-drop0.05': (COMMON + before() + ['--lr', '3e-3', '--dropout', '0.05'], 'peak 3e-3, dropout 0.05'),
+    'cos3e-3-drop0': (COMMON + before() + ['--lr', '3e-3', '--dropout', '0'], 'peak 3e-3, no dropout'),
+    'base-b32': (before(), 'schedule and dropout chosen from the rows above (= cos3e-3-drop0.05); '
+                           "labml's shape (d_model 128, 4 heads, d_ff 256, 6 layers), batch 32"),
+    # Shapes, on top of that: more, smaller steps; a longer memory; longer segments; the model.
+    'base-b16': (before(batch=16), 'batch 16: twice the steps, half the characters each'),
+    'base-mem128': (before() + ['--mem-len', '128'], 'memory 128'),
+    'base-seq128-mem128': (before() + ['--seq-len', '128', '--mem-len', '128'], 'segment 128 and memory 128'),
+    'ff512-b32': (before('ff512'), 'd_ff 512 (4 d_model; `--size ff512`)'),
+    'narrow-b32': (before('narrow'), 'd_model 96, 3 heads, d_ff 192 (`--size narrow`)'),
+    'deep-b32': (before('deep'), '8 layers (`--size deep`)'),
+    'wide-b32': (before('wide'), 'd_model 192, 6 heads, d_ff 384 (`--size wide`)'),
+    'practical': ([], 'the preset chosen from the rows above: d_ff 512, batch 16, validation every 500 steps'),
 }
 # name -> (options after --config long, what it tests): the one-hour sweep.
 LONG_SWEEP = {
-    'long': ([], 'the long preset: the practical one with dropout 0.1, validation every 500 steps'),
-    'long-drop0.05': (['--dropout', '0.05'], 'the same with dropout 0.05 (the practical preset for an hour)'),
+    'long': ([], "the long preset: labml's shape, batch 32, dropout 0.1, validation every 500 steps"),
+    'long-drop0.05': (['--dropout', '0.05'], 'the same with dropout 0.05'),
     'long-drop0.15': (['--dropout', '0.15'], 'the same with dropout 0.15'),
 }
 SWEEPS = {'practical': SWEEP, 'long': LONG_SWEEP}

@@ -25,15 +25,18 @@ from torch import nn
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'tests', 'reference'))
 from labml_xl import AutoregressiveModel, merge_memory  # noqa: E402
 
-CONFIGS = {  # must match examples/shakespeare/main.cpp
-    'labml': dict(encoding='learned', seq_len=2, mem_len=32, batch=32, schedule='noam', lr=1.0, min_lr=0.0, warmup=2000, dropout=0.0,
-                  weight_decay=0.0, valid_every=2000, log_every=100),
-    'practical': dict(encoding='learned', seq_len=64, mem_len=64, batch=32, schedule='cosine', lr=3e-3, min_lr=1e-4,
-                      warmup=200, dropout=0.05,
-                      weight_decay=0.0, valid_every=250, log_every=25),
+SIZES = {  # txl_shakespeare's --size: (d_model, heads, d_ff, layers)
+    'base': (128, 4, 256, 6), 'ff512': (128, 4, 512, 6), 'deep': (128, 4, 256, 8), 'wide': (192, 6, 384, 6),
+    'narrow': (96, 3, 192, 6),
 }
-CONFIGS['long'] = dict(CONFIGS['practical'], dropout=0.1, valid_every=500, log_every=50)  # as txl's: practical + two changes
-D_MODEL, HEADS, D_FF, LAYERS = 128, 4, 256, 6
+CONFIGS = {  # must match examples/shakespeare/main.cpp
+    'labml': dict(size='base', encoding='learned', seq_len=2, mem_len=32, batch=32, schedule='noam', lr=1.0, min_lr=0.0,
+                  warmup=2000, dropout=0.0, weight_decay=0.0, valid_every=2000, log_every=100),
+    'practical': dict(size='ff512', encoding='learned', seq_len=64, mem_len=64, batch=16, schedule='cosine', lr=3e-3,
+                      min_lr=1e-4, warmup=200, dropout=0.05, weight_decay=0.0, valid_every=500, log_every=50),
+}
+# as txl's: the one-hour preset measured with labml's shape and batch 32
+CONFIGS['long'] = dict(CONFIGS['practical'], size='base', batch=32, dropout=0.1)
 
 
 def batchify(ids, batch):
@@ -69,13 +72,17 @@ def main():
     # Overrides of the config, as txl_shakespeare train takes them.
     for opt, kind in (('--encoding', str), ('--schedule', str), ('--lr', float), ('--min-lr', float), ('--warmup', int),
                       ('--dropout', float), ('--weight-decay', float), ('--batch', int), ('--seq-len', int),
-                      ('--mem-len', int)):
+                      ('--mem-len', int), ('--size', str)):
         ap.add_argument(opt, type=kind, default=None)
     a = ap.parse_args()
     c = dict(CONFIGS[a.config])
-    for k in ('encoding', 'schedule', 'lr', 'min_lr', 'warmup', 'dropout', 'weight_decay', 'batch', 'seq_len', 'mem_len'):
+    for k in ('encoding', 'schedule', 'lr', 'min_lr', 'warmup', 'dropout', 'weight_decay', 'batch', 'seq_len', 'mem_len',
+              'size'):
         if getattr(a, k) is not None:
             c[k] = getattr(a, k)
+    if c['size'] not in SIZES:
+        sys.exit(f"unknown size {c['size']!r}; known: {', '.join(SIZES)}")
+    D_MODEL, HEADS, D_FF, LAYERS = SIZES[c['size']]
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     text = open(a.data, encoding='utf-8').read()

@@ -135,16 +135,22 @@ RunConfig builtin_config(const std::string& name) {
         // Schedule and dropout chosen by a ten-minute sweep (bench/sweep_shakespeare.py, README):
         // warm-up 200 steps to 3e-3, a cosine down to 1e-4 that ends with the run (with --minutes,
         // where the budget ends), dropout 0.05 (0.1 and 0.15 regularise too much for ten minutes).
-        r.train.seq_len = 64, r.train.mem_len = 64, r.train.batch = 32;
+        // Then shapes: batch 16 (twice the steps of batch 32, each half the characters) and
+        // d_ff 512 (`--size ff512`) each beat labml's shape at batch 32 in the same ten minutes.
+        // Validation every 500 steps: as many characters between validations as 250 at batch 32.
+        r.size = "ff512";
+        r.train.seq_len = 64, r.train.mem_len = 64, r.train.batch = 16;
         r.train.schedule = {txl::Schedule::Kind::cosine, 3e-3, 200, C::d_model, 0, 1e-4};
         r.train.dropout = 0.05;
-        r.valid_every = 250, r.save_every = 250, r.log_every = 25;
+        r.valid_every = 500, r.save_every = 500, r.log_every = 50;
         if (name == "long") {
-            // The one-hour preset: six times the steps, 50 passes over the text. Without dropout
-            // ten minutes already overfit, so the hour gets more (0.1: 1.4556 nats/char in the
-            // README's hour), and validates half as often (each costs ~2.4 s there).
+            // The one-hour preset, as measured in the README's hour: labml's shape at batch 32
+            // (the shape rows came after it), six times the steps of ten minutes, 50 passes over
+            // the text. Without dropout ten minutes already overfit, so the hour gets more (0.1:
+            // 1.4556 nats/char).
+            r.size = "base";
+            r.train.batch = 32;
             r.train.dropout = 0.1;
-            r.valid_every = 500, r.save_every = 500, r.log_every = 50;
         }
     } else {
         throw txl::error("unknown config '" + name + "', expected labml, practical or long");
@@ -450,8 +456,8 @@ void write_loss_svg(const fs::path& csv, const fs::path& svg) {
 // train
 // ---------------------------------------------------------------------------------------------
 struct TrainArgs {
-    std::string data, config = "practical", model = "xl", encoding = "learned", size = "base", out,
-        prompt = "ROMEO:\n";
+    std::string data, config = "practical", model = "xl", encoding = "learned", out, prompt = "ROMEO:\n";
+    std::string size;  ///< unset: the checkpoint's (--resume), else the config's
     std::size_t steps = 0, sample_length = 300;
     double minutes = 0, dropout = -1, dropatt = -1;
     // Overrides of the config's schedule and shapes (unset: the config's).
@@ -462,6 +468,21 @@ struct TrainArgs {
     std::uint64_t seed = 1;
     std::size_t valid_every = 0, save_every = 0, log_every = 0;
 };
+
+/// The size a train command builds: `--size`, else (`--resume`) its checkpoint's, else its config's.
+std::string train_size(const TrainArgs& a, const std::function<void(const std::string&)>& say) {
+    if (!a.size.empty()) return a.size;
+    const fs::path ckpt = fs::path(a.out) / "checkpoint";
+    if (a.resume) {
+        if (txl::recover_interrupted_save(ckpt))
+            say("note: " + ckpt.string() + " was missing after an interrupted save; its previous version is restored");
+        if (fs::exists(ckpt / "config.txt")) {
+            const auto kv = txl::Trainer<XL>::read_key_values((ckpt / "config.txt").string());
+            return kv.count("size") ? kv.at("size") : "base";  // before --size: labml's shape
+        }
+    }
+    return builtin_config(a.config).size;
+}
 
 template <class Model>
 int run_train(const TrainArgs& a, const std::function<void(const std::string&)>& say) {
@@ -477,7 +498,7 @@ int run_train(const TrainArgs& a, const std::function<void(const std::string&)>&
     RunConfig rc = builtin_config(a.config);
     rc.model = a.model;
     rc.encoding = a.encoding;
-    rc.size = a.size;
+    if (!a.size.empty()) rc.size = a.size;
     // The command line's overrides of the config, as (option, value in rc) pairs: applied to a new
     // run; a resumed run keeps its checkpoint's, and an override that differs is an error.
     auto overrides = [&](RunConfig& r) {
@@ -519,9 +540,12 @@ int run_train(const TrainArgs& a, const std::function<void(const std::string&)>&
                                           saved.model, ", this run asks for --model ", a.model);
         txl::check<txl::checkpoint_error>(saved.encoding == a.encoding, ckpt.string(), ": trained with --encoding ",
                                           saved.encoding, ", this run asks for --encoding ", a.encoding);
-        txl::check<txl::checkpoint_error>(saved.size == a.size, ckpt.string(), ": trained with --size ", saved.size,
-                                          ", this run asks for --size ", a.size);
+        txl::check<txl::checkpoint_error>(a.size.empty() || saved.size == a.size, ckpt.string(),
+                                          ": trained with --size ", saved.size, ", this run asks for --size ", a.size);
         rc = saved;
+        txl::check<txl::checkpoint_error>(shape_of(rc.size) == shape_of<typename Model::config>(), ckpt.string(),
+                                          ": trained with --size ", rc.size, ", this run builds ",
+                                          shape_of<typename Model::config>());
         RunConfig want = saved;
         for (const auto& [opt, was] : overrides(want))
             txl::check<txl::checkpoint_error>(was.empty() || (opt == "--total-steps" && was == "0"), ckpt.string(),
@@ -788,9 +812,9 @@ int main(int argc, char** argv) {
     train->add_option("--data", ta.data,
                       "Text file (default: $TXL_TINY_SHAKESPEARE, else data/tiny_shakespeare.txt in the source tree, "
                       "else downloaded there)");
-    train->add_option("--config", ta.config, "Built-in config: labml (labml's experiment: seq_len 2, mem_len 32, Noam) or practical (seq_len 64, "
-                      "mem_len 64, cosine to 3e-3 fitted to --minutes, dropout 0.05; for ten minutes) or long (the same "
-                      "with dropout 0.1; for an hour)")
+    train->add_option("--config", ta.config, "Built-in config: labml (labml's experiment: seq_len 2, mem_len 32, Noam) or practical (size ff512, "
+                      "seq_len 64, mem_len 64, batch 16, cosine to 3e-3 fitted to --minutes, dropout 0.05; for ten "
+                      "minutes) or long (the same with size base, batch 32, dropout 0.1; for an hour)")
         ->check(CLI::IsMember({"labml", "practical", "long"}))
         ->capture_default_str();
     train->add_option("--model", ta.model,
@@ -804,9 +828,9 @@ int main(int argc, char** argv) {
     train->add_option("--size", ta.size,
                       "Model shape: base (labml's: d_model 128, 4 heads, d_ff 256, 6 layers), ff512 (d_ff 512), "
                       "deep (8 layers), wide (d_model 192, 6 heads, d_ff 384) or narrow (d_model 96, 3 heads, "
-                      "d_ff 192); sizes other than base are built for --model xl --encoding learned")
-        ->check(CLI::IsMember(k_sizes))
-        ->capture_default_str();
+                      "d_ff 192); sizes other than base are built for --model xl --encoding learned (default: the "
+                      "config's: labml and long base, practical ff512)")
+        ->check(CLI::IsMember(k_sizes));
     auto* steps = train->add_option("--steps", ta.steps, "Train until this total step count")->check(whole_in(1, 1'000'000'000));
     auto* minutes = train->add_option("--minutes", ta.minutes, "Train for this many minutes (of this run)")
                         ->check(number_in(0.001, 1e6));
@@ -841,11 +865,11 @@ int main(int argc, char** argv) {
         ->check(whole_in(1, 100'000));
     train->add_option("--seed", ta.seed, "Seed of the initial weights and of dropout")->capture_default_str()
         ->check(whole_in(0, ~0ull));
-    train->add_option("--valid-every", ta.valid_every, "Validate every N steps (default: labml 2000, practical 250, long 500)")
+    train->add_option("--valid-every", ta.valid_every, "Validate every N steps (default: labml 2000, practical and long 500)")
         ->check(whole_in(1, 1'000'000'000));
-    train->add_option("--save-every", ta.save_every, "Checkpoint every N steps (default: labml 2000, practical 250, long 500)")
+    train->add_option("--save-every", ta.save_every, "Checkpoint every N steps (default: labml 2000, practical and long 500)")
         ->check(whole_in(1, 1'000'000'000));
-    train->add_option("--log-every", ta.log_every, "Log a line every N steps (default: labml 100, practical 25, long 50)")
+    train->add_option("--log-every", ta.log_every, "Log a line every N steps (default: labml 100, practical and long 50)")
         ->check(whole_in(1, 1'000'000'000));
     train->add_option("--sample-length", ta.sample_length, "Characters to sample at the end (0: none)")->capture_default_str()
         ->check(whole_in(0, 10'000'000));
@@ -889,7 +913,7 @@ int main(int argc, char** argv) {
     try {
         note_openblas();
         if (*train) {
-            return with_model(ta.model, ta.encoding, ta.size, [&](auto tag) { return run_train<typename decltype(tag)::type>(ta, say); });
+            return with_model(ta.model, ta.encoding, train_size(ta, say), [&](auto tag) { return run_train<typename decltype(tag)::type>(ta, say); });
         }
         txl::CharTokenizer vocab;
         RunConfig rc;

@@ -261,7 +261,13 @@ grep -q "^size narrow$" "$tmp/narrow/checkpoint/config.txt" &&
   bad "narrow config.txt: $(cat "$tmp/narrow/checkpoint/config.txt")"
 "$bin" eval --checkpoint "$tmp/narrow" --data "$tmp/text.txt" 2>&1 | grep -q "size narrow" && ok || bad "eval of a narrow run names its size"
 "$bin" sample --checkpoint "$tmp/narrow" --prompt "RO" --length 5 > /dev/null 2>&1 && ok || bad "sample of a narrow run"
-expect_fail "resume a narrow run as base" "trained with --size narrow" "$bin" train --data "$tmp/text.txt" --steps 4 --batch 4 --out "$tmp/narrow" --resume
+expect_fail "resume a narrow run as base" "trained with --size narrow" "$bin" train --data "$tmp/text.txt" --size base --steps 4 --batch 4 --out "$tmp/narrow" --resume
+"$bin" train --data "$tmp/text.txt" --steps 3 --batch 4 --sample-length 0 --out "$tmp/narrow" --resume > "$tmp/narrow2.log" 2>&1 &&
+  grep -q "size narrow" "$tmp/narrow2.log" && ok || bad "resume without --size follows the checkpoint: $(tail -3 "$tmp/narrow2.log")"
+# The practical preset: d_ff 512 (size ff512), batch 16; long keeps labml's shape and batch 32.
+grep -q "^size ff512$" "$tmp/straight/checkpoint/config.txt" && grep -q "^batch 16$" "$tmp/straight/checkpoint/config.txt" && ok ||
+  bad "practical config.txt: $(cat "$tmp/straight/checkpoint/config.txt")"
+grep -q "^size base$" "$tmp/long/checkpoint/config.txt" && ok || bad "long is size base: $(cat "$tmp/long/checkpoint/config.txt")"
 expect_fail "a size built for xl only" "built for --model xl --encoding learned only" "$bin" "${train[@]}" --steps 1 --size wide --model vanilla --out "$tmp/r0"
 expect_fail "unknown size" "--size" "$bin" "${train[@]}" --steps 1 --size huge --out "$tmp/r0"
 cp -r "$tmp/narrow" "$tmp/narrow_bad"
