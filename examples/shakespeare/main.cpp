@@ -36,21 +36,17 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// labml's model: d_model 128, 4 heads, d_ff 256, 6 layers, P = 4096 (`--size base`). Every
-// built-in config uses it; they differ in how the text is cut, the schedule and dropout. `--model`
+// labml's model: d_model 128, 4 heads, d_ff 256, 6 layers, P = 4096 (`--size base`). `--model`
 // picks the model type: labml's Transformer-XL, or the same layers without memory (a plain causal
-// Transformer over each segment, the baseline the paper compares against).
+// Transformer over each segment, the baseline the paper compares against). `--encoding` picks the
+// attention: labml's learned relative encoding, or the paper's own (sinusoidal distances
+// projected per layer, biases u and v).
 using C = txl::Config<float, 128, 4, 256, 6>;
-// `--encoding` picks the attention: labml's learned relative encoding, or the paper's own
-// (sinusoidal distances projected per layer, biases u and v).
 using XL = txl::TransformerXL<C>;
-using Vanilla = txl::VanillaTransformer<C>;
-using SinusoidalLayer = txl::XLLayer<txl::SinusoidalRelativeAttention<C>, txl::FeedForward<C>>;
-using SinusoidalXL = txl::AutoregressiveModel<C, SinusoidalLayer>;
-using SinusoidalVanilla = txl::AutoregressiveModel<C, SinusoidalLayer, txl::NoMemory<C>>;
 
 // `--size`: the other shapes the preset sweep trains (bench/sweep_shakespeare.py), each a
-// compile-time Config of labml's Transformer-XL (learned encoding); heads stay 32 wide.
+// compile-time Config; heads stay 32 wide. The practical preset's ff512 has all four model
+// types, like base; deep, wide and narrow are built as labml's Transformer-XL only.
 //   ff512   d_ff 512 (4 d_model, the usual ratio): a wider feed-forward, same attention
 //   deep    8 layers instead of 6
 //   wide    d_model 192, 6 heads, d_ff 384: everything 1.5x wider
@@ -81,6 +77,18 @@ std::string shape_of(const std::string& size) {
     throw txl::error("unknown size '" + size + "', expected base, ff512, deep, wide or narrow");
 }
 
+/// The four model types of one shape: labml's Transformer-XL or the same layers without memory,
+/// with labml's learned or the paper's sinusoidal relative attention.
+template <class Cfg, class F>
+int with_kind(bool vanilla, bool sinusoidal, F&& f) {
+    using SinLayer = txl::XLLayer<txl::SinusoidalRelativeAttention<Cfg>, txl::FeedForward<Cfg>>;
+    if (!vanilla)
+        return sinusoidal ? f(txl::type_tag<txl::AutoregressiveModel<Cfg, SinLayer>>{})
+                          : f(txl::type_tag<txl::TransformerXL<Cfg>>{});
+    return sinusoidal ? f(txl::type_tag<txl::AutoregressiveModel<Cfg, SinLayer, txl::NoMemory<Cfg>>>{})
+                      : f(txl::type_tag<txl::VanillaTransformer<Cfg>>{});
+}
+
 /// Run `f` with the model type of `--model`, `--encoding` and `--size` (`f(type_tag<Model>{})`):
 /// the one place where the runtime choice meets the compile-time types.
 template <class F>
@@ -89,15 +97,13 @@ int with_model(const std::string& kind, const std::string& encoding, const std::
                            "', expected learned or sinusoidal");
     txl::check<txl::error>(kind == "xl" || kind == "vanilla", "unknown model '", kind, "', expected xl or vanilla");
     shape_of(size);  // an unknown size is an error
-    const bool sin = encoding == "sinusoidal";
-    if (size == "base") {
-        if (kind == "xl") return sin ? f(txl::type_tag<SinusoidalXL>{}) : f(txl::type_tag<XL>{});
-        return sin ? f(txl::type_tag<SinusoidalVanilla>{}) : f(txl::type_tag<Vanilla>{});
-    }
-    // The other sizes are built as labml's model only (each model type is compiled in).
-    txl::check<txl::error>(kind == "xl" && !sin, "--size ", size,
-                           ": built for --model xl --encoding learned only (--size base has every model)");
-    if (size == "ff512") return f(txl::type_tag<txl::TransformerXL<CFF512>>{});
+    const bool vanilla = kind == "vanilla", sin = encoding == "sinusoidal";
+    // labml's shape and the practical preset's have every model; the other sweep shapes are
+    // built as labml's model only (each model type is compiled in).
+    if (size == "base") return with_kind<C>(vanilla, sin, f);
+    if (size == "ff512") return with_kind<CFF512>(vanilla, sin, f);
+    txl::check<txl::error>(!vanilla && !sin, "--size ", size,
+                           ": built for --model xl --encoding learned only (--size base and ff512 have every model)");
     if (size == "deep") return f(txl::type_tag<txl::TransformerXL<CDeep>>{});
     if (size == "wide") return f(txl::type_tag<txl::TransformerXL<CWide>>{});
     return f(txl::type_tag<txl::TransformerXL<CNarrow>>{});
@@ -828,7 +834,7 @@ int main(int argc, char** argv) {
     train->add_option("--size", ta.size,
                       "Model shape: base (labml's: d_model 128, 4 heads, d_ff 256, 6 layers), ff512 (d_ff 512), "
                       "deep (8 layers), wide (d_model 192, 6 heads, d_ff 384) or narrow (d_model 96, 3 heads, "
-                      "d_ff 192); sizes other than base are built for --model xl --encoding learned (default: the "
+                      "d_ff 192); sizes other than base and ff512 are built for --model xl --encoding learned (default: the "
                       "config's: labml and long base, practical ff512)")
         ->check(CLI::IsMember(k_sizes));
     auto* steps = train->add_option("--steps", ta.steps, "Train until this total step count")->check(whole_in(1, 1'000'000'000));

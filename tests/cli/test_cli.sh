@@ -40,7 +40,7 @@ expect_fail "missing text" "no such file" "$bin" "${train[@]/$tmp\/text.txt/$tmp
 expect_fail "empty text" "the file is empty" "$bin" train --data "$tmp/empty.txt" --steps 1 --out "$tmp/r0"
 expect_fail "unreadable text (a directory)" "is a directory" "$bin" train --data "$tmp" --steps 1 --out "$tmp/r0"
 head -c 500 "$tmp/text.txt" > "$tmp/short.txt"
-expect_fail "text shorter than one batch" "too short for one batch" "$bin" train --data "$tmp/short.txt" --steps 1 --out "$tmp/r0"
+expect_fail "text shorter than one batch" "too short for one batch" "$bin" train --data "$tmp/short.txt" --batch 32 --steps 1 --out "$tmp/r0"
 printf 'ab\xff\xfecd' > "$tmp/binary.txt"
 expect_fail "invalid UTF-8" "invalid UTF-8" "$bin" train --data "$tmp/binary.txt" --steps 1 --out "$tmp/r0"
 
@@ -227,7 +227,7 @@ TABLE
 
 # --- schedule, AdamW and accumulation options
 expect_fail "unknown schedule" "--schedule" "$bin" "${train[@]}" --schedule linear --steps 1 --out "$tmp/r0"
-expect_fail "accumulate must divide batch" "accumulate 3 must be >= 1 and divide batch 32" "$bin" "${train[@]}" --accumulate 3 --steps 1 --out "$tmp/r0"
+expect_fail "accumulate must divide batch" "accumulate 3 must be >= 1 and divide batch 32" "$bin" "${train[@]}" --batch 32 --accumulate 3 --steps 1 --out "$tmp/r0"
 expect_fail "min-lr above lr" "min_lr 0.01 must be in [0, lr]" "$bin" "${train[@]}" --schedule cosine --lr 1e-3 --min-lr 1e-2 --steps 1 --out "$tmp/r0"
 expect_fail "segment + memory beyond P" "must be <= P" "$bin" "${train[@]}" --seq-len 4000 --mem-len 4000 --steps 1 --out "$tmp/r0"
 "$bin" "${train[@]}" --steps 4 --schedule cosine --lr 2e-3 --min-lr 1e-4 --warmup 1 --weight-decay 0.1 --accumulate 2 \
@@ -268,6 +268,11 @@ expect_fail "resume a narrow run as base" "trained with --size narrow" "$bin" tr
 grep -q "^size ff512$" "$tmp/straight/checkpoint/config.txt" && grep -q "^batch 16$" "$tmp/straight/checkpoint/config.txt" && ok ||
   bad "practical config.txt: $(cat "$tmp/straight/checkpoint/config.txt")"
 grep -q "^size base$" "$tmp/long/checkpoint/config.txt" && ok || bad "long is size base: $(cat "$tmp/long/checkpoint/config.txt")"
+for kind in "--model vanilla" "--encoding sinusoidal"; do  # the practical preset's size has every model
+  # shellcheck disable=SC2086
+  "$bin" train --data "$tmp/text.txt" $kind --steps 1 --batch 4 --sample-length 0 --out "$tmp/ff512-kind" --force > "$tmp/kind.log" 2>&1 &&
+    grep -q "size ff512" "$tmp/kind.log" && ok || bad "practical with $kind: $(tail -3 "$tmp/kind.log")"
+done
 expect_fail "a size built for xl only" "built for --model xl --encoding learned only" "$bin" "${train[@]}" --steps 1 --size wide --model vanilla --out "$tmp/r0"
 expect_fail "unknown size" "--size" "$bin" "${train[@]}" --steps 1 --size huge --out "$tmp/r0"
 cp -r "$tmp/narrow" "$tmp/narrow_bad"
