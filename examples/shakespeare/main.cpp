@@ -560,9 +560,9 @@ int run_train(const TrainArgs& a, const std::function<void(const std::string&)>&
         if (want.train.schedule.total != saved.train.schedule.total) rc.train.schedule.total = want.train.schedule.total;
         saved_vocab = std::make_unique<txl::CharTokenizer>(txl::CharTokenizer::load((ckpt / "vocab.txt").string()));
     }
+    rc.train.schedule.d_model = Model::config::d_model;  // Noam's d_model^{-1/2}, of the size built
     // A cosine schedule run for --steps N ends its decay at step N unless told otherwise; with
     // --minutes, the end is measured once warm-up is over (below).
-    rc.train.schedule.d_model = Model::config::d_model;  // Noam's d_model^{-1/2}
     const bool cosine = rc.train.schedule.kind == txl::Schedule::Kind::cosine;
     if (cosine && rc.train.schedule.total == 0 && a.steps) rc.train.schedule.total = a.steps;
     if (a.valid_every) rc.valid_every = a.valid_every;
