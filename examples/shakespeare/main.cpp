@@ -687,12 +687,14 @@ int run_train(const TrainArgs& a, const std::function<void(const std::string&)>&
         tokens_run += s.tokens, tokens_window += s.tokens;
         const std::size_t step = trainer.step_count();
         // Fitting a cosine schedule to --minutes: when warm-up is over (and this run has taken 20
-        // steps), validate once and time it, then fix the step where the decay ends so that the
+        // steps, or 2 steps and a tenth of the budget: slow steps on a busy machine, a short budget),
+        // validate once and time it, then fix the step where the decay ends so that the
         // steps and validations left fill the time left:
         //   total = step + (left - valid) / (per_step + valid / valid_every),
         // with 2% spare. The end is saved with the checkpoint: a resumed run decays to the same step.
         const bool calibrate = cosine && rc.train.schedule.total == 0 && a.minutes > 0 &&
-                               step >= std::max<std::size_t>(rc.train.schedule.warmup, 1) && step - start >= 20;
+                               step >= std::max<std::size_t>(rc.train.schedule.warmup, 1) &&
+                               (step - start >= 20 || (step - start >= 2 && elapsed() >= 0.1 * a.minutes * 60));
         const bool last = done();
         const bool validate = step % rc.valid_every == 0 || last || calibrate;
         if (validate) {  // stops at the next batch on Ctrl-C / SIGTERM (a large text validates for minutes)
