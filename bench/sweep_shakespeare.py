@@ -64,6 +64,9 @@ LONG_SWEEP = {
     'long': ([], "the long preset: labml's shape, batch 32, dropout 0.1, validation every 500 steps"),
     'long-drop0.05': (['--dropout', '0.05'], 'the same with dropout 0.05'),
     'long-drop0.15': (['--dropout', '0.15'], 'the same with dropout 0.15'),
+    'long-ff512': (['--size', 'ff512'], "the ten-minute winner's shape (d_ff 512), batch 32, dropout 0.1"),
+    'long-ff512-drop0.15': (['--size', 'ff512', '--dropout', '0.15'], 'the same with dropout 0.15'),
+    'long-ff512-b16': (['--size', 'ff512', '--batch', '16'], 'd_ff 512 at batch 16 (the practical preset for an hour)'),
 }
 SWEEPS = {'practical': SWEEP, 'long': LONG_SWEEP}
 
