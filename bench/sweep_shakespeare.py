@@ -61,12 +61,11 @@ SWEEP = {
 }
 # name -> (options after --config long, what it tests): the one-hour sweep.
 LONG_SWEEP = {
-    'long': ([], "the long preset: labml's shape, batch 32, dropout 0.1, validation every 500 steps"),
-    'long-drop0.05': (['--dropout', '0.05'], 'the same with dropout 0.05'),
+    'long-base': (['--size', 'base'], "labml's shape, batch 32, dropout 0.1 (the long preset before this sweep)"),
+    'long': ([], 'the long preset: d_ff 512 (the ten-minute winner), batch 32, dropout 0.1'),
     'long-drop0.15': (['--dropout', '0.15'], 'the same with dropout 0.15'),
-    'long-ff512': (['--size', 'ff512'], "the ten-minute winner's shape (d_ff 512), batch 32, dropout 0.1"),
-    'long-ff512-drop0.15': (['--size', 'ff512', '--dropout', '0.15'], 'the same with dropout 0.15'),
-    'long-ff512-b16': (['--size', 'ff512', '--batch', '16'], 'd_ff 512 at batch 16 (the practical preset for an hour)'),
+    'long-b16': (['--batch', '16'], 'the same at batch 16 (the practical preset for an hour)'),
+    'long-drop0.05': (['--dropout', '0.05'], 'the same with dropout 0.05'),
 }
 SWEEPS = {'practical': SWEEP, 'long': LONG_SWEEP}
 

@@ -246,7 +246,7 @@ grep -q "schedule: the cosine decay ends at step" "$tmp/budget.log" && ok || bad
 total=$(awk '$1 == "total" {print $2}' "$tmp/budget/checkpoint/config.txt")
 steps=$(awk -F, 'END {print $1}' "$tmp/budget/metrics.csv")
 [ -n "$total" ] && [ "$total" -gt 2 ] && [ "$steps" -le "$total" ] && ok || bad "budget: total '$total', steps '$steps'"
-# The long preset: the practical one with dropout 0.1 and validation every 500 steps.
+# The long preset: the practical one at batch 32 with dropout 0.1.
 "$bin" train --data "$tmp/text.txt" --config long --steps 2 --batch 4 --sample-length 0 --out "$tmp/long" > "$tmp/long.log" 2>&1 ||
   bad "--config long failed: $(tail -3 "$tmp/long.log")"
 grep -q "^config long$" "$tmp/long/checkpoint/config.txt" && grep -q "^dropout 0.1" "$tmp/long/checkpoint/config.txt" &&
@@ -264,10 +264,10 @@ grep -q "^size narrow$" "$tmp/narrow/checkpoint/config.txt" &&
 expect_fail "resume a narrow run as base" "trained with --size narrow" "$bin" train --data "$tmp/text.txt" --size base --steps 4 --batch 4 --out "$tmp/narrow" --resume
 "$bin" train --data "$tmp/text.txt" --steps 3 --batch 4 --sample-length 0 --out "$tmp/narrow" --resume > "$tmp/narrow2.log" 2>&1 &&
   grep -q "size narrow" "$tmp/narrow2.log" && ok || bad "resume without --size follows the checkpoint: $(tail -3 "$tmp/narrow2.log")"
-# The practical preset: d_ff 512 (size ff512), batch 16; long keeps labml's shape and batch 32.
+# The practical preset: d_ff 512 (size ff512), batch 16; long: the same size, batch 32.
 grep -q "^size ff512$" "$tmp/straight/checkpoint/config.txt" && grep -q "^batch 16$" "$tmp/straight/checkpoint/config.txt" && ok ||
   bad "practical config.txt: $(cat "$tmp/straight/checkpoint/config.txt")"
-grep -q "^size base$" "$tmp/long/checkpoint/config.txt" && ok || bad "long is size base: $(cat "$tmp/long/checkpoint/config.txt")"
+grep -q "^size ff512$" "$tmp/long/checkpoint/config.txt" && ok || bad "long is size ff512: $(cat "$tmp/long/checkpoint/config.txt")"
 for kind in "--model vanilla" "--encoding sinusoidal"; do  # the practical preset's size has every model
   # shellcheck disable=SC2086
   "$bin" train --data "$tmp/text.txt" $kind --steps 1 --batch 4 --sample-length 0 --out "$tmp/ff512-kind" --force > "$tmp/kind.log" 2>&1 &&
