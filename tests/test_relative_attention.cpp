@@ -111,14 +111,14 @@ TEST_CASE("RelativeMultiHeadAttention: SIMD softmax row equals the plain loop") 
         std::vector<double> a(45), b;
         fill_uniform(a.data(), a.size(), unsigned(visible), 5.0);
         b = a;
-        A2::kernels::softmax_row(a.data(), visible, 45, 0.7);
+        A2::ops::softmax_row(a.data(), visible, 45, 0.7);
         A2::softmax_row_naive(b.data(), visible, 45, 0.7);
         for (std::size_t j = 0; j < 45; ++j) CHECK(a[j] == doctest::Approx(b[j]).epsilon(1e-14));
         std::vector<float> fa(a.begin(), a.end()), fb;
         fill_uniform(a.data(), a.size(), unsigned(visible) + 100, 5.0);
         fa.assign(a.begin(), a.end());
         fb = fa;
-        AF::kernels::softmax_row(fa.data(), visible, 45, 0.7f);
+        AF::ops::softmax_row(fa.data(), visible, 45, 0.7f);
         AF::softmax_row_naive(fb.data(), visible, 45, 0.7f);
         for (std::size_t j = 0; j < 45; ++j) CHECK(fa[j] == doctest::Approx(fb[j]).epsilon(1e-6));
     }

@@ -35,9 +35,12 @@
 /// **`clamp_len`** ($\ge 0$; 0 = off): distances beyond it use the encoding of `clamp_len`
 /// (the paper's code, for evaluating with memories longer than any distance seen in training).
 ///
-/// **Backward.** As labml's block for the output projection, the softmax, the values and the
-/// content term; then:
-/// * $\partial L/\partial u = \sum_{i,b} \partial L/\partial (q+u)_{i,b}$;
+/// **What is shared.** The content scores, the masked softmax, the dropout on the weights,
+/// the value product and their backward are `AttentionCore`'s (`attention_core.hpp`), as for
+/// labml's block; this header holds the paper's projections and its position term.
+///
+/// **Backward.** The core gives $g = \partial L/\partial A$, $\partial L/\partial (q+u)$,
+/// $\partial L/\partial k$, $\partial L/\partial v$ and $\partial L/\partial u$; then:
 /// * position term: scatter $g$ back through the shift into $\bar X$; per head
 ///   $\partial L/\partial (q+v) = \bar X R_{win}$ and $\partial L/\partial R_{win} = \bar X^\top (q+v)$;
 ///   $\partial L/\partial v = \sum_{i,b} \partial L/\partial (q+v)_{i,b}$, and
@@ -54,7 +57,7 @@
 #include <cmath>
 #include <string>
 
-#include "detail/attention_kernels.hpp"
+#include "attention_core.hpp"
 #include "errors.hpp"
 #include "linear.hpp"
 #include "random.hpp"
@@ -65,7 +68,9 @@ namespace txl {
 /// @tparam C a `txl::Config` (gives $d_{model}$, $H$, $d_k$ and the scalar type; $P$ bounds
 ///           $K = M + T$ as for labml's block, so both blocks take the same lengths).
 template <class C>
-class SinusoidalRelativeAttention {
+class SinusoidalRelativeAttention : public AttentionCore<typename C::scalar, C::heads, C::d_k> {
+    using Core = AttentionCore<typename C::scalar, C::heads, C::d_k>;
+
 public:
     using config = C;
     using S = typename C::scalar;
@@ -73,26 +78,14 @@ public:
     static constexpr std::size_t d_model = C::d_model, H = C::heads, d_k = C::d_k, P = C::P;
     static_assert(d_model % 2 == 0, "SinusoidalRelativeAttention: d_model must be even (sines and cosines)");
     static std::string name() { return "SinusoidalRelativeAttention"; }
-    using kernels = detail::AttentionKernels<S, H, d_k>;
 
-    struct Cache {
-        std::size_t M = 0, T = 0, B = 0;
-        tensor<S, 2> w;              ///< `[K*B, 3d]`: $kv\, W_{qkv}^\top$ (then its gradient)
-        tensor<S, 2> q, qv;          ///< `[T*B, d]`: $q$, and $q + v$ (heads side by side)
-        tensor<S, 2> k, v;           ///< `[K*B, d]`
-        tensor<S, 2> pe, r;          ///< `[K, d]`: $\text{PE}(K-1 \dots 0)$ and $R_{win} = \text{PE}\, W_r^\top$
-        tensor<S, 4> qu_h, o_h;      ///< `[B, H, T, d_k]`: $q + u$ and $a V$, head-major
-        tensor<S, 4> k_h, v_h;       ///< `[B, H, K, d_k]`
-        tensor<S, 4> a, a_drop, mask;///< `[B, H, T, K]` weights, after dropout, dropout mask
-        tensor<S, 2> o;              ///< `[T*B, d]` heads concatenated
-        tensor<S, 2> pos;            ///< `[T*B, K]`: $X$, then $\bar X$
-        tensor<S, 2> d_o, dq, dqv;   ///< `[T*B, d]` backward workspace
-        tensor<S, 2> dk, dv;         ///< `[K*B, d]`
-        tensor<S, 2> dr;             ///< `[K, d]`: $\partial L/\partial R_{win}$
-        tensor<S, 4> d_oh, dq_h, dk_h, dv_h, g;
-        bool dropped = false;
-        bool kv_cached = false;      ///< forward reused the memory's keys and values: no backward
-        const S* weights() const { return dropped ? a_drop.data() : a.data(); }
+    /// The core's cache, plus the paper's projections and encodings.
+    struct Cache : Core::Cache {
+        tensor<S, 2> w;       ///< `[K*B, 3d]`: $kv\, W_{qkv}^\top$ (then its gradient)
+        tensor<S, 2> q, qv;   ///< `[T*B, d]`: $q$, and $q + v$ (heads side by side)
+        tensor<S, 2> pe, r;   ///< `[K, d]`: $\text{PE}(K-1 \dots 0)$ and $R_{win} = \text{PE}\, W_r^\top$
+        tensor<S, 2> dqv;     ///< `[T*B, d]` backward workspace
+        tensor<S, 2> dr;      ///< `[K, d]`: $\partial L/\partial R_{win}$
     };
 
     SinusoidalRelativeAttention()
@@ -113,9 +106,7 @@ public:
 
     /// Throws unless $T \ge 1$ and $K = M + T \le P$.
     static void check_lengths(std::size_t M, std::size_t T) {
-        check(T >= 1, "SinusoidalRelativeAttention: segment length T = 0, expected T >= 1");
-        check(M + T <= P, "SinusoidalRelativeAttention: M + T = ", M, " + ", T, " = ", M + T,
-              " keys, more than P = ", P);
+        Core::check_keys("SinusoidalRelativeAttention", M, T, P);
     }
 
     /// $\text{PE}(\Delta)$ for $\Delta = K - 1, \dots, 0$ (clamped at `clamp_len` when it is set)
@@ -141,21 +132,12 @@ public:
                  const S* k_mem = nullptr, const S* v_mem = nullptr) const {
         check_lengths(M, T);
         const std::size_t K = M + T, nq = T * B, nk = K * B, d = d_model;
-        c.M = M, c.T = T, c.B = B;
+        Core::prepare(M, T, B, c);
         ensure_shape(c.w, {nk, 3 * d});
         ensure_shape(c.q, {nq, d});
         ensure_shape(c.qv, {nq, d});
-        ensure_shape(c.k, {nk, d});
-        ensure_shape(c.v, {nk, d});
         ensure_shape(c.pe, {K, d});
         ensure_shape(c.r, {K, d});
-        ensure_shape(c.qu_h, {B, H, T, d_k});
-        ensure_shape(c.o_h, {B, H, T, d_k});
-        ensure_shape(c.k_h, {B, H, K, d_k});
-        ensure_shape(c.v_h, {B, H, K, d_k});
-        ensure_shape(c.a, {B, H, T, K});
-        ensure_shape(c.o, {nq, d});
-        ensure_shape(c.pos, {nq, K});
 
         // $[\,q;\ k;\ v\,] = kv\, W_{qkv}^\top$ `[K*B, 3d]`; $q$ from the segment's rows only,
         // and $q + v$ (the position term's query) beside it. With cached keys and values, only
@@ -182,122 +164,42 @@ public:
         encodings(K, c.pe.data());
         r_net.forward(c.pe.data(), K, c.r.data());
 
-        // Head-major $(q + u)$, $k$, $v$ for the per-(b, h) products.
-        kernels::to_heads(c.q.data(), T, B, c.qu_h.data(), r_w_bias.value.data());
-        kernels::to_heads(c.k.data(), K, B, c.k_h.data());
-        kernels::to_heads(c.v.data(), K, B, c.v_h.data());
-
-        // (a) + (c), per (b, h): $A_{bh} = (q + u)_{bh}\, k_{bh}^\top$ `[T, K]`.
-        kernels::for_each_bh(B, T, K, [&](std::size_t b, std::size_t h) {
-            kernels::head_gemm(Trans::No, Trans::Yes, T, K, d_k, &c.qu_h(b, h, 0, 0), d_k, &c.k_h(b, h, 0, 0), d_k,
-                               &c.a(b, h, 0, 0), K);
-        });
+        // (a) + (c): $A_{bh} = (q + u)_{bh}\, k_{bh}^\top$ `[T, K]`, $u$ = `r_w_bias`.
+        Core::content_scores(c.q.data(), r_w_bias.value.data(), c);
 
         // (b) + (d), per head: $X = (q + v)_h R_{win,h}^\top$ `[T*B, K]`, then the shift:
         // $A_{bh,ij} \mathrel{+}= X_{(i,b),\, T-1+j-i}$ for the visible keys.
         for (std::size_t h = 0; h < H; ++h) {
             gemm(Trans::No, Trans::Yes, nq, K, d_k, S(1), c.qv.data() + h * d_k, d, c.r.data() + h * d_k, d, S(0),
                  c.pos.data(), K);
-            for_range(B, kernels::parallel_worth_it(B, T, K), [&](std::size_t b) {
-                for (std::size_t i = 0; i < T; ++i) {
-                    S* row = &c.a(b, h, i, 0);
-                    const S* xr = c.pos.data() + (i * B + b) * K + (T - 1 - i);
-                    for (std::size_t j = 0; j < M + i + 1; ++j) row[j] += xr[j];
-                }
-            });
+            Core::add_shifted(c.pos.data(), K, nullptr, h, M, T, B, c.a.data());
         }
 
-        // $a = \operatorname{softmax}(A / \sqrt{d_k})$ over $j \le M + i$, 0 beyond.
-        const S scale = S(1) / std::sqrt(S(d_k));
-        kernels::for_each_bh(B, T, K, [&](std::size_t b, std::size_t h) {
-            if (!same_length) {
-                for (std::size_t i = 0; i < T; ++i) kernels::softmax_row(&c.a(b, h, i, 0), M + i + 1, K, scale);
-                return;
-            }
-            for (std::size_t i = 0; i < T; ++i) {  // `same_length`: keys before `lo` are masked too
-                S* row = &c.a(b, h, i, 0);
-                const std::size_t lo = first_visible(M, i);
-                kernels::softmax_row(row + lo, M + i + 1 - lo, K - lo, scale);
-                std::fill(row, row + lo, S(0));
-            }
-        });
-
-        // Dropout on the attention weights (the paper's `dropatt`).
-        c.dropped = dropout.active(rng);
-        if (c.dropped) {
-            ensure_shape(c.a_drop, c.a.shape());
-            ensure_shape(c.mask, c.a.shape());
-            std::copy(c.a.begin(), c.a.end(), c.a_drop.begin());
-            dropout.forward(c.a_drop.data(), c.a_drop.size(), c.mask.data(), *rng);
-        }
-
-        // $o_{bh} = a_{bh} V_{bh}$, heads side by side again; $\text{out} = o\, W_o^\top$.
-        const S* a = c.weights();
-        kernels::for_each_bh(B, T, K, [&](std::size_t b, std::size_t h) {
-            kernels::head_gemm(Trans::No, Trans::No, T, d_k, K, a + ((b * H + h) * T) * K, K, &c.v_h(b, h, 0, 0), d_k,
-                               &c.o_h(b, h, 0, 0), d_k);
-        });
-        kernels::from_heads(c.o_h.data(), T, B, c.o.data());
+        // Softmax over the visible keys, dropout (the paper's `dropatt`), $o = \text{concat}_h(\tilde a_{bh} V_{bh})$;
+        // $\text{out} = o\, W_o^\top$.
+        Core::attend(c, rng);
         o_net.forward(c.o.data(), nq, out);
     }
 
     /// ## Backward
     /// From `dout[T*B, d]`: accumulate every parameter gradient, write `dkv[K*B, d]`.
     void backward(const S* kv, const S* dout, S* dkv, Cache& c) {
-        check<error>(!c.kv_cached, "SinusoidalRelativeAttention::backward: the forward reused cached "
-                                   "keys and values (inference only); run it without them to train");
+        Core::check_trainable("SinusoidalRelativeAttention", c);
         const std::size_t M = c.M, T = c.T, B = c.B, K = M + T, nq = T * B, nk = K * B, d = d_model;
         ensure_shape(c.d_o, {nq, d});
-        ensure_shape(c.dq, {nq, d});
         ensure_shape(c.dqv, {nq, d});
-        ensure_shape(c.dk, {nk, d});
-        ensure_shape(c.dv, {nk, d});
         ensure_shape(c.dr, {K, d});
-        ensure_shape(c.d_oh, {B, H, T, d_k});
-        ensure_shape(c.dq_h, {B, H, T, d_k});
-        ensure_shape(c.dk_h, {B, H, K, d_k});
-        ensure_shape(c.dv_h, {B, H, K, d_k});
-        ensure_shape(c.g, {B, H, T, K});
 
-        // $\partial L/\partial o = \delta W_o$ (and $\partial L/\partial W_o$), head-major.
+        // $\partial L/\partial o = \delta W_o$ (and $\partial L/\partial W_o$).
         o_net.backward(c.o.data(), dout, nq, c.d_o.data());
-        kernels::to_heads(c.d_o.data(), T, B, c.d_oh.data());
-
-        const S scale = S(1) / std::sqrt(S(d_k));
-        const S* a_used = c.weights();
-        kernels::for_each_bh(B, T, K, [&](std::size_t b, std::size_t h) {
-            S* g = &c.g(b, h, 0, 0);
-            // $\partial L/\partial \tilde a = (\partial L/\partial o) V^\top$, $\partial L/\partial V = \tilde a^\top \partial L/\partial o$.
-            kernels::head_gemm(Trans::No, Trans::Yes, T, K, d_k, &c.d_oh(b, h, 0, 0), d_k, &c.v_h(b, h, 0, 0), d_k, g, K);
-            kernels::head_gemm(Trans::Yes, Trans::No, K, d_k, T, a_used + ((b * H + h) * T) * K, K,
-                               &c.d_oh(b, h, 0, 0), d_k, &c.dv_h(b, h, 0, 0), d_k);
-            if (c.dropped) Dropout<S>::backward(g, T * K, &c.mask(b, h, 0, 0));
-            // Softmax and scale: $g_{ij} = a_{ij}(\partial_{a_{ij}} - \sum_{j'} a_{ij'} \partial_{a_{ij'}}) / \sqrt{d_k}$.
-            for (std::size_t i = 0; i < T; ++i)
-                kernels::softmax_backward_row(g + i * K, &c.a(b, h, i, 0), first_visible(M, i), M + i + 1, K, scale);
-            // Content: $\partial L/\partial (q+u) = g K$, $\partial L/\partial K = g^\top (q+u)$.
-            kernels::head_gemm(Trans::No, Trans::No, T, d_k, K, g, K, &c.k_h(b, h, 0, 0), d_k, &c.dq_h(b, h, 0, 0), d_k);
-            kernels::head_gemm(Trans::Yes, Trans::No, K, d_k, T, g, K, &c.qu_h(b, h, 0, 0), d_k, &c.dk_h(b, h, 0, 0), d_k);
-        });
-        kernels::from_heads(c.dq_h.data(), T, B, c.dq.data());
-        kernels::from_heads(c.dk_h.data(), K, B, c.dk.data());
-        kernels::from_heads(c.dv_h.data(), K, B, c.dv.data());
-        // $\partial L/\partial u = \sum_{i,b} \partial L/\partial (q+u)_{i,b}$.
-        add_column_sums(c.dq.data(), nq, d, r_w_bias.grad.data());
+        // The core: $g$, $\partial L/\partial (q+u)$ (into `dq`), $\partial L/\partial k$, $\partial L/\partial v$, $\partial L/\partial u$.
+        Core::backward_core(c, r_w_bias.grad.data());
 
         // Position term, per head: $\bar X$ from $g$ through the shift, then
         // $\partial L/\partial (q+v)_h = \bar X R_{win,h}$ and $\partial L/\partial R_{win,h} = \bar X^\top (q+v)_h$.
         S* x = c.pos.data();
         for (std::size_t h = 0; h < H; ++h) {
-            for_range(B, kernels::parallel_worth_it(B, T, K), [&](std::size_t b) {
-                for (std::size_t i = 0; i < T; ++i) {
-                    const S* gr = &c.g(b, h, i, 0);
-                    S* row = x + (i * B + b) * K;
-                    const std::size_t lo = T - 1 - i;
-                    for (std::size_t col = 0; col < lo; ++col) row[col] = S(0);
-                    std::copy(gr, gr + (K - lo), row + lo);
-                }
-            });
+            Core::shift_back(K, h, x, c);
             gemm(Trans::No, Trans::No, nq, d_k, K, S(1), x, K, c.r.data() + h * d_k, d, S(0), c.dqv.data() + h * d_k, d);
             gemm(Trans::Yes, Trans::No, K, d_k, nq, S(1), x, K, c.qv.data() + h * d_k, d, S(0), c.dr.data() + h * d_k, d);
         }
@@ -319,23 +221,7 @@ public:
         qkv_net.backward(kv, c.w.data(), nk, dkv);
     }
 
-    /// The key/value cache: keys and values `[K*B, d]` of the rows the last forward attended over.
-    const tensor<S, 2>& keys(const Cache& c) const { return c.k; }
-    const tensor<S, 2>& values(const Cache& c) const { return c.v; }
-
-    /// Dropout on the attention weights, probability `p` (the paper's `dropatt`).
-    void set_dropout(S p) { dropout.p = p; }
-
     /// kimiyoung/transformer-xl's names: `qkv_net`, `r_net`, `o_net`, `r_w_bias`, `r_r_bias`.
-    /// The paper's evaluation mask `same_length`: with a window $W > 0$, query $i$ sees only the
-    /// keys at distance $0 .. W - 1$, $j \ge M + i + 1 - W$, so that every query attends to the
-    /// same number of keys ($W$, once the memory is full). 0 (the default) is the causal mask.
-    std::size_t same_length = 0;
-    /// The first key query $i$ sees: $\max(0,\ M + i + 1 - W)$ with `same_length` $= W$, else 0.
-    std::size_t first_visible(std::size_t M, std::size_t i) const {
-        return same_length && M + i + 1 > same_length ? M + i + 1 - same_length : 0;
-    }
-
     template <class F>
     void visit(F&& f, const std::string& prefix = "") {
         qkv_net.visit(f, prefix + "qkv_net.");
@@ -348,7 +234,6 @@ public:
     Linear<S> qkv_net, r_net, o_net;
     Param<S, 2> r_w_bias;  ///< $u$, `[H, d_k]`
     Param<S, 2> r_r_bias;  ///< $v$, `[H, d_k]`
-    Dropout<S> dropout;    ///< on the attention weights
     std::size_t clamp_len = 0;  ///< 0: off; else distances beyond it use its encoding
 };
 
