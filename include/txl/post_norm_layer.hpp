@@ -8,7 +8,8 @@
 /// $$kv = [\,mem;\ x\,], \qquad x' = \text{LN}_{att}\big(x + \text{dropout}(\text{Attn}(x, kv))\big)$$
 /// $$y = \text{LN}_{ff}\big(x' + \text{dropout}(\text{FFN}(x'))\big)$$
 /// Same slots (any attention, any feed-forward), same parameter names as `XLLayer`, chosen at
-/// compile time: `AutoregressiveModel<C, PostNormXLLayer<Attn, FF>>`.
+/// compile time: `AutoregressiveModel<C, PostNormXLLayer<Attn, FF>>`; the parts are
+/// `LayerParts`' (`layer_parts.hpp`), so only the forward and backward are written here.
 ///
 /// **Backward.** With $\delta = \partial L/\partial y$:
 /// $g_{ff} = \text{LN}_{ff}'^\top \delta$ is the gradient of the sum $x' + \text{dropout}(\text{FFN}(x'))$,
@@ -21,6 +22,7 @@
 #include <string>
 
 #include "layer_norm.hpp"
+#include "layer_parts.hpp"
 #include "random.hpp"
 #include "slots.hpp"
 #include "tensor.hpp"
@@ -29,18 +31,17 @@ namespace txl {
 
 /// @tparam Attn the attention block (attention slot). @tparam FF the feed-forward block.
 template <class Attn, class FF>
-class PostNormXLLayer {
-public:
-    using config = detail::config_of_t<Attn, FF>;
-    static_assert(slot_checked<check_attention_slot<Attn, config>>);
-    static_assert(slot_checked<check_feed_forward_slot<FF, config>>);
-    using S = typename config::scalar;
-    using scalar = S;
-    static constexpr std::size_t d_model = config::d_model;
+class PostNormXLLayer : public LayerParts<Attn, FF> {
+    using Parts = LayerParts<Attn, FF>;
 
-    static std::string name() {
-        return "PostNormXLLayer<" + block_name<Attn>("attention") + ", " + block_name<FF>("feed-forward") + ">";
-    }
+public:
+    using config = typename Parts::config;
+    using S = typename Parts::S;
+    using scalar = S;
+    static constexpr std::size_t d_model = Parts::d_model;
+    using Parts::self_attn, Parts::feed_forward, Parts::norm_self_attn, Parts::norm_ff, Parts::dropout;
+
+    static std::string name() { return "PostNormXLLayer<" + Parts::slot_names() + ">"; }
 
     struct Cache {
         std::size_t M = 0, T = 0, B = 0;
@@ -55,15 +56,6 @@ public:
         tensor<S, 2> g, dx1;                  ///< `[T*B, d]` backward workspace
         bool dropped = false;
     };
-
-    void init(Rng& rng) {
-        self_attn.init(rng);
-        feed_forward.init(rng);
-        norm_self_attn = LayerNorm<S, d_model>();
-        norm_ff = LayerNorm<S, d_model>();
-    }
-
-    static void check_lengths(std::size_t M, std::size_t T) { check_lengths_if_any<Attn>(M, T); }
 
     /// `x[T*B, d]`, `mem[M*B, d]` (null when M = 0) into `y[T*B, d]`.
     void forward(const S* x, const S* mem, std::size_t M, std::size_t T, std::size_t B, S* y, Cache& c,
@@ -124,29 +116,6 @@ public:
         self_attn.backward(c.kv.data(), c.sub.data(), c.dkv.data(), c.attn);
         for (std::size_t i = 0; i < n; ++i) dx[i] = g[i] + c.dkv.data()[mb + i];
     }
-
-    template <class F>
-    void visit(F&& f, const std::string& prefix = "") {
-        self_attn.visit(f, prefix + "self_attn.");
-        feed_forward.visit(f, prefix + "feed_forward.");
-        norm_self_attn.visit(f, prefix + "norm_self_attn.");
-        norm_ff.visit(f, prefix + "norm_ff.");
-    }
-
-    /// Residual dropout `p`, and the same `p` for the blocks that have dropout of their own.
-    void set_dropout(S p) { set_dropout(p, p); }
-    /// Residual and feed-forward dropout `p`; dropout on the attention weights `p_att` (the
-    /// paper's `dropatt`).
-    void set_dropout(S p, S p_att) {
-        dropout.p = p;
-        set_dropout_if_any(self_attn, p_att);
-        set_dropout_if_any(feed_forward, p);
-    }
-
-    Attn self_attn;
-    FF feed_forward;
-    LayerNorm<S, d_model> norm_self_attn, norm_ff;
-    Dropout<S> dropout;  ///< on both residual branches
 };
 
 }  // namespace txl

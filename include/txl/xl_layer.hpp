@@ -19,11 +19,14 @@
 /// `XLLayer` is the model's layer slot, and has two slots of its own, the attention and the
 /// feed-forward; their contracts are checked at compile time (`slots.hpp`, `docs/slots.md`).
 /// What a block can do beyond the contract (dropout, a limit on lengths, a key/value cache for
-/// inference) is detected and passed on, never assumed.
+/// inference) is detected and passed on, never assumed. The parts, their initialisation,
+/// parameter names and dropout are `LayerParts`' (`layer_parts.hpp`), shared with
+/// `PostNormXLLayer`: what is written here is the pre-LayerNorm forward and its backward.
 
 #include <string>
 
 #include "layer_norm.hpp"
+#include "layer_parts.hpp"
 #include "random.hpp"
 #include "slots.hpp"
 #include "tensor.hpp"
@@ -33,20 +36,19 @@ namespace txl {
 /// @tparam Attn the self-attention block (e.g. `RelativeMultiHeadAttention<C>`).
 /// @tparam FF   the feed-forward block (e.g. `FeedForward<C>`).
 template <class Attn, class FF>
-class XLLayer {
+class XLLayer : public LayerParts<Attn, FF> {
+    using Parts = LayerParts<Attn, FF>;
+
 public:
-    using config = detail::config_of_t<Attn, FF>;
-    static_assert(slot_checked<check_attention_slot<Attn, config>>);
-    static_assert(slot_checked<check_feed_forward_slot<FF, config>>);
-    using S = typename config::scalar;
+    using config = typename Parts::config;
+    using S = typename Parts::S;
     using scalar = S;
-    static constexpr std::size_t d_model = config::d_model;
+    static constexpr std::size_t d_model = Parts::d_model;
+    using Parts::self_attn, Parts::feed_forward, Parts::norm_self_attn, Parts::norm_ff, Parts::dropout;
     /// Whether the attention can reuse the memory's keys and values at inference.
     static constexpr bool kv_cacheable = attention_has_kv_cache_v<Attn>;
 
-    static std::string name() {
-        return "XLLayer<" + block_name<Attn>("attention") + ", " + block_name<FF>("feed-forward") + ">";
-    }
+    static std::string name() { return "XLLayer<" + Parts::slot_names() + ">"; }
 
     struct Cache {
         std::size_t M = 0, T = 0, B = 0;
@@ -61,16 +63,6 @@ public:
         tensor<S, 2> d_sub, dx_mid;          ///< `[T*B, d_model]` backward workspace
         bool dropped = false;
     };
-
-    void init(Rng& rng) {
-        self_attn.init(rng);
-        feed_forward.init(rng);
-        norm_self_attn = LayerNorm<S, d_model>();
-        norm_ff = LayerNorm<S, d_model>();
-    }
-
-    /// Throws `shape_error` if the attention cannot take $M$ memory rows and $T$ queries.
-    static void check_lengths(std::size_t M, std::size_t T) { check_lengths_if_any<Attn>(M, T); }
 
     /// `x[T*B, d_model]`, `mem[M*B, d_model]` (may be null when M = 0) into `y[T*B, d_model]`.
     /// `k_mem`, `v_mem` (`[M*B, ...]`, inference only, and only if the attention has a
@@ -161,34 +153,11 @@ public:
         norm_self_attn.backward(c.dkv.data(), c.xhat_att.data(), c.rstd_att.data(), mb, nullptr);
     }
 
-    template <class F>
-    void visit(F&& f, const std::string& prefix = "") {
-        self_attn.visit(f, prefix + "self_attn.");
-        feed_forward.visit(f, prefix + "feed_forward.");
-        norm_self_attn.visit(f, prefix + "norm_self_attn.");
-        norm_ff.visit(f, prefix + "norm_ff.");
-    }
-
-    /// Residual dropout `p`, and the same `p` for the blocks that have dropout of their own.
-    void set_dropout(S p) { set_dropout(p, p); }
-    /// Residual and feed-forward dropout `p`; dropout on the attention weights `p_att` (the
-    /// paper's `dropatt`).
-    void set_dropout(S p, S p_att) {
-        dropout.p = p;
-        set_dropout_if_any(self_attn, p_att);
-        set_dropout_if_any(feed_forward, p);
-    }
-
     /// The key/value cache, passed on from the attention (present only if it has one).
     template <class A = Attn, std::enable_if_t<attention_has_kv_cache_v<A>, int> = 0>
     const auto& keys(const Cache& c) const { return self_attn.keys(c.attn); }
     template <class A = Attn, std::enable_if_t<attention_has_kv_cache_v<A>, int> = 0>
     const auto& values(const Cache& c) const { return self_attn.values(c.attn); }
-
-    Attn self_attn;
-    FF feed_forward;
-    LayerNorm<S, d_model> norm_self_attn, norm_ff;
-    Dropout<S> dropout;  ///< on both residual branches
 };
 
 }  // namespace txl
