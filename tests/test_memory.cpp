@@ -48,3 +48,78 @@ TEST_CASE("Memory: steady-state updates reuse their buffers") {
     mem.update(s.data(), 1, 4);
     CHECK(mem.layers[0].data() == a);  // ping-pong between two buffers of the same shape
 }
+
+// ---------------------------------------------------------------------------------------------
+// The key/value cache follows the memory block (issue: a memory keeping other rows than the
+// last M must not meet the keys and values of the last M).
+// ---------------------------------------------------------------------------------------------
+#include "gradcheck.hpp"
+#include "../examples/custom_blocks/blocks.hpp"
+
+namespace {
+using CM = txl::Config<double, 8, 2, 12, 2, 64>;
+
+/// The strided rule, but saying nothing about how it keeps rows: no cache for it.
+template <class C>
+struct SilentStridedMemory : custom::StridedMemory<C> {
+    static constexpr bool keeps_rows = false;
+};
+
+/// Five segments (prompt-like T = 3 and sampling-like T = 1) through two memories, one with
+/// the key/value cache on; the largest difference of their logits.
+template <class Model>
+double cache_on_off_difference(std::size_t mem_len, bool expect_cached) {
+    Model model(7, 2);
+    txl_test::randomize(model, 8);
+    typename Model::Cache a, b;
+    txl::Memory<double> plain, cached;
+    cached.kv_cache = true;
+    std::mt19937_64 g(4);
+    double worst = 0;
+    for (std::size_t seg = 0; seg < 5; ++seg) {
+        const std::size_t T = seg % 2 ? 1 : 3;
+        auto x = txl::tensor<std::int64_t, 2>::from_shape({T, 2});
+        for (auto& v : x) v = std::int64_t(g() % 7);
+        model.forward(x, plain, a);
+        model.forward(x, cached, b);
+        CHECK(b.kv_cached == (expect_cached && seg > 0));
+        for (std::size_t i = 0; i < a.logits.size(); ++i)
+            worst = std::max(worst, std::abs(a.logits.data()[i] - b.logits.data()[i]));
+        model.update_memory(plain, a, mem_len);
+        model.update_memory(cached, b, mem_len);
+        CHECK(cached.length() == plain.length());
+        CHECK(cached.has_kv() == expect_cached);
+    }
+    return worst;
+}
+}  // namespace
+
+TEST_CASE("Memory::kv_cache: a memory block keeping other rows than the last M caches by its own rule") {
+    using Strided = txl::AutoregressiveModel<CM, txl::TransformerXLLayer<CM>, custom::StridedMemory<CM>>;
+    static_assert(Strided::kv_cacheable);
+    CHECK(cache_on_off_difference<Strided>(4, true) < 1e-12);  // truncating: mem_len 4
+    CHECK(cache_on_off_difference<Strided>(40, true) < 1e-12);  // never truncating
+    // The same rule unannounced: no cache, so the cache flag changes nothing.
+    using Silent = txl::AutoregressiveModel<CM, txl::TransformerXLLayer<CM>, SilentStridedMemory<CM>>;
+    static_assert(!Silent::kv_cacheable);
+    CHECK(cache_on_off_difference<Silent>(4, false) == 0.0);
+    // labml's rule, as before.
+    CHECK(cache_on_off_difference<txl::TransformerXL<CM>>(4, true) < 1e-12);
+}
+
+TEST_CASE("StridedMemory: the old memory, then every second row of the segment ending with its last") {
+    const custom::StridedMemory<CM> rule;
+    txl::Memory<double> mem;
+    std::vector<txl::tensor<double, 3>> s{segment(5, 0.0)};  // positions 0..4: keeps 0, 2, 4
+    rule.update(mem, s.data(), 1, 10);
+    REQUIRE(mem.length() == 3);
+    CHECK(mem.layers[0](0, 0, 0) == 0.0);
+    CHECK(mem.layers[0](1, 1, 2) == 2.0);
+    CHECK(mem.layers[0](2, 0, 1) == 4.0);
+    s[0] = segment(4, 5.0);  // positions 5..8: keeps 6, 8; then the last 4 of 0 2 4 6 8
+    rule.update(mem, s.data(), 1, 4);
+    REQUIRE(mem.length() == 4);
+    CHECK(mem.layers[0](0, 0, 0) == 2.0);
+    CHECK(mem.layers[0](2, 0, 0) == 6.0);
+    CHECK(mem.layers[0](3, 1, 2) == 8.0);
+}

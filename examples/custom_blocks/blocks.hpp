@@ -1,6 +1,6 @@
 #pragma once
 /// @file blocks.hpp
-/// # Two blocks of one's own, written outside txl against its slot contracts
+/// # Blocks of one's own, written outside txl against its slot contracts
 ///
 /// Nothing here is part of the library: this is what a user writes to put a block of their own
 /// into a slot of `txl::AutoregressiveModel` (the contracts: `docs/slots.md`, checked by
@@ -17,7 +17,12 @@
 ///   a remembered key: the inconsistency the paper's relative encoding removes. It has no
 ///   key/value cache and no dropout: the model evaluates and samples with it all the same,
 ///   recomputing the memory's keys and values every segment.
+/// * `StridedMemory<C>`: the memory slot with another rule than labml's: of each segment it
+///   remembers every second position (counting back from the last), so a memory of `mem_len`
+///   rows reaches twice as far back. It keeps rows by position (`keeps_rows`), so evaluation and
+///   sampling cache the keys and values by the same rule.
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <string>
@@ -242,6 +247,45 @@ public:
     }
 
     txl::Linear<S> query, key, value, output;
+};
+
+/// ## A strided memory
+/// After each segment layer $l$ remembers
+/// $mem_l \leftarrow [\,mem_l;\ x_{l,\,T-1-2s}\ (s = \lfloor (T-1)/2 \rfloor, \dots, 1, 0)\,]$, the last
+/// `mem_len` rows: the old memory, then every second row of the segment, ending with its
+/// last. No parameters and no gradient (the memory is a constant to the next segment, as in
+/// every memory block).
+template <class C>
+struct StridedMemory {
+    using config = C;
+    using S = typename C::scalar;
+    static std::string name() { return "StridedMemory"; }
+    static constexpr bool remembers = true;
+    /// Every remembered row is a row of $[\,mem;\ x\,]$ picked by position alone: the key/value
+    /// cache may follow the same rule (`txl::Memory::carry_kv`).
+    static constexpr bool keeps_rows = true;
+
+    void update(txl::Memory<S>& mem, const txl::tensor<S, 3>* layer_inputs, std::size_t n_layers,
+                std::size_t mem_len) const {
+        if (mem_len == 0) return mem.clear();
+        const std::size_t M = mem.length();
+        mem.layers.resize(n_layers);
+        for (std::size_t l = 0; l < n_layers; ++l) {
+            const auto& x = layer_inputs[l];
+            const std::size_t T = x.shape()[0], B = x.shape()[1], d = x.shape()[2], row = B * d;
+            const std::size_t picked = (T + 1) / 2, keep = std::min(mem_len, M + picked);
+            txl::tensor<S, 3> out = txl::tensor<S, 3>::from_shape({keep, B, d});
+            // Rows of $[\,mem;\ \text{picked}\,]$ from `first` on; the picked rows are
+            // $x_{T-1-2(picked-1-p)}$, $p = 0 .. picked - 1$.
+            const std::size_t first = M + picked - keep;
+            for (std::size_t r = first; r < M + picked; ++r) {
+                const S* src = r < M ? mem.layers[l].data() + r * row
+                                     : x.data() + (T - 1 - 2 * (picked - 1 - (r - M))) * row;
+                std::copy(src, src + row, out.data() + (r - first) * row);
+            }
+            mem.layers[l] = std::move(out);
+        }
+    }
 };
 
 }  // namespace custom

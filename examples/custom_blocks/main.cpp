@@ -5,8 +5,8 @@
 // 1. Checks the backward pass of the two blocks in blocks.hpp (a GELU feed-forward and a causal
 //    attention with absolute positions) against finite differences, in double precision, with
 //    txl/testing/gradcheck.hpp.
-// 2. Composes four models from txl's blocks and these, trains each N steps on the text
-//    (practical settings: segments of 64, memory 64, batch 32), evaluates it on the validation
+// 2. Composes five models from txl's blocks and these, trains each N steps on the text
+//    (segments of 64, memory 64, batch 32), evaluates it on the validation
 //    split with memory, samples from it, and prints one line per model.
 #include <CLI/CLI.hpp>
 
@@ -26,11 +26,12 @@ namespace {
 
 using C = txl::Config<float, 128, 4, 256, 6>;
 
-// The four models: the slots filled four ways.
+// The five models: the slots filled five ways.
 using LabmlXL = txl::TransformerXL<C>;
 using GeluXL = txl::AutoregressiveModel<C, txl::XLLayer<txl::RelativeMultiHeadAttention<C>, custom::GeluFeedForward<C>>>;
 using AbsoluteXL = txl::AutoregressiveModel<C, txl::XLLayer<custom::CausalSelfAttention<C>, txl::FeedForward<C>>>;
 using Vanilla = txl::VanillaTransformer<C>;
+using StridedXL = txl::AutoregressiveModel<C, txl::TransformerXLLayer<C>, custom::StridedMemory<C>>;
 
 struct Text {
     txl::CharTokenizer tokenizer;
@@ -126,6 +127,7 @@ int main(int argc, char** argv) {
         run<GeluXL>("relative attention + GeluFeedForward", text, steps, sample_length, seed);
         run<AbsoluteXL>("CausalSelfAttention (absolute) + FFN", text, steps, sample_length, seed);
         run<Vanilla>("labml layers, NoMemory", text, steps, sample_length, seed);
+        run<StridedXL>("labml layers, StridedMemory", text, steps, sample_length, seed);
     } catch (const std::exception& e) {
         std::cerr << "error: " << e.what() << "\n";
         return 1;

@@ -68,6 +68,7 @@ namespace txl {
 template <class S, std::size_t H, std::size_t d_k>
 class AttentionCore {
 public:
+    using scalar = S;
     static constexpr std::size_t d_model = H * d_k;
     /// The machinery: per-head products, parallel loops, head-major copies, SIMD softmax.
     using ops = detail::AttentionOps<S, H, d_k>;

@@ -33,8 +33,10 @@ public:
     std::vector<tensor<S, 3>> layers;
 
     /// Inference only: also keep each layer's keys and values of the remembered positions
-    /// (`[M, B, d_model]`), so a forward projects only the new positions. Valid while the
-    /// weights do not change (sampling, evaluation); a forward that used them has no backward.
+    /// (`[M, B, d]`), so a forward projects only the new positions. Valid while the weights
+    /// do not change (sampling, evaluation); a forward that used them has no backward. They
+    /// are kept only where the memory block keeps rows by position (`keeps_rows`), by the
+    /// block's own rule (`carry_kv`); elsewhere they stay empty and every forward recomputes.
     bool kv_cache = false;
     std::vector<tensor<S, 3>> keys, values;
 
@@ -47,28 +49,25 @@ public:
         values.clear();
     }
 
-    /// Keep the last `length()` rows of this segment's keys and values (`k[l]`, `v[l]` are
-    /// `[K*B, d]` for the K = old M + T positions the segment attended over), after `update`.
-    template <class Tensor2>
-    void update_kv(const Tensor2* const* k, const Tensor2* const* v, std::size_t n_layers) {
-        const std::size_t M = length();
-        keys.resize(M ? n_layers : 0);
-        values.resize(M ? n_layers : 0);
-        for (std::size_t l = 0; l < keys.size(); ++l) {
-            const std::size_t B = layers[l].shape()[1], rows = k[l]->shape()[0], d = k[l]->shape()[1];
-            check(rows >= M * B && v[l]->shape()[0] == rows && v[l]->shape()[1] == d,
-                  "Memory::update_kv: layer ", l, " kept ", rows, " key rows for a memory of ", M * B);
-            ensure_shape(keys[l], {M, B, d});
-            ensure_shape(values[l], {M, B, d});
-            std::copy(k[l]->data() + (rows - M * B) * d, k[l]->data() + rows * d, keys[l].data());
-            std::copy(v[l]->data() + (rows - M * B) * d, v[l]->data() + rows * d, values[l].data());
-        }
-    }
-
     /// Cached keys and values usable for a segment of batch `B` (see `kv_cache`).
     bool has_kv() const {
         return kv_cache && !empty() && keys.size() == layers.size() && values.size() == layers.size() &&
                keys[0].shape()[0] == length() && keys[0].shape()[1] == layers[0].shape()[1];
+    }
+
+    /// The keys and values follow the states. A segment attended over $K = M + T$ positions:
+    /// the $M$ remembered ones and its own $T$; `k[l]`, `v[l]` (`[K*B, d]`) are their keys and
+    /// values, in that order, exactly as the states' concatenation $[\,mem_l;\ x_l\,]$ is. A
+    /// memory block that keeps rows of that concatenation by position alone (`keeps_rows`) so
+    /// keeps the right keys and values when its own `update` is applied to them: the old keys
+    /// (the first $M B$ rows) as the memory, the segment's (the last $T B$) as the new rows.
+    /// `reused`: the forward took its memory keys from `keys`/`values`, which then already
+    /// hold the first $M B$ rows.
+    template <class Block, class Tensor2>
+    void carry_kv(const Block& block, const Tensor2* const* k, const Tensor2* const* v, std::size_t n_layers,
+                  std::size_t M, std::size_t T, std::size_t B, std::size_t mem_len, bool reused) {
+        carry_one(block, k, keys, n_layers, M, T, B, mem_len, reused);
+        carry_one(block, v, values, n_layers, M, T, B, mem_len, reused);
     }
 
     /// Append this segment's layer inputs (`states[l]`, `l < n_layers`, is `[T, B, d]`) and keep the last
@@ -111,6 +110,36 @@ public:
 
 private:
     std::vector<tensor<S, 3>> scratch_;
+    std::vector<tensor<S, 3>> kv_segment_;  ///< a segment's keys or values, `[T, B, d]` per layer
+    std::vector<tensor<S, 3>> kv_scratch_;  ///< the buffers of the keys' (or values') own memory
+
+    template <class Block, class Tensor2>
+    void carry_one(const Block& block, const Tensor2* const* k, std::vector<tensor<S, 3>>& kept,
+                   std::size_t n_layers, std::size_t M, std::size_t T, std::size_t B, std::size_t mem_len,
+                   bool reused) {
+        Memory side;  // the keys (or values) as a memory of their own, on reused buffers
+        std::swap(side.scratch_, kv_scratch_);
+        side.layers.resize(M ? n_layers : 0);
+        kv_segment_.resize(n_layers);
+        for (std::size_t l = 0; l < n_layers; ++l) {
+            const std::size_t rows = k[l]->shape()[0], d = k[l]->shape()[1];
+            check(rows == (M + T) * B, "Memory::carry_kv: layer ", l, " has ", rows, " key rows, expected (M + T) B = ",
+                  (M + T) * B);
+            if (M) {  // the old keys: the ones the forward reused, or its first M*B rows
+                if (reused) std::swap(side.layers[l], kept[l]);
+                else {
+                    ensure_shape(side.layers[l], {M, B, d});
+                    std::copy(k[l]->data(), k[l]->data() + M * B * d, side.layers[l].data());
+                }
+            }
+            ensure_shape(kv_segment_[l], {T, B, d});
+            std::copy(k[l]->data() + M * B * d, k[l]->data() + rows * d, kv_segment_[l].data());
+        }
+        block.update(side, kv_segment_.data(), n_layers, mem_len);
+        kept.resize(side.layers.size());
+        for (std::size_t l = 0; l < side.layers.size(); ++l) std::swap(kept[l], side.layers[l]);
+        std::swap(side.scratch_, kv_scratch_);
+    }
 };
 
 /// labml's memory slot: after each segment, layer $l$ remembers
@@ -123,6 +152,9 @@ struct XLMemory {
     using S = typename C::scalar;
     static std::string name() { return "XLMemory"; }
     static constexpr bool remembers = true;
+    /// Every remembered row is a row of $[\,mem_l;\ x_l\,]$ chosen by position alone, so the
+    /// key/value cache can follow it (`Memory::carry_kv`).
+    static constexpr bool keeps_rows = true;
     void update(Memory<S>& mem, const tensor<S, 3>* layer_inputs, std::size_t n_layers,
                 std::size_t mem_len) const {
         mem.update(layer_inputs, n_layers, mem_len);

@@ -73,9 +73,11 @@ public:
     using scalar = S;
     using Stack = LayerStack<Layer, NLayers>;
     static constexpr std::size_t d_model = C::d_model, n_layers = NLayers;
-    /// Whether evaluation and sampling can reuse the memory's keys and values (the layer's
-    /// attention has a key/value cache); without it they recompute them, exactly, more slowly.
-    static constexpr bool kv_cacheable = layer_has_kv_cache_v<Layer>;
+    /// Whether evaluation and sampling can reuse the memory's keys and values: the layer's
+    /// attention has a key/value cache and the memory block keeps rows by position
+    /// (`keeps_rows`), so the cached keys and values can follow its rule. Without either they
+    /// recompute them, exactly, more slowly.
+    static constexpr bool kv_cacheable = layer_has_kv_cache_v<Layer> && memory_keeps_rows_v<Mem>;
     using memory_block = Mem;
     /// Whether a segment sees the ones before it (false with `NoMemory`).
     static constexpr bool has_memory = Mem::remembers;
@@ -179,20 +181,25 @@ public:
     }
 
     /// Carry this segment into `mem` as the memory block says (`XLMemory`: layer inputs
-    /// appended, the last `mem_len` rows kept; `NoMemory`: nothing). With `mem.kv_cache` and
-    /// a layer that has a key/value cache, the kept rows' keys and values go along.
+    /// appended, the last `mem_len` rows kept; `NoMemory`: nothing). With `mem.kv_cache` and a
+    /// model that can cache (`kv_cacheable`), the keys and values follow by the block's own
+    /// rule; otherwise `mem` keeps none, and the next forward recomputes them.
     void update_memory(Memory<S>& mem, const Cache& c, std::size_t mem_len) const {
-        memory.update(mem, c.stack.x.data(), n_layers, mem_len);
         if constexpr (kv_cacheable) {
-            if (mem.kv_cache) {
+            if (mem.kv_cache && mem_len > 0) {
                 std::array<const tensor<S, 2>*, n_layers> k{}, v{};
                 for (std::size_t l = 0; l < n_layers; ++l) {
                     k[l] = &transformer.layers[l].keys(c.stack.layer[l]);
                     v[l] = &transformer.layers[l].values(c.stack.layer[l]);
                 }
-                mem.update_kv(k.data(), v.data(), n_layers);
+                mem.carry_kv(memory, k.data(), v.data(), n_layers, c.M, c.T, c.B, mem_len, c.kv_cached);
+                memory.update(mem, c.stack.x.data(), n_layers, mem_len);
+                return;
             }
         }
+        memory.update(mem, c.stack.x.data(), n_layers, mem_len);
+        mem.keys.clear();
+        mem.values.clear();
     }
 
     /// Visit every parameter as `(name, Param&)` with labml's `state_dict` names.

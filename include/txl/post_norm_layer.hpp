@@ -35,9 +35,7 @@ class PostNormXLLayer : public LayerParts<Attn, FF> {
     using Parts = LayerParts<Attn, FF>;
 
 public:
-    using config = typename Parts::config;
     using S = typename Parts::S;
-    using scalar = S;
     static constexpr std::size_t d_model = Parts::d_model;
     using Parts::self_attn, Parts::feed_forward, Parts::norm_self_attn, Parts::norm_ff, Parts::dropout;
 

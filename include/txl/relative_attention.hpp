@@ -71,7 +71,6 @@ class RelativeMultiHeadAttention : public AttentionCore<typename C::scalar, C::h
 public:
     using config = C;
     using S = typename C::scalar;
-    using scalar = S;
     static constexpr std::size_t d_model = C::d_model, H = C::heads, d_k = C::d_k, P = C::P;
     static std::string name() { return "RelativeMultiHeadAttention"; }
 

@@ -74,7 +74,6 @@ class SinusoidalRelativeAttention : public AttentionCore<typename C::scalar, C::
 public:
     using config = C;
     using S = typename C::scalar;
-    using scalar = S;
     static constexpr std::size_t d_model = C::d_model, H = C::heads, d_k = C::d_k, P = C::P;
     static_assert(d_model % 2 == 0, "SinusoidalRelativeAttention: d_model must be even (sines and cosines)");
     static std::string name() { return "SinusoidalRelativeAttention"; }

@@ -162,6 +162,10 @@ using gen_backward_t = decltype(std::declval<G&>().backward(
 
 // Memory: update(mem, layer_inputs, n_layers, mem_len) const.
 template <class Mm> using remembers_t = decltype(bool(Mm::remembers));
+template <class Mm, class = void>
+inline constexpr bool keeps_rows_v = false;
+template <class Mm>
+inline constexpr bool keeps_rows_v<Mm, std::void_t<decltype(Mm::keeps_rows)>> = bool(Mm::keeps_rows);
 template <class Mm>
 using mem_update_t = decltype(std::declval<const Mm&>().update(
     std::declval<Memory<scalar_t<Mm>>&>(), std::declval<const tensor<scalar_t<Mm>, 3>*>(),
@@ -219,6 +223,12 @@ template <class L>
 inline constexpr bool layer_has_kv_cache_v =
     detail::is_detected_v<detail::layer_forward_kv_t, L> && detail::is_detected_v<detail::keys_t, L> &&
     detail::is_detected_v<detail::values_t, L>;
+
+/// Whether a memory block keeps rows of $[\,mem;\ x\,]$ by position alone
+/// (`static constexpr bool keeps_rows = true`), so that the key/value cache can follow its
+/// rule. Detected, never assumed: a block that says nothing gets no cache (exact, slower).
+template <class Mm>
+inline constexpr bool memory_keeps_rows_v = detail::keeps_rows_v<Mm>;
 
 /// `block.set_dropout(p)` if the block has dropout of its own; nothing otherwise.
 template <class B, class S>

@@ -40,13 +40,11 @@ class XLLayer : public LayerParts<Attn, FF> {
     using Parts = LayerParts<Attn, FF>;
 
 public:
-    using config = typename Parts::config;
-    using S = typename Parts::S;
-    using scalar = S;
-    static constexpr std::size_t d_model = Parts::d_model;
-    using Parts::self_attn, Parts::feed_forward, Parts::norm_self_attn, Parts::norm_ff, Parts::dropout;
     /// Whether the attention can reuse the memory's keys and values at inference.
     static constexpr bool kv_cacheable = attention_has_kv_cache_v<Attn>;
+    using S = typename Parts::S;
+    static constexpr std::size_t d_model = Parts::d_model;
+    using Parts::self_attn, Parts::feed_forward, Parts::norm_self_attn, Parts::norm_ff, Parts::dropout;
 
     static std::string name() { return "XLLayer<" + Parts::slot_names() + ">"; }
 
