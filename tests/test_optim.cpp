@@ -77,3 +77,22 @@ TEST_CASE("AdamW: decoupled decay of weights, not of biases or LayerNorm") {
                           0.02 * std::sqrt(1 - std::pow(0.999, 2)) / (1 - std::pow(0.9, 2)) * m / (std::sqrt(v) + 1e-8);
     CHECK(lin.weight.value(0, 0) == doctest::Approx(expect).epsilon(1e-14));
 }
+
+TEST_CASE("TimeBudget: a cosine's end fitted to the time left") {
+    txl::Schedule s{txl::Schedule::Kind::cosine, 3e-3, 200, 128, 0, 1e-4};
+    const txl::TimeBudget budget{600};
+    CHECK_FALSE(budget.ready(s, 150, 150, 30));  // still warming up
+    CHECK_FALSE(budget.ready(s, 201, 10, 20));   // 10 steps in a twentieth of the budget: too few
+    CHECK(budget.ready(s, 201, 10, 61));         // ... in a tenth of it: slow steps, fit now
+    CHECK(budget.ready(s, 220, 20, 10));         // 20 steps
+    CHECK_FALSE(txl::TimeBudget{}.ready(s, 220, 20, 10));  // no budget
+    // 220 steps in 22 s (0.1 s each), a validation of 5 s every 500 steps, 600 - 27 s left:
+    // 0.98 * 573 / (0.1 + 0.01) = 5104.9 more steps.
+    CHECK(budget.fit(220, 220, 22.0, 5.0, 500, 27.0) == 220 + 5104);
+    CHECK(budget.fit(220, 220, 22.0, 5.0, 500, 700.0) == 221);  // past the budget: one more step
+    s.total = 5324;
+    CHECK_FALSE(budget.ready(s, 400, 400, 40));  // fixed already (a resumed run keeps it)
+    s.kind = txl::Schedule::Kind::noam;
+    s.total = 0;
+    CHECK_FALSE(budget.ready(s, 400, 400, 40));  // only a cosine has an end to fit
+}

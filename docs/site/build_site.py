@@ -7,14 +7,14 @@ Every header on the reading path becomes a page in the manner of nn.labml.ai: ea
 (`///` or `//` lines) is prose on the left, rendered as Markdown, with its LaTeX typeset by KaTeX
 in the browser; the code that follows it, up to the next comment, is on the right, highlighted by
 Pygments. The reading order is the one in include/txl/txl.hpp (its #include lines, in order): the
-site has no list of its own. The Markdown pages of docs/ (overview, from PyTorch, slots, adding a
-block) are rendered in one column with the same math.
+site has no list of its own. The Markdown pages (docs/, the example's and the tests' READMEs)
+are rendered in one column with the same math.
 
 Why a generator of our own: the literate-programming tools packaged for Debian (pycco, docco via
 npm) split on one comment marker and pass `$...$` through Markdown, which eats the underscores
 and backslashes of the math; txl's headers use `///` for prose and `//` beside statements, and
 their math must reach KaTeX untouched. This script protects the math before Markdown runs, and
-is ~200 lines that tests/site/check_site.py checks in a real browser.
+is one short file that tests/site/check_site.py checks in a real browser.
 
 Needs python3-markdown, python3-pygments and libjs-katex (Debian); no network.
 """
@@ -39,6 +39,13 @@ DOC_PAGES = [
     ("docs/from_pytorch.md", "from_pytorch", "From labml/PyTorch to txl"),
     ("docs/slots.md", "slots_contract", "The slots' contracts"),
     ("docs/adding_a_block.md", "adding_a_block", "Adding a block"),
+    ("docs/using.md", "using", "Using txl in your project"),
+    ("examples/shakespeare/README.md", "shakespeare_options", "The example program's options"),
+    ("docs/results.md", "results", "Results"),
+    ("docs/performance.md", "performance", "Performance"),
+    ("docs/design.md", "design", "Design notes"),
+    ("tests/README.md", "testing", "How txl is tested"),
+    ("docs/contributing.md", "contributing", "House rules"),
 ]
 # Programs rendered side by side like the headers.
 PROGRAM_PAGES = [
@@ -166,6 +173,17 @@ def nav_html(pages, here):
     return "\n".join(out)
 
 
+def link_key(path):
+    """How a link names a page: its file name; `detail/` and the file name for the machinery; the folder and
+    `README.md` for a README (there are several)."""
+    base = os.path.basename(path)
+    if "detail/" in path:
+        return "detail/" + base
+    if base == "README.md":
+        return os.path.basename(os.path.dirname(path)) + "/" + base
+    return base
+
+
 def fix_links(body, page_of_path):
     """Links to repository files with a page go to the page; to files without one, become code."""
     def repl(m):
@@ -173,9 +191,7 @@ def fix_links(body, page_of_path):
         if re.match(r"^(https?:|mailto:|#)", href):
             return m.group(0)
         path, _, anchor = href.partition("#")
-        key = os.path.basename(path.rstrip("/"))
-        if "detail/" in path:
-            key = "detail/" + key
+        key = link_key(path.rstrip("/"))
         if key.endswith(".html") and key[:-5] in page_of_path.values():
             return m.group(0)  # already a page of the site
         if key in page_of_path:
@@ -217,7 +233,7 @@ def main():
     for src, name, title in DOC_PAGES[1:]:
         pages.append((name, title, "Guides", "prose", src))
 
-    page_of_path = {os.path.basename(src): name for name, _, _, _, src in pages if "/detail/" not in src}
+    page_of_path = {link_key(src): name for name, _, _, _, src in pages if "/detail/" not in src}
     page_of_path.update({"detail/" + os.path.basename(src): name for name, _, _, _, src in pages if "/detail/" in src})
     os.makedirs(args.out, exist_ok=True)
     nav_items = [(n, t, g) for n, t, g, _, _ in pages]

@@ -1,7 +1,7 @@
 #pragma once
-// Finding Tiny Shakespeare: --data PATH, else $TXL_TINY_SHAKESPEARE, else
-// <source>/data/tiny_shakespeare.txt, else a download from the char-rnn repository (with curl),
-// verified against its SHA-256 before it is used.
+// The text: finding Tiny Shakespeare (--data PATH, else $TXL_TINY_SHAKESPEARE, else
+// <source>/data/tiny_shakespeare.txt, else a download from the char-rnn repository with curl,
+// verified against its SHA-256 before it is used), then reading, tokenising and splitting it.
 #include <array>
 #include <cstdint>
 #include <cstdio>
@@ -11,7 +11,14 @@
 #include <sstream>
 #include <string>
 
-#include <txl/errors.hpp>
+#include <chrono>
+#include <iomanip>
+#include <iostream>
+#include <unistd.h>
+
+#include <txl/txl.hpp>
+
+#include "console.hpp"
 
 namespace shakespeare {
 
@@ -104,6 +111,47 @@ std::string find_text(const std::string& flag, Log&& log) {
     }
     std::filesystem::rename(tmp, local);
     return local.string();
+}
+
+/// A text, tokenised and split as labml splits it.
+struct Text {
+    txl::CharTokenizer tokenizer;
+    txl::TokenIds train, valid;  // two slices of one buffer, a byte per character for Tiny Shakespeare
+};
+
+/// Read, tokenise and split the text in chunks (`txl::read_text_file`: memory near one byte per
+/// character), with a progress line for a large file. With `vocab`, encode with it (a character
+/// outside it is an error).
+inline Text load_text(const std::string& path, const txl::CharTokenizer* vocab) {
+    txl::ReadTextOptions o;
+    o.vocabulary = vocab;
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(path, ec);
+    const auto t0 = std::chrono::steady_clock::now();
+    double shown = -1;
+    const bool tty = isatty(STDERR_FILENO);
+    if (!ec && size >= (std::uintmax_t(32) << 20))  // a line a second while a large file loads
+        o.progress = [&](std::uint64_t done, std::uint64_t total) {
+            const double now = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            if (now - shown < 1.0 && done < total) return;
+            shown = now;
+            std::ostringstream m;
+            m << "reading " << path << ": " << std::fixed << std::setprecision(0) << 100.0 * double(done) / double(total)
+              << "% of " << std::setprecision(1) << double(size) / 1e6 << " MB ("
+              << (2 * done <= total ? "checking, vocabulary" : "token ids") << "), " << hms(now);
+            if (tty) std::cerr << "\r\033[K" << m.str() << (done == total ? "\n" : "") << std::flush;
+            else std::cerr << m.str() << "\n";
+        };
+    txl::TextFile file;
+    try {
+        file = txl::read_text_file(path, o);
+    } catch (const txl::shape_error& e) {  // a character outside the checkpoint's vocabulary
+        throw txl::error(std::string(e.what()) + " (the checkpoint was trained on another text)");
+    }
+    Text t;
+    t.tokenizer = file.tokenizer;
+    std::tie(t.train, t.valid) = txl::split_train_valid(file.ids);
+    return t;
 }
 
 }  // namespace shakespeare

@@ -23,13 +23,14 @@
 /// linear warm-up) to $\eta_{min}$ at step `total`:
 /// $\eta_t = \eta_{min} + \tfrac12 (\eta - \eta_{min}) \bigl(1 + \cos(\pi \frac{t - w}{total - w})\bigr)$.
 /// A cosine schedule whose `total` is still 0 holds the peak $\eta$ after the warm-up, until a
-/// caller fixes `total` (the Shakespeare example does so from the measured speed, to end the
-/// decay with a time budget).
+/// caller fixes `total`: `TimeBudget` does so from the measured speed, so that a run given
+/// minutes instead of steps ends its decay where its time does.
 ///
 /// **Clipping** by the global norm: if $\|g\|_2 = \sqrt{\sum_{\text{all tensors}} \sum g^2}$
 /// exceeds $c$, every gradient is scaled by $c / \|g\|_2$ (PyTorch's `clip_grad_norm_`, whose
 /// scale is $c / (\|g\| + 10^{-6})$, clamped at 1).
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -76,6 +77,37 @@ struct Schedule {
     }
     static std::string name(Kind k) {
         return k == Kind::noam ? "noam" : k == Kind::constant ? "constant" : "cosine";
+    }
+};
+
+/// ## A cosine schedule fitted to a time budget
+/// A run given a budget of $t_{budget}$ seconds, not a step count, does not know where its cosine
+/// should end. Once warm-up is over and the run has taken enough steps to time them (20, or 2
+/// when they already took a tenth of the budget: slow steps, a short budget), it validates once
+/// and fixes the end so that the steps and validations left fill the time left, with 2% spare:
+/// $$\text{total} = s + \max\Big(1,\ \Big\lfloor \frac{0.98\, t_{left}}{t_{step} + t_{valid} / n_{valid}} \Big\rfloor\Big)$$
+/// at step $s$, with $t_{step}$ the mean time of this run's steps so far, $t_{valid}$ the time of
+/// that validation, $n_{valid}$ the steps between validations and $t_{left}$ the budget left
+/// after it. The caller saves `total` with its checkpoint, so a resumed run decays to the same step.
+struct TimeBudget {
+    double seconds = 0;  ///< $t_{budget}$ (0: no budget)
+
+    /// Whether to fit now: a cosine whose end is not fixed, warm-up over, enough steps timed.
+    /// `steps_run` counts this run's steps (a resumed run times only its own), `elapsed` its seconds.
+    bool ready(const Schedule& s, std::size_t step, std::size_t steps_run, double elapsed) const {
+        return seconds > 0 && s.kind == Schedule::Kind::cosine && s.total == 0 &&
+               step >= std::max<std::size_t>(s.warmup, 1) &&
+               (steps_run >= 20 || (steps_run >= 2 && elapsed >= 0.1 * seconds));
+    }
+
+    /// The step where the decay ends (the formula above). `train_seconds`: the run's time before
+    /// the validation, over `steps_run` steps; `valid_seconds`: the validation's; `elapsed`: after it.
+    std::size_t fit(std::size_t step, std::size_t steps_run, double train_seconds, double valid_seconds,
+                    std::size_t valid_every, double elapsed) const {
+        const double per_step = train_seconds / double(std::max<std::size_t>(steps_run, 1));
+        const double left = seconds - elapsed;
+        const double more = std::max(0.0, 0.98 * left / (per_step + valid_seconds / double(std::max<std::size_t>(valid_every, 1))));
+        return step + std::max<std::size_t>(std::size_t(more), 1);
     }
 };
 

@@ -35,6 +35,7 @@
 
 #include "checkpoint.hpp"
 #include "data.hpp"
+#include "key_values.hpp"
 #include "loss.hpp"
 #include "memory.hpp"
 #include "optim.hpp"
@@ -234,16 +235,8 @@ public:
         recover_interrupted_save(dir);
         check<checkpoint_error>(std::filesystem::is_directory(dir), dir.string(), ": checkpoint directory not found");
         verify_checksums(dir);
-        const auto kv = read_key_values((dir / "trainer.txt").string());
-        auto num = [&](const std::string& k) -> std::size_t {
-            auto it = kv.find(k);
-            check<checkpoint_error>(it != kv.end(), (dir / "trainer.txt").string(), ": no '", k, "'");
-            try {
-                return std::size_t(std::stoull(it->second));
-            } catch (...) {
-                throw checkpoint_error((dir / "trainer.txt").string() + ": '" + k + "' is not a number");
-            }
-        };
+        const KeyValues kv((dir / "trainer.txt").string());
+        auto num = [&](const std::string& k) -> std::size_t { return std::size_t(kv.whole(k, 0, ~0ull)); };
         const std::string where = (dir / "trainer.txt").string();
         check<checkpoint_error>(num("seq_len") == options_.seq_len && num("batch") == options_.batch &&
                                     num("mem_len") == options_.mem_len,
@@ -254,8 +247,8 @@ public:
                                 num("position"), " is beyond the text (", loader_.rows(), " rows)");
         Rng rng;
         {
-            check<checkpoint_error>(kv.count("rng") == 1, where, ": no 'rng' (the random generator's state)");
-            std::istringstream r(kv.at("rng"));
+            check<checkpoint_error>(kv.has("rng"), where, ": no 'rng' (the random generator's state)");
+            std::istringstream r(kv.text("rng"));
             r >> rng;
             check<checkpoint_error>(!r.fail(), where, ": unreadable generator state");
         }
@@ -300,18 +293,9 @@ public:
         rng_ = rng;
     }
 
-    /// `key value` lines; a missing file is a `checkpoint_error`.
+    /// Deprecated: `txl::read_key_values` (`key_values.hpp`), kept for one release.
     static std::map<std::string, std::string> read_key_values(const std::string& path) {
-        std::ifstream in(path);
-        check<checkpoint_error>(bool(in), path, ": missing or unreadable file");
-        std::map<std::string, std::string> kv;
-        std::string line;
-        while (std::getline(in, line)) {
-            const auto sp = line.find(' ');
-            if (sp == std::string::npos) continue;
-            kv[line.substr(0, sp)] = line.substr(sp + 1);
-        }
-        return kv;
+        return txl::read_key_values(path);
     }
 
 private:

@@ -75,8 +75,8 @@ inline void gemm_one_thread(Trans ta, Trans tb, int m, int n, int k, S alpha, co
 /// $op(A)$ of shape `[m, k]`, $op(B)$ of shape `[k, n]`, $C$ of shape `[m, n]`.
 /// `lda`, `ldb`, `ldc` are the distances between consecutive rows *as stored*.
 /// Outside a parallel task a product of at least $2^{18}$ multiply-adds is cut into bands of
-/// rows of $C$ (one per thread, at least 32 rows each: thinner bands measured 4% slower on a
-/// training step, each one packing $B$ again; row $i$ of $op(A)$ starts at
+/// rows of $C$ (one per thread, at least 32 rows each: each band packs $B$ again, so thinner
+/// bands cost more than they gain; row $i$ of $op(A)$ starts at
 /// `a + i*lda`, or at `a + i` when transposed); each band is one call on one thread. A row's
 /// result does not depend on the band it falls in, so results do not depend on the thread
 /// count or on timing. With `bias` (`n` values, e.g. a linear layer's $b$) every row of $C$

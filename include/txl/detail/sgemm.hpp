@@ -296,9 +296,9 @@ inline void sgemm_blocked(Trans ta, Trans tb, std::size_t m, std::size_t n, std:
     float* buf = sg_buffer();
     alignas(64) float bias_tail[NR];  // a partial panel's bias, zero-padded
     // A is read in place: element (i, p) at a[i*lda + p], or at a[p*lda + i] when stored
-    // transposed. (Copying a transposed A into groups of rows first, as BLAS does, measured
-    // slower here: the copy is a pass over memory of its own, where in place the loads overlap
-    // the FMAs.)
+    // transposed. (Copying a transposed A into groups of rows first, as BLAS does, is a pass
+    // over memory of its own; read in place, the loads overlap the FMAs. `docs/performance.md`
+    // has the comparison.)
     const std::size_t sa_r = ta == Trans::Yes ? 1 : lda, sa_p = ta == Trans::Yes ? lda : 1;
     // B exactly one panel wide and stored that way (the attention's head-major [rows, d_k]
     // blocks with d_k = 32, on AVX-512) is already packed: read it in place.

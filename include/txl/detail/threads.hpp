@@ -11,14 +11,14 @@
 /// each ending in a barrier. On a machine that is doing something else (a laptop, a shared
 /// server, a second training run) one of the threads is regularly descheduled for a few
 /// milliseconds, and every barrier then waits for it: OpenMP's threads spin while they wait, so
-/// the step ran three to seven times slower than on one thread (measured: practical config,
-/// one core busy, 2,800 tokens/s on two threads against 9,400 on one). So txl has a small pool
+/// the step ran several times slower than on one thread (`docs/performance.md` has the
+/// figures). So txl has a small pool
 /// of its own, built for that case:
 /// - **Tasks, claimed one by one.** A loop is cut into more tasks than threads (fixed by the
 ///   sizes, never by timing, so results do not depend on it). Each thread, the caller
 ///   included, runs its own share in order (on an idle machine a thread then works on the same
-///   rows loop after loop, which stay in its cache: handing tasks out first come, first served
-///   measured 4% slower), then takes what is left of the others'. A slow thread simply does
+///   rows loop after loop, which stay in its cache, where first come, first served does not),
+///   then takes what is left of the others'. A slow thread simply does
 ///   fewer.
 /// - **Nobody waits for a thread that has not started.** The caller waits only for tasks that
 ///   another thread claimed and is still running, never for a thread to arrive, so a worker
@@ -240,10 +240,9 @@ private:
         ShareOfCore share;
         while (!stop_.load(std::memory_order_relaxed)) {
             // Spin a while for the next job (the next loop of a step usually comes within
-            // microseconds; 1 ms measured 4% faster than 50 us on the labml config, where steps
-            // are short), then sleep until one is published. But not on a busy machine: a
-            // spinning worker takes the core from the threads doing the work (practical config,
-            // one core busy: 11,400 tokens/s without spinning, 9,000 with 1 ms).
+            // microseconds, and a short step pays for every sleep), then sleep until one is
+            // published. But not on a busy machine: a spinning worker takes the core from the
+            // threads doing the work. (The two settings' figures: `docs/performance.md`.)
             share.begin();
             const auto spin = std::chrono::microseconds(share.contended() ? 0 : 1000);
             const auto spin_until = std::chrono::steady_clock::now() + spin;
@@ -358,7 +357,7 @@ inline S partial_sums16(std::size_t n, F&& f) {
 /// `f(k, lo, hi)` over the spans `spans[k]` (`begin`, `end`, `empty()`) laid end to end
 /// (`total` elements in all) and cut into equal pieces, four per thread, in one parallel loop
 /// when `parallel`: for elementwise updates over many tensors, most too small to be worth a
-/// loop of their own (Adam: one loop per step instead of one per tensor, 7x faster).
+/// loop of their own (Adam: one loop per step instead of one per tensor).
 /// Each call's `[lo, hi)` lies inside one span; the calls cover every span exactly once.
 template <class Spans, class F>
 inline void for_joined_spans(const Spans& spans, std::size_t total, bool parallel, F&& f) {

@@ -1,0 +1,401 @@
+#pragma once
+// `txl_shakespeare train`: the settings of a run (a built-in config, the command line's
+// overrides, or a checkpoint's own on --resume), then the loop of llm.c's shape:
+//   step; validate (keeping the best weights; fitting the cosine to --minutes); log; save.
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <functional>
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <unistd.h>
+#include <utility>
+#include <vector>
+
+#include <txl/txl.hpp>
+
+#include "console.hpp"
+#include "presets.hpp"
+#include "run_dir.hpp"
+#include "text_source.hpp"
+
+namespace shakespeare {
+
+using Say = std::function<void(const std::string&)>;
+
+struct TrainArgs {
+    std::string data, config = "practical", model = "xl", encoding = "learned", out, prompt = "ROMEO:\n";
+    std::string size;  ///< unset: the checkpoint's (--resume), else the config's
+    std::size_t steps = 0, sample_length = 300;
+    double minutes = 0, dropout = -1, dropatt = -1;
+    // Overrides of the config's schedule and shapes (unset: the config's).
+    std::string schedule;
+    double lr = -1, min_lr = -1, weight_decay = -1;
+    long warmup = -1, total_steps = -1, batch = -1, seq_len = -1, mem_len = -1, accumulate = -1;
+    bool resume = false, force = false;
+    std::uint64_t seed = 1;
+    std::size_t valid_every = 0, save_every = 0, log_every = 0;
+};
+
+/// A save interrupted between its two renames left the previous copy aside: put it back, and say so.
+inline void recover(const fs::path& ckpt, const Say& say) {
+    if (txl::recover_interrupted_save(ckpt))
+        say("note: " + ckpt.string() + " was missing after an interrupted save; its previous version is restored");
+}
+
+/// The size a train command builds: `--size`, else (`--resume`) its checkpoint's, else its config's.
+inline std::string train_size(const TrainArgs& a, const Say& say) {
+    if (!a.size.empty()) return a.size;
+    const fs::path ckpt = fs::path(a.out) / "checkpoint";
+    if (a.resume) {
+        recover(ckpt, say);
+        if (fs::exists(ckpt / "config.txt")) return saved_size(ckpt);
+    }
+    return builtin_config(a.config).size;
+}
+
+/// The command line's overrides of a config, applied to `r`: (option, the value it replaced,
+/// or "" when the same) for each option given.
+inline std::vector<std::pair<std::string, std::string>> apply_overrides(const TrainArgs& a, RunConfig& r) {
+    std::vector<std::pair<std::string, std::string>> given;
+    auto set = [&](bool on, const char* opt, auto& field, auto value) {
+        if (!on) return;
+        std::ostringstream was, now;
+        was << std::setprecision(17) << field;
+        field = decltype(+field)(value);
+        now << std::setprecision(17) << field;
+        given.push_back({opt, was.str() == now.str() ? "" : was.str()});
+    };
+    auto& t = r.train;
+    set(a.dropout >= 0, "--dropout", t.dropout, a.dropout);
+    set(a.dropatt >= 0, "--dropatt", t.dropatt, a.dropatt);
+    set(a.lr > 0, "--lr", t.schedule.lr, a.lr);
+    set(a.min_lr >= 0, "--min-lr", t.schedule.min_lr, a.min_lr);
+    set(a.warmup >= 0, "--warmup", t.schedule.warmup, a.warmup);
+    set(a.total_steps >= 0, "--total-steps", t.schedule.total, a.total_steps);
+    set(a.weight_decay >= 0, "--weight-decay", t.weight_decay, a.weight_decay);
+    set(a.batch > 0, "--batch", t.batch, a.batch);
+    set(a.seq_len > 0, "--seq-len", t.seq_len, a.seq_len);
+    set(a.mem_len >= 0, "--mem-len", t.mem_len, a.mem_len);
+    set(a.accumulate > 0, "--accumulate", t.accumulate, a.accumulate);
+    if (!a.schedule.empty()) {
+        const auto kind = txl::Schedule::parse(a.schedule);
+        given.push_back({"--schedule", kind == t.schedule.kind ? "" : txl::Schedule::name(t.schedule.kind)});
+        t.schedule.kind = kind;
+    }
+    return given;
+}
+
+/// A resumed run keeps its checkpoint's settings: the config, model, encoding and size it was
+/// trained with must be the ones asked for, and an override must not change anything (but
+/// `--total-steps` may fix a cosine's end that was still open). Returns the settings.
+inline RunConfig resumed_config(const TrainArgs& a, const fs::path& ckpt, std::uint64_t& seed) {
+    const RunConfig saved = read_config(ckpt, &seed);
+    auto same = [&](const std::string& opt, const std::string& was, const std::string& now) {
+        txl::check<txl::checkpoint_error>(was == now, ckpt.string(), ": trained with ", opt, " ", was,
+                                          ", this run asks for ", opt, " ", now);
+    };
+    same("--config", saved.name, a.config);
+    same("--model", saved.model, a.model);
+    same("--encoding", saved.encoding, a.encoding);
+    if (!a.size.empty()) same("--size", saved.size, a.size);
+    RunConfig rc = saved, want = saved;
+    for (const auto& [opt, was] : apply_overrides(a, want))
+        txl::check<txl::checkpoint_error>(was.empty() || (opt == "--total-steps" && was == "0"), ckpt.string(),
+                                          ": trained with ", opt, " ", was,
+                                          "; a resumed run keeps its checkpoint's settings (--force starts over)");
+    rc.train.schedule.total = want.train.schedule.total;
+    return rc;
+}
+
+/// One training run of `Model`, from its settings to its final sample.
+template <class Model>
+class TrainingRun {
+public:
+    TrainingRun(const TrainArgs& a, const Say& say) : a_(a), say_(say), out_(a.out), ckpt_(out_ / "checkpoint") {}
+
+    int run() {
+        prepare();
+        Interrupts::catch_them();  // from here Ctrl-C and SIGTERM finish the step, save and exit
+        t0_ = std::chrono::steady_clock::now();
+        start_ = trainer_->step_count();
+        if (a_.steps && start_ >= a_.steps) say_("already at step " + std::to_string(start_));
+        std::string log_failure;  // a metrics.csv row that could not be written
+        while (!done()) {
+            const auto s = trainer_->step();
+            const std::size_t step = trainer_->step_count();
+            sum_loss_ += s.loss, sum_acc_ += s.accuracy, ++n_logged_;
+            tokens_run_ += s.tokens, tokens_window_ += s.tokens;
+            const bool last = done();
+            const bool validated = validate(step, last);
+            try {
+                log(step, s.lr, validated);
+            } catch (const txl::error& e) {  // a full disk: stop, try to save what was trained, say so
+                log_failure = e.what();
+                break;
+            }
+            if (step % rc_.save_every == 0 && !last) save();
+        }
+        save();
+        txl::check<txl::error>(log_failure.empty(), log_failure, "; stopped training (checkpoint saved at step ",
+                               trainer_->step_count(), ")");
+        write_loss_svg(metrics_->path(), out_ / "loss.svg");
+        Interrupts::release_them();  // nothing left to save: the final sample may be long
+        if (Interrupts::raised) {
+            say_(std::string(Interrupts::signal == SIGTERM ? "terminated" : "interrupted") +
+                 ": checkpoint saved at step " + std::to_string(trainer_->step_count()) +
+                 "; continue with the same command and --resume");
+            return 128 + Interrupts::signal;  // 130 for Ctrl-C, 143 for SIGTERM, as if killed, but saved
+        }
+        summary();
+        final_sample();
+        return 0;
+    }
+
+private:
+    /// The settings, the text, the model and its trainer (resumed from the checkpoint), the log.
+    void prepare() {
+        recover(ckpt_, say_);
+        const bool have = fs::exists(ckpt_);
+        txl::check<txl::error>(a_.steps > 0 || a_.minutes > 0, "train: give --steps N or --minutes M");
+        txl::check<txl::error>(!(have && !a_.resume && !a_.force), ckpt_.string(),
+                               " already exists: pass --resume to continue it or --force to start over");
+        txl::check<txl::error>(!(a_.resume && !have), "--resume: no checkpoint at ", ckpt_.string());
+        seed_ = a_.seed;
+        rc_ = builtin_config(a_.config);
+        rc_.model = a_.model, rc_.encoding = a_.encoding;
+        if (!a_.size.empty()) rc_.size = a_.size;
+        apply_overrides(a_, rc_);
+        std::unique_ptr<txl::CharTokenizer> saved_vocab;
+        if (a_.resume) {
+            rc_ = resumed_config(a_, ckpt_, seed_);
+            saved_vocab = std::make_unique<txl::CharTokenizer>(txl::CharTokenizer::load((ckpt_ / "vocab.txt").string()));
+        }
+        auto& sched = rc_.train.schedule;
+        sched.d_model = Model::config::d_model;  // Noam's d_model^{-1/2}, of the size built
+        // A cosine run for --steps N ends its decay at step N unless told otherwise; with
+        // --minutes the end is fitted to the budget once warm-up is over (`txl::TimeBudget`).
+        cosine_ = sched.kind == txl::Schedule::Kind::cosine;
+        if (cosine_ && sched.total == 0 && a_.steps) sched.total = a_.steps;
+        budget_.seconds = a_.minutes * 60;
+        if (a_.valid_every) rc_.valid_every = a_.valid_every;
+        if (a_.save_every) rc_.save_every = a_.save_every;
+        if (a_.log_every) rc_.log_every = a_.log_every;
+        load_data(saved_vocab.get());
+        model_ = std::make_unique<Model>(text_.tokenizer.size(), seed_);
+        rc_.train.seed = seed_;
+        trainer_ = std::make_unique<txl::Trainer<Model>>(*model_, rc_.train, text_.train);
+        if (a_.resume) trainer_->load(ckpt_);
+        fs::create_directories(out_);
+        metrics_ = std::make_unique<MetricsLog>(out_, a_.resume, trainer_->step_count());
+        // best/: a resumed run keeps its record; a new run starts one.
+        best_ = a_.resume ? read_best(out_ / "best") : Best{};
+        if (!a_.resume) fs::remove_all(out_ / "best");
+        describe();
+    }
+
+    /// The text (its vocabulary must be the checkpoint's on --resume), the validation split's
+    /// shape and the final sample's prompt, all checked before any training.
+    void load_data(const txl::CharTokenizer* saved) {
+        path_ = find_text(a_.data, say_);
+        text_ = load_text(path_, nullptr);
+        if (saved) {
+            if (saved->chars() != text_.tokenizer.chars())
+                throw txl::checkpoint_error(ckpt_.string() + ": vocabulary of " + std::to_string(saved->size()) +
+                                            " characters differs from the text's " +
+                                            std::to_string(text_.tokenizer.size()) + " (another text?)");
+        }
+        txl::SequentialLoader check_valid(text_.valid, rc_.train.batch, rc_.train.seq_len,
+                                          "the validation split of " + path_);
+        if (a_.sample_length) {
+            txl::check<txl::error>(!a_.prompt.empty(),
+                                   "--prompt: empty; give at least one character (or --sample-length 0)");
+            prompt_ids_ = text_.tokenizer.encode(a_.prompt);  // throws on a character outside the vocabulary
+        }
+    }
+
+    void describe() const {
+        const auto& t = rc_.train;
+        say_("text " + path_ + ": " + std::to_string(text_.train.size() + text_.valid.size()) +
+             " characters, vocabulary " + std::to_string(text_.tokenizer.size()) + " (ids of " +
+             std::to_string(text_.train.width()) + " byte" + (text_.train.width() > 1 ? "s" : "") + "), train " +
+             std::to_string(text_.train.size()) + " / valid " + std::to_string(text_.valid.size()));
+        say_("config " + rc_.name + ", model " + rc_.model + ", encoding " + rc_.encoding + ", size " + rc_.size +
+             " (" + shape_of(rc_.size) + "; memory: " + txl::block_name<typename Model::memory_block>("custom") +
+             "): seq_len " + std::to_string(t.seq_len) + ", mem_len " + std::to_string(t.mem_len) + ", batch " +
+             std::to_string(t.batch) + ", " + std::to_string(model_->parameter_count()) +
+             " parameters, OpenBLAS kernel " + openblas_get_corename() + ", txl GEMM kernel " +
+             txl::kernel_name(txl::gemm_kernel()) + ", " + std::to_string(txl::max_threads()) + " threads");
+        if (a_.resume) say_("resumed at step " + std::to_string(trainer_->step_count()));
+    }
+
+    double elapsed() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count(); }
+
+    bool done() const {
+        const std::size_t step = trainer_->step_count();
+        if (Interrupts::raised) return true;
+        if (a_.steps && step >= a_.steps) return true;
+        // With --minutes the run ends where the cosine decay does (with --steps, steps past the
+        // end train at --min-lr).
+        if (a_.minutes > 0 && cosine_ && rc_.train.schedule.total && step >= rc_.train.schedule.total) return true;
+        return a_.minutes > 0 && elapsed() >= a_.minutes * 60;
+    }
+
+    double progress() const {  // the fraction of this run done
+        double p = 0;
+        const std::size_t step = trainer_->step_count();
+        if (a_.steps) p = double(step - start_) / double(std::max<std::size_t>(a_.steps - std::min(a_.steps, start_), 1));
+        if (a_.minutes > 0) p = std::max(p, elapsed() / (a_.minutes * 60));
+        return std::min(p, 1.0);
+    }
+
+    /// Validate every `valid_every` steps, at the last step, and once to fit the cosine to the
+    /// budget (`txl::TimeBudget`); keep the best weights. True if this step has a validation.
+    bool validate(std::size_t step, bool last) {
+        const bool fit = budget_.ready(rc_.train.schedule, step, step - start_, elapsed());
+        if (!(step % rc_.valid_every == 0 || last || fit)) return false;
+        const double v0 = elapsed();
+        // Stops at the next batch on Ctrl-C / SIGTERM (a large text validates for minutes).
+        const auto& t = rc_.train;
+        const auto v = txl::evaluate(*model_, text_.valid, t.batch, t.seq_len, t.mem_len,
+                                     [] { return Interrupts::raised.load(); });
+        const double v_time = elapsed() - v0;
+        if (!v.complete) return false;
+        last_valid_ = v;
+        if (v.loss < best_.loss) save_best(v, step);
+        if (fit) {
+            auto& sched = rc_.train.schedule;
+            sched.total = budget_.fit(step, step - start_, v0, v_time, rc_.valid_every, elapsed());
+            trainer_->set_schedule_total(sched.total);
+            std::ostringstream m;
+            m << std::fixed << std::setprecision(3) << "schedule: the cosine decay ends at step " << sched.total
+              << " (measured " << v0 / double(step - start_) << " s a step, " << v_time << " s a validation, "
+              << std::setprecision(1) << (budget_.seconds - elapsed()) / 60 << " minutes left)";
+            say_(m.str());
+        }
+        return true;
+    }
+
+    /// A line every `log_every` steps (and at each validation) on stdout and in metrics.csv;
+    /// between them a progress bar on a terminal.
+    void log(std::size_t step, double lr, bool validated) {
+        const bool tty = isatty(STDOUT_FILENO);
+        if (!(step % rc_.log_every == 0 || validated)) {
+            if (!tty) return;
+            const int width = 30, fill = int(progress() * width);
+            std::cout << "\r[" << std::string(std::size_t(fill), '#') << std::string(std::size_t(width - fill), '.')
+                      << "] step " << step << std::flush;
+            return;
+        }
+        const double now = elapsed(), p = progress();
+        const double tps = double(tokens_window_) / std::max(now - window_start_, 1e-9), eta = p > 0 ? now / p - now : 0;
+        const double loss = sum_loss_ / double(n_logged_), acc = sum_acc_ / double(n_logged_);
+        std::ostringstream line;
+        line << std::fixed << "step " << step << " | tokens " << trainer_->tokens_seen() << " | lr " << std::scientific
+             << std::setprecision(2) << lr << std::fixed << std::setprecision(3) << " | loss " << loss;
+        if (validated) line << " | valid " << last_valid_.loss << " acc " << last_valid_.accuracy;
+        line << std::setprecision(0) << " | " << tps << " tok/s | " << hms(now) << " elapsed | ETA " << hms(eta);
+        if (tty) std::cout << "\r\033[K";
+        std::cout << line.str() << std::endl;
+        sum_loss_ = sum_acc_ = 0, n_logged_ = 0, tokens_window_ = 0, window_start_ = now;
+        std::ostringstream row;
+        row << step << "," << trainer_->tokens_seen() << "," << lr << "," << loss << "," << acc << ","
+            << (validated ? std::to_string(last_valid_.loss) : "") << ","
+            << (validated ? std::to_string(last_valid_.accuracy) : "") << "," << tps << "," << now;
+        metrics_->append(row.str());
+    }
+
+    void save() {
+        trainer_->save(ckpt_, [&](const fs::path& tmp) {
+            text_.tokenizer.save((tmp / "vocab.txt").string());
+            write_config(tmp, rc_, seed_);
+        });
+    }
+
+    /// best/: the weights with the lowest validation loss so far (what eval and sample read),
+    /// replaced atomically like checkpoint/.
+    void save_best(const txl::EvalStats& v, std::size_t step) {
+        txl::write_directory_atomically(out_ / "best", true, [&](const fs::path& tmp) {
+            txl::save_parameters(*model_, tmp);
+            text_.tokenizer.save((tmp / "vocab.txt").string());
+            write_config(tmp, rc_, seed_);
+            write_best(tmp, v, step);
+        });
+        best_ = {step, v.loss, v.accuracy, true};
+    }
+
+    /// What was trained, and the best checkpoint as people compare it: nats and bits per
+    /// character, accuracy, and (a small validation text) with memory 0, the trained m and 2m.
+    void summary() const {
+        const std::size_t steps = trainer_->step_count();
+        if (steps > start_)
+            say_("trained " + std::to_string(steps - start_) + " steps (" + std::to_string(tokens_run_) +
+                 " tokens) in " + hms(elapsed()) + "; checkpoint " + ckpt_.string() + ", curves " +
+                 (out_ / "loss.svg").string());
+        if (!best_.found) return;
+        const fs::path best_dir = out_ / "best";
+        std::ostringstream m;
+        m << std::fixed << std::setprecision(4) << "best: step " << best_.step << " of " << steps
+          << ", validation loss " << best_.loss << " nats/char = " << best_.loss / std::log(2.0)
+          << " bits/char, accuracy " << best_.accuracy << " (" << best_dir.string() << ", what eval and sample read)";
+        say_(m.str());
+        const auto& t = rc_.train;
+        if (Model::has_memory && text_.valid.size() <= 2'000'000) {
+            Model bm(text_.tokenizer.size(), 0);
+            txl::load_checkpoint(bm, best_dir);
+            std::ostringstream line;
+            line << std::fixed << std::setprecision(4) << "best, by memory length:";
+            for (std::size_t mem : {std::size_t(0), t.mem_len, 2 * t.mem_len})
+                if (mem + t.seq_len <= C::P) {
+                    const auto r = txl::evaluate(bm, text_.valid, t.batch, t.seq_len, mem);
+                    line << " mem_len " << mem << ": " << r.loss << " (" << r.loss / std::log(2.0) << " bits/char);";
+                }
+            say_(line.str());
+        }
+        std::cout << std::fixed << std::setprecision(4) << "valid_loss " << best_.loss << " valid_acc "
+                  << best_.accuracy << "\n";
+    }
+
+    void final_sample() {
+        if (!a_.sample_length) return;
+        txl::SampleOptions so;
+        so.mem_len = Model::has_memory ? rc_.train.mem_len : rc_.train.seq_len - 1;
+        so.temperature = 0.8;
+        so.seed = seed_;
+        std::cout << "--- sample (temperature 0.8, " << (Model::has_memory ? "mem_len " : "window ") << so.mem_len
+                  << ") ---\n"
+                  << a_.prompt;
+        txl::sample(*model_, prompt_ids_, a_.sample_length, so,
+                    [&](std::int64_t id) { std::cout << text_.tokenizer.decode(id) << std::flush; });
+        std::cout << "\n";
+    }
+
+    const TrainArgs& a_;
+    Say say_;
+    fs::path out_, ckpt_;
+    RunConfig rc_;
+    std::uint64_t seed_ = 1;
+    bool cosine_ = false;
+    txl::TimeBudget budget_;
+    std::string path_;
+    Text text_;
+    std::vector<std::int64_t> prompt_ids_;
+    std::unique_ptr<Model> model_;
+    std::unique_ptr<txl::Trainer<Model>> trainer_;
+    std::unique_ptr<MetricsLog> metrics_;
+    Best best_;
+    std::chrono::steady_clock::time_point t0_;
+    std::size_t start_ = 0, n_logged_ = 0, tokens_run_ = 0, tokens_window_ = 0;
+    double sum_loss_ = 0, sum_acc_ = 0, window_start_ = 0;
+    txl::EvalStats last_valid_{};
+};
+
+template <class Model>
+int run_train(const TrainArgs& a, const Say& say) {
+    return TrainingRun<Model>(a, say).run();
+}
+
+}  // namespace shakespeare
