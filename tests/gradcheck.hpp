@@ -18,20 +18,24 @@ using txl::testing::kGradTol;
 using txl::testing::parameters_of;
 using txl::testing::randomize;
 
-/// Check every tensor in `checked` against central differences of `f`; one CHECK per tensor
-/// (relative error within `tol`, gradient not all zero), its figures in the failure message.
+/// One CHECK per tensor of a report (relative error within `tol`, gradient not all zero).
+inline double expect_report(const txl::testing::GradReport& report, double tol = kGradTol) {
+    for (const auto& t : report.tensors) {
+        INFO("tensor " << t.name << ": max|numeric - analytic| = " << t.max_diff << " at element " << t.at
+                       << ", max|analytic| = " << t.max_analytic << ", relative error = " << t.relative
+                       << " (tolerance " << tol << ")");
+        CHECK(t.relative <= tol);
+        CHECK(t.max_analytic > 0);
+    }
+    CHECK(!report.tensors.empty());
+    return report.worst();
+}
+
+/// Check every tensor in `checked` against central differences of `f`, asserted per tensor.
 /// Returns the largest relative error seen.
 inline double expect_gradients(const std::vector<Checked>& checked, const std::function<double()>& f,
                               double h = 1e-5, double tol = kGradTol) {
-    const auto report = txl::testing::check_gradients(checked, f, h, tol);
-    for (const auto& t : report.tensors) {
-        INFO("tensor " << t.name << ": max|numeric - analytic| = " << t.max_diff << " at element "
-                       << t.at << ", max|analytic| = " << t.max_analytic
-                       << ", relative error = " << t.relative << " (tolerance " << tol << ")");
-        CHECK(t.relative <= tol);
-        CHECK(t.max_analytic > 0);  // a tensor whose gradient is all zero proves nothing
-    }
-    return report.worst();
+    return expect_report(txl::testing::check_gradients(checked, f, h, tol), tol);
 }
 
 inline txl::tensor<std::int64_t, 2> random_tokens(std::size_t T, std::size_t B, std::size_t V,
@@ -42,43 +46,14 @@ inline txl::tensor<std::int64_t, 2> random_tokens(std::size_t T, std::size_t B, 
     return t;
 }
 
-/// Two consecutive segments, the second attending over the first's memory. The loss is
-/// L1(theta) + L2(theta; mem), with mem the (constant) memory left by segment 1: exactly what
-/// backward computes, since no gradient flows into the memory.
+/// `txl::testing::check_model` (two segments over memory, the memory held fixed), asserted.
 template <class Model>
 void check_model_gradients(std::size_t T1, std::size_t T2, std::size_t B, std::size_t mem_len) {
     CAPTURE(T1);
     CAPTURE(T2);
     CAPTURE(B);
     CAPTURE(mem_len);
-    const std::size_t V = 7;
-    Model model(V, 1);
-    randomize(model, 400);
-    const auto x1 = random_tokens(T1, B, V, 1), y1 = random_tokens(T1, B, V, 2);
-    const auto x2 = random_tokens(T2, B, V, 3), y2 = random_tokens(T2, B, V, 4);
-    typename Model::Cache cache;
-    txl::tensor<typename Model::S, 3> dlogits;
-
-    model.zero_grad();
-    txl::Memory<typename Model::S> empty, mem;
-    model.forward(x1, empty, cache);
-    dlogits.resize(cache.logits.shape());
-    txl::cross_entropy(cache.logits.data(), y1.data(), T1 * B, V, dlogits.data());
-    model.backward(dlogits.data(), cache);
-    model.update_memory(mem, cache, mem_len);
-    CHECK(mem.length() == (Model::has_memory ? std::min(mem_len, T1) : 0));
-    model.forward(x2, mem, cache);
-    dlogits.resize(cache.logits.shape());
-    txl::cross_entropy(cache.logits.data(), y2.data(), T2 * B, V, dlogits.data());
-    model.backward(dlogits.data(), cache);
-
-    auto f = [&] {
-        model.forward(x1, empty, cache);
-        double l = txl::cross_entropy(cache.logits.data(), y1.data(), T1 * B, V).loss;
-        model.forward(x2, mem, cache);
-        return l + txl::cross_entropy(cache.logits.data(), y2.data(), T2 * B, V).loss;
-    };
-    const double worst = expect_gradients(parameters_of(model), f);
+    const double worst = expect_report(txl::testing::check_model<Model>(T1, T2, B, mem_len));
     MESSAGE("model gradient check: worst relative error " << worst);
 }
 

@@ -1,36 +1,17 @@
 #include "gradcheck.hpp"
 
-#include "../examples/custom_blocks/gradcheck_blocks.hpp"
 
 using namespace txl_test;
 
+/// `txl::testing::check_attention` on labml's block, asserted per tensor.
 template <class C>
 void check_attention_gradients(std::size_t M, std::size_t T, std::size_t B, double dropout = 0) {
     CAPTURE(M);
     CAPTURE(T);
     CAPTURE(B);
     CAPTURE(C::heads);
-    constexpr std::size_t D = C::d_model;
     using Attn = txl::RelativeMultiHeadAttention<C>;
-    Attn attn;
-    attn.dropout.p = dropout;
-    randomize(attn, 100 + unsigned(M * 7 + T));
-    typename Attn::Cache cache;
-    const std::size_t K = M + T;
-    std::vector<double> kv(K * B * D), out(T * B * D), w(T * B * D), dkv(K * B * D);
-    fill_uniform(kv.data(), kv.size(), 51, 1.0);
-    fill_uniform(w.data(), w.size(), 52);
-    auto f = [&] {
-        txl::Rng rng(9);
-        attn.forward(kv.data(), M, T, B, out.data(), cache, dropout > 0 ? &rng : nullptr);
-        return dot(out.data(), w.data(), out.size());
-    };
-    txl::zero_grad(attn);
-    f();
-    attn.backward(kv.data(), w.data(), dkv.data(), cache);
-    auto checked = parameters_of(attn);
-    checked.push_back({"input kv", kv.data(), dkv.data(), kv.size()});
-    expect_gradients(checked, f);
+    expect_report(txl::testing::check_attention<Attn>(M, T, B, 100 + unsigned(M * 7 + T), {}, dropout));
 }
 
 using C2 = txl::Config<double, 8, 2, 12, 1, 8>;
@@ -141,8 +122,8 @@ TEST_CASE("RelativeMultiHeadAttention: clamp_len (fast path = formula, gradients
     std::vector<double> only(B * 2 * T * K, 0.0);
     attn.position_scores_naive(q.data(), M, T, B, only.data());
     CHECK(only[0] == only[1]);  // query 0 at position 5: keys 0 and 1 at distances 5 and 4
-    for (auto r : {custom::gradcheck_attention<Attn>(5, 3, 2, 1, std::function<void(Attn&)>([](Attn& a) { a.clamp_len = 2; })),
-                   custom::gradcheck_attention<Attn>(5, 3, 2, 1, std::function<void(Attn&)>([](Attn& a) { a.clamp_len = 1; }))}) {
+    for (auto r : {txl::testing::check_attention<Attn>(5, 3, 2, 1, std::function<void(Attn&)>([](Attn& a) { a.clamp_len = 2; })),
+                   txl::testing::check_attention<Attn>(5, 3, 2, 1, std::function<void(Attn&)>([](Attn& a) { a.clamp_len = 1; }))}) {
         INFO(r.str());
         CHECK(r.ok());
     }

@@ -2,7 +2,6 @@
 // finite differences, the shift against the formula, clamp_len, and the whole model.
 #include "gradcheck.hpp"
 
-#include "../examples/custom_blocks/gradcheck_blocks.hpp"
 
 using namespace txl_test;
 
@@ -12,8 +11,8 @@ using Attn = txl::SinusoidalRelativeAttention<D>;
 }  // namespace
 
 TEST_CASE("SinusoidalRelativeAttention: gradients (M > T, M < T, M = 0, B = 1)") {
-    for (auto r : {custom::gradcheck_attention<Attn>(5, 3, 2), custom::gradcheck_attention<Attn>(2, 4, 2),
-                   custom::gradcheck_attention<Attn>(0, 3, 2), custom::gradcheck_attention<Attn>(3, 2, 1)}) {
+    for (auto r : {txl::testing::check_attention<Attn>(5, 3, 2), txl::testing::check_attention<Attn>(2, 4, 2),
+                   txl::testing::check_attention<Attn>(0, 3, 2), txl::testing::check_attention<Attn>(3, 2, 1)}) {
         INFO(r.str());
         CHECK(r.ok());
     }
@@ -124,8 +123,8 @@ TEST_CASE("SinusoidalTransformerXL: the key/value cache gives the same logits; n
 TEST_CASE("same_length: every query sees the last W keys; gradients; W >= K changes nothing") {
     using Rel = txl::RelativeMultiHeadAttention<D>;
     auto window3 = [](auto& a) { a.same_length = 3; };
-    for (auto r : {custom::gradcheck_attention<Attn>(4, 3, 2, 1, std::function<void(Attn&)>(window3)),
-                   custom::gradcheck_attention<Rel>(4, 3, 2, 1, std::function<void(Rel&)>(window3))}) {
+    for (auto r : {txl::testing::check_attention<Attn>(4, 3, 2, 1, std::function<void(Attn&)>(window3)),
+                   txl::testing::check_attention<Rel>(4, 3, 2, 1, std::function<void(Rel&)>(window3))}) {
         INFO(r.str());
         CHECK(r.ok());
     }

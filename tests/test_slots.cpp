@@ -3,7 +3,6 @@
 #include "gradcheck.hpp"
 
 #include "../examples/custom_blocks/blocks.hpp"
-#include "../examples/custom_blocks/gradcheck_blocks.hpp"
 
 using namespace txl_test;
 
@@ -27,10 +26,10 @@ static_assert(txl::TransformerXL<C>::has_memory && !txl::VanillaTransformer<C>::
 
 TEST_CASE("custom blocks: backward passes against finite differences (M > T, M = 0, B = 1)") {
     using D = txl::Config<double, 8, 2, 12, 1, 16>;
-    for (auto r : {custom::gradcheck_attention<custom::CausalSelfAttention<D>>(4, 3, 2),
-                   custom::gradcheck_attention<custom::CausalSelfAttention<D>>(0, 3, 2),
-                   custom::gradcheck_attention<custom::CausalSelfAttention<D>>(2, 2, 1),
-                   custom::gradcheck_feed_forward<custom::GeluFeedForward<D>>(5)}) {
+    for (auto r : {txl::testing::check_attention<custom::CausalSelfAttention<D>>(4, 3, 2),
+                   txl::testing::check_attention<custom::CausalSelfAttention<D>>(0, 3, 2),
+                   txl::testing::check_attention<custom::CausalSelfAttention<D>>(2, 2, 1),
+                   txl::testing::check_feed_forward<custom::GeluFeedForward<D>>(5)}) {
         INFO(r.str());
         CHECK(r.ok());
         CHECK(r.worst() < 1e-6);

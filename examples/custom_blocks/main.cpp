@@ -20,7 +20,7 @@
 #include <txl/txl.hpp>
 
 #include "blocks.hpp"
-#include "gradcheck_blocks.hpp"
+#include <txl/testing/gradcheck.hpp>
 
 namespace {
 
@@ -110,8 +110,8 @@ int main(int argc, char** argv) {
         // 1. The blocks' backward passes against finite differences (double, small sizes; with
         //    memory longer than the segment, M > T).
         using D = txl::Config<double, 8, 2, 12, 1, 16>;
-        const auto ff = custom::gradcheck_feed_forward<custom::GeluFeedForward<D>>(6);
-        const auto attn = custom::gradcheck_attention<custom::CausalSelfAttention<D>>(4, 3, 2);
+        const auto ff = txl::testing::check_feed_forward<custom::GeluFeedForward<D>>(6);
+        const auto attn = txl::testing::check_attention<custom::CausalSelfAttention<D>>(4, 3, 2);
         std::cout << std::scientific << std::setprecision(1) << "gradcheck GeluFeedForward: worst relative error "
                   << ff.worst() << " over " << ff.tensors.size() << " tensors: " << (ff.ok() ? "ok" : "FAILED") << "\n"
                   << "gradcheck CausalSelfAttention: worst relative error " << attn.worst() << " over "
