@@ -69,6 +69,7 @@ public:
             }
             layers[l].forward(c.x[l].data(), mem[l], M, T, B, c.x[l + 1].data(), c.layer[l], rng);
         }
+        // The final LayerNorm keeps $\hat x$ and $r = 1/\sqrt{\sigma^2 + \epsilon}$ per row for its backward.
         ensure_shape(c.out, {T, B, d_model});
         ensure_shape(c.xhat, {T * B, d_model});
         ensure_shape(c.rstd, {T * B});
@@ -80,7 +81,7 @@ public:
     const tensor<S, 3>& backward(const S* d_out, Cache& c) {
         ensure_shape(c.dx_a, {c.T, c.B, d_model});
         ensure_shape(c.dx_b, {c.T, c.B, d_model});
-        c.dx_a.fill(S(0));
+        c.dx_a.fill(S(0));  // LayerNorm's backward adds into $\partial L/\partial x_L$
         // $\partial L/\partial x_L = \text{LN}'^\top\, \partial L/\partial\,\text{out}$.
         norm.backward(d_out, c.xhat.data(), c.rstd.data(), c.T * c.B, c.dx_a.data());
         tensor<S, 3>* dy = &c.dx_a;
@@ -91,7 +92,7 @@ public:
             layers[l].backward(dy->data(), dx->data(), c.layer[l]);
             std::swap(dy, dx);
         }
-        return *dy;
+        return *dy;  // $\partial L/\partial x_0$, for the embedding's scatter-add
     }
 
     template <class F>

@@ -62,6 +62,8 @@ inline LossResult<S> cross_entropy(const S* logits, const std::int64_t* targets,
     for_range(chunks, n * V >= 16384, chunk);
     double loss = 0;
     std::size_t hits = 0;
+    // $L = \frac1n \sum_r (\text{lse}_r - \ell_{r,y_r})$, $\text{acc} = \frac1n \sum_r [\arg\max_c \ell_{r,c} = y_r]$,
+    // the chunks added in order.
     for (std::size_t ch = 0; ch < chunks; ++ch) loss += chunk_loss[ch], hits += chunk_hits[ch];
     res.loss = loss;
     res.loss /= double(n);

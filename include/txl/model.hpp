@@ -116,6 +116,8 @@ public:
     /// Throws `shape_error` unless `tokens` `[T, B]` and `mem` fit this model.
     void check_inputs(const tensor<std::int64_t, 2>& tokens, const Memory<S>& mem) const {
         const std::size_t T = tokens.shape()[0], B = tokens.shape()[1];
+        // $T \ge 1$, $B \ge 1$, every id in $[0, V)$; each $mem_l$ is `[M, B, d]`; $M + T$ within
+        // what the attention takes ($\le P$ for the relative tables).
         check(T >= 1, "AutoregressiveModel::forward: segment length T = 0, expected T >= 1");
         check(B >= 1, "AutoregressiveModel::forward: batch B = 0, expected B >= 1");
         src_embed.check_tokens(tokens.data(), tokens.size());
@@ -147,8 +149,9 @@ public:
         // $x_0 = \text{embedding}(\text{tokens})$ `[T, B, d]`.
         src_embed.forward(tokens.data(), T, B, c.stack.x[0].data());
 
-        // Per layer: its memory, and (inference, if the layer can use them) the memory's
-        // cached keys and values.
+        // Per layer $l$: $mem_l$ `[M, B, d]`, and (inference, if the model can use them) the
+        // memory's cached $k_l$, $v_l$ `[M, B, d]`, which equal $\text{LN}(mem_l) W_k^\top$ and
+        // $\text{LN}(mem_l) W_v^\top + b_v$ while the weights are fixed.
         std::array<const S*, n_layers> mem_ptr{}, k_ptr{}, v_ptr{};
         const bool cached = kv_cacheable && M > 0 && mem.has_kv();
         for (std::size_t l = 0; l < n_layers; ++l) {
@@ -157,10 +160,11 @@ public:
             v_ptr[l] = cached ? mem.values[l].data() : nullptr;
         }
         c.kv_cached = cached;
-        // $\text{out} = \text{LN}(x_L)$, $x_{l+1} = \text{Layer}_l(x_l, mem_l)$.
+        // $x_{l+1} = \text{Layer}_l(x_l, mem_l)$ for $l = 0 .. L-1$, then $\text{out} = \text{LN}(x_L)$
+        // `[T, B, d]`.
         transformer.forward(mem_ptr, M, c.stack, rng, cached ? &k_ptr : nullptr, cached ? &v_ptr : nullptr);
 
-        ensure_shape(c.logits, {T, B, n_vocab()});
+        ensure_shape(c.logits, {T, B, n_vocab()});  // $[T, B, V]$
         // $\text{logits} = \text{generator}(\text{out})$ `[T, B, n_vocab]`.
         generator.forward(c.stack.out.data(), T * B, c.logits.data());
     }
@@ -185,6 +189,9 @@ public:
     /// model that can cache (`kv_cacheable`), the keys and values follow by the block's own
     /// rule; otherwise `mem` keeps none, and the next forward recomputes them.
     void update_memory(Memory<S>& mem, const Cache& c, std::size_t mem_len) const {
+        // $mem_l \leftarrow \text{rule}(mem_l, x_l)$ for every layer (`XLMemory`: the last
+        // `mem_len` rows of $[\,mem_l;\ x_l\,]$), a constant to the next segment; with the cache,
+        // $k_l \leftarrow \text{rule}(k_l^{mem}, k_l^{seg})$ and the same for $v_l$ (`Memory::carry_kv`).
         if constexpr (kv_cacheable) {
             if (mem.kv_cache && mem_len > 0) {
                 std::array<const tensor<S, 2>*, n_layers> k{}, v{};
@@ -216,7 +223,7 @@ public:
     std::vector<ParamRef<S>> parameter_refs() { return txl::parameter_refs<S>(*this); }
 
     std::size_t parameter_count() {
-        std::size_t n = 0;
+        std::size_t n = 0;  // $\sum_{\text{tensors}} |\theta|$ (each shared tensor once: `visit` lists it once)
         visit([&](const std::string&, auto& p) { n += p.value.size(); });
         return n;
     }
