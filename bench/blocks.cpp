@@ -133,7 +133,8 @@ void BM_Gemm(benchmark::State& st) {
         st.SkipWithError((std::string("skipped: ") + txl::kernel_unsupported_reason(kernel)).c_str());
         return;
     }
-    st.SetLabel(std::string(own ? "txl::sgemm " : "OpenBLAS   ") + (own ? txl::kernel_name(kernel) : "") + "  " + g.what);
+    st.SetLabel(std::string(own ? "txl::sgemm " : "OpenBLAS   ") + (own ? txl::kernel_name(kernel) : "") + "  " +
+                g.what);
     const std::size_t lda = g.ta == txl::Trans::Yes ? g.m : g.k, ldb = g.tb == txl::Trans::Yes ? g.k : g.n;
     auto a = random_vec(g.m * g.k, 1), b = random_vec(g.k * g.n, 2);
     std::vector<float> c(g.m * g.n);
@@ -143,8 +144,8 @@ void BM_Gemm(benchmark::State& st) {
             txl::sgemm(kernel, g.ta, g.tb, g.m, g.n, g.k, a.data(), lda, b.data(), ldb, 0.0f, c.data(), g.n);
         else
             cblas_sgemm(CblasRowMajor, g.ta == txl::Trans::Yes ? CblasTrans : CblasNoTrans,
-                        g.tb == txl::Trans::Yes ? CblasTrans : CblasNoTrans, int(g.m), int(g.n), int(g.k),
-                        1.0f, a.data(), int(lda), b.data(), int(ldb), 0.0f, c.data(), int(g.n));
+                        g.tb == txl::Trans::Yes ? CblasTrans : CblasNoTrans, int(g.m), int(g.n), int(g.k), 1.0f,
+                        a.data(), int(lda), b.data(), int(ldb), 0.0f, c.data(), int(g.n));
         benchmark::DoNotOptimize(c.data());
     }
     st.counters["GFLOP/s"] = benchmark::Counter(2.0 * double(g.m * g.n * g.k) * double(st.iterations()),

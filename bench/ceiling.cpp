@@ -75,9 +75,8 @@ int main() {
                         c.data() + std::size_t(t) * band * n, int(n));
         }
     });
-    const double own = time_gemm([&] {
-        txl::gemm(txl::Trans::No, txl::Trans::No, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
-    });
+    const double own = time_gemm(
+        [&] { txl::gemm(txl::Trans::No, txl::Trans::No, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n); });
     std::cout << "threads " << threads << ", vector lanes " << kLanes << " (checksum " << (sink > 0) << ")\n"
               << "sgemm_gflops " << blas << "\n"
               << "txl_gemm_gflops " << own << "\n"

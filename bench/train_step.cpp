@@ -52,8 +52,8 @@ struct Shape {
 template <class C>
 double step_flops(const Shape& s) {
     const double d = C::d_model, f = C::d_ff, T = double(s.T), K = double(s.M + s.T), B = double(s.B);
-    const double layer = 2 * T * B * d * d * 2 + 2 * K * B * d * d * 2 + 2 * T * K * d * B * 2 +
-                         2 * T * K * d * B + 2 * 2 * T * B * d * f;
+    const double layer = 2 * T * B * d * d * 2 + 2 * K * B * d * d * 2 + 2 * T * K * d * B * 2 + 2 * T * K * d * B +
+                         2 * 2 * T * B * d * f;
     const double fwd = C::n_layers * layer + 2 * T * B * d * double(s.V);
     return 3 * fwd;
 }
@@ -102,12 +102,11 @@ int run(const std::string& name, const Shape& s, std::size_t steps, std::size_t 
     const double total = t_fwd + t_bwd + t_clip + t_opt;
     const double per = total / double(steps);
     const double flops = step_flops<C>(s);
-    std::cout << std::fixed << std::setprecision(2) << "config " << name << ": d_model " << C::d_model
-              << ", heads " << C::heads << ", d_ff " << C::d_ff << ", layers " << C::n_layers << ", seq_len "
-              << s.T << ", mem_len " << s.M << ", batch " << s.B << ", " << model.parameter_count()
-              << " parameters; OpenBLAS kernel " << openblas_get_corename() << "; txl GEMM kernel "
-              << txl::kernel_name(txl::gemm_kernel()) << ", vector loops " << txl::kernel_name(txl::vector_isa())
-              << ", " << txl::max_threads() << " threads\n"
+    std::cout << std::fixed << std::setprecision(2) << "config " << name << ": d_model " << C::d_model << ", heads "
+              << C::heads << ", d_ff " << C::d_ff << ", layers " << C::n_layers << ", seq_len " << s.T << ", mem_len "
+              << s.M << ", batch " << s.B << ", " << model.parameter_count() << " parameters; OpenBLAS kernel "
+              << openblas_get_corename() << "; txl GEMM kernel " << txl::kernel_name(txl::gemm_kernel())
+              << ", vector loops " << txl::kernel_name(txl::vector_isa()) << ", " << txl::max_threads() << " threads\n"
               << "ms per step " << per * 1e3 << ": forward " << t_fwd / double(steps) * 1e3 << ", backward "
               << t_bwd / double(steps) * 1e3 << ", clip " << t_clip / double(steps) * 1e3 << ", optimizer "
               << t_opt / double(steps) * 1e3 << "\n"

@@ -33,13 +33,12 @@ inline double expect_report(const txl::testing::GradReport& report, double tol =
 
 /// Check every tensor in `checked` against central differences of `f`, asserted per tensor.
 /// Returns the largest relative error seen.
-inline double expect_gradients(const std::vector<Checked>& checked, const std::function<double()>& f,
-                              double h = 1e-5, double tol = kGradTol) {
+inline double expect_gradients(const std::vector<Checked>& checked, const std::function<double()>& f, double h = 1e-5,
+                               double tol = kGradTol) {
     return expect_report(txl::testing::check_gradients(checked, f, h, tol), tol);
 }
 
-inline txl::tensor<std::int64_t, 2> random_tokens(std::size_t T, std::size_t B, std::size_t V,
-                                                  unsigned seed) {
+inline txl::tensor<std::int64_t, 2> random_tokens(std::size_t T, std::size_t B, std::size_t V, unsigned seed) {
     std::mt19937_64 g(seed);
     auto t = txl::tensor<std::int64_t, 2>::from_shape({T, B});
     for (auto& v : t) v = std::int64_t(g() % V);

@@ -16,8 +16,8 @@ using Model = txl::TransformerXL<C>;
 struct TempDir {
     fs::path path;
     TempDir() {
-        path = fs::temp_directory_path() / ("txl_test_ckpt_" + std::to_string(::getpid()) + "_" +
-                                            std::to_string(counter()++));
+        path = fs::temp_directory_path() /
+               ("txl_test_ckpt_" + std::to_string(::getpid()) + "_" + std::to_string(counter()++));
         fs::remove_all(path);
         fs::create_directories(path);
     }
@@ -78,7 +78,8 @@ TEST_CASE("checkpoint: bad files throw checkpoint_error naming the file; nothing
     fs::remove(dir / "checksums.txt");
 
     SUBCASE("missing directory") {
-        CHECK(what([&] { txl::load_checkpoint(b, tmp.path / "nope"); }).find("checkpoint directory not found") != std::string::npos);
+        CHECK(what([&] { txl::load_checkpoint(b, tmp.path / "nope"); }).find("checkpoint directory not found") !=
+              std::string::npos);
     }
     SUBCASE("missing file") {
         fs::remove(f);
@@ -97,8 +98,7 @@ TEST_CASE("checkpoint: bad files throw checkpoint_error naming the file; nothing
         CHECK(what([&] { txl::load_checkpoint(b, dir); }) == f + ": dtype '<f8', expected '<f4'");
     }
     SUBCASE("unexpected name") {
-        xt::dump_npy((dir / "transformer.layers.2.norm_ff.bias.npy").string(),
-                     txl::tensor<float, 1>::from_shape({8}));
+        xt::dump_npy((dir / "transformer.layers.2.norm_ff.bias.npy").string(), txl::tensor<float, 1>::from_shape({8}));
         CHECK(what([&] { txl::load_checkpoint(b, dir); }).find("not a parameter of this model") != std::string::npos);
     }
     SUBCASE("truncated") {
@@ -123,7 +123,8 @@ TEST_CASE("checkpoint: bad files throw checkpoint_error naming the file; nothing
     };
     SUBCASE("fortran_order neither True nor False") {
         edit_header("False", "Maybe");
-        CHECK(what([&] { txl::load_checkpoint(b, dir); }).find("fortran_order is neither True nor False") != std::string::npos);
+        CHECK(what([&] { txl::load_checkpoint(b, dir); }).find("fortran_order is neither True nor False") !=
+              std::string::npos);
     }
     SUBCASE("a dimension too large for any memory") {
         edit_header("(9,)", "(99999999999999999999,)");

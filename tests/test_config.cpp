@@ -14,8 +14,7 @@ TEST_CASE("Config: derived sizes") {
 }
 
 TEST_CASE("errors: check joins its message and throws the requested type") {
-    CHECK_THROWS_WITH_AS(txl::check(false, "value ", 3, ", expected ", 4.5), "value 3, expected 4.5",
-                         txl::shape_error);
+    CHECK_THROWS_WITH_AS(txl::check(false, "value ", 3, ", expected ", 4.5), "value 3, expected 4.5", txl::shape_error);
     CHECK_THROWS_AS(txl::check<txl::checkpoint_error>(false, "x"), txl::checkpoint_error);
     CHECK_THROWS_AS(txl::check<txl::checkpoint_error>(false, "x"), std::runtime_error);
     CHECK_NOTHROW(txl::check(true, "never"));

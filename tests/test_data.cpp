@@ -19,7 +19,8 @@ TEST_CASE("utf8: decode and encode round-trip; malformed input throws") {
     CHECK_THROWS_AS(txl::utf8_decode("\xFF"), txl::error);
     // Well-formed bytes that are still not UTF-8: an overlong '/', a surrogate, beyond U+10FFFF.
     CHECK_THROWS_WITH_AS(txl::utf8_decode("a\xC0\xAF"), "invalid UTF-8 at byte 1 (an overlong encoding)", txl::error);
-    CHECK_THROWS_WITH_AS(txl::utf8_decode("\xE0\x80\xAF"), "invalid UTF-8 at byte 0 (an overlong encoding)", txl::error);
+    CHECK_THROWS_WITH_AS(txl::utf8_decode("\xE0\x80\xAF"), "invalid UTF-8 at byte 0 (an overlong encoding)",
+                         txl::error);
     CHECK_THROWS_WITH_AS(txl::utf8_decode("\xED\xA0\x80"), "invalid UTF-8 at byte 0 (a UTF-16 surrogate)", txl::error);
     CHECK_THROWS_WITH_AS(txl::utf8_decode("\xF4\x90\x80\x80"), "invalid UTF-8 at byte 0 (beyond U+10FFFF)", txl::error);
     CHECK(txl::utf8_decode("\xF4\x8F\xBF\xBF") == std::vector<char32_t>{0x10FFFF});  // the last one is fine
@@ -128,7 +129,8 @@ std::filesystem::path write_temp(const std::string& name, const std::string& byt
 
 TEST_CASE("read_text_file: chunked reading equals decoding the whole text; vocabulary, stop, progress, bad files") {
     std::string text;
-    for (int k = 0; k < 50; ++k) text += "To be, or not to be: \xC3\xA9t\xC3\xA9 \xE2\x82\xAC " + std::to_string(k) + "\n";
+    for (int k = 0; k < 50; ++k)
+        text += "To be, or not to be: \xC3\xA9t\xC3\xA9 \xE2\x82\xAC " + std::to_string(k) + "\n";
     const auto path = write_temp("text", text);
     const auto cps = txl::utf8_decode(text);
     const txl::CharTokenizer tok(cps);
@@ -171,13 +173,15 @@ TEST_CASE("read_text_file: chunked reading equals decoding the whole text; vocab
     const auto bad = write_temp("bad", std::string(5000, 'a') + "\xC3(");
     txl::ReadTextOptions small;
     small.chunk_bytes = 1000;
-    CHECK_THROWS_WITH_AS(txl::read_text_file(bad.string(), small), (bad.string() + ": invalid UTF-8 at byte 5001").c_str(),
-                         txl::error);
+    CHECK_THROWS_WITH_AS(txl::read_text_file(bad.string(), small),
+                         (bad.string() + ": invalid UTF-8 at byte 5001").c_str(), txl::error);
     const auto cut = write_temp("cut", "abc\xE2\x82");
     CHECK_THROWS_WITH_AS(txl::read_text_file(cut.string()),
-                         (cut.string() + ": invalid UTF-8 at byte 3 (the text ends inside a character)").c_str(), txl::error);
+                         (cut.string() + ": invalid UTF-8 at byte 3 (the text ends inside a character)").c_str(),
+                         txl::error);
     const auto empty = write_temp("empty", "");
-    CHECK_THROWS_WITH_AS(txl::read_text_file(empty.string()), (empty.string() + ": the file is empty").c_str(), txl::error);
+    CHECK_THROWS_WITH_AS(txl::read_text_file(empty.string()), (empty.string() + ": the file is empty").c_str(),
+                         txl::error);
     CHECK_THROWS_WITH_AS(txl::read_text_file("/dev/zero"),
                          "/dev/zero: not a regular file (a device or a pipe?), expected a text file", txl::error);
     CHECK_THROWS_WITH_AS(txl::read_text_file("/no/such/file"), "/no/such/file: no such file", txl::error);
@@ -204,8 +208,8 @@ TEST_CASE("Utf8Stream: random bytes in random pieces decode, or fail, exactly as
     // continuation bytes, the boundaries of overlong, surrogate and beyond-U+10FFFF forms).
     std::uint64_t state = 12345;
     auto next = [&] { return state = state * 6364136223846793005ull + 1442695040888963407ull, state >> 33; };
-    const unsigned char interesting[] = {0x00, 0x41, 0x7F, 0x80, 0xBF, 0xC0, 0xC1, 0xC2, 0xDF, 0xE0, 0xED,
-                                         0xEF, 0xF0, 0xF4, 0xF5, 0xFF, 0x9F, 0xA0, 0x8F, 0x90};
+    const unsigned char interesting[] = {0x00, 0x41, 0x7F, 0x80, 0xBF, 0xC0, 0xC1, 0xC2, 0xDF, 0xE0,
+                                         0xED, 0xEF, 0xF0, 0xF4, 0xF5, 0xFF, 0x9F, 0xA0, 0x8F, 0x90};
     int agreed = 0, failed = 0;
     for (int trial = 0; trial < 3000; ++trial) {
         std::string s(next() % 24, '\0');
@@ -236,6 +240,6 @@ TEST_CASE("Utf8Stream: random bytes in random pieces decode, or fail, exactly as
         failed += !whole_error.empty();
     }
     CHECK(agreed == 3000);
-    CHECK(failed > 500);   // both kinds of input were tried
+    CHECK(failed > 500);  // both kinds of input were tried
     CHECK(failed < 2900);
 }

@@ -27,8 +27,7 @@ TEST_CASE("Embedding: a token id outside the vocabulary throws, naming id and po
     txl::Embedding<txl::Config<double, 4, 1, 4, 1>> emb(7);
     const std::int64_t bad[3] = {1, 7, 2};
     CHECK_THROWS_WITH_AS(emb.check_tokens(bad, 3),
-                         "Embedding: token id 7 at position 1 is outside the vocabulary [0, 7)",
-                         txl::shape_error);
+                         "Embedding: token id 7 at position 1 is outside the vocabulary [0, 7)", txl::shape_error);
     const std::int64_t neg[1] = {-1};
     CHECK_THROWS_AS(emb.check_tokens(neg, 1), txl::shape_error);
 }

@@ -73,8 +73,7 @@ void run_golden(const Set& set, double tol) {
         txl::read_npy(dir + "/targets_" + id + ".npy", std::array<std::size_t, 2>{T, B}, y);
         model.forward(x, mem, cache);
         compare("logits of segment " + id,
-                rel_error(cache.logits, load_ref("logits_" + id + ".npy",
-                                                 std::array<std::size_t, 3>{T, B, V})));
+                rel_error(cache.logits, load_ref("logits_" + id + ".npy", std::array<std::size_t, 3>{T, B, V})));
         dlogits.resize(cache.logits.shape());
         const auto loss = txl::cross_entropy(cache.logits.data(), y.data(), T * B, V, dlogits.data());
         const auto ref_loss = load_ref("loss_" + id + ".npy", std::array<std::size_t, 1>{1});
@@ -83,9 +82,8 @@ void run_golden(const Set& set, double tol) {
         model.update_memory(mem, cache, mem_len);
         for (std::size_t l = 0; l < Model::config::n_layers; ++l)
             compare("memory of layer " + std::to_string(l) + " after segment " + id,
-                    rel_error(mem.layers[l],
-                              load_ref("mem_" + id + "_" + std::to_string(l) + ".npy",
-                                       std::array<std::size_t, 3>{mem.length(), B, D})));
+                    rel_error(mem.layers[l], load_ref("mem_" + id + "_" + std::to_string(l) + ".npy",
+                                                      std::array<std::size_t, 3>{mem.length(), B, D})));
     }
     double worst_grad = 0;
     model.visit([&](const std::string& name, auto& p) {
@@ -97,8 +95,8 @@ void run_golden(const Set& set, double tol) {
         compare("gradient of " + name, e);
     });
     MESSAGE(std::string(std::is_same_v<S, float> ? "float" : "double")
-            << " golden test (" << set.dir.substr(set.dir.rfind('/') + 1) << "): worst relative error " << worst << " (gradients: " << worst_grad
-            << ")");
+            << " golden test (" << set.dir.substr(set.dir.rfind('/') + 1) << "): worst relative error " << worst
+            << " (gradients: " << worst_grad << ")");
 }
 }  // namespace
 

@@ -30,6 +30,5 @@ TEST_CASE("cross_entropy: a target outside the vocabulary throws") {
     std::vector<float> logits(2 * 3, 0.f);
     const std::int64_t y[2] = {1, 3};
     CHECK_THROWS_WITH_AS(txl::cross_entropy(logits.data(), y, 2, 3),
-                         "cross_entropy: target id 3 at position 1 is outside the vocabulary [0, 3)",
-                         txl::shape_error);
+                         "cross_entropy: target id 3 at position 1 is outside the vocabulary [0, 3)", txl::shape_error);
 }

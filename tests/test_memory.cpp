@@ -97,7 +97,7 @@ double cache_on_off_difference(std::size_t mem_len, bool expect_cached) {
 TEST_CASE("Memory::kv_cache: a memory block keeping other rows than the last M caches by its own rule") {
     using Strided = txl::AutoregressiveModel<CM, txl::TransformerXLLayer<CM>, custom::StridedMemory<CM>>;
     static_assert(Strided::kv_cacheable);
-    CHECK(cache_on_off_difference<Strided>(4, true) < 1e-12);  // truncating: mem_len 4
+    CHECK(cache_on_off_difference<Strided>(4, true) < 1e-12);   // truncating: mem_len 4
     CHECK(cache_on_off_difference<Strided>(40, true) < 1e-12);  // never truncating
     // The same rule unannounced: no cache, so the cache flag changes nothing.
     using Silent = txl::AutoregressiveModel<CM, txl::TransformerXLLayer<CM>, SilentStridedMemory<CM>>;

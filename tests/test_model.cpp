@@ -58,14 +58,12 @@ TEST_CASE("Model: bad inputs throw shape_error naming value, expectation and pla
     SUBCASE("token id outside the vocabulary") {
         txl::tensor<std::int64_t, 2> x = {{1, 2}, {5, 0}};
         CHECK_THROWS_WITH_AS(model.forward(x, none, cache),
-                             "Embedding: token id 5 at position 2 is outside the vocabulary [0, 5)",
-                             txl::shape_error);
+                             "Embedding: token id 5 at position 2 is outside the vocabulary [0, 5)", txl::shape_error);
     }
     SUBCASE("T = 0") {
         auto x = txl::tensor<std::int64_t, 2>::from_shape({0, 2});
         CHECK_THROWS_WITH_AS(model.forward(x, none, cache),
-                             "AutoregressiveModel::forward: segment length T = 0, expected T >= 1",
-                             txl::shape_error);
+                             "AutoregressiveModel::forward: segment length T = 0, expected T >= 1", txl::shape_error);
     }
     SUBCASE("M + T beyond the relative table") {
         const auto x = ones(3, 2);
@@ -92,10 +90,7 @@ TEST_CASE("Model: bad inputs throw shape_error naming value, expectation and pla
         const auto x = ones(2, 2);
         const auto mem = memory_of(1, 3, 2, 8);
         CHECK_THROWS_WITH_AS(model.forward(x, mem, cache),
-                             "AutoregressiveModel::forward: memory has 1 layers, expected 2",
-                             txl::shape_error);
+                             "AutoregressiveModel::forward: memory has 1 layers, expected 2", txl::shape_error);
     }
-    SUBCASE("dropout outside [0, 1)") {
-        CHECK_THROWS_AS(model.set_dropout(1.0f), txl::shape_error);
-    }
+    SUBCASE("dropout outside [0, 1)") { CHECK_THROWS_AS(model.set_dropout(1.0f), txl::shape_error); }
 }

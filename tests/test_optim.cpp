@@ -81,10 +81,10 @@ TEST_CASE("AdamW: decoupled decay of weights, not of biases or LayerNorm") {
 TEST_CASE("TimeBudget: a cosine's end fitted to the time left") {
     txl::Schedule s{txl::Schedule::Kind::cosine, 3e-3, 200, 128, 0, 1e-4};
     const txl::TimeBudget budget{600};
-    CHECK_FALSE(budget.ready(s, 150, 150, 30));  // still warming up
-    CHECK_FALSE(budget.ready(s, 201, 10, 20));   // 10 steps in a twentieth of the budget: too few
-    CHECK(budget.ready(s, 201, 10, 61));         // ... in a tenth of it: slow steps, fit now
-    CHECK(budget.ready(s, 220, 20, 10));         // 20 steps
+    CHECK_FALSE(budget.ready(s, 150, 150, 30));            // still warming up
+    CHECK_FALSE(budget.ready(s, 201, 10, 20));             // 10 steps in a twentieth of the budget: too few
+    CHECK(budget.ready(s, 201, 10, 61));                   // ... in a tenth of it: slow steps, fit now
+    CHECK(budget.ready(s, 220, 20, 10));                   // 20 steps
     CHECK_FALSE(txl::TimeBudget{}.ready(s, 220, 20, 10));  // no budget
     // 220 steps in 22 s (0.1 s each), a validation of 5 s every 500 steps, 600 - 27 s left:
     // 0.98 * 573 / (0.1 + 0.01) = 5104.9 more steps.

@@ -1,6 +1,5 @@
 #include "gradcheck.hpp"
 
-
 using namespace txl_test;
 
 /// `txl::testing::check_attention` on labml's block, asserted per tensor.
@@ -20,9 +19,7 @@ using C1 = txl::Config<double, 4, 1, 6, 1, 8>;
 TEST_CASE("RelativeMultiHeadAttention: gradients, M = 0") { check_attention_gradients<C2>(0, 4, 2); }
 TEST_CASE("RelativeMultiHeadAttention: gradients, M < T") { check_attention_gradients<C2>(2, 4, 2); }
 TEST_CASE("RelativeMultiHeadAttention: gradients, M > T") { check_attention_gradients<C2>(5, 2, 2); }
-TEST_CASE("RelativeMultiHeadAttention: gradients, B = 1, T = 1") {
-    check_attention_gradients<C2>(3, 1, 1);
-}
+TEST_CASE("RelativeMultiHeadAttention: gradients, B = 1, T = 1") { check_attention_gradients<C2>(3, 1, 1); }
 TEST_CASE("RelativeMultiHeadAttention: gradients, H = 1") { check_attention_gradients<C1>(2, 3, 2); }
 TEST_CASE("RelativeMultiHeadAttention: gradients, M + T = P (the table's limit)") {
     check_attention_gradients<C2>(5, 3, 2);
@@ -39,8 +36,7 @@ TEST_CASE("RelativeMultiHeadAttention: the shift trick equals the index formula"
         CAPTURE(M);
         CAPTURE(T);
         const std::size_t K = M + T;
-        std::vector<double> q(T * B * 8), fast(B * 2 * T * K, 0.0), naive(B * 2 * T * K, 0.0),
-            x(T * B * (K + T));
+        std::vector<double> q(T * B * 8), fast(B * 2 * T * K, 0.0), naive(B * 2 * T * K, 0.0), x(T * B * (K + T));
         fill_uniform(q.data(), q.size(), 8);
         attn.add_position_scores(q.data(), M, T, B, fast.data(), x.data());
         attn.position_scores_naive(q.data(), M, T, B, naive.data());
@@ -64,8 +60,10 @@ TEST_CASE("RelativeMultiHeadAttention: masked keys get zero weight, rows sum to 
             for (std::size_t i = 0; i < T; ++i) {
                 double s = 0;
                 for (std::size_t j = 0; j < M + T; ++j) {
-                    if (j > M + i) CHECK(c.a(b, h, i, j) == 0.0);
-                    else CHECK(c.a(b, h, i, j) > 0.0);
+                    if (j > M + i)
+                        CHECK(c.a(b, h, i, j) == 0.0);
+                    else
+                        CHECK(c.a(b, h, i, j) > 0.0);
                     s += c.a(b, h, i, j);
                 }
                 CHECK(s == doctest::Approx(1.0).epsilon(1e-14));
@@ -74,8 +72,7 @@ TEST_CASE("RelativeMultiHeadAttention: masked keys get zero weight, rows sum to 
 
 TEST_CASE("RelativeMultiHeadAttention: T = 0 and M + T > P throw with the numbers") {
     using Attn = txl::RelativeMultiHeadAttention<C2>;
-    CHECK_THROWS_WITH_AS(Attn::check_lengths(3, 0),
-                         "RelativeMultiHeadAttention: segment length T = 0, expected T >= 1",
+    CHECK_THROWS_WITH_AS(Attn::check_lengths(3, 0), "RelativeMultiHeadAttention: segment length T = 0, expected T >= 1",
                          txl::shape_error);
     CHECK_THROWS_WITH_AS(Attn::check_lengths(6, 3),
                          "RelativeMultiHeadAttention: M + T = 6 + 3 = 9 keys, but the relative "
@@ -122,8 +119,10 @@ TEST_CASE("RelativeMultiHeadAttention: clamp_len (fast path = formula, gradients
     std::vector<double> only(B * 2 * T * K, 0.0);
     attn.position_scores_naive(q.data(), M, T, B, only.data());
     CHECK(only[0] == only[1]);  // query 0 at position 5: keys 0 and 1 at distances 5 and 4
-    for (auto r : {txl::testing::check_attention<Attn>(5, 3, 2, 1, std::function<void(Attn&)>([](Attn& a) { a.clamp_len = 2; })),
-                   txl::testing::check_attention<Attn>(5, 3, 2, 1, std::function<void(Attn&)>([](Attn& a) { a.clamp_len = 1; }))}) {
+    for (auto r :
+         {txl::testing::check_attention<Attn>(5, 3, 2, 1, std::function<void(Attn&)>([](Attn& a) { a.clamp_len = 2; })),
+          txl::testing::check_attention<Attn>(5, 3, 2, 1,
+                                              std::function<void(Attn&)>([](Attn& a) { a.clamp_len = 1; }))}) {
         INFO(r.str());
         CHECK(r.ok());
     }

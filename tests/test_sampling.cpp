@@ -3,7 +3,7 @@
 namespace {
 using C = txl::Config<double, 8, 2, 12, 2, 64>;
 using Model = txl::TransformerXL<C>;
-}
+}  // namespace
 
 TEST_CASE("sample: with memory, each step's logits equal a full forward over the whole text") {
     Model model(7, 2);

@@ -2,7 +2,6 @@
 // finite differences, the shift against the formula, clamp_len, and the whole model.
 #include "gradcheck.hpp"
 
-
 using namespace txl_test;
 
 namespace {

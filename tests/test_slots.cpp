@@ -9,7 +9,8 @@ using namespace txl_test;
 namespace {
 
 using C = txl::Config<double, 8, 2, 12, 2, 16>;
-using GeluXL = txl::AutoregressiveModel<C, txl::XLLayer<txl::RelativeMultiHeadAttention<C>, custom::GeluFeedForward<C>>>;
+using GeluXL =
+    txl::AutoregressiveModel<C, txl::XLLayer<txl::RelativeMultiHeadAttention<C>, custom::GeluFeedForward<C>>>;
 using AbsoluteXL = txl::AutoregressiveModel<C, txl::XLLayer<custom::CausalSelfAttention<C>, txl::FeedForward<C>>>;
 
 // What the slot checks and the capability detection say about txl's own blocks and these.

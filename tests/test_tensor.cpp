@@ -11,13 +11,11 @@ void compare_gemm(txl::Trans ta, txl::Trans tb, S beta, std::size_t m = 5, bool 
     fill_uniform(a0.data(), a0.size(), 1);
     fill_uniform(b0.data(), b0.size(), 2);
     fill_uniform(c0.data(), c0.size(), 3);
-    std::vector<S> a(a0.begin(), a0.end()), b(b0.begin(), b0.end()), c1(c0.begin(), c0.end()),
-        c2 = c1;
+    std::vector<S> a(a0.begin(), a0.end()), b(b0.begin(), b0.end()), c1(c0.begin(), c0.end()), c2 = c1;
     const S bias[4] = {S(0.25), S(-1), S(0.5), S(2)};
     txl::gemm(ta, tb, m, n, k, S(1.5), a.data() + 1, lda, b.data() + 2, ldb, beta, c1.data(), ldc,
               with_bias ? bias : nullptr);
-    txl::gemm_naive(ta, tb, m, n, k, S(1.5), a.data() + 1, lda, b.data() + 2, ldb, beta, c2.data(),
-                    ldc);
+    txl::gemm_naive(ta, tb, m, n, k, S(1.5), a.data() + 1, lda, b.data() + 2, ldb, beta, c2.data(), ldc);
     if (with_bias)
         for (std::size_t i = 0; i < m; ++i)
             for (std::size_t j = 0; j < n; ++j) c2[i * ldc + j] += bias[j];
@@ -40,8 +38,8 @@ TEST_CASE("gemm: BLAS agrees with the naive loop on strided, transposed slices, 
 
 /// txl::sgemm on `kernel` against the naive loop in double: C (strided) prefilled, then
 /// C = op(A) op(B) + beta C. beta = 0 must ignore what C held (NaN here), as BLAS does.
-static void check_sgemm(txl::GemmKernel kernel, txl::Trans ta, txl::Trans tb, std::size_t m, std::size_t n, std::size_t k, float beta,
-                        bool with_bias = false, std::size_t b_pad = 2) {
+static void check_sgemm(txl::GemmKernel kernel, txl::Trans ta, txl::Trans tb, std::size_t m, std::size_t n,
+                        std::size_t k, float beta, bool with_bias = false, std::size_t b_pad = 2) {
     using txl::Trans;
     CAPTURE(m);
     CAPTURE(n);
@@ -164,14 +162,14 @@ TEST_CASE("gemm_kernel: TXL_GEMM names a kernel; an unknown name or a kernel the
             CHECK(txl::gemm_kernel_named(txl::kernel_name(k)) == k);
         } else {
             CHECK_THROWS_AS(txl::gemm_kernel_named(txl::kernel_name(k)), txl::error);
-            CHECK_THROWS_AS(txl::sgemm(k, txl::Trans::No, txl::Trans::No, 1, 1, 1, nullptr, 1, nullptr, 1, 0.0f,
-                                       nullptr, 1),
-                            txl::error);
+            CHECK_THROWS_AS(
+                txl::sgemm(k, txl::Trans::No, txl::Trans::No, 1, 1, 1, nullptr, 1, nullptr, 1, 0.0f, nullptr, 1),
+                txl::error);
         }
     }
-    CHECK_THROWS_AS(txl::sgemm(GemmKernel::blas, txl::Trans::No, txl::Trans::No, 1, 1, 1, nullptr, 1, nullptr, 1,
-                               0.0f, nullptr, 1),
-                    txl::error);
+    CHECK_THROWS_AS(
+        txl::sgemm(GemmKernel::blas, txl::Trans::No, txl::Trans::No, 1, 1, 1, nullptr, 1, nullptr, 1, 0.0f, nullptr, 1),
+        txl::error);
     // AVX-512 implies AVX2 here: the best kernel is one the CPU runs.
     CHECK(txl::cpu_supports(txl::best_gemm_kernel()));
 }

@@ -89,9 +89,10 @@ TEST_CASE("Trainer: a checkpoint of another run shape is refused before anything
     CHECK_THROWS_AS(tb.load(dir), txl::checkpoint_error);
     fs::remove(dir / "optimizer" / "generator.bias.v.npy");
     txl::Trainer<Model> tc(b, options(0.0), ids);
-    CHECK_THROWS_WITH_AS(tc.load(dir), ((dir / "optimizer" / "generator.bias.v.npy").string() +
-                                        ": listed in checksums.txt but missing").c_str(),
-                         txl::checkpoint_error);
+    CHECK_THROWS_WITH_AS(
+        tc.load(dir),
+        ((dir / "optimizer" / "generator.bias.v.npy").string() + ": listed in checksums.txt but missing").c_str(),
+        txl::checkpoint_error);
     CHECK(flat(b) == before);
     CHECK(tc.step_count() == 0);
     fs::remove_all(dir);
@@ -117,7 +118,8 @@ TEST_CASE("Trainer: a step whose loss is not finite stops before the update; a c
     txl::save_checkpoint(model, dir);
     Model fresh(9, 4);
     const auto fresh_before = flat(fresh);
-    CHECK_THROWS_WITH_AS(txl::load_checkpoint(fresh, dir), doctest::Contains("generator.weight.npy: holds a value that is not finite"),
+    CHECK_THROWS_WITH_AS(txl::load_checkpoint(fresh, dir),
+                         doctest::Contains("generator.weight.npy: holds a value that is not finite"),
                          txl::checkpoint_error);
     const auto fresh_after = flat(fresh);
     CHECK(std::memcmp(fresh_before.data(), fresh_after.data(), fresh_before.size() * sizeof(float)) == 0);
@@ -176,7 +178,8 @@ TEST_CASE("Trainer: options out of range are refused, naming the option; weights
     const auto saved = fs::last_write_time(dir / "trainer.txt");
     model.generator.linear.weight.value(1, 2) = std::numeric_limits<float>::quiet_NaN();  // flat index 1 * 16 + 2
     CHECK_THROWS_WITH_AS(trainer.save(dir, [](const fs::path&) {}),
-                         doctest::Contains("generator.weight element 18 (or its Adam moments) is not finite"), txl::error);
+                         doctest::Contains("generator.weight element 18 (or its Adam moments) is not finite"),
+                         txl::error);
     CHECK(fs::last_write_time(dir / "trainer.txt") == saved);
     fs::remove_all(dir);
 }
@@ -212,14 +215,15 @@ TEST_CASE("Trainer: gradient accumulation gives the whole batch's step (double p
         for (std::size_t l = 0; l < tw.memory().layers.size(); ++l) {
             REQUIRE(tw.memory().layers[l].shape() == ts.memory().layers[l].shape());
             for (std::size_t i = 0; i < tw.memory().layers[l].size(); ++i)
-                mem_worst = std::max(mem_worst, std::abs(tw.memory().layers[l].data()[i] - ts.memory().layers[l].data()[i]));
+                mem_worst =
+                    std::max(mem_worst, std::abs(tw.memory().layers[l].data()[i] - ts.memory().layers[l].data()[i]));
         }
         CHECK(mem_worst < 1e-10);
     }
     txl::TrainOptions bad;
     bad.batch = 4, bad.accumulate = 3;
-    CHECK_THROWS_WITH_AS(txl::Trainer<ModelD>::checked(bad), doctest::Contains("accumulate 3 must be >= 1 and divide batch 4"),
-                         txl::error);
+    CHECK_THROWS_WITH_AS(txl::Trainer<ModelD>::checked(bad),
+                         doctest::Contains("accumulate 3 must be >= 1 and divide batch 4"), txl::error);
 }
 
 TEST_CASE("Trainer: resume is bit-exact with AdamW decay, dropout and accumulation") {

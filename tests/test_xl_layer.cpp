@@ -21,8 +21,7 @@ void check_layer(std::size_t M, std::size_t T, std::size_t B, double dropout) {
     fill_uniform(w.data(), w.size(), 63);
     auto f = [&] {
         txl::Rng rng(5);
-        layer.forward(x.data(), M ? mem.data() : nullptr, M, T, B, y.data(), cache,
-                      dropout > 0 ? &rng : nullptr);
+        layer.forward(x.data(), M ? mem.data() : nullptr, M, T, B, y.data(), cache, dropout > 0 ? &rng : nullptr);
         return dot(y.data(), w.data(), y.size());
     };
     txl::zero_grad(layer);
@@ -45,12 +44,11 @@ TEST_CASE("PostNormXLLayer: gradients (M = 0, M > T, dropout with fixed masks), 
 }
 TEST_CASE("PostNormXLLayer in a model: gradients over two segments") {
     using D = txl::Config<double, 8, 2, 12, 2, 16>;
-    check_model_gradients<txl::AutoregressiveModel<D, txl::PostNormXLLayer<txl::SinusoidalRelativeAttention<D>,
-                                                                            txl::FeedForward<D>>>>(3, 2, 2, 4);
+    check_model_gradients<
+        txl::AutoregressiveModel<D, txl::PostNormXLLayer<txl::SinusoidalRelativeAttention<D>, txl::FeedForward<D>>>>(
+        3, 2, 2, 4);
 }
-TEST_CASE("XLLayer: gradients, memory (M > T): LayerNorm gets gradient from memory rows") {
-    check_layer(4, 2, 2, 0.0);
-}
+TEST_CASE("XLLayer: gradients, memory (M > T): LayerNorm gets gradient from memory rows") { check_layer(4, 2, 2, 0.0); }
 TEST_CASE("XLLayer: gradients with dropout everywhere (fixed masks)") { check_layer(2, 3, 2, 0.2); }
 
 // That no gradient flows into the memory is what the gradient checks with M > 0 prove: their

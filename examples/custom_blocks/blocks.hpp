@@ -126,18 +126,20 @@ public:
 
     struct Cache {
         std::size_t M = 0, T = 0, B = 0;
-        txl::tensor<S, 2> xp;         ///< `[K*B, d_model]`: kv + positions (what q and k read)
-        txl::tensor<S, 2> q;          ///< `[T*B, d_model]`
-        txl::tensor<S, 2> k, v;       ///< `[K*B, d_model]`
-        txl::tensor<S, 4> a;          ///< `[B, H, T, K]` attention weights
-        txl::tensor<S, 2> o;          ///< `[T*B, d_model]` heads side by side
-        txl::tensor<S, 2> d_o, dq;    ///< `[T*B, d_model]` backward workspace
-        txl::tensor<S, 2> dk, dv;     ///< `[K*B, d_model]` backward workspace
-        txl::tensor<S, 2> g;          ///< `[T, K]` one head's score gradient
+        txl::tensor<S, 2> xp;       ///< `[K*B, d_model]`: kv + positions (what q and k read)
+        txl::tensor<S, 2> q;        ///< `[T*B, d_model]`
+        txl::tensor<S, 2> k, v;     ///< `[K*B, d_model]`
+        txl::tensor<S, 4> a;        ///< `[B, H, T, K]` attention weights
+        txl::tensor<S, 2> o;        ///< `[T*B, d_model]` heads side by side
+        txl::tensor<S, 2> d_o, dq;  ///< `[T*B, d_model]` backward workspace
+        txl::tensor<S, 2> dk, dv;   ///< `[K*B, d_model]` backward workspace
+        txl::tensor<S, 2> g;        ///< `[T, K]` one head's score gradient
     };
 
     CausalSelfAttention()
-        : query(d_model, d_model, true), key(d_model, d_model, false), value(d_model, d_model, true),
+        : query(d_model, d_model, true),
+          key(d_model, d_model, false),
+          value(d_model, d_model, true),
           output(d_model, d_model, true) {}
 
     void init(txl::Rng& rng) {
@@ -153,8 +155,7 @@ public:
         return S(e % 2 == 0 ? std::sin(double(t) * freq) : std::cos(double(t) * freq));
     }
 
-    void forward(const S* kv, std::size_t M, std::size_t T, std::size_t B, S* out, Cache& c,
-                 txl::Rng*) const {
+    void forward(const S* kv, std::size_t M, std::size_t T, std::size_t B, S* out, Cache& c, txl::Rng*) const {
         const std::size_t K = M + T, nq = T * B, nk = K * B, ld = B * d_model;
         c.M = M, c.T = T, c.B = B;
         txl::ensure_shape(c.xp, {nk, d_model});
@@ -178,8 +179,8 @@ public:
                 const std::size_t col = b * d_model + h * d_k;  // this (b, h)'s slice of a row
                 S* a = &c.a(b, h, 0, 0);
                 // scores = Q K^T: [T, d_k] x [d_k, K], rows B*d_model apart
-                txl::gemm(txl::Trans::No, txl::Trans::Yes, T, K, d_k, S(1), c.q.data() + col, ld,
-                          c.k.data() + col, ld, S(0), a, K);
+                txl::gemm(txl::Trans::No, txl::Trans::Yes, T, K, d_k, S(1), c.q.data() + col, ld, c.k.data() + col, ld,
+                          S(0), a, K);
                 // a = softmax(scale * scores) over the visible keys j <= M + i
                 for (std::size_t i = 0; i < T; ++i) {
                     S* row = a + i * K;
@@ -192,8 +193,8 @@ public:
                     for (std::size_t j = visible; j < K; ++j) row[j] = S(0);
                 }
                 // o = a V: [T, K] x [K, d_k]
-                txl::gemm(txl::Trans::No, txl::Trans::No, T, d_k, K, S(1), a, K, c.v.data() + col, ld,
-                          S(0), c.o.data() + col, ld);
+                txl::gemm(txl::Trans::No, txl::Trans::No, T, d_k, K, S(1), a, K, c.v.data() + col, ld, S(0),
+                          c.o.data() + col, ld);
             }
         // out = o W_o^T + b_o
         output.forward(c.o.data(), nq, out);
@@ -215,10 +216,10 @@ public:
                 const S* a = &c.a(b, h, 0, 0);
                 S* g = c.g.data();
                 // dL/da = dO V^T, dL/dV = a^T dO
-                txl::gemm(txl::Trans::No, txl::Trans::Yes, T, K, d_k, S(1), c.d_o.data() + col, ld,
-                          c.v.data() + col, ld, S(0), g, K);
-                txl::gemm(txl::Trans::Yes, txl::Trans::No, K, d_k, T, S(1), a, K, c.d_o.data() + col, ld,
-                          S(0), c.dv.data() + col, ld);
+                txl::gemm(txl::Trans::No, txl::Trans::Yes, T, K, d_k, S(1), c.d_o.data() + col, ld, c.v.data() + col,
+                          ld, S(0), g, K);
+                txl::gemm(txl::Trans::Yes, txl::Trans::No, K, d_k, T, S(1), a, K, c.d_o.data() + col, ld, S(0),
+                          c.dv.data() + col, ld);
                 // g = a * (dL/da - sum_j a dL/da) * scale: the softmax's backward
                 for (std::size_t i = 0; i < T; ++i) {
                     S dot = 0;
@@ -279,8 +280,8 @@ struct StridedMemory {
             // $x_{T-1-2(picked-1-p)}$, $p = 0 .. picked - 1$.
             const std::size_t first = M + picked - keep;
             for (std::size_t r = first; r < M + picked; ++r) {
-                const S* src = r < M ? mem.layers[l].data() + r * row
-                                     : x.data() + (T - 1 - 2 * (picked - 1 - (r - M))) * row;
+                const S* src =
+                    r < M ? mem.layers[l].data() + r * row : x.data() + (T - 1 - 2 * (picked - 1 - (r - M))) * row;
                 std::copy(src, src + row, out.data() + (r - first) * row);
             }
             mem.layers[l] = std::move(out);

@@ -28,7 +28,8 @@ using C = txl::Config<float, 128, 4, 256, 6>;
 
 // The five models: the slots filled five ways.
 using LabmlXL = txl::TransformerXL<C>;
-using GeluXL = txl::AutoregressiveModel<C, txl::XLLayer<txl::RelativeMultiHeadAttention<C>, custom::GeluFeedForward<C>>>;
+using GeluXL =
+    txl::AutoregressiveModel<C, txl::XLLayer<txl::RelativeMultiHeadAttention<C>, custom::GeluFeedForward<C>>>;
 using AbsoluteXL = txl::AutoregressiveModel<C, txl::XLLayer<custom::CausalSelfAttention<C>, txl::FeedForward<C>>>;
 using Vanilla = txl::VanillaTransformer<C>;
 using StridedXL = txl::AutoregressiveModel<C, txl::TransformerXLLayer<C>, custom::StridedMemory<C>>;
@@ -40,7 +41,8 @@ struct Text {
 
 Text load_text(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
-    txl::check<txl::error>(bool(in), path, ": no such file or not readable (give --data PATH or set TXL_TINY_SHAKESPEARE)");
+    txl::check<txl::error>(bool(in), path,
+                           ": no such file or not readable (give --data PATH or set TXL_TINY_SHAKESPEARE)");
     std::ostringstream s;
     s << in.rdbuf();
     txl::check<txl::error>(!s.str().empty(), path, ": the file is empty");
@@ -53,8 +55,7 @@ Text load_text(const std::string& path) {
 
 /// One model: train `steps` steps, evaluate with memory, sample; one line of results.
 template <class Model>
-void run(const std::string& label, const Text& text, std::size_t steps, std::size_t sample_length,
-         std::uint64_t seed) {
+void run(const std::string& label, const Text& text, std::size_t steps, std::size_t sample_length, std::uint64_t seed) {
     txl::TrainOptions o;
     o.seq_len = 64, o.mem_len = 64, o.batch = 32;
     o.schedule = {txl::Schedule::Kind::noam, 0.5, 400, C::d_model, 0, 0};
@@ -81,11 +82,11 @@ void run(const std::string& label, const Text& text, std::size_t steps, std::siz
     std::string shown;
     for (char ch : sample) shown += ch == '\n' ? std::string("\\n") : std::string(1, ch);
     std::cout << std::fixed << std::setprecision(3) << std::left << std::setw(40) << label << " | "
-              << model.parameter_count() << " parameters | " << steps << " steps, "
-              << std::setprecision(0) << double(trainer.tokens_seen()) / std::max(secs, 1e-9) << " tok/s"
-              << std::setprecision(3) << " | train loss " << loss << " | valid loss " << v.loss << " acc "
-              << v.accuracy << (Model::has_memory ? " (mem_len 64)" : " (no memory)") << " | sample \"ROMEO:"
-              << shown << "\"" << std::endl;
+              << model.parameter_count() << " parameters | " << steps << " steps, " << std::setprecision(0)
+              << double(trainer.tokens_seen()) / std::max(secs, 1e-9) << " tok/s" << std::setprecision(3)
+              << " | train loss " << loss << " | valid loss " << v.loss << " acc " << v.accuracy
+              << (Model::has_memory ? " (mem_len 64)" : " (no memory)") << " | sample \"ROMEO:" << shown << "\""
+              << std::endl;
 }
 
 }  // namespace
@@ -96,7 +97,9 @@ int main(int argc, char** argv) {
     std::size_t steps = 0, sample_length = 80;
     std::uint64_t seed = 1;
     app.add_option("--data", data, "Text file (default: $TXL_TINY_SHAKESPEARE)");
-    app.add_option("--steps", steps, "Training steps per model")->required()->check(CLI::Range(std::size_t(1), std::size_t(1) << 40));
+    app.add_option("--steps", steps, "Training steps per model")
+        ->required()
+        ->check(CLI::Range(std::size_t(1), std::size_t(1) << 40));
     app.add_option("--sample-length", sample_length, "Characters to sample per model")->capture_default_str();
     app.add_option("--seed", seed, "Seed of the weights, dropout and sampling")->capture_default_str();
     CLI11_PARSE(app, argc, argv);

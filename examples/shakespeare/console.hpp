@@ -25,7 +25,8 @@ inline CLI::Validator number_in(double lo, double hi) {
     return CLI::Validator(
         [lo, hi, range](std::string& v) -> std::string {
             double x = 0;
-            return txl::parse_number(v, lo, hi, x) ? std::string() : "expected a number in " + range + ", got '" + v + "'";
+            return txl::parse_number(v, lo, hi, x) ? std::string()
+                                                   : "expected a number in " + range + ", got '" + v + "'";
         },
         "NUMBER in " + range);
 }
@@ -44,8 +45,10 @@ inline CLI::Validator whole_in(unsigned long long lo, unsigned long long hi) {
 inline std::string hms(double s) {
     const long t = long(s + 0.5);
     char b[32];
-    if (t >= 3600) std::snprintf(b, sizeof b, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
-    else std::snprintf(b, sizeof b, "%02ld:%02ld", t / 60, t % 60);
+    if (t >= 3600)
+        std::snprintf(b, sizeof b, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else
+        std::snprintf(b, sizeof b, "%02ld:%02ld", t / 60, t % 60);
     return b;
 }
 

@@ -64,8 +64,8 @@ int run_eval(const EvalArgs& a, const Say& say) {
             std::to_string(rc.train.batch) +
             (Model::has_memory ? ", mem_len " + std::to_string(mem) : ", no memory (each segment alone)"));
         std::ostringstream bpc;
-        bpc << std::fixed << std::setprecision(4) << "validation loss " << r.loss << " nats/char = "
-            << r.loss / std::log(2.0) << " bits/char, accuracy " << r.accuracy;
+        bpc << std::fixed << std::setprecision(4) << "validation loss " << r.loss
+            << " nats/char = " << r.loss / std::log(2.0) << " bits/char, accuracy " << r.accuracy;
         say(bpc.str());
         std::cout << std::fixed << std::setprecision(4) << "valid_loss " << r.loss << " valid_acc " << r.accuracy
                   << "\n";
@@ -96,11 +96,12 @@ int run_sample(const SampleArgs& a, const Say& say) {
         auto model = load_model<Model>(ckpt, vocab.size());
         const auto prompt = vocab.encode(a.prompt);  // throws on a character outside the vocabulary
         txl::SampleOptions so;
-        so.mem_len = a.mem_len >= 0 ? std::size_t(a.mem_len)
-                                    : (Model::has_memory ? rc.train.mem_len : rc.train.seq_len - 1);
+        so.mem_len =
+            a.mem_len >= 0 ? std::size_t(a.mem_len) : (Model::has_memory ? rc.train.mem_len : rc.train.seq_len - 1);
         so.temperature = a.temperature, so.top_k = a.top_k, so.seed = a.seed;
         std::cout << a.prompt;
-        txl::sample(*model, prompt, a.length, so, [&](std::int64_t id) { std::cout << vocab.decode(id) << std::flush; });
+        txl::sample(*model, prompt, a.length, so,
+                    [&](std::int64_t id) { std::cout << vocab.decode(id) << std::flush; });
         std::cout << "\n";
         return 0;
     });
@@ -112,61 +113,83 @@ CLI::App* add_train(CLI::App& app, TrainArgs& ta) {
     train->add_option("--data", ta.data,
                       "Text file (default: $TXL_TINY_SHAKESPEARE, else data/tiny_shakespeare.txt in the source tree, "
                       "else downloaded there)");
-    train->add_option("--config", ta.config, "Built-in config: labml (labml's experiment: seq_len 2, mem_len 32, Noam) or practical (size ff512, "
-                      "seq_len 64, mem_len 64, batch 16, cosine to 3e-3 fitted to --minutes, dropout 0.05; for ten "
-                      "minutes) or long (the same at batch 32 with dropout 0.1; for an hour)")
+    train
+        ->add_option(
+            "--config", ta.config,
+            "Built-in config: labml (labml's experiment: seq_len 2, mem_len 32, Noam) or practical (size ff512, "
+            "seq_len 64, mem_len 64, batch 16, cosine to 3e-3 fitted to --minutes, dropout 0.05; for ten "
+            "minutes) or long (the same at batch 32 with dropout 0.1; for an hour)")
         ->check(CLI::IsMember({"labml", "practical", "long"}))
         ->capture_default_str();
-    train->add_option("--model", ta.model,
-                      "Model: xl (Transformer-XL, labml's) or vanilla (the same layers without memory)")
+    train
+        ->add_option("--model", ta.model,
+                     "Model: xl (Transformer-XL, labml's) or vanilla (the same layers without memory)")
         ->check(CLI::IsMember({"xl", "vanilla"}))
         ->capture_default_str();
-    train->add_option("--encoding", ta.encoding,
-                      "Relative encoding: learned (labml's) or sinusoidal (the paper's, with u and v)")
+    train
+        ->add_option("--encoding", ta.encoding,
+                     "Relative encoding: learned (labml's) or sinusoidal (the paper's, with u and v)")
         ->check(CLI::IsMember({"learned", "sinusoidal"}))
         ->capture_default_str();
     train->add_option("--size", ta.size, size_help())->check(CLI::IsMember(size_names()));
-    auto* steps = train->add_option("--steps", ta.steps, "Train until this total step count")->check(whole_in(1, 1'000'000'000));
+    auto* steps =
+        train->add_option("--steps", ta.steps, "Train until this total step count")->check(whole_in(1, 1'000'000'000));
     auto* minutes = train->add_option("--minutes", ta.minutes, "Train for this many minutes (of this run)")
                         ->check(number_in(0.001, 1e6));
     steps->excludes(minutes);
     train->add_option("--out", ta.out, "Run directory: checkpoint/, metrics.csv, loss.svg")->required();
     train->add_flag("--resume", ta.resume, "Continue the checkpoint in --out (bit-identical to an uninterrupted run)");
     train->add_flag("--force", ta.force, "Start over even if --out already holds a checkpoint (it is replaced)");
-    train->add_option("--dropout", ta.dropout, "Residual and feed-forward dropout (default: the config's: labml 0, practical 0.05, long 0.1)")
+    train
+        ->add_option("--dropout", ta.dropout,
+                     "Residual and feed-forward dropout (default: the config's: labml 0, practical 0.05, long 0.1)")
         ->check(number_in(0.0, 0.99));
     train->add_option("--dropatt", ta.dropatt, "Dropout on the attention weights (default: as --dropout)")
         ->check(number_in(0.0, 0.99));
-    train->add_option("--schedule", ta.schedule,
-                      "Learning-rate schedule: noam, constant or cosine (default: the config's); a cosine "
-                      "schedule ends its decay at --total-steps, else at --steps, else where --minutes ends "
-                      "(measured after warm-up; the run then ends there too)")
+    train
+        ->add_option("--schedule", ta.schedule,
+                     "Learning-rate schedule: noam, constant or cosine (default: the config's); a cosine "
+                     "schedule ends its decay at --total-steps, else at --steps, else where --minutes ends "
+                     "(measured after warm-up; the run then ends there too)")
         ->check(CLI::IsMember({"noam", "constant", "cosine"}));
     train->add_option("--lr", ta.lr, "Peak learning rate (noam: the factor in front) (default: the config's)")
         ->check(number_in(1e-9, 1e3));
-    train->add_option("--min-lr", ta.min_lr, "Cosine: the rate at the end (default: the config's)")->check(number_in(0, 1e3));
-    train->add_option("--warmup", ta.warmup, "Warm-up steps (default: the config's)")->check(whole_in(0, 1'000'000'000));
-    train->add_option("--total-steps", ta.total_steps, "Cosine: the step where the decay ends (default: see --schedule)")
+    train->add_option("--min-lr", ta.min_lr, "Cosine: the rate at the end (default: the config's)")
+        ->check(number_in(0, 1e3));
+    train->add_option("--warmup", ta.warmup, "Warm-up steps (default: the config's)")
+        ->check(whole_in(0, 1'000'000'000));
+    train
+        ->add_option("--total-steps", ta.total_steps, "Cosine: the step where the decay ends (default: see --schedule)")
         ->check(whole_in(1, 1'000'000'000));
-    train->add_option("--weight-decay", ta.weight_decay,
-                      "AdamW's decoupled weight decay on the weight matrices (default: the config's; 0 is labml's Adam)")
+    train
+        ->add_option("--weight-decay", ta.weight_decay,
+                     "AdamW's decoupled weight decay on the weight matrices (default: the config's; 0 is labml's Adam)")
         ->check(number_in(0, 10));
     train->add_option("--batch", ta.batch, "Batch size (default: the config's)")->check(whole_in(1, 100'000));
     train->add_option("--seq-len", ta.seq_len, "Segment length T (default: the config's)")->check(whole_in(1, C::P));
     train->add_option("--mem-len", ta.mem_len, "Memory length M (default: the config's)")->check(whole_in(0, C::P));
-    train->add_option("--accumulate", ta.accumulate,
-                      "Gradient accumulation: run each batch as this many micro-batches (must divide --batch; "
-                      "the same gradient, the activations of batch/N streams at a time)")
+    train
+        ->add_option("--accumulate", ta.accumulate,
+                     "Gradient accumulation: run each batch as this many micro-batches (must divide --batch; "
+                     "the same gradient, the activations of batch/N streams at a time)")
         ->check(whole_in(1, 100'000));
-    train->add_option("--seed", ta.seed, "Seed of the initial weights and of dropout")->capture_default_str()
+    train->add_option("--seed", ta.seed, "Seed of the initial weights and of dropout")
+        ->capture_default_str()
         ->check(whole_in(0, ~0ull));
-    train->add_option("--valid-every", ta.valid_every, "Validate every N steps (default: labml 2000, practical and long 500)")
+    train
+        ->add_option("--valid-every", ta.valid_every,
+                     "Validate every N steps (default: labml 2000, practical and long 500)")
         ->check(whole_in(1, 1'000'000'000));
-    train->add_option("--save-every", ta.save_every, "Checkpoint every N steps (default: labml 2000, practical and long 500)")
+    train
+        ->add_option("--save-every", ta.save_every,
+                     "Checkpoint every N steps (default: labml 2000, practical and long 500)")
         ->check(whole_in(1, 1'000'000'000));
-    train->add_option("--log-every", ta.log_every, "Log a line every N steps (default: labml 100, practical and long 50)")
+    train
+        ->add_option("--log-every", ta.log_every,
+                     "Log a line every N steps (default: labml 100, practical and long 50)")
         ->check(whole_in(1, 1'000'000'000));
-    train->add_option("--sample-length", ta.sample_length, "Characters to sample at the end (0: none)")->capture_default_str()
+    train->add_option("--sample-length", ta.sample_length, "Characters to sample at the end (0: none)")
+        ->capture_default_str()
         ->check(whole_in(0, 10'000'000));
     train->add_option("--prompt", ta.prompt, "Prompt of the final sample")->capture_default_str();
     return train;
@@ -202,12 +225,15 @@ int main(int argc, char** argv) {
     samp->add_flag("--latest", sa.latest, "Use the run's latest checkpoint/, not best/");
     samp->add_option("--prompt", sa.prompt, "Text to start from")->required();
     samp->add_option("--length", sa.length, "Characters to sample")->required()->check(whole_in(0, 10'000'000));
-    samp->add_option("--temperature", sa.temperature, "Softmax temperature; 0 is greedy")->capture_default_str()
+    samp->add_option("--temperature", sa.temperature, "Softmax temperature; 0 is greedy")
+        ->capture_default_str()
         ->check(number_in(0.0, 100.0));
-    samp->add_option("--top-k", sa.top_k, "Sample among the k most likely characters (0: all)")->capture_default_str()
+    samp->add_option("--top-k", sa.top_k, "Sample among the k most likely characters (0: all)")
+        ->capture_default_str()
         ->check(whole_in(0, 1'000'000));
     samp->add_option("--seed", sa.seed, "Seed of the sampler")->capture_default_str()->check(whole_in(0, ~0ull));
-    samp->add_option("--mem-len", sa.mem_len, "Memory length (default: the trained one)")->check(whole_in(0, 1'000'000));
+    samp->add_option("--mem-len", sa.mem_len, "Memory length (default: the trained one)")
+        ->check(whole_in(0, 1'000'000));
 
     CLI11_PARSE(app, argc, argv);
 

@@ -24,12 +24,12 @@ struct Size {
 };
 
 /// The sizes, as the preset sweep trains them (bench/sweep_shakespeare.py); heads stay 32 wide.
-inline const auto k_sizes = std::make_tuple(
-    Size<C, true>{"base", "labml's: d_model 128, 4 heads, d_ff 256, 6 layers"},
-    Size<txl::Config<float, 128, 4, 512, 6>, true>{"ff512", "d_ff 512, 4 d_model: the usual ratio"},
-    Size<txl::Config<float, 128, 4, 256, 8>, false>{"deep", "8 layers"},
-    Size<txl::Config<float, 192, 6, 384, 6>, false>{"wide", "d_model 192, 6 heads, d_ff 384"},
-    Size<txl::Config<float, 96, 3, 192, 6>, false>{"narrow", "d_model 96, 3 heads, d_ff 192"});
+inline const auto k_sizes =
+    std::make_tuple(Size<C, true>{"base", "labml's: d_model 128, 4 heads, d_ff 256, 6 layers"},
+                    Size<txl::Config<float, 128, 4, 512, 6>, true>{"ff512", "d_ff 512, 4 d_model: the usual ratio"},
+                    Size<txl::Config<float, 128, 4, 256, 8>, false>{"deep", "8 layers"},
+                    Size<txl::Config<float, 192, 6, 384, 6>, false>{"wide", "d_model 192, 6 heads, d_ff 384"},
+                    Size<txl::Config<float, 96, 3, 192, 6>, false>{"narrow", "d_model 96, 3 heads, d_ff 192"});
 
 /// `f(size)` for each row of the table, in order, until `f` returns true.
 template <class F>
@@ -61,8 +61,8 @@ inline std::string size_list() {
 inline std::string size_help() {
     std::string out = "Model shape: ";
     for_each_size([&](const auto& s) {
-        out += std::string(s.name) + " (" + s.help + (s.all_models ? "" : "; --model xl --encoding learned only") +
-               "), ";
+        out +=
+            std::string(s.name) + " (" + s.help + (s.all_models ? "" : "; --model xl --encoding learned only") + "), ";
         return false;
     });
     return out + "default: the config's (labml base, practical and long ff512)";

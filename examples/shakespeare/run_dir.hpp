@@ -44,9 +44,12 @@ inline Best read_best(const fs::path& dir) {
     std::ifstream in(dir / "best.txt");
     std::string key;
     while (in >> key) {
-        if (key == "step") in >> b.step;
-        else if (key == "valid_loss") in >> b.loss;
-        else if (key == "valid_acc") in >> b.accuracy;
+        if (key == "step")
+            in >> b.step;
+        else if (key == "valid_loss")
+            in >> b.loss;
+        else if (key == "valid_acc")
+            in >> b.accuracy;
     }
     b.found = b.step > 0 && std::isfinite(b.loss);
     return b;
@@ -77,8 +80,8 @@ inline void write_config(const fs::path& dir, const RunConfig& r, std::uint64_t 
     std::ofstream o(path);
     const auto& t = r.train;
     o << "config " << r.name << "\narchitecture " << r.model << "\nencoding " << r.encoding << "\nsize " << r.size
-      << "\nmodel " << shape_of(r.size) << "\nseed " << seed << "\nseq_len " << t.seq_len << "\nmem_len "
-      << t.mem_len << "\nbatch " << t.batch << "\nschedule " << txl::Schedule::name(t.schedule.kind) << "\nlr "
+      << "\nmodel " << shape_of(r.size) << "\nseed " << seed << "\nseq_len " << t.seq_len << "\nmem_len " << t.mem_len
+      << "\nbatch " << t.batch << "\nschedule " << txl::Schedule::name(t.schedule.kind) << "\nlr "
       << std::setprecision(17) << t.schedule.lr << "\nwarmup " << t.schedule.warmup << "\ntotal " << t.schedule.total
       << "\nmin_lr " << t.schedule.min_lr << "\nclip " << t.clip << "\ndropout " << t.dropout << "\ndropatt "
       << t.dropatt << "\nweight_decay " << t.weight_decay << "\naccumulate " << t.accumulate << "\n";
@@ -129,7 +132,7 @@ inline RunConfig read_config(const fs::path& dir, std::uint64_t* seed) {
     t.schedule.min_lr = kv.number("min_lr", 0, 1e6);
     t.clip = kv.number("clip", 0, 1e12);
     t.dropout = kv.number("dropout", 0, 0.99);
-    t.dropatt = kv.has("dropatt") ? kv.number("dropatt", -1, 0.99) : -1.0;  // -1: as dropout
+    t.dropatt = kv.has("dropatt") ? kv.number("dropatt", -1, 0.99) : -1.0;             // -1: as dropout
     t.weight_decay = kv.has("weight_decay") ? kv.number("weight_decay", 0, 10) : 0.0;  // labml's Adam
     t.accumulate = kv.has("accumulate") ? kv.whole("accumulate", 1, t.batch) : 1;
     if (seed) *seed = kv.whole("seed", 0, ~0ull);

@@ -24,8 +24,7 @@ namespace shakespeare {
 
 inline constexpr const char* kUrl =
     "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt";
-inline constexpr const char* kSha256 =
-    "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed";
+inline constexpr const char* kSha256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed";
 
 /// SHA-256 (FIPS 180-4) of a byte string, as lowercase hex.
 inline std::string sha256(const std::string& data) {
@@ -49,8 +48,10 @@ inline std::string sha256(const std::string& data) {
     for (std::size_t off = 0; off < m.size(); off += 64) {
         std::uint32_t w[64];
         for (int i = 0; i < 16; ++i)
-            w[i] = std::uint32_t(std::uint8_t(m[off + 4 * i])) << 24 | std::uint32_t(std::uint8_t(m[off + 4 * i + 1])) << 16 |
-                   std::uint32_t(std::uint8_t(m[off + 4 * i + 2])) << 8 | std::uint32_t(std::uint8_t(m[off + 4 * i + 3]));
+            w[i] = std::uint32_t(std::uint8_t(m[off + 4 * i])) << 24 |
+                   std::uint32_t(std::uint8_t(m[off + 4 * i + 1])) << 16 |
+                   std::uint32_t(std::uint8_t(m[off + 4 * i + 2])) << 8 |
+                   std::uint32_t(std::uint8_t(m[off + 4 * i + 3]));
         for (int i = 16; i < 64; ++i) {
             const std::uint32_t s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3);
             const std::uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
@@ -136,11 +137,13 @@ inline Text load_text(const std::string& path, const txl::CharTokenizer* vocab) 
             if (now - shown < 1.0 && done < total) return;
             shown = now;
             std::ostringstream m;
-            m << "reading " << path << ": " << std::fixed << std::setprecision(0) << 100.0 * double(done) / double(total)
-              << "% of " << std::setprecision(1) << double(size) / 1e6 << " MB ("
-              << (2 * done <= total ? "checking, vocabulary" : "token ids") << "), " << hms(now);
-            if (tty) std::cerr << "\r\033[K" << m.str() << (done == total ? "\n" : "") << std::flush;
-            else std::cerr << m.str() << "\n";
+            m << "reading " << path << ": " << std::fixed << std::setprecision(0)
+              << 100.0 * double(done) / double(total) << "% of " << std::setprecision(1) << double(size) / 1e6
+              << " MB (" << (2 * done <= total ? "checking, vocabulary" : "token ids") << "), " << hms(now);
+            if (tty)
+                std::cerr << "\r\033[K" << m.str() << (done == total ? "\n" : "") << std::flush;
+            else
+                std::cerr << m.str() << "\n";
         };
     txl::TextFile file;
     try {

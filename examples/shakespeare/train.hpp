@@ -172,7 +172,8 @@ private:
         std::unique_ptr<txl::CharTokenizer> saved_vocab;
         if (a_.resume) {
             rc_ = resumed_config(a_, ckpt_, seed_);
-            saved_vocab = std::make_unique<txl::CharTokenizer>(txl::CharTokenizer::load((ckpt_ / "vocab.txt").string()));
+            saved_vocab =
+                std::make_unique<txl::CharTokenizer>(txl::CharTokenizer::load((ckpt_ / "vocab.txt").string()));
         }
         auto& sched = rc_.train.schedule;
         sched.d_model = Model::config::d_model;  // Noam's d_model^{-1/2}, of the size built
@@ -247,7 +248,8 @@ private:
     double progress() const {  // the fraction of this run done
         double p = 0;
         const std::size_t step = trainer_->step_count();
-        if (a_.steps) p = double(step - start_) / double(std::max<std::size_t>(a_.steps - std::min(a_.steps, start_), 1));
+        if (a_.steps)
+            p = double(step - start_) / double(std::max<std::size_t>(a_.steps - std::min(a_.steps, start_), 1));
         if (a_.minutes > 0) p = std::max(p, elapsed() / (a_.minutes * 60));
         return std::min(p, 1.0);
     }
@@ -291,7 +293,8 @@ private:
             return;
         }
         const double now = elapsed(), p = progress();
-        const double tps = double(tokens_window_) / std::max(now - window_start_, 1e-9), eta = p > 0 ? now / p - now : 0;
+        const double tps = double(tokens_window_) / std::max(now - window_start_, 1e-9),
+                     eta = p > 0 ? now / p - now : 0;
         const double loss = sum_loss_ / double(n_logged_), acc = sum_acc_ / double(n_logged_);
         std::ostringstream line;
         line << std::fixed << "step " << step << " | tokens " << trainer_->tokens_seen() << " | lr " << std::scientific

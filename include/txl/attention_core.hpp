@@ -77,21 +77,21 @@ public:
     /// What a forward keeps for its backward (each attention's own `Cache` adds its part).
     struct Cache {
         std::size_t M = 0, T = 0, B = 0;
-        tensor<S, 2> k, v;                ///< `[K*B, d_model]` (also what the key/value cache keeps)
-        tensor<S, 4> qu_h;                ///< `[B, H, T, d_k]`: $q + u$, head-major
-        tensor<S, 4> k_h, v_h;            ///< `[B, H, K, d_k]`: $k$, $v$, head-major (when B > 1)
-        tensor<S, 4> o_h;                 ///< `[B, H, T, d_k]`: $\tilde a V$ per head (when B > 1)
-        tensor<S, 4> a, a_drop, mask;     ///< `[B, H, T, K]`: weights, after dropout, dropout mask
-        tensor<S, 2> o;                   ///< `[T*B, d_model]` heads concatenated
-        tensor<S, 2> pos;                 ///< `[T*B, W]` workspace: $X$, then $\bar X$
-        tensor<S, 2> d_o, dq;             ///< `[T*B, d_model]` backward workspace
-        tensor<S, 2> dk, dv;              ///< `[K*B, d_model]` backward workspace
-        tensor<S, 4> d_oh, dq_h;          ///< `[B, H, T, d_k]` backward workspace, head-major
-        tensor<S, 4> dk_h, dv_h;          ///< `[B, H, K, d_k]` backward workspace, head-major
-        tensor<S, 4> g;                   ///< `[B, H, T, K]` gradient of the scores
-        bool dropped = false;             ///< dropout ran on the weights
-        bool kv_cached = false;           ///< forward reused the memory's keys and values: no backward
-        bool head_major = true;           ///< false with B = 1: k and v used in place
+        tensor<S, 2> k, v;             ///< `[K*B, d_model]` (also what the key/value cache keeps)
+        tensor<S, 4> qu_h;             ///< `[B, H, T, d_k]`: $q + u$, head-major
+        tensor<S, 4> k_h, v_h;         ///< `[B, H, K, d_k]`: $k$, $v$, head-major (when B > 1)
+        tensor<S, 4> o_h;              ///< `[B, H, T, d_k]`: $\tilde a V$ per head (when B > 1)
+        tensor<S, 4> a, a_drop, mask;  ///< `[B, H, T, K]`: weights, after dropout, dropout mask
+        tensor<S, 2> o;                ///< `[T*B, d_model]` heads concatenated
+        tensor<S, 2> pos;              ///< `[T*B, W]` workspace: $X$, then $\bar X$
+        tensor<S, 2> d_o, dq;          ///< `[T*B, d_model]` backward workspace
+        tensor<S, 2> dk, dv;           ///< `[K*B, d_model]` backward workspace
+        tensor<S, 4> d_oh, dq_h;       ///< `[B, H, T, d_k]` backward workspace, head-major
+        tensor<S, 4> dk_h, dv_h;       ///< `[B, H, K, d_k]` backward workspace, head-major
+        tensor<S, 4> g;                ///< `[B, H, T, K]` gradient of the scores
+        bool dropped = false;          ///< dropout ran on the weights
+        bool kv_cached = false;        ///< forward reused the memory's keys and values: no backward
+        bool head_major = true;        ///< false with B = 1: k and v used in place
 
         const S* weights() const { return dropped ? a_drop.data() : a.data(); }
         const S* key_block(std::size_t b, std::size_t h) const {
@@ -143,8 +143,9 @@ protected:
               " keys, but the relative position table holds at most P = ", P);
     }
     static void check_trainable(const char* who, const Cache& c) {
-        check<error>(!c.kv_cached, who, "::backward: the forward reused cached keys and values "
-                                        "(inference only); run it without them to train");
+        check<error>(!c.kv_cached, who,
+                     "::backward: the forward reused cached keys and values "
+                     "(inference only); run it without them to train");
     }
 
     /// Sizes the shared part of the cache for $M$ memory rows, $T$ queries, batch $B$.
@@ -175,8 +176,8 @@ protected:
             ops::to_heads(c.v.data(), K, B, c.v_h.data());
         }
         ops::for_each_bh(B, T, K, [&](std::size_t b, std::size_t h) {
-            ops::head_gemm(Trans::No, Trans::Yes, T, K, d_k, &c.qu_h(b, h, 0, 0), d_k, c.key_block(b, h),
-                           c.kv_ld(), &c.a(b, h, 0, 0), K);
+            ops::head_gemm(Trans::No, Trans::Yes, T, K, d_k, &c.qu_h(b, h, 0, 0), d_k, c.key_block(b, h), c.kv_ld(),
+                           &c.a(b, h, 0, 0), K);
         });
     }
 
@@ -187,8 +188,8 @@ protected:
     /// window reaches) all read column 0. Without a clamp $W = K$, `near` $= 0$ and
     /// `base` $= T - 1 - i$: row $i$ shifted left by $T - 1 - i$. `bias` (`[W rows, H]`, may be
     /// null) is a per-distance scalar read the same way. `scores` is $A$ `[B, H, T, K]`.
-    static void add_shifted(const S* x, std::size_t W, const S* bias, std::size_t h, std::size_t M,
-                            std::size_t T, std::size_t B, S* scores) {
+    static void add_shifted(const S* x, std::size_t W, const S* bias, std::size_t h, std::size_t M, std::size_t T,
+                            std::size_t B, S* scores) {
         const std::size_t K = M + T;
         for_range(B, ops::parallel_worth_it(B, T, K), [&](std::size_t b) {
             for (std::size_t i = 0; i < T; ++i) {
@@ -264,10 +265,10 @@ protected:
             S* g = &c.g(b, h, 0, 0);
             // $\partial L/\partial \tilde a_{bh} = (\partial L/\partial o_{bh})\, V_{bh}^\top$ `[T, K]`,
             // $\partial L/\partial V_{bh} = \tilde a_{bh}^\top\, \partial L/\partial o_{bh}$ `[K, d_k]`.
-            ops::head_gemm(Trans::No, Trans::Yes, T, K, d_k, &c.d_oh(b, h, 0, 0), d_k, c.value_block(b, h),
-                           c.kv_ld(), g, K);
-            ops::head_gemm(Trans::Yes, Trans::No, K, d_k, T, a_used + ((b * H + h) * T) * K, K,
-                           &c.d_oh(b, h, 0, 0), d_k, &c.dv_h(b, h, 0, 0), d_k);
+            ops::head_gemm(Trans::No, Trans::Yes, T, K, d_k, &c.d_oh(b, h, 0, 0), d_k, c.value_block(b, h), c.kv_ld(),
+                           g, K);
+            ops::head_gemm(Trans::Yes, Trans::No, K, d_k, T, a_used + ((b * H + h) * T) * K, K, &c.d_oh(b, h, 0, 0),
+                           d_k, &c.dv_h(b, h, 0, 0), d_k);
             // Through dropout: $\partial L/\partial a = \partial L/\partial \tilde a \odot m / (1-p)$.
             if (c.dropped) Dropout<S>::backward(g, T * K, &c.mask(b, h, 0, 0));
             // Through the softmax and the scale, row by row:
@@ -276,10 +277,9 @@ protected:
                 ops::softmax_backward_row(g + i * K, &c.a(b, h, i, 0), first_visible(M, i), M + i + 1, K, scale);
             // Content term: $\partial L/\partial (q+u)_{bh} = g_{bh} K_{bh}$ `[T, d_k]`,
             // $\partial L/\partial K_{bh} = g_{bh}^\top (q+u)_{bh}$ `[K, d_k]`.
-            ops::head_gemm(Trans::No, Trans::No, T, d_k, K, g, K, c.key_block(b, h), c.kv_ld(),
-                           &c.dq_h(b, h, 0, 0), d_k);
-            ops::head_gemm(Trans::Yes, Trans::No, K, d_k, T, g, K, &c.qu_h(b, h, 0, 0), d_k,
-                           &c.dk_h(b, h, 0, 0), d_k);
+            ops::head_gemm(Trans::No, Trans::No, T, d_k, K, g, K, c.key_block(b, h), c.kv_ld(), &c.dq_h(b, h, 0, 0),
+                           d_k);
+            ops::head_gemm(Trans::Yes, Trans::No, K, d_k, T, g, K, &c.qu_h(b, h, 0, 0), d_k, &c.dk_h(b, h, 0, 0), d_k);
         });
         // Back to the `[rows*B, d]` layout the projections' backward reads.
         ops::from_heads(c.dq_h.data(), T, B, c.dq.data());

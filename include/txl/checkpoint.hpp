@@ -60,8 +60,7 @@ struct NpyHeader {
 namespace detail {
 inline std::string npy_field(const std::string& h, const std::string& key, const std::string& path) {
     const auto k = h.find("'" + key + "'");
-    check<checkpoint_error>(k != std::string::npos, path, ": not a valid .npy header (no '", key,
-                            "')");
+    check<checkpoint_error>(k != std::string::npos, path, ": not a valid .npy header (no '", key, "')");
     const auto colon = h.find(':', k);
     check<checkpoint_error>(colon != std::string::npos, path, ": not a valid .npy header");
     return h.substr(colon + 1);
@@ -81,10 +80,8 @@ inline NpyHeader read_npy_header(std::istream& in, const std::string& path) {
     const std::streamsize nlen = major == 1 ? 2 : 4;
     in.read(reinterpret_cast<char*>(b), nlen);
     check<checkpoint_error>(in.gcount() == nlen, path, ": truncated .npy header");
-    len = std::size_t(b[0]) | std::size_t(b[1]) << 8 | std::size_t(b[2]) << 16 |
-          std::size_t(b[3]) << 24;
-    check<checkpoint_error>(len > 0 && len < (1u << 20), path, ": implausible .npy header length ",
-                            len);
+    len = std::size_t(b[0]) | std::size_t(b[1]) << 8 | std::size_t(b[2]) << 16 | std::size_t(b[3]) << 24;
+    check<checkpoint_error>(len > 0 && len < (1u << 20), path, ": implausible .npy header length ", len);
     std::string h(len, '\0');
     in.read(h.data(), std::streamsize(len));
     check<checkpoint_error>(in.gcount() == std::streamsize(len), path, ": truncated .npy header");
@@ -110,13 +107,13 @@ inline NpyHeader read_npy_header(std::istream& in, const std::string& path) {
     while (pos < dims.size()) {
         while (pos < dims.size() && (dims[pos] == ' ' || dims[pos] == ',')) ++pos;
         if (pos >= dims.size()) break;
-        check<checkpoint_error>(dims[pos] >= '0' && dims[pos] <= '9', path,
-                                ": not a valid .npy header (shape '", dims, "')");
+        check<checkpoint_error>(dims[pos] >= '0' && dims[pos] <= '9', path, ": not a valid .npy header (shape '", dims,
+                                "')");
         std::size_t v = 0;
         while (pos < dims.size() && dims[pos] >= '0' && dims[pos] <= '9') {
             const std::size_t digit = std::size_t(dims[pos++] - '0');
-            check<checkpoint_error>(v <= (std::size_t(1) << 48) / 10, path, ": not a valid .npy header (a dimension of '",
-                                    dims, "' is implausibly large)");
+            check<checkpoint_error>(v <= (std::size_t(1) << 48) / 10, path,
+                                    ": not a valid .npy header (a dimension of '", dims, "' is implausibly large)");
             v = v * 10 + digit;
         }
         out.shape.push_back(v);
@@ -126,16 +123,15 @@ inline NpyHeader read_npy_header(std::istream& in, const std::string& path) {
 
 /// Read `path` into `out`, checking dtype, order, shape (`expected`) and length.
 template <class S, std::size_t N>
-inline void read_npy(const std::string& path, const std::array<std::size_t, N>& expected,
-                     tensor<S, N>& out) {
+inline void read_npy(const std::string& path, const std::array<std::size_t, N>& expected, tensor<S, N>& out) {
     std::error_code ec;
     check<checkpoint_error>(!fs::exists(path, ec) || fs::is_regular_file(path, ec), path,
                             ": not a regular file (a device, a pipe, a directory?)");
     std::ifstream in(path, std::ios::binary);
     check<checkpoint_error>(bool(in), path, ": missing or unreadable file");
     const NpyHeader h = read_npy_header(in, path);
-    check<checkpoint_error>(h.descr == npy_dtype<S>(), path, ": dtype '", h.descr, "', expected '",
-                            npy_dtype<S>(), "'");
+    check<checkpoint_error>(h.descr == npy_dtype<S>(), path, ": dtype '", h.descr, "', expected '", npy_dtype<S>(),
+                            "'");
     check<checkpoint_error>(!h.fortran_order, path, ": Fortran order, expected C order");
     bool same = h.shape.size() == N;
     for (std::size_t i = 0; same && i < N; ++i) same = h.shape[i] == expected[i];
@@ -149,9 +145,8 @@ inline void read_npy(const std::string& path, const std::array<std::size_t, N>& 
     for (auto e : expected) count *= e;
     in.seekg(0, std::ios::end);
     const std::size_t size = std::size_t(in.tellg());
-    check<checkpoint_error>(size == h.data_offset + count * sizeof(S), path, ": ", size,
-                            " bytes, expected ", h.data_offset + count * sizeof(S),
-                            " (header + ", count, " values): truncated or padded");
+    check<checkpoint_error>(size == h.data_offset + count * sizeof(S), path, ": ", size, " bytes, expected ",
+                            h.data_offset + count * sizeof(S), " (header + ", count, " values): truncated or padded");
     in.seekg(std::streamoff(h.data_offset));
     out = tensor<S, N>::from_shape(expected);
     in.read(reinterpret_cast<char*>(out.data()), std::streamsize(count * sizeof(S)));
@@ -185,7 +180,8 @@ inline std::string file_checksum(const fs::path& path) {
     std::vector<char> buf(1 << 16);
     while (in) {
         in.read(buf.data(), std::streamsize(buf.size()));
-        for (std::streamsize i = 0; i < in.gcount(); ++i) h = (h ^ std::uint8_t(buf[std::size_t(i)])) * 1099511628211ull;
+        for (std::streamsize i = 0; i < in.gcount(); ++i)
+            h = (h ^ std::uint8_t(buf[std::size_t(i)])) * 1099511628211ull;
     }
     char hex[17];
     std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
@@ -196,8 +192,7 @@ inline std::string file_checksum(const fs::path& path) {
 inline std::vector<fs::path> files_under(const fs::path& dir) {
     std::vector<fs::path> files;
     for (const auto& e : fs::recursive_directory_iterator(dir))
-        if (e.is_regular_file() && e.path().filename() != "checksums.txt")
-            files.push_back(fs::relative(e.path(), dir));
+        if (e.is_regular_file() && e.path().filename() != "checksums.txt") files.push_back(fs::relative(e.path(), dir));
     std::sort(files.begin(), files.end());
     return files;
 }
@@ -327,17 +322,13 @@ inline void write_directory_atomically(const fs::path& dir, bool overwrite, Fill
 /// Write every parameter of `module` (anything with `visit`) as `<dir>/<name>.npy`.
 template <class Module>
 inline void save_parameters(Module& module, const fs::path& dir) {
-    module.visit([&](const std::string& name, auto& p) {
-        write_npy((dir / (name + ".npy")).string(), p.value);
-    });
+    module.visit([&](const std::string& name, auto& p) { write_npy((dir / (name + ".npy")).string(), p.value); });
 }
 
 /// Save `module`'s parameters as a checkpoint directory, atomically.
 template <class Module>
 inline void save_checkpoint(Module& module, const fs::path& dir, bool overwrite = false) {
-    write_directory_atomically(dir, overwrite, [&](const fs::path& tmp) {
-        save_parameters(module, tmp);
-    });
+    write_directory_atomically(dir, overwrite, [&](const fs::path& tmp) { save_parameters(module, tmp); });
 }
 
 /// Load every parameter of `module` from `<dir>/<name>.npy`. All files are read and checked
@@ -346,8 +337,7 @@ inline void save_checkpoint(Module& module, const fs::path& dir, bool overwrite 
 template <class Module>
 inline void load_checkpoint(Module& module, const fs::path& dir, bool verify = true) {
     recover_interrupted_save(dir);
-    check<checkpoint_error>(fs::is_directory(dir), dir.string(),
-                            ": checkpoint directory not found");
+    check<checkpoint_error>(fs::is_directory(dir), dir.string(), ": checkpoint directory not found");
     if (verify) verify_checksums(dir);
     std::set<std::string> names;
     module.visit([&](const std::string& name, auto&) { names.insert(name + ".npy"); });
@@ -371,7 +361,8 @@ inline void load_checkpoint(Module& module, const fs::path& dir, bool verify = t
         for (const auto& v : *staged)
             if (!std::isfinite(double(v)))  // (the message, a path, is built only then)
                 throw checkpoint_error(detail::concat((dir / (name + ".npy")).string(),
-                                                      ": holds a value that is not finite (", v, "); refusing to load it"));
+                                                      ": holds a value that is not finite (", v,
+                                                      "); refusing to load it"));
         // Copy into the existing storage: flat views (ParamRef) of the parameters stay valid.
         commit.push_back([&p, staged] { std::copy(staged->begin(), staged->end(), p.value.begin()); });
     });

@@ -27,8 +27,8 @@ namespace txl {
 /// @tparam RelP    $P$: relative distances are looked up in a table of $2P$ rows
 ///                 (labml: $2^{12}$); a segment of $T$ queries over $K = M + T$ keys needs
 ///                 $K \le P$.
-template <class Scalar, std::size_t DModel, std::size_t Heads, std::size_t DFF,
-          std::size_t Layers, std::size_t RelP = 4096>
+template <class Scalar, std::size_t DModel, std::size_t Heads, std::size_t DFF, std::size_t Layers,
+          std::size_t RelP = 4096>
 struct Config {
     static_assert(std::is_same_v<Scalar, float> || std::is_same_v<Scalar, double>,
                   "txl::Config: Scalar must be float or double (the BLAS types)");

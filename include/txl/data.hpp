@@ -152,9 +152,9 @@ public:
     }
     static CharTokenizer from_chars(std::vector<char32_t> chars) {
         CharTokenizer t;
-        check<error>(std::is_sorted(chars.begin(), chars.end()) &&
-                         std::adjacent_find(chars.begin(), chars.end()) == chars.end(),
-                     "vocabulary: code points must be sorted and distinct");
+        check<error>(
+            std::is_sorted(chars.begin(), chars.end()) && std::adjacent_find(chars.begin(), chars.end()) == chars.end(),
+            "vocabulary: code points must be sorted and distinct");
         t.chars_ = std::move(chars);
         return t;
     }
@@ -167,9 +167,8 @@ public:
         auto it = std::lower_bound(chars_.begin(), chars_.end(), c);
         if (it == chars_.end() || *it != c) {
             std::ostringstream m;
-            m << "character '" << utf8_encode(c) << "' (U+" << std::hex << std::uppercase
-              << std::uint32_t(c) << ") is not in the vocabulary of " << std::dec << size()
-              << " characters";
+            m << "character '" << utf8_encode(c) << "' (U+" << std::hex << std::uppercase << std::uint32_t(c)
+              << ") is not in the vocabulary of " << std::dec << size() << " characters";
             throw shape_error(m.str());
         }
         return std::int64_t(it - chars_.begin());
@@ -199,9 +198,9 @@ public:
         std::vector<char32_t> chars;
         std::string line;
         while (std::getline(in, line)) {
-            check<checkpoint_error>(!line.empty() && line.find_first_not_of("0123456789") == std::string::npos &&
-                                        line.size() < 8,
-                                    path, ": line ", chars.size() + 1, " is not a code point: '", line, "'");
+            check<checkpoint_error>(
+                !line.empty() && line.find_first_not_of("0123456789") == std::string::npos && line.size() < 8, path,
+                ": line ", chars.size() + 1, " is not a code point: '", line, "'");
             const char32_t cp = char32_t(std::stoul(line));
             check<checkpoint_error>(is_unicode_scalar(cp), path, ": line ", chars.size() + 1, ": ", line,
                                     " is not a Unicode character (beyond U+10FFFF or a surrogate)");
@@ -227,7 +226,10 @@ public:
     TokenIds() = default;
     /// `n` ids, all 0, for a vocabulary of `vocab` ids.
     TokenIds(std::size_t n, std::size_t vocab)
-        : width_(vocab <= 256 ? 1 : vocab <= 65536 ? 2 : 4), size_(n),
+        : width_(vocab <= 256     ? 1
+                 : vocab <= 65536 ? 2
+                                  : 4),
+          size_(n),
           bytes_(std::make_shared<std::vector<std::uint8_t>>(n * width_)) {}
     /// From plain ids (small texts, tests), in the fewest bytes that hold the largest.
     TokenIds(const std::vector<std::int64_t>& ids)  // NOLINT: implicit, so APIs taking TokenIds take a vector too
@@ -321,7 +323,8 @@ inline TextFile read_text_file(const std::string& path, const ReadTextOptions& o
     std::error_code ec;
     check<error>(fs::exists(path, ec), path, ": no such file");
     check<error>(!fs::is_directory(path, ec), path, ": is a directory, expected a text file");
-    check<error>(fs::is_regular_file(path, ec), path, ": not a regular file (a device or a pipe?), expected a text file");
+    check<error>(fs::is_regular_file(path, ec), path,
+                 ": not a regular file (a device or a pipe?), expected a text file");
     TextFile out;
     out.bytes = fs::file_size(path, ec);
     check<error>(!ec, path, ": cannot be read (", ec.message(), ")");
@@ -359,7 +362,8 @@ inline TextFile read_text_file(const std::string& path, const ReadTextOptions& o
         } catch (const error& e) {
             throw error(path + ": " + e.what());
         }
-        check<error>(got_all == out.bytes, path, ": changed while being read (", out.bytes, " bytes, then ", got_all, ")");
+        check<error>(got_all == out.bytes, path, ": changed while being read (", out.bytes, " bytes, then ", got_all,
+                     ")");
     };
 
     // Pass 1: count the characters and collect the vocabulary, a bit per possible code point.

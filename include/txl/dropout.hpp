@@ -60,7 +60,8 @@ struct Dropout {
         // by its own hash of $k$ and the block number.
         for (std::size_t b0 = 0, blk = 0; b0 < n; b0 += (std::size_t(1) << 32), ++blk) {
             const std::size_t len = std::min<std::size_t>(n - b0, std::size_t(1) << 32);
-            const std::uint32_t k_lo = std::uint32_t(k), k_hi = std::uint32_t(k >> 32) + detail::mix32(std::uint32_t(blk));
+            const std::uint32_t k_lo = std::uint32_t(k),
+                                k_hi = std::uint32_t(k >> 32) + detail::mix32(std::uint32_t(blk));
             S* __restrict xb = x + b0;
             S* __restrict mb = mask + b0;
 #pragma omp simd

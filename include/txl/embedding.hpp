@@ -44,8 +44,8 @@ public:
     void check_tokens(const std::int64_t* tokens, std::size_t n) const {
         // $0 \le \text{token}_i < V$ for every position $i$.
         for (std::size_t i = 0; i < n; ++i)
-            check(tokens[i] >= 0 && std::uint64_t(tokens[i]) < n_vocab_, "Embedding: token id ",
-                  tokens[i], " at position ", i, " is outside the vocabulary [0, ", n_vocab_, ")");
+            check(tokens[i] >= 0 && std::uint64_t(tokens[i]) < n_vocab_, "Embedding: token id ", tokens[i],
+                  " at position ", i, " is outside the vocabulary [0, ", n_vocab_, ")");
     }
 
     /// `x[T*B, D] = E[tokens[T*B]]`. Ids must have passed `check_tokens`.

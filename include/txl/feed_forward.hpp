@@ -78,7 +78,8 @@ public:
         const bool parallel = size >= (std::size_t(1) << 16);
         if (cache.dropped) {
             const S* m = cache.mask.data();
-            for_range(size, parallel, [&](std::size_t i) { dh[i] = (h[i] > S(0) || m[i] == S(0)) ? dh[i] * m[i] : S(0); });
+            for_range(size, parallel,
+                      [&](std::size_t i) { dh[i] = (h[i] > S(0) || m[i] == S(0)) ? dh[i] * m[i] : S(0); });
         } else {
             for_range(size, parallel, [&](std::size_t i) { dh[i] = h[i] > S(0) ? dh[i] : S(0); });
         }

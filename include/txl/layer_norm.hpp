@@ -66,8 +66,7 @@ public:
     /// if `dx` is given, *add* $\partial L/\partial x$ to it (the residual stream's gradient
     /// is already there). `dx == nullptr` is the stop-gradient case (memory rows). With
     /// `residual`, write `dx = residual + ∂L/∂x` instead (saves the caller a copy).
-    void backward(const S* dy, const S* xhat, const S* rstd, std::size_t n, S* dx,
-                  const S* residual = nullptr) {
+    void backward(const S* dy, const S* xhat, const S* rstd, std::size_t n, S* dx, const S* residual = nullptr) {
         const S* gamma = weight.value.data();
         S* dgamma = weight.grad.data();
         S* dbeta = bias.grad.data();

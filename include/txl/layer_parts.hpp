@@ -70,9 +70,7 @@ public:
 
 protected:
     /// `"<attention>, <feed-forward>"`, for the layers' `name()`.
-    static std::string slot_names() {
-        return block_name<Attn>("attention") + ", " + block_name<FF>("feed-forward");
-    }
+    static std::string slot_names() { return block_name<Attn>("attention") + ", " + block_name<FF>("feed-forward"); }
 };
 
 }  // namespace txl

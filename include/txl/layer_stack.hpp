@@ -33,12 +33,12 @@ public:
 
     struct Cache {
         std::size_t M = 0, T = 0, B = 0;
-        std::vector<tensor<S, 3>> x;             ///< `x[l]`, `l = 0..L`: `[T, B, d_model]`
+        std::vector<tensor<S, 3>> x;  ///< `x[l]`, `l = 0..L`: `[T, B, d_model]`
         std::array<typename Layer::Cache, n_layers> layer;
-        tensor<S, 2> xhat;                       ///< final LayerNorm
+        tensor<S, 2> xhat;  ///< final LayerNorm
         tensor<S, 1> rstd;
-        tensor<S, 3> out;                        ///< `[T, B, d_model]`
-        tensor<S, 3> dx_a, dx_b;                 ///< backward ping-pong workspace
+        tensor<S, 3> out;         ///< `[T, B, d_model]`
+        tensor<S, 3> dx_a, dx_b;  ///< backward ping-pong workspace
     };
 
     void init(Rng& rng) {
@@ -62,8 +62,8 @@ public:
             ensure_shape(c.x[l + 1], {T, B, d_model});
             if constexpr (layer_has_kv_cache_v<Layer>) {
                 if (k_mem && v_mem) {
-                    layers[l].forward(c.x[l].data(), mem[l], M, T, B, c.x[l + 1].data(), c.layer[l],
-                                      rng, (*k_mem)[l], (*v_mem)[l]);
+                    layers[l].forward(c.x[l].data(), mem[l], M, T, B, c.x[l + 1].data(), c.layer[l], rng, (*k_mem)[l],
+                                      (*v_mem)[l]);
                     continue;
                 }
             }
@@ -97,8 +97,7 @@ public:
 
     template <class F>
     void visit(F&& f, const std::string& prefix = "") {
-        for (std::size_t l = 0; l < n_layers; ++l)
-            layers[l].visit(f, prefix + "layers." + std::to_string(l) + ".");
+        for (std::size_t l = 0; l < n_layers; ++l) layers[l].visit(f, prefix + "layers." + std::to_string(l) + ".");
         norm.visit(f, prefix + "norm.");
     }
 

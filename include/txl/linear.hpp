@@ -57,13 +57,11 @@ public:
     /// forward input `x[n, in]`; write `dx = dy W` (or add it, `dx_beta = 1`) if `dx` is given.
     void backward(const S* x, const S* dy, std::size_t n, S* dx, S dx_beta = S(0)) {
         // $\partial L/\partial W \mathrel{+}= \delta^\top x$: `[out, n] x [n, in]`.
-        gemm(Trans::Yes, Trans::No, out_, in_, n, S(1), dy, out_, x, in_, S(1),
-             weight.grad.data(), in_);
+        gemm(Trans::Yes, Trans::No, out_, in_, n, S(1), dy, out_, x, in_, S(1), weight.grad.data(), in_);
         // $\partial L/\partial b \mathrel{+}= \sum_r \delta_{r,:}$.
         if (has_bias_) add_column_sums(dy, n, out_, bias.grad.data());
         // $\partial L/\partial x = \delta W$: `[n, out] x [out, in]` (written, or added with `dx_beta = 1`).
-        if (dx) gemm(Trans::No, Trans::No, n, in_, out_, S(1), dy, out_, weight.value.data(), in_,
-                     dx_beta, dx, in_);
+        if (dx) gemm(Trans::No, Trans::No, n, in_, out_, S(1), dy, out_, weight.value.data(), in_, dx_beta, dx, in_);
     }
 
     /// Visit `(name, Param&)`: `prefix + "weight"` and `prefix + "bias"`.

@@ -24,12 +24,12 @@ struct LossResult {
 /// Mean cross-entropy of `logits[n, V]` against `targets[n]`; if `dlogits` is given, writes
 /// $\partial L/\partial \ell$ into it. The sums run in double whatever `S` is.
 template <class S>
-inline LossResult<S> cross_entropy(const S* logits, const std::int64_t* targets, std::size_t n,
-                                   std::size_t V, S* dlogits = nullptr) {
+inline LossResult<S> cross_entropy(const S* logits, const std::int64_t* targets, std::size_t n, std::size_t V,
+                                   S* dlogits = nullptr) {
     check(n > 0, "cross_entropy: no positions (n = 0)");
     for (std::size_t r = 0; r < n; ++r)
-        check(targets[r] >= 0 && std::uint64_t(targets[r]) < V, "cross_entropy: target id ",
-              targets[r], " at position ", r, " is outside the vocabulary [0, ", V, ")");
+        check(targets[r] >= 0 && std::uint64_t(targets[r]) < V, "cross_entropy: target id ", targets[r],
+              " at position ", r, " is outside the vocabulary [0, ", V, ")");
     LossResult<S> res;
     // Rows are independent; only the two totals are shared. They are summed per chunk of rows
     // (64 fixed chunks), then the chunks in order, so the loss does not depend on the threads.
@@ -53,8 +53,7 @@ inline LossResult<S> cross_entropy(const S* logits, const std::int64_t* targets,
             // $\partial L/\partial \ell_{r,c} = (e^{\ell_{r,c} - \text{lse}_r} - [c = y_r]) / n$.
             if (dlogits) {
                 S* d = dlogits + r * V;
-                for (std::size_t c = 0; c < V; ++c)
-                    d[c] = S(std::exp(double(l[c]) - lse) / double(n));
+                for (std::size_t c = 0; c < V; ++c) d[c] = S(std::exp(double(l[c]) - lse) / double(n));
                 d[targets[r]] -= S(1.0 / double(n));
             }
         }

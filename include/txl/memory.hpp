@@ -80,17 +80,17 @@ public:
         }
         const std::size_t M = length();
         if (!layers.empty())
-            check(layers.size() == n_layers, "Memory::update: memory has ", layers.size(),
-                  " layers, the segment has ", n_layers);
+            check(layers.size() == n_layers, "Memory::update: memory has ", layers.size(), " layers, the segment has ",
+                  n_layers);
         layers.resize(n_layers);
         scratch_.resize(n_layers);
         for (std::size_t l = 0; l < n_layers; ++l) {
             const auto& x = states[l];
             const std::size_t T = x.shape()[0], B = x.shape()[1], d = x.shape()[2];
             if (M > 0)
-                check(layers[l].shape()[1] == B && layers[l].shape()[2] == d,
-                      "Memory::update: layer ", l, " memory is [", M, ", ", layers[l].shape()[1],
-                      ", ", layers[l].shape()[2], "], the segment is [", T, ", ", B, ", ", d, "]");
+                check(layers[l].shape()[1] == B && layers[l].shape()[2] == d, "Memory::update: layer ", l,
+                      " memory is [", M, ", ", layers[l].shape()[1], ", ", layers[l].shape()[2], "], the segment is [",
+                      T, ", ", B, ", ", d, "]");
             // $mem_l \leftarrow [\,mem_l;\ x_l\,]$, last `keep` $= \min(mem\_len, M + T)$ rows of
             // the `[M + T, B, d]` concatenation: `from_old` from the old memory, the rest from $x_l$.
             const std::size_t keep = std::min(mem_len, M + T);
@@ -98,12 +98,9 @@ public:
             const std::size_t row = B * d;
             auto& out = scratch_[l];
             ensure_shape(out, {keep, B, d});
-            if (from_old)
-                std::copy(layers[l].data() + (M - from_old) * row, layers[l].data() + M * row,
-                          out.data());
+            if (from_old) std::copy(layers[l].data() + (M - from_old) * row, layers[l].data() + M * row, out.data());
             const std::size_t from_new = keep - from_old;
-            std::copy(x.data() + (T - from_new) * row, x.data() + T * row,
-                      out.data() + from_old * row);
+            std::copy(x.data() + (T - from_new) * row, x.data() + T * row, out.data() + from_old * row);
             std::swap(layers[l], out);
         }
     }
@@ -114,19 +111,19 @@ private:
     std::vector<tensor<S, 3>> kv_scratch_;  ///< the buffers of the keys' (or values') own memory
 
     template <class Block, class Tensor2>
-    void carry_one(const Block& block, const Tensor2* const* k, std::vector<tensor<S, 3>>& kept,
-                   std::size_t n_layers, std::size_t M, std::size_t T, std::size_t B, std::size_t mem_len,
-                   bool reused) {
+    void carry_one(const Block& block, const Tensor2* const* k, std::vector<tensor<S, 3>>& kept, std::size_t n_layers,
+                   std::size_t M, std::size_t T, std::size_t B, std::size_t mem_len, bool reused) {
         Memory side;  // the keys (or values) as a memory of their own, on reused buffers
         std::swap(side.scratch_, kv_scratch_);
         side.layers.resize(M ? n_layers : 0);
         kv_segment_.resize(n_layers);
         for (std::size_t l = 0; l < n_layers; ++l) {
             const std::size_t rows = k[l]->shape()[0], d = k[l]->shape()[1];
-            check(rows == (M + T) * B, "Memory::carry_kv: layer ", l, " has ", rows, " key rows, expected (M + T) B = ",
-                  (M + T) * B);
+            check(rows == (M + T) * B, "Memory::carry_kv: layer ", l, " has ", rows,
+                  " key rows, expected (M + T) B = ", (M + T) * B);
             if (M) {  // the old keys: the ones the forward reused, or its first M*B rows
-                if (reused) std::swap(side.layers[l], kept[l]);
+                if (reused)
+                    std::swap(side.layers[l], kept[l]);
                 else {
                     ensure_shape(side.layers[l], {M, B, d});
                     std::copy(k[l]->data(), k[l]->data() + M * B * d, side.layers[l].data());
@@ -155,8 +152,7 @@ struct XLMemory {
     /// Every remembered row is a row of $[\,mem_l;\ x_l\,]$ chosen by position alone, so the
     /// key/value cache can follow it (`Memory::carry_kv`).
     static constexpr bool keeps_rows = true;
-    void update(Memory<S>& mem, const tensor<S, 3>* layer_inputs, std::size_t n_layers,
-                std::size_t mem_len) const {
+    void update(Memory<S>& mem, const tensor<S, 3>* layer_inputs, std::size_t n_layers, std::size_t mem_len) const {
         mem.update(layer_inputs, n_layers, mem_len);
     }
 };

@@ -59,8 +59,8 @@ using TransformerXLLayer = XLLayer<RelativeMultiHeadAttention<C>, FeedForward<C>
 /// @tparam Embed   the embedding slot (default: `Embedding<C>`, labml's `src_embed`).
 /// @tparam Gen     the generator slot (default: `Generator<C>`, labml's `generator`).
 /// @tparam NLayers the number of layers (default: `C::n_layers`).
-template <class C, class Layer = TransformerXLLayer<C>, class Mem = XLMemory<C>,
-          class Embed = Embedding<C>, class Gen = Generator<C>, std::size_t NLayers = C::n_layers>
+template <class C, class Layer = TransformerXLLayer<C>, class Mem = XLMemory<C>, class Embed = Embedding<C>,
+          class Gen = Generator<C>, std::size_t NLayers = C::n_layers>
 class AutoregressiveModel {
     static_assert(slot_checked<check_embedding_slot<Embed, C>>);
     static_assert(slot_checked<check_layer_slot<Layer, C>>);
@@ -86,9 +86,9 @@ public:
         std::size_t T = 0, B = 0, M = 0;
         tensor<std::int64_t, 2> tokens;  ///< `[T, B]`
         typename Stack::Cache stack;
-        tensor<S, 3> logits;             ///< `[T, B, n_vocab]`
-        tensor<S, 3> d_out;              ///< `[T, B, d_model]` backward workspace
-        bool kv_cached = false;          ///< forward reused cached keys/values: no backward
+        tensor<S, 3> logits;     ///< `[T, B, n_vocab]`
+        tensor<S, 3> d_out;      ///< `[T, B, d_model]` backward workspace
+        bool kv_cached = false;  ///< forward reused cached keys/values: no backward
     };
 
     /// A model with PyTorch's default initialisation drawn from `Rng(seed)`, in the order
@@ -123,13 +123,13 @@ public:
         src_embed.check_tokens(tokens.data(), tokens.size());
         const std::size_t M = mem.length();
         if (!mem.layers.empty())
-            check(mem.layers.size() == n_layers, "AutoregressiveModel::forward: memory has ",
-                  mem.layers.size(), " layers, expected ", n_layers);
+            check(mem.layers.size() == n_layers, "AutoregressiveModel::forward: memory has ", mem.layers.size(),
+                  " layers, expected ", n_layers);
         for (std::size_t l = 0; l < mem.layers.size(); ++l) {
             const auto& s = mem.layers[l].shape();
-            check(s[0] == M && s[1] == B && s[2] == d_model, "AutoregressiveModel::forward: layer ",
-                  l, " memory is [", s[0], ", ", s[1], ", ", s[2], "], expected [", M, ", ", B,
-                  ", ", d_model, "] (memory length, batch of the tokens, d_model)");
+            check(s[0] == M && s[1] == B && s[2] == d_model, "AutoregressiveModel::forward: layer ", l, " memory is [",
+                  s[0], ", ", s[1], ", ", s[2], "], expected [", M, ", ", B, ", ", d_model,
+                  "] (memory length, batch of the tokens, d_model)");
         }
         check_lengths_if_any<Layer>(M, T);
     }
@@ -137,8 +137,7 @@ public:
     /// ## Forward
     /// `tokens[T, B]` with memory `mem` (length $M$, may be empty). Fills `cache.logits`.
     /// `rng` draws dropout masks; `nullptr` (evaluation) disables dropout.
-    void forward(const tensor<std::int64_t, 2>& tokens, const Memory<S>& mem, Cache& c,
-                 Rng* rng = nullptr) const {
+    void forward(const tensor<std::int64_t, 2>& tokens, const Memory<S>& mem, Cache& c, Rng* rng = nullptr) const {
         check_inputs(tokens, mem);
         const std::size_t T = tokens.shape()[0], B = tokens.shape()[1], M = mem.length();
         c.T = T, c.B = B, c.M = M;
@@ -173,8 +172,9 @@ public:
     /// From `dlogits[T, B, n_vocab]` (e.g. from `cross_entropy`), accumulate the gradient of
     /// every parameter. Nothing flows into the memory.
     void backward(const S* dlogits, Cache& c) {
-        check<error>(!c.kv_cached, "AutoregressiveModel::backward: the forward used the memory's cached "
-                                   "keys and values (Memory::kv_cache, inference only)");
+        check<error>(!c.kv_cached,
+                     "AutoregressiveModel::backward: the forward used the memory's cached "
+                     "keys and values (Memory::kv_cache, inference only)");
         const std::size_t n = c.T * c.B;
         ensure_shape(c.d_out, {c.T, c.B, d_model});
         // The chain in reverse: $\partial L/\partial\,\text{out} = \text{generator}'^\top \partial L/\partial\,\text{logits}$,
@@ -231,16 +231,15 @@ public:
     /// The model's structure, one line per parameter tensor, with its shape.
     std::string describe() {
         std::ostringstream s;
-        s << "AutoregressiveModel<" << (std::is_same_v<S, float> ? "float" : "double")
-          << ", d_model=" << d_model << ", heads=" << C::heads << ", d_ff=" << C::d_ff
-          << ", layers=" << n_layers << ", P=" << C::P << ">, n_vocab=" << n_vocab() << "\n"
-          << "  embedding " << block_name<Embed>("(custom)") << ", layer "
-          << block_name<Layer>("(custom)") << " x " << n_layers << ", generator "
-          << block_name<Gen>("(custom)") << ", memory " << block_name<Mem>("(custom)") << "\n";
+        s << "AutoregressiveModel<" << (std::is_same_v<S, float> ? "float" : "double") << ", d_model=" << d_model
+          << ", heads=" << C::heads << ", d_ff=" << C::d_ff << ", layers=" << n_layers << ", P=" << C::P
+          << ">, n_vocab=" << n_vocab() << "\n"
+          << "  embedding " << block_name<Embed>("(custom)") << ", layer " << block_name<Layer>("(custom)") << " x "
+          << n_layers << ", generator " << block_name<Gen>("(custom)") << ", memory " << block_name<Mem>("(custom)")
+          << "\n";
         visit([&](const std::string& name, auto& p) {
             s << "  " << name << " [";
-            for (std::size_t i = 0; i < p.value.dimension(); ++i)
-                s << (i ? ", " : "") << p.value.shape()[i];
+            for (std::size_t i = 0; i < p.value.dimension(); ++i) s << (i ? ", " : "") << p.value.shape()[i];
             s << "]\n";
         });
         s << "  parameters: " << parameter_count() << "\n";

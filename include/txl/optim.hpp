@@ -44,11 +44,11 @@ namespace txl {
 struct Schedule {
     enum class Kind { noam, constant, cosine };
     Kind kind = Kind::noam;
-    double lr = 1.0;             ///< $\eta$ (Noam: the factor in front, labml uses 1.0)
-    std::size_t warmup = 2000;   ///< $w$
-    std::size_t d_model = 128;   ///< Noam's $d_{model}^{-1/2}$
-    std::size_t total = 0;       ///< cosine: the step at which the rate reaches `min_lr`
-    double min_lr = 0;           ///< cosine's floor
+    double lr = 1.0;            ///< $\eta$ (Noam: the factor in front, labml uses 1.0)
+    std::size_t warmup = 2000;  ///< $w$
+    std::size_t d_model = 128;  ///< Noam's $d_{model}^{-1/2}$
+    std::size_t total = 0;      ///< cosine: the step at which the rate reaches `min_lr`
+    double min_lr = 0;          ///< cosine's floor
 
     double operator()(std::size_t t) const {
         const double s = double(t == 0 ? 1 : t);
@@ -75,9 +75,7 @@ struct Schedule {
         if (name == "cosine") return Kind::cosine;
         throw error("unknown schedule '" + name + "', expected noam, constant or cosine");
     }
-    static std::string name(Kind k) {
-        return k == Kind::noam ? "noam" : k == Kind::constant ? "constant" : "cosine";
-    }
+    static std::string name(Kind k) { return k == Kind::noam ? "noam" : k == Kind::constant ? "constant" : "cosine"; }
 };
 
 /// ## A cosine schedule fitted to a time budget
@@ -106,7 +104,8 @@ struct TimeBudget {
                     std::size_t valid_every, double elapsed) const {
         const double per_step = train_seconds / double(std::max<std::size_t>(steps_run, 1));
         const double left = seconds - elapsed;
-        const double more = std::max(0.0, 0.98 * left / (per_step + valid_seconds / double(std::max<std::size_t>(valid_every, 1))));
+        const double more =
+            std::max(0.0, 0.98 * left / (per_step + valid_seconds / double(std::max<std::size_t>(valid_every, 1))));
         return step + std::max<std::size_t>(std::size_t(more), 1);
     }
 };

@@ -43,15 +43,15 @@ public:
 
     struct Cache {
         std::size_t M = 0, T = 0, B = 0;
-        tensor<S, 2> kv;                      ///< `[K*B, d]`: $[\,mem;\ x\,]$
+        tensor<S, 2> kv;  ///< `[K*B, d]`: $[\,mem;\ x\,]$
         typename Attn::Cache attn;
         typename FF::Cache ff;
-        tensor<S, 2> x1, xhat_att, xhat_ff;   ///< `[T*B, d]`: $x'$, and the two LayerNorms' $\hat x$
-        tensor<S, 1> rstd_att, rstd_ff;       ///< `[T*B]`
-        tensor<S, 2> sub, sum;                ///< `[T*B, d]`: a sublayer's output, a residual sum
-        tensor<S, 2> mask_att, mask_ff;       ///< residual dropout masks
-        tensor<S, 2> dkv;                     ///< `[K*B, d]` backward workspace
-        tensor<S, 2> g, dx1;                  ///< `[T*B, d]` backward workspace
+        tensor<S, 2> x1, xhat_att, xhat_ff;  ///< `[T*B, d]`: $x'$, and the two LayerNorms' $\hat x$
+        tensor<S, 1> rstd_att, rstd_ff;      ///< `[T*B]`
+        tensor<S, 2> sub, sum;               ///< `[T*B, d]`: a sublayer's output, a residual sum
+        tensor<S, 2> mask_att, mask_ff;      ///< residual dropout masks
+        tensor<S, 2> dkv;                    ///< `[K*B, d]` backward workspace
+        tensor<S, 2> g, dx1;                 ///< `[T*B, d]` backward workspace
         bool dropped = false;
     };
 

@@ -105,9 +105,7 @@ public:
     }
 
     /// Throws unless $T \ge 1$ and $K = M + T \le P$ (the rows of the relative table).
-    static void check_lengths(std::size_t M, std::size_t T) {
-        Core::check_keys("RelativeMultiHeadAttention", M, T, P);
-    }
+    static void check_lengths(std::size_t M, std::size_t T) { Core::check_keys("RelativeMultiHeadAttention", M, T, P); }
 
     /// ## Forward
     /// `kv[K*B, d_model]` (memory rows first), `out[T*B, d_model]`.
@@ -117,8 +115,8 @@ public:
     /// passes. With fixed weights they equal what the projections would recompute, so only the
     /// `T*B` new rows are projected and the memory rows of `kv` are not read. Such a forward has
     /// no backward (the memory rows' LayerNorm gradient needs `kv`): `backward` throws.
-    void forward(const S* kv, std::size_t M, std::size_t T, std::size_t B, S* out, Cache& c,
-                 Rng* rng, const S* k_mem = nullptr, const S* v_mem = nullptr) const {
+    void forward(const S* kv, std::size_t M, std::size_t T, std::size_t B, S* out, Cache& c, Rng* rng,
+                 const S* k_mem = nullptr, const S* v_mem = nullptr) const {
         check_lengths(M, T);
         const std::size_t K = M + T, nq = T * B, nk = K * B;
         Core::prepare(M, T, B, c);
@@ -158,23 +156,21 @@ public:
     /// one GEMM for every dot product any query needs, then the shift (`add_shifted`) adds
     /// $X_{(i,b),\,c} + b^{pos}_{first + c,\,h}$ to $A_{bh,ij}$ for the visible keys.
     /// `q[T*B, d]`, `scores` $A$ `[B, H, T, K]`, `x` a `[T*B, K]` workspace.
-    void add_position_scores(const S* q, std::size_t M, std::size_t T, std::size_t B, S* scores,
-                             S* x) const {
+    void add_position_scores(const S* q, std::size_t M, std::size_t T, std::size_t B, S* scores, S* x) const {
         const std::size_t K = M + T, W = window(K), first = P - W + 1;
         const S* R = key_pos_embeddings.value.data();
         const S* bpos = key_pos_bias.value.data();
         for (std::size_t h = 0; h < H; ++h) {
             // $X = q_h R_{win,h}^\top$: `[T*B, d_k] x [d_k, W]`.
-            gemm(Trans::No, Trans::Yes, T * B, W, d_k, S(1), q + h * d_k, d_model,
-                 R + first * d_model + h * d_k, d_model, S(0), x, W);
+            gemm(Trans::No, Trans::Yes, T * B, W, d_k, S(1), q + h * d_k, d_model, R + first * d_model + h * d_k,
+                 d_model, S(0), x, W);
             Core::add_shifted(x, W, bpos + first * H, h, M, T, B, scores);
         }
     }
 
     /// The position term by its definition, one dot product per (b, h, i, j), for the tests:
     /// $A_{bh,ij} \mathrel{+}= q_{i,h} \cdot R_{P-(M+i-j),\,h} + b^{pos}_{P-(M+i-j),\,h}$ (visible keys only).
-    void position_scores_naive(const S* q, std::size_t M, std::size_t T, std::size_t B,
-                               S* scores) const {
+    void position_scores_naive(const S* q, std::size_t M, std::size_t T, std::size_t B, S* scores) const {
         const std::size_t K = M + T;
         for (std::size_t b = 0; b < B; ++b)
             for (std::size_t h = 0; h < H; ++h)
@@ -184,8 +180,7 @@ public:
                         const std::size_t row = P - (clamp_len ? std::min(dist, clamp_len) : dist);
                         S dot = 0;
                         for (std::size_t d = 0; d < d_k; ++d)
-                            dot += q[(i * B + b) * d_model + h * d_k + d] *
-                                   key_pos_embeddings.value(row, h, d);
+                            dot += q[(i * B + b) * d_model + h * d_k + d] * key_pos_embeddings.value(row, h, d);
                         scores[((b * H + h) * T + i) * K + j] += dot + key_pos_bias.value(row, h);
                     }
     }
@@ -196,8 +191,8 @@ public:
     /// last `T*B` rows of which also carry the query path). `kv` is the forward input.
     void backward(const S* kv, const S* dout, S* dkv, Cache& c) {
         Core::check_trainable("RelativeMultiHeadAttention", c);
-        const std::size_t M = c.M, T = c.T, B = c.B, K = M + T, W = window(K), nq = T * B,
-                          nk = K * B, first = P - W + 1;  // the window R[first, first + W)
+        const std::size_t M = c.M, T = c.T, B = c.B, K = M + T, W = window(K), nq = T * B, nk = K * B,
+                          first = P - W + 1;  // the window R[first, first + W)
         ensure_shape(c.d_o, {nq, d_model});
         ensure_shape(c.part, {W});
 
@@ -219,11 +214,11 @@ public:
             add_column_sums(x, nq, W, c.part.data());
             for (std::size_t col = 0; col < W; ++col) dbpos[(first + col) * H + h] += c.part(col);
             // $\partial L/\partial q_h \mathrel{+}= \bar X R_{win,h}$ `[T*B, W] x [W, d_k]`.
-            gemm(Trans::No, Trans::No, nq, d_k, W, S(1), x, W, R + first * d_model + h * d_k,
-                 d_model, S(1), c.dq.data() + h * d_k, d_model);
+            gemm(Trans::No, Trans::No, nq, d_k, W, S(1), x, W, R + first * d_model + h * d_k, d_model, S(1),
+                 c.dq.data() + h * d_k, d_model);
             // $\partial L/\partial R_{win,h} \mathrel{+}= \bar X^\top q_h$ `[W, T*B] x [T*B, d_k]`.
-            gemm(Trans::Yes, Trans::No, W, d_k, nq, S(1), x, W, c.q.data() + h * d_k, d_model,
-                 S(1), dR + first * d_model + h * d_k, d_model);
+            gemm(Trans::Yes, Trans::No, W, d_k, nq, S(1), x, W, c.q.data() + h * d_k, d_model, S(1),
+                 dR + first * d_model + h * d_k, d_model);
         }
         // Only the window's rows of $R$ and $b^{pos}$ have gradient (row-sparse parameters).
         key_pos_embeddings.touched.extend(first * d_model, (first + W) * d_model);

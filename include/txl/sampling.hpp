@@ -33,7 +33,8 @@ struct SampleOptions {
 /// Pick a token from one row of logits.
 template <class S>
 inline std::int64_t pick_token(const S* logits, std::size_t V, const SampleOptions& o, Rng& rng) {
-    check(std::isfinite(o.temperature) && o.temperature >= 0, "sample: temperature ", o.temperature, " must be finite and >= 0");
+    check(std::isfinite(o.temperature) && o.temperature >= 0, "sample: temperature ", o.temperature,
+          " must be finite and >= 0");
     std::size_t best = 0;
     for (std::size_t c = 1; c < V; ++c)
         if (logits[c] > logits[best]) best = c;
@@ -63,9 +64,8 @@ inline std::int64_t pick_token(const S* logits, std::size_t V, const SampleOptio
 /// last `mem_len + 1` tokens for every new one. `on_token` is called with each new id as
 /// soon as it is chosen (for streaming output). Returns the generated ids.
 template <class Model>
-std::vector<std::int64_t> sample(const Model& model, const std::vector<std::int64_t>& prompt,
-                                 std::size_t length, const SampleOptions& o,
-                                 const std::function<void(std::int64_t)>& on_token = {}) {
+std::vector<std::int64_t> sample(const Model& model, const std::vector<std::int64_t>& prompt, std::size_t length,
+                                 const SampleOptions& o, const std::function<void(std::int64_t)>& on_token = {}) {
     using S = typename Model::S;
     check(!prompt.empty(), "sample: the prompt is empty; give at least one character");
     constexpr std::size_t P = Model::config::P;

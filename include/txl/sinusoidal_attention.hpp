@@ -80,11 +80,11 @@ public:
 
     /// The core's cache, plus the paper's projections and encodings.
     struct Cache : Core::Cache {
-        tensor<S, 2> w;       ///< `[K*B, 3d]`: $kv\, W_{qkv}^\top$ (then its gradient)
-        tensor<S, 2> q, qv;   ///< `[T*B, d]`: $q$, and $q + v$ (heads side by side)
-        tensor<S, 2> pe, r;   ///< `[K, d]`: $\text{PE}(K-1 \dots 0)$ and $R_{win} = \text{PE}\, W_r^\top$
-        tensor<S, 2> dqv;     ///< `[T*B, d]` backward workspace
-        tensor<S, 2> dr;      ///< `[K, d]`: $\partial L/\partial R_{win}$
+        tensor<S, 2> w;      ///< `[K*B, 3d]`: $kv\, W_{qkv}^\top$ (then its gradient)
+        tensor<S, 2> q, qv;  ///< `[T*B, d]`: $q$, and $q + v$ (heads side by side)
+        tensor<S, 2> pe, r;  ///< `[K, d]`: $\text{PE}(K-1 \dots 0)$ and $R_{win} = \text{PE}\, W_r^\top$
+        tensor<S, 2> dqv;    ///< `[T*B, d]` backward workspace
+        tensor<S, 2> dr;     ///< `[K, d]`: $\partial L/\partial R_{win}$
     };
 
     SinusoidalRelativeAttention()
@@ -199,8 +199,10 @@ public:
         S* x = c.pos.data();
         for (std::size_t h = 0; h < H; ++h) {
             Core::shift_back(K, h, x, c);
-            gemm(Trans::No, Trans::No, nq, d_k, K, S(1), x, K, c.r.data() + h * d_k, d, S(0), c.dqv.data() + h * d_k, d);
-            gemm(Trans::Yes, Trans::No, K, d_k, nq, S(1), x, K, c.qv.data() + h * d_k, d, S(0), c.dr.data() + h * d_k, d);
+            gemm(Trans::No, Trans::No, nq, d_k, K, S(1), x, K, c.r.data() + h * d_k, d, S(0), c.dqv.data() + h * d_k,
+                 d);
+            gemm(Trans::Yes, Trans::No, K, d_k, nq, S(1), x, K, c.qv.data() + h * d_k, d, S(0), c.dr.data() + h * d_k,
+                 d);
         }
         // $\partial L/\partial v = \sum_{i,b} \partial L/\partial (q+v)_{i,b}$; $\partial L/\partial q$ gets both paths.
         add_column_sums(c.dqv.data(), nq, d, r_r_bias.grad.data());
@@ -212,8 +214,10 @@ public:
         // $\partial L/\partial kv = \partial L/\partial [q;k;v]\; W_{qkv}$ and $\partial L/\partial W_{qkv}$.
         for (std::size_t row = 0; row < nk; ++row) {
             S* wr = c.w.data() + row * 3 * d;
-            if (row >= M * B) std::copy(c.dq.data() + (row - M * B) * d, c.dq.data() + (row - M * B + 1) * d, wr);
-            else std::fill(wr, wr + d, S(0));
+            if (row >= M * B)
+                std::copy(c.dq.data() + (row - M * B) * d, c.dq.data() + (row - M * B + 1) * d, wr);
+            else
+                std::fill(wr, wr + d, S(0));
             std::copy(c.dk.data() + row * d, c.dk.data() + (row + 1) * d, wr + d);
             std::copy(c.dv.data() + row * d, c.dv.data() + (row + 1) * d, wr + 2 * d);
         }
@@ -231,8 +235,8 @@ public:
     }
 
     Linear<S> qkv_net, r_net, o_net;
-    Param<S, 2> r_w_bias;  ///< $u$, `[H, d_k]`
-    Param<S, 2> r_r_bias;  ///< $v$, `[H, d_k]`
+    Param<S, 2> r_w_bias;       ///< $u$, `[H, d_k]`
+    Param<S, 2> r_r_bias;       ///< $v$, `[H, d_k]`
     std::size_t clamp_len = 0;  ///< 0: off; else distances beyond it use its encoding
 };
 

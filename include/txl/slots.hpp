@@ -63,12 +63,16 @@ inline constexpr bool is_detected_v = detector<void, Op, A...>::value;
 /// The `config` of the first of the blocks that names one (`void` if none does), so that a
 /// composite such as `XLLayer<Attn, FF>` still reaches its slot checks when one block lacks it.
 template <class B, class = void>
-struct config_of1 { using type = void; };
+struct config_of1 {
+    using type = void;
+};
 template <class B>
-struct config_of1<B, std::void_t<typename B::config>> { using type = typename B::config; };
+struct config_of1<B, std::void_t<typename B::config>> {
+    using type = typename B::config;
+};
 template <class A, class B>
-using config_of_t = std::conditional_t<std::is_void_v<typename config_of1<A>::type>,
-                                       typename config_of1<B>::type, typename config_of1<A>::type>;
+using config_of_t = std::conditional_t<std::is_void_v<typename config_of1<A>::type>, typename config_of1<B>::type,
+                                       typename config_of1<A>::type>;
 
 /// A visitor of the shape `visit` is called with: `(name, Param&)`.
 struct any_param_visitor {
@@ -76,44 +80,51 @@ struct any_param_visitor {
     void operator()(const std::string&, P&) const {}
 };
 
-template <class B> using config_t = typename B::config;
-template <class B> using cache_t = typename B::Cache;
-template <class B> using scalar_t = typename B::config::scalar;
-template <class B> using init_t = decltype(std::declval<B&>().init(std::declval<Rng&>()));
+template <class B>
+using config_t = typename B::config;
+template <class B>
+using cache_t = typename B::Cache;
+template <class B>
+using scalar_t = typename B::config::scalar;
+template <class B>
+using init_t = decltype(std::declval<B&>().init(std::declval<Rng&>()));
 template <class B>
 using visit_t = decltype(std::declval<B&>().visit(std::declval<any_param_visitor&>(), std::string()));
-template <class B> using set_dropout_t = decltype(std::declval<B&>().set_dropout(std::declval<scalar_t<B>>()));
 template <class B>
-using set_dropout2_t = decltype(std::declval<B&>().set_dropout(std::declval<scalar_t<B>>(), std::declval<scalar_t<B>>()));
-template <class B> using check_lengths_t = decltype(B::check_lengths(std::size_t(), std::size_t()));
-template <class B> using name_t = decltype(std::string(B::name()));
+using set_dropout_t = decltype(std::declval<B&>().set_dropout(std::declval<scalar_t<B>>()));
+template <class B>
+using set_dropout2_t =
+    decltype(std::declval<B&>().set_dropout(std::declval<scalar_t<B>>(), std::declval<scalar_t<B>>()));
+template <class B>
+using check_lengths_t = decltype(B::check_lengths(std::size_t(), std::size_t()));
+template <class B>
+using name_t = decltype(std::string(B::name()));
 
 // Attention: forward(kv, M, T, B, out, cache, rng) const; backward(kv, dout, dkv, cache).
 template <class A>
 using attn_forward_t = decltype(std::declval<const A&>().forward(
-    std::declval<const scalar_t<A>*>(), std::size_t(), std::size_t(), std::size_t(),
-    std::declval<scalar_t<A>*>(), std::declval<cache_t<A>&>(), std::declval<Rng*>()));
+    std::declval<const scalar_t<A>*>(), std::size_t(), std::size_t(), std::size_t(), std::declval<scalar_t<A>*>(),
+    std::declval<cache_t<A>&>(), std::declval<Rng*>()));
 template <class A>
-using attn_backward_t = decltype(std::declval<A&>().backward(
-    std::declval<const scalar_t<A>*>(), std::declval<const scalar_t<A>*>(),
-    std::declval<scalar_t<A>*>(), std::declval<cache_t<A>&>()));
+using attn_backward_t =
+    decltype(std::declval<A&>().backward(std::declval<const scalar_t<A>*>(), std::declval<const scalar_t<A>*>(),
+                                         std::declval<scalar_t<A>*>(), std::declval<cache_t<A>&>()));
 
 // Feed-forward: forward(z, n, y, cache, rng) const; backward(z, dy, n, dz, cache).
 template <class F>
-using ff_forward_t = decltype(std::declval<const F&>().forward(
-    std::declval<const scalar_t<F>*>(), std::size_t(), std::declval<scalar_t<F>*>(),
-    std::declval<cache_t<F>&>(), std::declval<Rng*>()));
+using ff_forward_t = decltype(std::declval<const F&>().forward(std::declval<const scalar_t<F>*>(), std::size_t(),
+                                                               std::declval<scalar_t<F>*>(),
+                                                               std::declval<cache_t<F>&>(), std::declval<Rng*>()));
 template <class F>
-using ff_backward_t = decltype(std::declval<F&>().backward(
-    std::declval<const scalar_t<F>*>(), std::declval<const scalar_t<F>*>(), std::size_t(),
-    std::declval<scalar_t<F>*>(), std::declval<cache_t<F>&>()));
+using ff_backward_t =
+    decltype(std::declval<F&>().backward(std::declval<const scalar_t<F>*>(), std::declval<const scalar_t<F>*>(),
+                                         std::size_t(), std::declval<scalar_t<F>*>(), std::declval<cache_t<F>&>()));
 
 // Layer: forward(x, mem, M, T, B, y, cache, rng) const; backward(dy, dx, cache).
 template <class L>
 using layer_forward_t = decltype(std::declval<const L&>().forward(
-    std::declval<const scalar_t<L>*>(), std::declval<const scalar_t<L>*>(), std::size_t(),
-    std::size_t(), std::size_t(), std::declval<scalar_t<L>*>(), std::declval<cache_t<L>&>(),
-    std::declval<Rng*>()));
+    std::declval<const scalar_t<L>*>(), std::declval<const scalar_t<L>*>(), std::size_t(), std::size_t(), std::size_t(),
+    std::declval<scalar_t<L>*>(), std::declval<cache_t<L>&>(), std::declval<Rng*>()));
 template <class L>
 using layer_backward_t = decltype(std::declval<L&>().backward(
     std::declval<const scalar_t<L>*>(), std::declval<scalar_t<L>*>(), std::declval<cache_t<L>&>()));
@@ -123,14 +134,14 @@ using layer_backward_t = decltype(std::declval<L&>().backward(
 // the keys and values of the K rows the forward attended over.
 template <class A>
 using attn_forward_kv_t = decltype(std::declval<const A&>().forward(
-    std::declval<const scalar_t<A>*>(), std::size_t(), std::size_t(), std::size_t(),
-    std::declval<scalar_t<A>*>(), std::declval<cache_t<A>&>(), std::declval<Rng*>(),
-    std::declval<const scalar_t<A>*>(), std::declval<const scalar_t<A>*>()));
+    std::declval<const scalar_t<A>*>(), std::size_t(), std::size_t(), std::size_t(), std::declval<scalar_t<A>*>(),
+    std::declval<cache_t<A>&>(), std::declval<Rng*>(), std::declval<const scalar_t<A>*>(),
+    std::declval<const scalar_t<A>*>()));
 template <class L>
 using layer_forward_kv_t = decltype(std::declval<const L&>().forward(
-    std::declval<const scalar_t<L>*>(), std::declval<const scalar_t<L>*>(), std::size_t(),
-    std::size_t(), std::size_t(), std::declval<scalar_t<L>*>(), std::declval<cache_t<L>&>(),
-    std::declval<Rng*>(), std::declval<const scalar_t<L>*>(), std::declval<const scalar_t<L>*>()));
+    std::declval<const scalar_t<L>*>(), std::declval<const scalar_t<L>*>(), std::size_t(), std::size_t(), std::size_t(),
+    std::declval<scalar_t<L>*>(), std::declval<cache_t<L>&>(), std::declval<Rng*>(), std::declval<const scalar_t<L>*>(),
+    std::declval<const scalar_t<L>*>()));
 template <class B>
 using keys_t = decltype(std::declval<const B&>().keys(std::declval<const cache_t<B>&>()).data());
 template <class B>
@@ -138,38 +149,40 @@ using values_t = decltype(std::declval<const B&>().values(std::declval<const cac
 
 // Embedding: Embed(n_vocab); n_vocab(); check_tokens(ids, n); forward(ids, T, B, x) const;
 // backward(ids, dx, T, B).
-template <class E> using embed_ctor_t = decltype(E(std::size_t()));
-template <class E> using n_vocab_t = decltype(std::size_t(std::declval<const E&>().n_vocab()));
 template <class E>
-using check_tokens_t = decltype(std::declval<const E&>().check_tokens(
-    std::declval<const std::int64_t*>(), std::size_t()));
+using embed_ctor_t = decltype(E(std::size_t()));
 template <class E>
-using embed_forward_t = decltype(std::declval<const E&>().forward(
-    std::declval<const std::int64_t*>(), std::size_t(), std::size_t(), std::declval<scalar_t<E>*>()));
+using n_vocab_t = decltype(std::size_t(std::declval<const E&>().n_vocab()));
+template <class E>
+using check_tokens_t =
+    decltype(std::declval<const E&>().check_tokens(std::declval<const std::int64_t*>(), std::size_t()));
+template <class E>
+using embed_forward_t = decltype(std::declval<const E&>().forward(std::declval<const std::int64_t*>(), std::size_t(),
+                                                                  std::size_t(), std::declval<scalar_t<E>*>()));
 template <class E>
 using embed_backward_t = decltype(std::declval<E&>().backward(
-    std::declval<const std::int64_t*>(), std::declval<const scalar_t<E>*>(), std::size_t(),
-    std::size_t()));
+    std::declval<const std::int64_t*>(), std::declval<const scalar_t<E>*>(), std::size_t(), std::size_t()));
 
 // Generator: Gen(n_vocab); forward(x, n, logits) const; backward(x, dlogits, n, dx).
 template <class G>
-using gen_forward_t = decltype(std::declval<const G&>().forward(
-    std::declval<const scalar_t<G>*>(), std::size_t(), std::declval<scalar_t<G>*>()));
+using gen_forward_t = decltype(std::declval<const G&>().forward(std::declval<const scalar_t<G>*>(), std::size_t(),
+                                                                std::declval<scalar_t<G>*>()));
 template <class G>
-using gen_backward_t = decltype(std::declval<G&>().backward(
-    std::declval<const scalar_t<G>*>(), std::declval<const scalar_t<G>*>(), std::size_t(),
-    std::declval<scalar_t<G>*>()));
+using gen_backward_t =
+    decltype(std::declval<G&>().backward(std::declval<const scalar_t<G>*>(), std::declval<const scalar_t<G>*>(),
+                                         std::size_t(), std::declval<scalar_t<G>*>()));
 
 // Memory: update(mem, layer_inputs, n_layers, mem_len) const.
-template <class Mm> using remembers_t = decltype(bool(Mm::remembers));
+template <class Mm>
+using remembers_t = decltype(bool(Mm::remembers));
 template <class Mm, class = void>
 inline constexpr bool keeps_rows_v = false;
 template <class Mm>
 inline constexpr bool keeps_rows_v<Mm, std::void_t<decltype(Mm::keeps_rows)>> = bool(Mm::keeps_rows);
 template <class Mm>
-using mem_update_t = decltype(std::declval<const Mm&>().update(
-    std::declval<Memory<scalar_t<Mm>>&>(), std::declval<const tensor<scalar_t<Mm>, 3>*>(),
-    std::size_t(), std::size_t()));
+using mem_update_t = decltype(std::declval<const Mm&>().update(std::declval<Memory<scalar_t<Mm>>&>(),
+                                                               std::declval<const tensor<scalar_t<Mm>, 3>*>(),
+                                                               std::size_t(), std::size_t()));
 
 }  // namespace detail
 
@@ -177,29 +190,27 @@ using mem_update_t = decltype(std::declval<const Mm&>().update(
 /// slot (a `static_assert` message must be a string literal): a `config` built on the model's
 /// `Config` (scalar, then d_model, then the rest), `visit` (the one door to the block's
 /// parameters) and `init`. Sets `common` to whether all of them hold.
-#define TXL_COMMON_SLOT_CHECKS(SLOT, B, C)                                                            \
-    static constexpr bool has_config = detail::is_detected_v<detail::config_t, B>;                      \
-    static_assert(has_config, "txl " SLOT " slot: the block has no `using config = ...;` "              \
-                              "naming its txl::Config");                                                \
-    static constexpr bool same_scalar =                                                                 \
-        has_config && std::is_same_v<detail::scalar_t<B>, typename C::scalar>;                          \
-    static_assert(!has_config || same_scalar,                                                           \
-                  "txl " SLOT " slot: the block is built on another scalar type than the model "        \
-                  "(float and double blocks do not compose)");                                          \
-    static constexpr bool same_d_model = same_scalar && detail::config_t<B>::d_model == C::d_model;     \
-    static_assert(!same_scalar || same_d_model,                                                         \
-                  "txl " SLOT " slot: the block's d_model differs from the model's");                   \
-    static constexpr bool same_config = same_d_model && std::is_same_v<detail::config_t<B>, C>;         \
-    static_assert(!same_d_model || same_config,                                                         \
-                  "txl " SLOT " slot: the block is built on another txl::Config than the model "        \
-                  "(every block of a model shares one Config)");                                        \
-    static constexpr bool has_visit = same_config && detail::is_detected_v<detail::visit_t, B>;         \
-    static_assert(!same_config || has_visit,                                                            \
-                  "txl " SLOT " slot: the block has no `template <class F> void visit(F&& f, "          \
-                  "const std::string& prefix)` calling f(name, param) for each parameter");             \
-    static constexpr bool common = has_visit && detail::is_detected_v<detail::init_t, B>;               \
+#define TXL_COMMON_SLOT_CHECKS(SLOT, B, C)                                                                             \
+    static constexpr bool has_config = detail::is_detected_v<detail::config_t, B>;                                     \
+    static_assert(has_config, "txl " SLOT                                                                              \
+                              " slot: the block has no `using config = ...;` "                                         \
+                              "naming its txl::Config");                                                               \
+    static constexpr bool same_scalar = has_config && std::is_same_v<detail::scalar_t<B>, typename C::scalar>;         \
+    static_assert(!has_config || same_scalar, "txl " SLOT                                                              \
+                                              " slot: the block is built on another scalar type than the model "       \
+                                              "(float and double blocks do not compose)");                             \
+    static constexpr bool same_d_model = same_scalar && detail::config_t<B>::d_model == C::d_model;                    \
+    static_assert(!same_scalar || same_d_model, "txl " SLOT " slot: the block's d_model differs from the model's");    \
+    static constexpr bool same_config = same_d_model && std::is_same_v<detail::config_t<B>, C>;                        \
+    static_assert(!same_d_model || same_config, "txl " SLOT                                                            \
+                                                " slot: the block is built on another txl::Config than the model "     \
+                                                "(every block of a model shares one Config)");                         \
+    static constexpr bool has_visit = same_config && detail::is_detected_v<detail::visit_t, B>;                        \
+    static_assert(!same_config || has_visit, "txl " SLOT                                                               \
+                                             " slot: the block has no `template <class F> void visit(F&& f, "          \
+                                             "const std::string& prefix)` calling f(name, param) for each parameter"); \
+    static constexpr bool common = has_visit && detail::is_detected_v<detail::init_t, B>;                              \
     static_assert(!has_visit || common, "txl " SLOT " slot: the block has no `void init(txl::Rng&)`");
-
 
 /// A type carried as a value: `f(type_tag<Model>{})` lets a runtime choice pick a type.
 template <class T>
@@ -213,16 +224,16 @@ template <class Check>
 inline constexpr bool slot_checked = sizeof(Check) > 0;
 
 /// Whether a block has the optional capabilities (see the file comment).
-template <class B> inline constexpr bool has_set_dropout_v = detail::is_detected_v<detail::set_dropout_t, B>;
-template <class B> inline constexpr bool has_check_lengths_v = detail::is_detected_v<detail::check_lengths_t, B>;
+template <class B>
+inline constexpr bool has_set_dropout_v = detail::is_detected_v<detail::set_dropout_t, B>;
+template <class B>
+inline constexpr bool has_check_lengths_v = detail::is_detected_v<detail::check_lengths_t, B>;
 template <class A>
-inline constexpr bool attention_has_kv_cache_v =
-    detail::is_detected_v<detail::attn_forward_kv_t, A> && detail::is_detected_v<detail::keys_t, A> &&
-    detail::is_detected_v<detail::values_t, A>;
+inline constexpr bool attention_has_kv_cache_v = detail::is_detected_v<detail::attn_forward_kv_t, A>&&
+    detail::is_detected_v<detail::keys_t, A>&& detail::is_detected_v<detail::values_t, A>;
 template <class L>
-inline constexpr bool layer_has_kv_cache_v =
-    detail::is_detected_v<detail::layer_forward_kv_t, L> && detail::is_detected_v<detail::keys_t, L> &&
-    detail::is_detected_v<detail::values_t, L>;
+inline constexpr bool layer_has_kv_cache_v = detail::is_detected_v<detail::layer_forward_kv_t, L>&&
+    detail::is_detected_v<detail::keys_t, L>&& detail::is_detected_v<detail::values_t, L>;
 
 /// Whether a memory block keeps rows of $[\,mem;\ x\,]$ by position alone
 /// (`static constexpr bool keeps_rows = true`), so that the key/value cache can follow its
@@ -239,8 +250,10 @@ void set_dropout_if_any(B& block, S p) {
 /// one, else `set_dropout_if_any(layer, p)`.
 template <class B, class S>
 void set_dropout_if_any(B& layer, S p, S p_att) {
-    if constexpr (detail::is_detected_v<detail::set_dropout2_t, B>) layer.set_dropout(p, p_att);
-    else set_dropout_if_any(layer, p);
+    if constexpr (detail::is_detected_v<detail::set_dropout2_t, B>)
+        layer.set_dropout(p, p_att);
+    else
+        set_dropout_if_any(layer, p);
 }
 
 /// `B::check_lengths(M, T)` if the block limits the lengths; nothing otherwise.
@@ -252,8 +265,10 @@ void check_lengths_if_any(std::size_t M, std::size_t T) {
 /// A block's `name()` if it has one (for `describe()`), else `fallback`.
 template <class B>
 std::string block_name(const char* fallback) {
-    if constexpr (detail::is_detected_v<detail::name_t, B>) return B::name();
-    else return fallback;
+    if constexpr (detail::is_detected_v<detail::name_t, B>)
+        return B::name();
+    else
+        return fallback;
 }
 
 /// ## The attention slot
@@ -324,8 +339,8 @@ struct check_layer_slot {
 template <class E, class C>
 struct check_embedding_slot {
     TXL_COMMON_SLOT_CHECKS("embedding", E, C)
-    static constexpr bool has_ctor = common && detail::is_detected_v<detail::embed_ctor_t, E> &&
-                                     detail::is_detected_v<detail::n_vocab_t, E>;
+    static constexpr bool has_ctor =
+        common && detail::is_detected_v<detail::embed_ctor_t, E> && detail::is_detected_v<detail::n_vocab_t, E>;
     static_assert(!common || has_ctor,
                   "txl embedding slot: the block needs a constructor from n_vocab and `std::size_t n_vocab() const`");
     static constexpr bool has_check = has_ctor && detail::is_detected_v<detail::check_tokens_t, E>;

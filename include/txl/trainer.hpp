@@ -48,9 +48,9 @@ struct TrainOptions {
     Schedule schedule;
     double clip = 1.0;  ///< global gradient-norm limit (0: no clipping)
     double dropout = 0;
-    double dropatt = -1;  ///< dropout on the attention weights; < 0: the same as `dropout` (labml)
-    double weight_decay = 0;  ///< AdamW's decoupled $\lambda$ (0: labml's Adam, see `optim.hpp`)
-    std::uint64_t seed = 1;  ///< dropout masks
+    double dropatt = -1;         ///< dropout on the attention weights; < 0: the same as `dropout` (labml)
+    double weight_decay = 0;     ///< AdamW's decoupled $\lambda$ (0: labml's Adam, see `optim.hpp`)
+    std::uint64_t seed = 1;      ///< dropout masks
     std::size_t accumulate = 1;  ///< micro-batches per step (gradient accumulation); must divide `batch`
 };
 
@@ -68,8 +68,8 @@ struct EvalStats {
 /// Loss and accuracy over all of `ids`, read sequentially as `batch` streams of `seq_len`
 /// steps with a memory of `mem_len` (its own, starting empty). Dropout off.
 template <class Model>
-EvalStats evaluate(const Model& model, const TokenIds& ids, std::size_t batch,
-                   std::size_t seq_len, std::size_t mem_len, const std::function<bool()>& stop = nullptr) {
+EvalStats evaluate(const Model& model, const TokenIds& ids, std::size_t batch, std::size_t seq_len, std::size_t mem_len,
+                   const std::function<bool()>& stop = nullptr) {
     using S = typename Model::S;
     SequentialLoader loader(ids, batch, seq_len, "validation text");
     typename Model::Cache cache;
@@ -104,8 +104,10 @@ public:
 
     /// `train_ids` are shared, not copied (a `std::vector<std::int64_t>` converts).
     Trainer(Model& model, const TrainOptions& options, const TokenIds& train_ids)
-        : model_(model), options_(checked(options)),
-          loader_(train_ids, options.batch, options.seq_len, "training text"), rng_(options.seed) {
+        : model_(model),
+          options_(checked(options)),
+          loader_(train_ids, options.batch, options.seq_len, "training text"),
+          rng_(options.seed) {
         model_.set_dropout(S(options.dropout), S(options.dropatt < 0 ? options.dropout : options.dropatt));
         adam_.attach(model_);
         adam_.weight_decay = options.weight_decay;
@@ -117,8 +119,8 @@ public:
                      " must be >= 1");
         check<error>(o.accumulate >= 1 && o.batch % o.accumulate == 0, "TrainOptions: accumulate ", o.accumulate,
                      " must be >= 1 and divide batch ", o.batch);
-        check<error>(!Model::has_memory || o.seq_len + o.mem_len <= Model::config::P, "TrainOptions: seq_len + mem_len = ",
-                     o.seq_len + o.mem_len, " must be <= P = ", Model::config::P);
+        check<error>(!Model::has_memory || o.seq_len + o.mem_len <= Model::config::P,
+                     "TrainOptions: seq_len + mem_len = ", o.seq_len + o.mem_len, " must be <= P = ", Model::config::P);
         check<error>(std::isfinite(o.clip) && o.clip >= 0, "TrainOptions: clip ", o.clip, " must be finite and >= 0");
         check<error>(o.dropout >= 0 && o.dropout < 1, "TrainOptions: dropout ", o.dropout, " must be in [0, 1)");
         check<error>(o.dropatt < 1 && !std::isnan(o.dropatt), "TrainOptions: dropatt ", o.dropatt,
@@ -195,8 +197,8 @@ public:
                 if (!(std::isfinite(double(r.value[i])) && std::isfinite(double(mv.first[i])) &&
                       std::isfinite(double(mv.second[i]))))
                     throw error(detail::concat("Trainer::save: ", adam_.names[k], " element ", i,
-                                               " (or its Adam moments) is not finite; the checkpoint in ",
-                                               dir.string(), " was left as it was"));
+                                               " (or its Adam moments) is not finite; the checkpoint in ", dir.string(),
+                                               " was left as it was"));
         }
         write_directory_atomically(dir, true, [&](const std::filesystem::path& tmp) {
             save_parameters(model_, tmp);
@@ -210,8 +212,7 @@ public:
             }
             std::filesystem::create_directory(tmp / "memory");
             for (std::size_t l = 0; l < memory_.layers.size(); ++l)
-                write_npy((tmp / "memory" / ("layer_" + std::to_string(l) + ".npy")).string(),
-                          memory_.layers[l]);
+                write_npy((tmp / "memory" / ("layer_" + std::to_string(l) + ".npy")).string(), memory_.layers[l]);
             const std::string trainer_txt = (tmp / "trainer.txt").string();
             std::ofstream t(trainer_txt);
             t << "format 1\n"
@@ -238,13 +239,12 @@ public:
         const KeyValues kv((dir / "trainer.txt").string());
         auto num = [&](const std::string& k) -> std::size_t { return std::size_t(kv.whole(k, 0, ~0ull)); };
         const std::string where = (dir / "trainer.txt").string();
-        check<checkpoint_error>(num("seq_len") == options_.seq_len && num("batch") == options_.batch &&
-                                    num("mem_len") == options_.mem_len,
-                                where, ": trained with seq_len ", num("seq_len"), ", batch ", num("batch"),
-                                ", mem_len ", num("mem_len"), "; this run has ", options_.seq_len, ", ",
-                                options_.batch, ", ", options_.mem_len);
-        check<checkpoint_error>(num("position") < loader_.rows(), where, ": data position ",
-                                num("position"), " is beyond the text (", loader_.rows(), " rows)");
+        check<checkpoint_error>(
+            num("seq_len") == options_.seq_len && num("batch") == options_.batch && num("mem_len") == options_.mem_len,
+            where, ": trained with seq_len ", num("seq_len"), ", batch ", num("batch"), ", mem_len ", num("mem_len"),
+            "; this run has ", options_.seq_len, ", ", options_.batch, ", ", options_.mem_len);
+        check<checkpoint_error>(num("position") < loader_.rows(), where, ": data position ", num("position"),
+                                " is beyond the text (", loader_.rows(), " rows)");
         Rng rng;
         {
             check<checkpoint_error>(kv.has("rng"), where, ": no 'rng' (the random generator's state)");
@@ -263,9 +263,9 @@ public:
             // weights with the first update: refuse them as `load_checkpoint` refuses such weights.
             for (std::size_t i = 0; i < m.size(); ++i)
                 if (!(std::isfinite(double(m(i))) && std::isfinite(double(v(i))) && v(i) >= S(0)))  // message only then
-                    throw checkpoint_error(detail::concat((dir / "optimizer" / adam_.names[k]).string(),
-                                                          ".{m,v}.npy: element ", i, " holds m = ", m(i), ", v = ", v(i),
-                                                          " (not finite, or a negative second moment); refusing to load it"));
+                    throw checkpoint_error(detail::concat(
+                        (dir / "optimizer" / adam_.names[k]).string(), ".{m,v}.npy: element ", i, " holds m = ", m(i),
+                        ", v = ", v(i), " (not finite, or a negative second moment); refusing to load it"));
             moments[k] = {std::vector<S>(m.begin(), m.end()), std::vector<S>(v.begin(), v.end())};
         }
         Memory<S> mem;

@@ -50,15 +50,15 @@ public:
 
     struct Cache {
         std::size_t M = 0, T = 0, B = 0;
-        tensor<S, 2> kv, xhat_att;           ///< `[K*B, d_model]`
-        tensor<S, 1> rstd_att;               ///< `[K*B]`
+        tensor<S, 2> kv, xhat_att;  ///< `[K*B, d_model]`
+        tensor<S, 1> rstd_att;      ///< `[K*B]`
         typename Attn::Cache attn;
-        tensor<S, 2> z_ff, xhat_ff, sub;     ///< `[T*B, d_model]`; `sub`: a sublayer's output
-        tensor<S, 1> rstd_ff;                ///< `[T*B]`
+        tensor<S, 2> z_ff, xhat_ff, sub;  ///< `[T*B, d_model]`; `sub`: a sublayer's output
+        tensor<S, 1> rstd_ff;             ///< `[T*B]`
         typename FF::Cache ff;
-        tensor<S, 2> mask_att, mask_ff;      ///< residual dropout masks
-        tensor<S, 2> dkv;                    ///< `[K*B, d_model]` backward workspace
-        tensor<S, 2> d_sub, dx_mid;          ///< `[T*B, d_model]` backward workspace
+        tensor<S, 2> mask_att, mask_ff;  ///< residual dropout masks
+        tensor<S, 2> dkv;                ///< `[K*B, d_model]` backward workspace
+        tensor<S, 2> d_sub, dx_mid;      ///< `[T*B, d_model]` backward workspace
         bool dropped = false;
     };
 
@@ -67,8 +67,8 @@ public:
     /// key/value cache): the keys and values the attention kept for the memory rows. By the
     /// cache's contract the attention then reads none of the memory rows of `kv`, so they are
     /// not normalised.
-    void forward(const S* x, const S* mem, std::size_t M, std::size_t T, std::size_t B, S* y,
-                 Cache& c, Rng* rng, const S* k_mem = nullptr, const S* v_mem = nullptr) const {
+    void forward(const S* x, const S* mem, std::size_t M, std::size_t T, std::size_t B, S* y, Cache& c, Rng* rng,
+                 const S* k_mem = nullptr, const S* v_mem = nullptr) const {
         const bool cached = kv_cacheable && M > 0 && k_mem && v_mem;
         const std::size_t K = M + T, nq = T * B, nk = K * B, n = nq * d_model;
         c.M = M, c.T = T, c.B = B;
@@ -83,8 +83,7 @@ public:
         // $kv = [\,\text{LN}_{att}(mem);\ z\,]$, $z = \text{LN}_{att}(x)$: one LayerNorm (same $\gamma$,
         // $\beta$), memory rows first, `[K*B, d]`; $\hat x$ and $r$ kept for the backward.
         const std::size_t mb = M * B;
-        if (!cached)
-            norm_self_attn.forward(mem, mb, c.kv.data(), c.xhat_att.data(), c.rstd_att.data());
+        if (!cached) norm_self_attn.forward(mem, mb, c.kv.data(), c.xhat_att.data(), c.rstd_att.data());
         norm_self_attn.forward(x, nq, c.kv.data() + mb * d_model, c.xhat_att.data() + mb * d_model,
                                c.rstd_att.data() + mb);
 
@@ -114,8 +113,7 @@ public:
 
     /// From `dy[T*B, d_model]` write `dx[T*B, d_model]` and accumulate parameter gradients.
     void backward(const S* dy, S* dx, Cache& c) {
-        const std::size_t M = c.M, T = c.T, B = c.B, nq = T * B, nk = (M + T) * B,
-                          n = nq * d_model, mb = M * B;
+        const std::size_t M = c.M, T = c.T, B = c.B, nq = T * B, nk = (M + T) * B, n = nq * d_model, mb = M * B;
         ensure_shape(c.dkv, {nk, d_model});
         ensure_shape(c.d_sub, {nq, d_model});
         ensure_shape(c.dx_mid, {nq, d_model});
@@ -144,8 +142,8 @@ public:
             g_att = d_sub;
         }
         self_attn.backward(c.kv.data(), g_att, c.dkv.data(), c.attn);
-        norm_self_attn.backward(c.dkv.data() + mb * d_model, c.xhat_att.data() + mb * d_model,
-                                c.rstd_att.data() + mb, nq, dx, dmid);
+        norm_self_attn.backward(c.dkv.data() + mb * d_model, c.xhat_att.data() + mb * d_model, c.rstd_att.data() + mb,
+                                nq, dx, dmid);
         // Memory rows: $\partial L/\partial \gamma_{att}$, $\partial L/\partial \beta_{att}$ only; the
         // memory itself is a constant (`dx = nullptr`).
         norm_self_attn.backward(c.dkv.data(), c.xhat_att.data(), c.rstd_att.data(), mb, nullptr);
@@ -153,9 +151,13 @@ public:
 
     /// The key/value cache, passed on from the attention (present only if it has one).
     template <class A = Attn, std::enable_if_t<attention_has_kv_cache_v<A>, int> = 0>
-    const auto& keys(const Cache& c) const { return self_attn.keys(c.attn); }
+    const auto& keys(const Cache& c) const {
+        return self_attn.keys(c.attn);
+    }
     template <class A = Attn, std::enable_if_t<attention_has_kv_cache_v<A>, int> = 0>
-    const auto& values(const Cache& c) const { return self_attn.values(c.attn); }
+    const auto& values(const Cache& c) const {
+        return self_attn.values(c.attn);
+    }
 };
 
 }  // namespace txl

@@ -36,8 +36,8 @@ struct AttentionOps {
     /// A per-(b, h) product $C = op(A)\,op(B)$ on the calling thread (the loops around it
     /// are the parallel ones): `gemm`, which sends `float` products of 8 rows or more to
     /// txl's own kernel and the rest (`double`, a sampling step's single query) to BLAS.
-    static void head_gemm(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, const S* a,
-                          std::size_t lda, const S* b, std::size_t ldb, S* c, std::size_t ldc) {
+    static void head_gemm(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, const S* a, std::size_t lda,
+                          const S* b, std::size_t ldb, S* c, std::size_t ldc) {
         gemm(ta, tb, m, n, k, S(1), a, lda, b, ldb, S(0), c, ldc);
     }
 
@@ -111,7 +111,7 @@ struct AttentionOps {
     static float exp_float(float x) {
         x = std::min(std::max(x, -87.0f), 88.0f);
         const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  // round to nearest
-        float r = x - n * 0.693359375f;  // ln 2 in two parts, so r is exact
+        float r = x - n * 0.693359375f;                                          // ln 2 in two parts, so r is exact
         r = r - n * -2.12194440e-4f;
         float p = 1.9875691500e-4f;
         p = p * r + 1.3981999507e-3f;

@@ -41,8 +41,8 @@ inline void blas_one_thread() {
 // (sampling: one position, batch 1) is a matrix-vector product, since BLAS's gemv skips
 // gemm's packing and costs a fraction of its fixed overhead.
 template <class S>
-inline void gemm_one_thread(Trans ta, Trans tb, int m, int n, int k, S alpha, const S* a, int lda,
-                            const S* b, int ldb, S beta, S* c, int ldc, const S* bias = nullptr) {
+inline void gemm_one_thread(Trans ta, Trans tb, int m, int n, int k, S alpha, const S* a, int lda, const S* b, int ldb,
+                            S beta, S* c, int ldc, const S* bias = nullptr) {
     constexpr bool f32 = std::is_same_v<S, float>;
     if constexpr (f32)
         if (m >= 8 && alpha == 1.0f && gemm_kernel() != GemmKernel::blas)
@@ -60,14 +60,18 @@ inline void gemm_one_thread(Trans ta, Trans tb, int m, int n, int k, S alpha, co
         const int inc_a = ta == Trans::Yes ? lda : 1;
         const auto op = tb == Trans::Yes ? CblasNoTrans : CblasTrans;
         const int rows = tb == Trans::Yes ? n : k, cols = tb == Trans::Yes ? k : n;
-        if constexpr (f32) cblas_sgemv(CblasRowMajor, op, rows, cols, alpha, b, ldb, a, inc_a, beta, c, 1);
-        else cblas_dgemv(CblasRowMajor, op, rows, cols, alpha, b, ldb, a, inc_a, beta, c, 1);
+        if constexpr (f32)
+            cblas_sgemv(CblasRowMajor, op, rows, cols, alpha, b, ldb, a, inc_a, beta, c, 1);
+        else
+            cblas_dgemv(CblasRowMajor, op, rows, cols, alpha, b, ldb, a, inc_a, beta, c, 1);
         return;
     }
     const auto opa = ta == Trans::Yes ? CblasTrans : CblasNoTrans;
     const auto opb = tb == Trans::Yes ? CblasTrans : CblasNoTrans;
-    if constexpr (f32) cblas_sgemm(CblasRowMajor, opa, opb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    else cblas_dgemm(CblasRowMajor, opa, opb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    if constexpr (f32)
+        cblas_sgemm(CblasRowMajor, opa, opb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    else
+        cblas_dgemm(CblasRowMajor, opa, opb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 }  // namespace detail
 
@@ -82,9 +86,8 @@ inline void gemm_one_thread(Trans ta, Trans tb, int m, int n, int k, S alpha, co
 /// count or on timing. With `bias` (`n` values, e.g. a linear layer's $b$) every row of $C$
 /// also gets $b$ added: $C \leftarrow \alpha\, op(A)\, op(B) + \mathbf 1 b^\top + \beta C$.
 template <class S>
-inline void gemm(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, S alpha,
-                 const S* a, std::size_t lda, const S* b, std::size_t ldb, S beta, S* c,
-                 std::size_t ldc, const S* bias = nullptr) {
+inline void gemm(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, S alpha, const S* a, std::size_t lda,
+                 const S* b, std::size_t ldb, S beta, S* c, std::size_t ldc, const S* bias = nullptr) {
     static_assert(std::is_same_v<S, float> || std::is_same_v<S, double>, "gemm: float or double");
     if (m == 0 || n == 0) return;
     detail::blas_one_thread();
@@ -94,21 +97,19 @@ inline void gemm(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k
         parallel_tasks((m + band - 1) / band, [&](std::size_t t) {
             const std::size_t i0 = t * band, i1 = std::min(m, i0 + band);
             detail::gemm_one_thread(ta, tb, int(i1 - i0), int(n), int(k), alpha,
-                                    ta == Trans::Yes ? a + i0 : a + i0 * lda, int(lda), b, int(ldb),
-                                    beta, c + i0 * ldc, int(ldc), bias);
+                                    ta == Trans::Yes ? a + i0 : a + i0 * lda, int(lda), b, int(ldb), beta, c + i0 * ldc,
+                                    int(ldc), bias);
         });
         return;
     }
-    detail::gemm_one_thread(ta, tb, int(m), int(n), int(k), alpha, a, int(lda), b, int(ldb), beta, c,
-                            int(ldc), bias);
+    detail::gemm_one_thread(ta, tb, int(m), int(n), int(k), alpha, a, int(lda), b, int(ldb), beta, c, int(ldc), bias);
 }
 
 /// The plain triple loop `gemm` stands for; the tests check the two agree on strided,
 /// transposed slices.
 template <class S>
-inline void gemm_naive(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, S alpha,
-                       const S* a, std::size_t lda, const S* b, std::size_t ldb, S beta, S* c,
-                       std::size_t ldc) {
+inline void gemm_naive(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, S alpha, const S* a,
+                       std::size_t lda, const S* b, std::size_t ldb, S beta, S* c, std::size_t ldc) {
     for (std::size_t i = 0; i < m; ++i)
         for (std::size_t j = 0; j < n; ++j) {
             S acc = 0;

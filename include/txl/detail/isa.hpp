@@ -37,9 +37,12 @@ enum class GemmKernel { blas, avx2, avx512 };
 
 inline const char* kernel_name(GemmKernel k) {
     switch (k) {
-        case GemmKernel::avx512: return "avx512";
-        case GemmKernel::avx2: return "avx2";
-        default: return "blas";
+        case GemmKernel::avx512:
+            return "avx512";
+        case GemmKernel::avx2:
+            return "avx2";
+        default:
+            return "blas";
     }
 }
 

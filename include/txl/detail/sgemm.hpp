@@ -120,7 +120,7 @@ struct SgAvx512 {
 #pragma GCC unroll 2
                 for (std::size_t q = 0; q < 2; ++q) {
                     float* dst = c + r * ldc + q * L;
-                    const __m512 v = mode == SgStore::Set ? acc[r][q]
+                    const __m512 v = mode == SgStore::Set   ? acc[r][q]
                                      : mode == SgStore::Add ? _mm512_add_ps(_mm512_loadu_ps(dst), acc[r][q])
                                                             : _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(dst), acc[r][q]);
                     _mm512_storeu_ps(dst, v);
@@ -148,8 +148,10 @@ struct SgAvx512 {
                      std::size_t mc, float* c, std::size_t ldc, std::size_t ncols, SgStore mode, float beta,
                      const float* bias) {
         std::size_t i = 0;
-        for (; i + 8 <= mc; i += 8) tile<8>(a + i * sa_r, sa_r, sa_p, panel, kc, c + i * ldc, ldc, ncols, mode, beta, bias);
-        for (; i + 4 <= mc; i += 4) tile<4>(a + i * sa_r, sa_r, sa_p, panel, kc, c + i * ldc, ldc, ncols, mode, beta, bias);
+        for (; i + 8 <= mc; i += 8)
+            tile<8>(a + i * sa_r, sa_r, sa_p, panel, kc, c + i * ldc, ldc, ncols, mode, beta, bias);
+        for (; i + 4 <= mc; i += 4)
+            tile<4>(a + i * sa_r, sa_r, sa_p, panel, kc, c + i * ldc, ldc, ncols, mode, beta, bias);
         for (; i < mc; ++i) tile<1>(a + i * sa_r, sa_r, sa_p, panel, kc, c + i * ldc, ldc, ncols, mode, beta, bias);
     }
 };
@@ -184,7 +186,7 @@ struct SgAvx2 {
 #pragma GCC unroll 2
                 for (std::size_t q = 0; q < 2; ++q) {
                     float* dst = c + r * ldc + q * L;
-                    const __m256 v = mode == SgStore::Set ? acc[r][q]
+                    const __m256 v = mode == SgStore::Set   ? acc[r][q]
                                      : mode == SgStore::Add ? _mm256_add_ps(_mm256_loadu_ps(dst), acc[r][q])
                                                             : _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(dst), acc[r][q]);
                     _mm256_storeu_ps(dst, v);
@@ -211,8 +213,10 @@ struct SgAvx2 {
                      std::size_t mc, float* c, std::size_t ldc, std::size_t ncols, SgStore mode, float beta,
                      const float* bias) {
         std::size_t i = 0;
-        for (; i + 6 <= mc; i += 6) tile<6>(a + i * sa_r, sa_r, sa_p, panel, kc, c + i * ldc, ldc, ncols, mode, beta, bias);
-        for (; i + 4 <= mc; i += 4) tile<4>(a + i * sa_r, sa_r, sa_p, panel, kc, c + i * ldc, ldc, ncols, mode, beta, bias);
+        for (; i + 6 <= mc; i += 6)
+            tile<6>(a + i * sa_r, sa_r, sa_p, panel, kc, c + i * ldc, ldc, ncols, mode, beta, bias);
+        for (; i + 4 <= mc; i += 4)
+            tile<4>(a + i * sa_r, sa_r, sa_p, panel, kc, c + i * ldc, ldc, ncols, mode, beta, bias);
         for (; i < mc; ++i) tile<1>(a + i * sa_r, sa_r, sa_p, panel, kc, c + i * ldc, ldc, ncols, mode, beta, bias);
     }
 };
@@ -265,7 +269,8 @@ inline void sg_pack(Trans tb, const float* b, std::size_t ldb, std::size_t p0, s
             continue;
         }
         if (tb == Trans::No) {
-            for (std::size_t p = 0; p < kc; ++p) std::memcpy(panel + p * NR, b + (p0 + p) * ldb + jb, w * sizeof(float));
+            for (std::size_t p = 0; p < kc; ++p)
+                std::memcpy(panel + p * NR, b + (p0 + p) * ldb + jb, w * sizeof(float));
         } else {  // op(B)(p, j) = b[j * ldb + p]: the panel is a transposed [w, kc] block
             sg_transpose(b + jb * ldb + p0, ldb, w, kc, panel, NR);
         }
@@ -305,7 +310,7 @@ inline void sgemm_blocked(Trans ta, Trans tb, std::size_t m, std::size_t n, std:
     const bool in_place = tb == Trans::No && n == NR && ldb == NR;
     for (std::size_t p0 = 0; p0 < k; p0 += sg_KC) {
         const std::size_t kc = std::min(sg_KC, k - p0);
-        const SgStore mode = p0 > 0 ? SgStore::Add
+        const SgStore mode = p0 > 0         ? SgStore::Add
                              : beta == 0.0f ? SgStore::Set
                              : beta == 1.0f ? SgStore::Add
                                             : SgStore::Beta;
@@ -343,9 +348,9 @@ inline void sgemm_blocked(Trans ta, Trans tb, std::size_t m, std::size_t n, std:
 /// `ldc` are the distances between consecutive rows as stored. With `bias` (`n` values) every
 /// row's sums start from it: $C \leftarrow op(A)\,op(B) + \mathbf 1\, b^\top + \beta C$, a linear
 /// layer's forward without first copying $b$ into every row of $C$ and reading it back.
-inline void sgemm(GemmKernel kernel, Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k,
-                  const float* a, std::size_t lda, const float* b, std::size_t ldb, float beta, float* c,
-                  std::size_t ldc, const float* bias = nullptr) {
+inline void sgemm(GemmKernel kernel, Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, const float* a,
+                  std::size_t lda, const float* b, std::size_t ldb, float beta, float* c, std::size_t ldc,
+                  const float* bias = nullptr) {
     if (kernel == GemmKernel::blas || !cpu_supports(kernel))
         throw error(std::string("sgemm: kernel ") + kernel_name(kernel) + " cannot run here: " +
                     (kernel == GemmKernel::blas ? "it is BLAS, not one of txl's" : kernel_unsupported_reason(kernel)));

@@ -109,7 +109,8 @@ private:
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
         return std::chrono::seconds(t.tv_sec) + std::chrono::nanoseconds(t.tv_nsec);
 #else
-        return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch());
+        return std::chrono::duration_cast<std::chrono::nanoseconds>(
+            std::chrono::steady_clock::now().time_since_epoch());
 #endif
     }
     std::chrono::steady_clock::time_point wall0_{};
@@ -190,8 +191,8 @@ public:
 private:
     using Call = void (*)(void*, std::size_t);
     static constexpr std::uint64_t closed = 0xffffffffu;  ///< a claim index no job reaches
-    struct alignas(64) Slot {  ///< one thread's claim counter, on a cache line of its own
-        std::atomic<std::uint64_t> claim{closed};  ///< generation << 32 | next task
+    struct alignas(64) Slot {                             ///< one thread's claim counter, on a cache line of its own
+        std::atomic<std::uint64_t> claim{closed};         ///< generation << 32 | next task
     };
 
     explicit Pool(int threads) : threads_(threads), slots_(new Slot[std::size_t(threads)]) {

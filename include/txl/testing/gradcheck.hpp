@@ -80,8 +80,8 @@ struct GradReport {
         std::ostringstream s;
         for (const auto& t : tensors) {
             s << (t.ok ? "  ok    " : "  FAIL  ") << t.name << ": relative error " << t.relative
-              << " (max|numeric - analytic| " << t.max_diff << " at element " << t.at
-              << ", max|analytic| " << t.max_analytic << ")";
+              << " (max|numeric - analytic| " << t.max_diff << " at element " << t.at << ", max|analytic| "
+              << t.max_analytic << ")";
             if (t.max_analytic == 0) s << " -- the gradient is all zero: nothing was checked";
             s << "\n";
         }
