@@ -29,6 +29,21 @@ using namespace shakespeare;
 
 namespace {
 
+/// Open the checkpoint a run directory points at (`checkpoint_dir`), say which, and return
+/// `f(model, config, vocabulary)` with the model type its config names and its weights.
+template <class F>
+int with_checkpoint(const fs::path& dir, bool latest, const Say& say, F&& f) {
+    const fs::path ckpt = checkpoint_dir(dir, latest);
+    txl::CharTokenizer vocab;
+    RunConfig rc;
+    load_run(ckpt, vocab, rc);
+    say(describe_checkpoint(ckpt));
+    return with_model(rc.model, rc.encoding, rc.size, [&](auto tag) {
+        auto model = load_model<typename decltype(tag)::type>(ckpt, vocab.size());
+        return f(*model, rc, vocab);
+    });
+}
+
 struct EvalArgs {
     std::string checkpoint, data;
     bool latest = false, same_length = false;
@@ -38,16 +53,10 @@ struct EvalArgs {
 /// `eval`: the validation loss of a checkpoint, with any memory length, the paper's
 /// `same_length` mask and `clamp_len`. Its last line is `valid_loss <f> valid_acc <f>`.
 int run_eval(const EvalArgs& a, const Say& say) {
-    const fs::path ckpt = checkpoint_dir(a.checkpoint, a.latest);
-    txl::CharTokenizer vocab;
-    RunConfig rc;
-    load_run(ckpt, vocab, rc);
-    say(describe_checkpoint(ckpt));
-    return with_model(rc.model, rc.encoding, rc.size, [&](auto tag) {
-        using Model = typename decltype(tag)::type;
-        auto model = load_model<Model>(ckpt, vocab.size());
+    return with_checkpoint(a.checkpoint, a.latest, say, [&](auto& model, const RunConfig& rc, const auto& vocab) {
+        using Model = std::decay_t<decltype(model)>;
         const std::size_t mem = a.mem_len >= 0 ? std::size_t(a.mem_len) : rc.train.mem_len;
-        for (auto& l : model->transformer.layers) {
+        for (auto& l : model.transformer.layers) {
             // Distances beyond `clamp_len` use the encoding (sinusoidal) or the table rows
             // (learned) of `clamp_len`.
             if (a.clamp_len >= 0) l.self_attn.clamp_len = std::size_t(a.clamp_len);
@@ -58,7 +67,7 @@ int run_eval(const EvalArgs& a, const Say& say) {
         const Text text = load_text(find_text(a.data, say), &vocab);
         txl::check<txl::error>(mem + rc.train.seq_len <= C::P, "--mem-len ", mem,
                                ": mem_len + seq_len must be <= P = ", C::P);
-        const auto r = txl::evaluate(*model, text.valid, rc.train.batch, rc.train.seq_len, mem);
+        const auto r = txl::evaluate(model, text.valid, rc.train.batch, rc.train.seq_len, mem);
         say("evaluated " + std::to_string(r.tokens) + " validation characters, model " + rc.model + ", encoding " +
             rc.encoding + ", size " + rc.size + ", seq_len " + std::to_string(rc.train.seq_len) + ", batch " +
             std::to_string(rc.train.batch) +
@@ -86,21 +95,15 @@ struct SampleArgs {
 /// remembers `mem_len` positions; one without sees a window of the last `seq_len` characters,
 /// the context it was trained on.
 int run_sample(const SampleArgs& a, const Say& say) {
-    const fs::path ckpt = checkpoint_dir(a.checkpoint, a.latest);
-    txl::CharTokenizer vocab;
-    RunConfig rc;
-    load_run(ckpt, vocab, rc);
-    say(describe_checkpoint(ckpt));
-    return with_model(rc.model, rc.encoding, rc.size, [&](auto tag) {
-        using Model = typename decltype(tag)::type;
-        auto model = load_model<Model>(ckpt, vocab.size());
+    return with_checkpoint(a.checkpoint, a.latest, say, [&](auto& model, const RunConfig& rc, const auto& vocab) {
+        using Model = std::decay_t<decltype(model)>;
         const auto prompt = vocab.encode(a.prompt);  // throws on a character outside the vocabulary
         txl::SampleOptions so;
         so.mem_len =
             a.mem_len >= 0 ? std::size_t(a.mem_len) : (Model::has_memory ? rc.train.mem_len : rc.train.seq_len - 1);
         so.temperature = a.temperature, so.top_k = a.top_k, so.seed = a.seed;
         std::cout << a.prompt;
-        txl::sample(*model, prompt, a.length, so,
+        txl::sample(model, prompt, a.length, so,
                     [&](std::int64_t id) { std::cout << vocab.decode(id) << std::flush; });
         std::cout << "\n";
         return 0;
