@@ -149,8 +149,8 @@ public:
         src_embed.forward(tokens.data(), T, B, c.stack.x[0].data());
 
         // Per layer $l$: $mem_l$ `[M, B, d]`, and (inference, if the model can use them) the
-        // memory's cached $k_l$, $v_l$ `[M, B, d]`, which equal $\text{LN}(mem_l) W_k^\top$ and
-        // $\text{LN}(mem_l) W_v^\top + b_v$ while the weights are fixed.
+        // memory's cached $k_l$, $v_l$ `[M, B, d]`: what the layer's attention would compute
+        // again from $mem_l$, as long as the weights are fixed.
         std::array<const S*, n_layers> mem_ptr{}, k_ptr{}, v_ptr{};
         const bool cached = kv_cacheable && M > 0 && mem.has_kv();
         for (std::size_t l = 0; l < n_layers; ++l) {
@@ -223,7 +223,7 @@ public:
     std::vector<ParamRef<S>> parameter_refs() { return txl::parameter_refs<S>(*this); }
 
     std::size_t parameter_count() {
-        std::size_t n = 0;  // $\sum_{\text{tensors}} |\theta|$ (each shared tensor once: `visit` lists it once)
+        std::size_t n = 0;  // $\sum_{\text{tensors}} |\theta|$ over what `visit` lists
         visit([&](const std::string&, auto& p) { n += p.value.size(); });
         return n;
     }
