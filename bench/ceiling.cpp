@@ -11,7 +11,7 @@
 #include <iostream>
 #include <vector>
 
-#include <txl/tensor.hpp>
+#include <txl/core/tensor.hpp>
 
 namespace {
 #if defined(__AVX512F__)

@@ -1,7 +1,7 @@
 #include <doctest/doctest.h>
 
-#include <txl/config.hpp>
-#include <txl/errors.hpp>
+#include <txl/core/config.hpp>
+#include <txl/core/errors.hpp>
 #include <txl/version.hpp>
 
 TEST_CASE("Config: derived sizes") {

@@ -4,7 +4,7 @@
 #include <fstream>
 #include <unistd.h>
 
-#include <txl/data.hpp>
+#include <txl/data/data.hpp>
 
 TEST_CASE("utf8: decode and encode round-trip; malformed input throws") {
     const std::string s = "a\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80\n";  // a é € 😀 newline

@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include <txl/memory.hpp>
+#include <txl/model/memory.hpp>
 
 namespace {
 txl::tensor<double, 3> segment(std::size_t T, double start) {

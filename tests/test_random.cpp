@@ -4,7 +4,8 @@
 #include <sstream>
 #include <vector>
 
-#include <txl/random.hpp>
+#include <txl/blocks/dropout.hpp>
+#include <txl/core/random.hpp>
 
 TEST_CASE("Rng: a seed repeats, and its state round-trips through a stream") {
     txl::Rng a(5), b(5);

@@ -7,7 +7,7 @@
 #include <thread>
 #include <vector>
 
-#include <txl/tensor.hpp>
+#include <txl/core/tensor.hpp>
 
 TEST_CASE("parallel_tasks: every task exactly once, many loops back to back, nested loops serial") {
     for (std::size_t tasks : {1, 2, 3, 7, 64, 1000}) {

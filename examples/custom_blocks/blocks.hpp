@@ -4,7 +4,7 @@
 ///
 /// Nothing here is part of the library: this is what a user writes to put a block of their own
 /// into a slot of `txl::AutoregressiveModel` (the contracts: `docs/slots.md`, checked by
-/// `txl/slots.hpp` when the model type is formed). Each block has a forward, a hand-derived
+/// `txl/blocks/slots.hpp` when the model type is formed). Each block has a forward, a hand-derived
 /// backward, and is checked against finite differences with `txl/testing/gradcheck.hpp`
 /// (`main.cpp`, and `tests/test_slots.cpp`).
 ///

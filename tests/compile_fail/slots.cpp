@@ -1,7 +1,7 @@
 // A program that puts a wrong block into a slot must not compile, and the compiler's message
 // must name the slot and what is missing. ctest builds this file once per TXL_CF_* case and
 // matches the message (tests/CMakeLists.txt); TXL_CF_NONE is the control that must compile.
-#include <txl/model.hpp>
+#include <txl/model/model.hpp>
 
 using C = txl::Config<float, 32, 2, 64, 2, 64>;
 

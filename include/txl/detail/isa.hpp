@@ -18,7 +18,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "../errors.hpp"
+#include "../core/errors.hpp"
 
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
 #define TXL_X86_KERNELS 1

@@ -1,0 +1,311 @@
+#pragma once
+/// @file blocks/attention_core.hpp
+/// # What the two relative attentions share
+///
+/// labml writes its relative attention as a subclass of the plain multi-head attention that
+/// overrides only `get_scores`. txl does the same: `RelativeMultiHeadAttention` (learned
+/// tables, labml) and `SinusoidalRelativeAttention` (the paper's sinusoids with $u$ and $v$)
+/// both derive from `AttentionCore`, which holds everything that is the same in both, so a
+/// reader of either header sees only what makes it different: its projections and its
+/// position term.
+///
+/// Per batch row $b$ and head $h$, with the $T$ queries at positions $M .. M + T - 1$ and the
+/// $K = M + T$ keys at positions $0 .. K - 1$:
+/// 1. **content scores** $A_{bh} = (q + u)_{bh}\, k_{bh}^\top$ `[T, K]` (terms (a) and (c) of
+///    the paper's eq. (4); `content_scores`);
+/// 2. the subclass adds its **position scores** (terms (b) and (d)) through the **shift**:
+///    it computes $X = q' R_{win}^\top$ `[T*B, W]` for a window of $W$ table rows
+///    (distances $W - 1$ down to 0) and `add_shifted` adds $X_{(i,b),\,c(i,j)}$ to
+///    $A_{bh,ij}$, where column $c(i,j) = W - 1 - \min(M + i - j,\ W - 1)$ holds distance
+///    $M + i - j$ (distances past the window read column 0, the clamp);
+/// 3. **weights** $a_{ij} = \operatorname{softmax}_j(A_{ij} / \sqrt{d_k})$ over the visible
+///    keys $j \in [\,\text{first\_visible}(M, i),\ M + i\,]$, 0 elsewhere; then dropout on
+///    the weights, $\tilde a = a \odot m / (1 - p)$ (training only);
+/// 4. **values** $o_{bh} = \tilde a_{bh} V_{bh}$ `[T, d_k]`, heads concatenated into
+///    $o$ `[T*B, d_{model}]` for the subclass's output projection (`attend`).
+///
+/// **Backward** (`backward_core`), from $\partial L/\partial o$ (the subclass's output
+/// projection writes it):
+/// * values: $\partial L/\partial \tilde a_{bh} = (\partial L/\partial o_{bh})\, V_{bh}^\top$ and
+///   $\partial L/\partial V_{bh} = \tilde a_{bh}^\top\, \partial L/\partial o_{bh}$;
+/// * dropout: $\partial L/\partial a = \partial L/\partial \tilde a \odot m / (1 - p)$;
+/// * softmax: for one row $a = \operatorname{softmax}(s)$ the Jacobian is
+///   $\partial a_j / \partial s_k = a_j(\delta_{jk} - a_k)$, so with
+///   $\partial_{a_j} = \partial L/\partial a_j$,
+///   $\partial L/\partial s_k = \sum_j \partial_{a_j} a_j (\delta_{jk} - a_k)
+///   = a_k\big(\partial_{a_k} - \sum_j a_j \partial_{a_j}\big)$; the scale $1/\sqrt{d_k}$ gives
+///   $g_{ij} = a_{ij}\big(\partial_{a_{ij}} - \sum_{j'} a_{ij'}\partial_{a_{ij'}}\big)/\sqrt{d_k}$,
+///   zero on masked keys (where $a = 0$);
+/// * content term: $\partial L/\partial (q+u)_{bh} = g_{bh} K_{bh}$,
+///   $\partial L/\partial K_{bh} = g_{bh}^\top (q + u)_{bh}$, and
+///   $\partial L/\partial u_h = \sum_{i,b} \partial L/\partial (q+u)_{i,b,h}$ ($q$ and $u$ enter as a sum);
+/// * the position term's $g$ goes back through the shift with `shift_back`:
+///   $\bar X_{(i,b),\,c(i,j)} \mathrel{+}= g_{bh,ij}$ (the subclass then does its two GEMMs).
+///
+/// **Layout.** Activations are `[rows*B, d_model]` (row $t B + b$, heads side by side). The
+/// per-(b, h) products run on head-major copies `[B, H, rows, d_k]` (`detail/attention_ops.hpp`
+/// says why); with $B = 1$ a head's rows are already `d_model` apart and $k$, $v$ are used in
+/// place (sampling attends over the whole memory for every new character).
+///
+/// **The key/value cache** (inference): `keys(cache)` and `values(cache)` give the `[K*B, d]`
+/// keys and values a forward attended over; the memory keeps those of its rows, and a later
+/// forward given them projects only its new rows. Such a forward has no backward.
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "../detail/attention_ops.hpp"
+#include "dropout.hpp"
+#include "../core/errors.hpp"
+#include "../core/tensor.hpp"
+
+namespace txl {
+
+/// @tparam S   scalar type.
+/// @tparam H   heads.
+/// @tparam d_k width of a head ($d_{model} = H d_k$).
+template <class S, std::size_t H, std::size_t d_k>
+class AttentionCore {
+public:
+    using scalar = S;
+    static constexpr std::size_t d_model = H * d_k;
+    /// The machinery: per-head products, parallel loops, head-major copies, SIMD softmax.
+    using ops = detail::AttentionOps<S, H, d_k>;
+    using kernels [[deprecated("renamed txl::AttentionCore::ops")]] = ops;
+
+    /// What a forward keeps for its backward (each attention's own `Cache` adds its part).
+    struct Cache {
+        std::size_t M = 0, T = 0, B = 0;
+        tensor<S, 2> k, v;             ///< `[K*B, d_model]` (also what the key/value cache keeps)
+        tensor<S, 4> qu_h;             ///< `[B, H, T, d_k]`: $q + u$, head-major
+        tensor<S, 4> k_h, v_h;         ///< `[B, H, K, d_k]`: $k$, $v$, head-major (when B > 1)
+        tensor<S, 4> o_h;              ///< `[B, H, T, d_k]`: $\tilde a V$ per head (when B > 1)
+        tensor<S, 4> a, a_drop, mask;  ///< `[B, H, T, K]`: weights, after dropout, dropout mask
+        tensor<S, 2> o;                ///< `[T*B, d_model]` heads concatenated
+        tensor<S, 2> pos;              ///< `[T*B, W]` workspace: $X$, then $\bar X$
+        tensor<S, 2> d_o, dq;          ///< `[T*B, d_model]` backward workspace
+        tensor<S, 2> dk, dv;           ///< `[K*B, d_model]` backward workspace
+        tensor<S, 4> d_oh, dq_h;       ///< `[B, H, T, d_k]` backward workspace, head-major
+        tensor<S, 4> dk_h, dv_h;       ///< `[B, H, K, d_k]` backward workspace, head-major
+        tensor<S, 4> g;                ///< `[B, H, T, K]` gradient of the scores
+        bool dropped = false;          ///< dropout ran on the weights
+        bool kv_cached = false;        ///< forward reused the memory's keys and values: no backward
+        bool head_major = true;        ///< false with B = 1: k and v used in place
+
+        const S* weights() const { return dropped ? a_drop.data() : a.data(); }
+        const S* key_block(std::size_t b, std::size_t h) const {
+            return head_major ? &k_h(b, h, 0, 0) : k.data() + h * d_k;
+        }
+        const S* value_block(std::size_t b, std::size_t h) const {
+            return head_major ? &v_h(b, h, 0, 0) : v.data() + h * d_k;
+        }
+        std::size_t kv_ld() const { return head_major ? d_k : d_model; }
+    };
+
+    /// The key/value cache capability (see `slots.hpp`): the keys and values `[K*B, d_model]`
+    /// of the K rows the last forward attended over.
+    const tensor<S, 2>& keys(const Cache& c) const { return c.k; }
+    const tensor<S, 2>& values(const Cache& c) const { return c.v; }
+
+    /// Dropout on the attention weights, probability `p` (the paper's `dropatt`).
+    void set_dropout(S p) { dropout.p = p; }
+
+    /// The paper's evaluation mask `same_length`, given as its length $L$ (0, the default, is
+    /// the causal mask): query $i$ sees only the keys at distance $0 .. L - 1$,
+    /// $j \ge M + i + 1 - L$, so that every query attends to the same number of keys ($L$,
+    /// once the memory is full).
+    std::size_t same_length = 0;
+    /// The first key query $i$ sees: $\max(0,\ M + i + 1 - L)$ with `same_length` $= L$, else 0.
+    std::size_t first_visible(std::size_t M, std::size_t i) const {
+        return same_length && M + i + 1 > same_length ? M + i + 1 - same_length : 0;
+    }
+
+    /// One row of attention weights by the formula, with `std::exp`:
+    /// $a_j = e^{s x_j - \max} / \sum_{j' < \text{visible}} e^{s x_{j'} - \max}$, 0 after `visible`.
+    /// `ops::softmax_row` is the same on SIMD batches; a test checks the two agree.
+    static void softmax_row_naive(S* row, std::size_t visible, std::size_t K, S scale) {
+        S mx = row[0] * scale;
+        for (std::size_t j = 0; j < visible; ++j) mx = std::max(mx, row[j] * scale);
+        S sum = 0;
+        for (std::size_t j = 0; j < visible; ++j) sum += (row[j] = std::exp(row[j] * scale - mx));
+        for (std::size_t j = 0; j < visible; ++j) row[j] /= sum;
+        for (std::size_t j = visible; j < K; ++j) row[j] = S(0);
+    }
+
+    Dropout<S> dropout;  ///< on the attention weights
+
+protected:
+    /// Throws unless $T \ge 1$ and $K = M + T \le P$ (what the position term can index).
+    static void check_keys(const char* who, std::size_t M, std::size_t T, std::size_t P) {
+        check(T >= 1, who, ": segment length T = 0, expected T >= 1");
+        check(M + T <= P, who, ": M + T = ", M, " + ", T, " = ", M + T,
+              " keys, but the relative position table holds at most P = ", P);
+    }
+    static void check_trainable(const char* who, const Cache& c) {
+        check<error>(!c.kv_cached, who,
+                     "::backward: the forward reused cached keys and values "
+                     "(inference only); run it without them to train");
+    }
+
+    /// Sizes the shared part of the cache for $M$ memory rows, $T$ queries, batch $B$.
+    static void prepare(std::size_t M, std::size_t T, std::size_t B, Cache& c) {
+        const std::size_t K = M + T;
+        c.M = M, c.T = T, c.B = B;
+        c.head_major = B > 1;
+        ensure_shape(c.k, {K * B, d_model});
+        ensure_shape(c.v, {K * B, d_model});
+        ensure_shape(c.qu_h, {B, H, T, d_k});
+        if (c.head_major) {
+            ensure_shape(c.k_h, {B, H, K, d_k});
+            ensure_shape(c.v_h, {B, H, K, d_k});
+            ensure_shape(c.o_h, {B, H, T, d_k});
+        }
+        ensure_shape(c.a, {B, H, T, K});
+        ensure_shape(c.o, {T * B, d_model});
+        ensure_shape(c.pos, {T * B, K});
+    }
+
+    /// Step 1: head-major copies of $q + u$ (`q[T*B, d]`, `u[H, d_k]`), $k$, $v$ (`c.k`, `c.v`)
+    /// and the content scores $A_{bh} = (q + u)_{bh}\, k_{bh}^\top$ `[T, d_k] x [d_k, K]` into `c.a`.
+    void content_scores(const S* q, const S* u, Cache& c) const {
+        const std::size_t T = c.T, B = c.B, K = c.M + c.T;
+        ops::to_heads(q, T, B, c.qu_h.data(), u);
+        if (c.head_major) {
+            ops::to_heads(c.k.data(), K, B, c.k_h.data());
+            ops::to_heads(c.v.data(), K, B, c.v_h.data());
+        }
+        ops::for_each_bh(B, T, K, [&](std::size_t b, std::size_t h) {
+            ops::head_gemm(Trans::No, Trans::Yes, T, K, d_k, &c.qu_h(b, h, 0, 0), d_k, c.key_block(b, h), c.kv_ld(),
+                           &c.a(b, h, 0, 0), K);
+        });
+    }
+
+    /// Step 2, the shift, for head $h$: $A_{bh,ij} \mathrel{+}= X_{(i,b),\,c} + \text{bias}_{c,h}$ for
+    /// the visible keys $j \le M + i$, with `x` = $X$ `[T*B, W]` and
+    /// $c = W - 1 - \min(M + i - j,\ W - 1)$. Row $i$ of $X$ is read from column
+    /// `base` $= W - 1 - (M + i) + \text{near}$ on, where the first `near` keys (farther than the
+    /// window reaches) all read column 0. Without a clamp $W = K$, `near` $= 0$ and
+    /// `base` $= T - 1 - i$: row $i$ shifted left by $T - 1 - i$. `bias` (`[W rows, H]`, may be
+    /// null) is a per-distance scalar read the same way. `scores` is $A$ `[B, H, T, K]`.
+    static void add_shifted(const S* x, std::size_t W, const S* bias, std::size_t h, std::size_t M, std::size_t T,
+                            std::size_t B, S* scores) {
+        const std::size_t K = M + T;
+        for_range(B, ops::parallel_worth_it(B, T, K), [&](std::size_t b) {
+            for (std::size_t i = 0; i < T; ++i) {
+                S* row = scores + ((b * H + h) * T + i) * K;
+                const std::size_t near = M + i + 1 > W ? M + i + 1 - W : 0, base = W - 1 + near - (M + i);
+                const S* xr = x + (i * B + b) * W + base;
+                if (bias) {
+                    const S* br = bias + base * H + h;
+                    for (std::size_t j = 0; j < near; ++j) row[j] += xr[0] + br[0];
+                    for (std::size_t j = near; j < M + i + 1; ++j) row[j] += xr[j - near] + br[(j - near) * H];
+                } else {
+                    for (std::size_t j = 0; j < near; ++j) row[j] += xr[0];
+                    for (std::size_t j = near; j < M + i + 1; ++j) row[j] += xr[j - near];
+                }
+            }
+        });
+    }
+
+    /// Steps 3 and 4: masked softmax of `c.a` (scores) into weights, dropout on them, and
+    /// $o = \text{concat}_h(\tilde a_{bh} V_{bh})$ into `c.o`.
+    void attend(Cache& c, Rng* rng) const {
+        const std::size_t M = c.M, T = c.T, B = c.B, K = M + T;
+        // $a_{ij} = \operatorname{softmax}_j(A_{ij} / \sqrt{d_k})$ over $j \in [\text{lo}, M + i]$;
+        // $a_{ij} = 0$ for the masked keys.
+        const S scale = S(1) / std::sqrt(S(d_k));
+        ops::for_each_bh(B, T, K, [&](std::size_t b, std::size_t h) {
+            for (std::size_t i = 0; i < T; ++i) {
+                S* row = &c.a(b, h, i, 0);
+                const std::size_t lo = first_visible(M, i);
+                ops::softmax_row(row + lo, M + i + 1 - lo, K - lo, scale);
+                std::fill(row, row + lo, S(0));
+            }
+        });
+
+        // $\tilde a = a \odot m / (1 - p)$ (training only).
+        c.dropped = dropout.active(rng);
+        if (c.dropped) {
+            ensure_shape(c.a_drop, c.a.shape());
+            ensure_shape(c.mask, c.a.shape());
+            std::copy(c.a.begin(), c.a.end(), c.a_drop.begin());
+            dropout.forward(c.a_drop.data(), c.a_drop.size(), c.mask.data(), *rng);
+        }
+
+        // $o_{bh} = \tilde a_{bh} V_{bh}$ `[T, K] x [K, d_k]`, then the heads side by side again.
+        const S* a = c.weights();
+        ops::for_each_bh(B, T, K, [&](std::size_t b, std::size_t h) {
+            ops::head_gemm(Trans::No, Trans::No, T, d_k, K, a + ((b * H + h) * T) * K, K, c.value_block(b, h),
+                           c.kv_ld(), c.head_major ? &c.o_h(b, h, 0, 0) : c.o.data() + h * d_k,
+                           c.head_major ? d_k : d_model);
+        });
+        if (c.head_major) ops::from_heads(c.o_h.data(), T, B, c.o.data());
+    }
+
+    /// The backward of steps 4, 3 and 1, from `c.d_o` $= \partial L/\partial o$ `[T*B, d]`: the
+    /// scores' gradient $g$ into `c.g` (for the subclass's position term), $\partial L/\partial (q+u)$
+    /// into `c.dq`, $\partial L/\partial k$ and $\partial L/\partial v$ into `c.dk`, `c.dv`, and
+    /// $\partial L/\partial u$ added to `du[H, d_k]`.
+    void backward_core(Cache& c, S* du) const {
+        const std::size_t M = c.M, T = c.T, B = c.B, K = M + T, nq = T * B, nk = K * B;
+        ensure_shape(c.dq, {nq, d_model});
+        ensure_shape(c.dk, {nk, d_model});
+        ensure_shape(c.dv, {nk, d_model});
+        ensure_shape(c.d_oh, {B, H, T, d_k});
+        ensure_shape(c.dq_h, {B, H, T, d_k});
+        ensure_shape(c.dk_h, {B, H, K, d_k});
+        ensure_shape(c.dv_h, {B, H, K, d_k});
+        ensure_shape(c.g, {B, H, T, K});
+        ops::to_heads(c.d_o.data(), T, B, c.d_oh.data());
+
+        const S scale = S(1) / std::sqrt(S(d_k));
+        const S* a_used = c.weights();
+        ops::for_each_bh(B, T, K, [&](std::size_t b, std::size_t h) {
+            S* g = &c.g(b, h, 0, 0);
+            // $\partial L/\partial \tilde a_{bh} = (\partial L/\partial o_{bh})\, V_{bh}^\top$ `[T, K]`,
+            // $\partial L/\partial V_{bh} = \tilde a_{bh}^\top\, \partial L/\partial o_{bh}$ `[K, d_k]`.
+            ops::head_gemm(Trans::No, Trans::Yes, T, K, d_k, &c.d_oh(b, h, 0, 0), d_k, c.value_block(b, h), c.kv_ld(),
+                           g, K);
+            ops::head_gemm(Trans::Yes, Trans::No, K, d_k, T, a_used + ((b * H + h) * T) * K, K, &c.d_oh(b, h, 0, 0),
+                           d_k, &c.dv_h(b, h, 0, 0), d_k);
+            // Through dropout: $\partial L/\partial a = \partial L/\partial \tilde a \odot m / (1-p)$.
+            if (c.dropped) Dropout<S>::backward(g, T * K, &c.mask(b, h, 0, 0));
+            // Through the softmax and the scale, row by row:
+            // $g_{ij} = a_{ij}\big(\partial_{a_{ij}} - \sum_{j'} a_{ij'} \partial_{a_{ij'}}\big) / \sqrt{d_k}$.
+            for (std::size_t i = 0; i < T; ++i)
+                ops::softmax_backward_row(g + i * K, &c.a(b, h, i, 0), first_visible(M, i), M + i + 1, K, scale);
+            // Content term: $\partial L/\partial (q+u)_{bh} = g_{bh} K_{bh}$ `[T, d_k]`,
+            // $\partial L/\partial K_{bh} = g_{bh}^\top (q+u)_{bh}$ `[K, d_k]`.
+            ops::head_gemm(Trans::No, Trans::No, T, d_k, K, g, K, c.key_block(b, h), c.kv_ld(), &c.dq_h(b, h, 0, 0),
+                           d_k);
+            ops::head_gemm(Trans::Yes, Trans::No, K, d_k, T, g, K, &c.qu_h(b, h, 0, 0), d_k, &c.dk_h(b, h, 0, 0), d_k);
+        });
+        // Back to the `[rows*B, d]` layout the projections' backward reads.
+        ops::from_heads(c.dq_h.data(), T, B, c.dq.data());
+        ops::from_heads(c.dk_h.data(), K, B, c.dk.data());
+        ops::from_heads(c.dv_h.data(), K, B, c.dv.data());
+        // $\partial L/\partial u \mathrel{+}= \sum_{i,b} \partial L/\partial (q+u)_{i,b}$.
+        add_column_sums(c.dq.data(), nq, d_model, du);
+    }
+
+    /// The backward of the shift for head $h$: $\bar X_{(i,b),\,c} = \sum g_{bh,ij}$ over the keys
+    /// $j$ that read column $c$ (one key per column inside the window; the `near` keys past it
+    /// add up in column 0), 0 in the columns $< $ `base` that no key of query $i$ reads.
+    /// `x` is $\bar X$ `[T*B, W]`.
+    void shift_back(std::size_t W, std::size_t h, S* x, const Cache& c) const {
+        const std::size_t M = c.M, T = c.T, B = c.B, K = M + T;
+        for_range(B, ops::parallel_worth_it(B, T, K), [&](std::size_t b) {
+            for (std::size_t i = 0; i < T; ++i) {
+                const S* gr = &c.g(b, h, i, 0);
+                S* row = x + (i * B + b) * W;
+                const std::size_t near = M + i + 1 > W ? M + i + 1 - W : 0, base = W - 1 + near - (M + i);
+                for (std::size_t col = 0; col < base; ++col) row[col] = S(0);
+                std::copy(gr + near, gr + M + i + 1, row + base);
+                for (std::size_t j = 0; j < near; ++j) row[0] += gr[j];
+            }
+        });
+    }
+};
+
+}  // namespace txl

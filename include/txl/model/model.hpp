@@ -1,0 +1,271 @@
+#pragma once
+/// @file model/model.hpp
+/// # The autoregressive model
+///
+/// $$\text{logits} = \text{generator}\big(\text{TransformerXL}(\text{embedding}(\text{tokens}), mem)\big)$$
+/// labml's `AutoregressiveModel` for Transformer-XL: `src_embed` ($E$, `[n_vocab, d_model]`),
+/// the layer stack `transformer` with its final LayerNorm, and `generator`, a linear layer
+/// `[n_vocab, d_model]` to the vocabulary. Mask: query $i$ of the segment sees all $M$ memory
+/// positions and the segment's keys $0..i$ (built into the attention's softmax).
+///
+/// **Composition.** The model is a type assembled from blocks in slots (`slots.hpp` checks
+/// each against its contract at compile time): the embedding, the layer (itself an attention
+/// block and a feed-forward block), the number of layers, the generator and the memory. The
+/// defaults are labml's, and two aliases name the models people mean:
+///
+/// ```cpp
+/// using C = txl::Config<float, 128, 4, 256, 6>;
+/// txl::TransformerXL<C> model(/*n_vocab*/ 65, /*seed*/ 1);   // labml's Transformer-XL
+/// txl::VanillaTransformer<C> plain(65, 1);                    // the same layers, no memory
+/// // Any slot by hand, e.g. a feed-forward of one's own:
+/// using Layer = txl::XLLayer<txl::RelativeMultiHeadAttention<C>, MyFeedForward<C>>;
+/// txl::AutoregressiveModel<C, Layer> mine(65, 1);
+///
+/// decltype(model)::Cache cache;  txl::Memory<float> mem;
+/// model.forward(tokens, mem, cache);          // cache.logits: [T, B, n_vocab]
+/// model.update_memory(mem, cache, 32);        // carry the segment into memory
+/// ```
+
+#include <array>
+#include <cstdint>
+#include <ostream>
+#include <sstream>
+#include <string>
+#include <type_traits>
+
+#include "../blocks/embedding.hpp"
+#include "../core/errors.hpp"
+#include "../blocks/feed_forward.hpp"
+#include "../blocks/generator.hpp"
+#include "layer_stack.hpp"
+#include "memory.hpp"
+#include "../core/random.hpp"
+#include "../blocks/relative_attention.hpp"
+#include "../blocks/sinusoidal_attention.hpp"
+#include "../blocks/slots.hpp"
+#include "../core/tensor.hpp"
+#include "../blocks/xl_layer.hpp"
+#include "../blocks/post_norm_layer.hpp"
+
+namespace txl {
+
+/// labml's layer: relative multi-head attention and a ReLU feed-forward, pre-LayerNorm.
+template <class C>
+using TransformerXLLayer = XLLayer<RelativeMultiHeadAttention<C>, FeedForward<C>>;
+
+/// @tparam C       a `txl::Config`; every block must be built on it.
+/// @tparam Layer   the layer slot (default: labml's `TransformerXLLayer<C>`).
+/// @tparam Mem     the memory slot: `XLMemory<C>` (labml) or `NoMemory<C>`.
+/// @tparam Embed   the embedding slot (default: `Embedding<C>`, labml's `src_embed`).
+/// @tparam Gen     the generator slot (default: `Generator<C>`, labml's `generator`).
+/// @tparam NLayers the number of layers (default: `C::n_layers`).
+template <class C, class Layer = TransformerXLLayer<C>, class Mem = XLMemory<C>, class Embed = Embedding<C>,
+          class Gen = Generator<C>, std::size_t NLayers = C::n_layers>
+class AutoregressiveModel {
+    static_assert(slot_checked<check_embedding_slot<Embed, C>>);
+    static_assert(slot_checked<check_layer_slot<Layer, C>>);
+    static_assert(slot_checked<check_generator_slot<Gen, C>>);
+    static_assert(slot_checked<check_memory_slot<Mem, C>>);
+
+public:
+    using config = C;
+    using S = typename C::scalar;
+    using scalar = S;
+    using Stack = LayerStack<Layer, NLayers>;
+    static constexpr std::size_t d_model = C::d_model, n_layers = NLayers;
+    /// Whether evaluation and sampling can reuse the memory's keys and values: the layer's
+    /// attention has a key/value cache and the memory block keeps rows by position
+    /// (`keeps_rows`), so the cached keys and values can follow its rule. Without either they
+    /// recompute them, exactly, more slowly.
+    static constexpr bool kv_cacheable = layer_has_kv_cache_v<Layer> && memory_keeps_rows_v<Mem>;
+    using memory_block = Mem;
+    /// Whether a segment sees the ones before it (false with `NoMemory`).
+    static constexpr bool has_memory = Mem::remembers;
+
+    struct Cache {
+        std::size_t T = 0, B = 0, M = 0;
+        tensor<std::int64_t, 2> tokens;  ///< `[T, B]`
+        typename Stack::Cache stack;
+        tensor<S, 3> logits;     ///< `[T, B, n_vocab]`
+        tensor<S, 3> d_out;      ///< `[T, B, d_model]` backward workspace
+        bool kv_cached = false;  ///< forward reused cached keys/values: no backward
+    };
+
+    /// A model with PyTorch's default initialisation drawn from `Rng(seed)`, in the order
+    /// embedding, layers 0..L-1 (attention q, k, v, o; feed-forward 1, 2), generator.
+    explicit AutoregressiveModel(std::size_t n_vocab, std::uint64_t seed = 0, S dropout = S(0))
+        : src_embed(n_vocab), generator(n_vocab) {
+        Rng rng(seed);
+        src_embed.init(rng);
+        transformer.init(rng);
+        generator.init(rng);
+        set_dropout(dropout);
+    }
+
+    std::size_t n_vocab() const { return src_embed.n_vocab(); }
+
+    void set_dropout(S p) { set_dropout(p, p); }
+    /// Residual and feed-forward dropout `p`, attention-weight dropout `p_att` (labml uses one
+    /// `p` for both; the paper's code has `dropout` and `dropatt`).
+    void set_dropout(S p, S p_att) {
+        check(p >= S(0) && p < S(1), "set_dropout: p = ", p, ", expected 0 <= p < 1");
+        check(p_att >= S(0) && p_att < S(1), "set_dropout: p_att = ", p_att, ", expected 0 <= p_att < 1");
+        for (auto& l : transformer.layers) set_dropout_if_any(l, p, p_att);
+    }
+
+    /// Throws `shape_error` unless `tokens` `[T, B]` and `mem` fit this model.
+    void check_inputs(const tensor<std::int64_t, 2>& tokens, const Memory<S>& mem) const {
+        const std::size_t T = tokens.shape()[0], B = tokens.shape()[1];
+        // $T \ge 1$, $B \ge 1$, every id in $[0, V)$; each $mem_l$ is `[M, B, d]`; $M + T$ within
+        // what the attention takes ($\le P$ for the relative tables).
+        check(T >= 1, "AutoregressiveModel::forward: segment length T = 0, expected T >= 1");
+        check(B >= 1, "AutoregressiveModel::forward: batch B = 0, expected B >= 1");
+        src_embed.check_tokens(tokens.data(), tokens.size());
+        const std::size_t M = mem.length();
+        if (!mem.layers.empty())
+            check(mem.layers.size() == n_layers, "AutoregressiveModel::forward: memory has ", mem.layers.size(),
+                  " layers, expected ", n_layers);
+        for (std::size_t l = 0; l < mem.layers.size(); ++l) {
+            const auto& s = mem.layers[l].shape();
+            check(s[0] == M && s[1] == B && s[2] == d_model, "AutoregressiveModel::forward: layer ", l, " memory is [",
+                  s[0], ", ", s[1], ", ", s[2], "], expected [", M, ", ", B, ", ", d_model,
+                  "] (memory length, batch of the tokens, d_model)");
+        }
+        check_lengths_if_any<Layer>(M, T);
+    }
+
+    /// ## Forward
+    /// `tokens[T, B]` with memory `mem` (length $M$, may be empty). Fills `cache.logits`.
+    /// `rng` draws dropout masks; `nullptr` (evaluation) disables dropout.
+    void forward(const tensor<std::int64_t, 2>& tokens, const Memory<S>& mem, Cache& c, Rng* rng = nullptr) const {
+        check_inputs(tokens, mem);
+        const std::size_t T = tokens.shape()[0], B = tokens.shape()[1], M = mem.length();
+        c.T = T, c.B = B, c.M = M;
+        ensure_shape(c.tokens, tokens.shape());
+        std::copy(tokens.begin(), tokens.end(), c.tokens.begin());
+        c.stack.x.resize(n_layers + 1);
+        ensure_shape(c.stack.x[0], {T, B, d_model});
+        // $x_0 = \text{embedding}(\text{tokens})$ `[T, B, d]`.
+        src_embed.forward(tokens.data(), T, B, c.stack.x[0].data());
+
+        // Per layer $l$: $mem_l$ `[M, B, d]`, and (inference, if the model can use them) the
+        // memory's cached $k_l$, $v_l$ `[M, B, d]`: what the layer's attention would compute
+        // again from $mem_l$, as long as the weights are fixed.
+        std::array<const S*, n_layers> mem_ptr{}, k_ptr{}, v_ptr{};
+        const bool cached = kv_cacheable && M > 0 && mem.has_kv();
+        for (std::size_t l = 0; l < n_layers; ++l) {
+            mem_ptr[l] = M ? mem.layers[l].data() : nullptr;
+            k_ptr[l] = cached ? mem.keys[l].data() : nullptr;
+            v_ptr[l] = cached ? mem.values[l].data() : nullptr;
+        }
+        c.kv_cached = cached;
+        // $x_{l+1} = \text{Layer}_l(x_l, mem_l)$ for $l = 0 .. L-1$, then $\text{out} = \text{LN}(x_L)$
+        // `[T, B, d]`.
+        transformer.forward(mem_ptr, M, c.stack, rng, cached ? &k_ptr : nullptr, cached ? &v_ptr : nullptr);
+
+        ensure_shape(c.logits, {T, B, n_vocab()});  // $[T, B, V]$
+        // $\text{logits} = \text{generator}(\text{out})$ `[T, B, n_vocab]`.
+        generator.forward(c.stack.out.data(), T * B, c.logits.data());
+    }
+
+    /// ## Backward
+    /// From `dlogits[T, B, n_vocab]` (e.g. from `cross_entropy`), accumulate the gradient of
+    /// every parameter. Nothing flows into the memory.
+    void backward(const S* dlogits, Cache& c) {
+        check<error>(!c.kv_cached,
+                     "AutoregressiveModel::backward: the forward used the memory's cached "
+                     "keys and values (Memory::kv_cache, inference only)");
+        const std::size_t n = c.T * c.B;
+        ensure_shape(c.d_out, {c.T, c.B, d_model});
+        // The chain in reverse: $\partial L/\partial\,\text{out} = \text{generator}'^\top \partial L/\partial\,\text{logits}$,
+        // $\partial L/\partial x_0 = \text{stack}'^\top \partial L/\partial\,\text{out}$, then the embedding's scatter-add.
+        generator.backward(c.stack.out.data(), dlogits, n, c.d_out.data());
+        const auto& dx0 = transformer.backward(c.d_out.data(), c.stack);
+        src_embed.backward(c.tokens.data(), dx0.data(), c.T, c.B);
+    }
+
+    /// Carry this segment into `mem` as the memory block says (`XLMemory`: layer inputs
+    /// appended, the last `mem_len` rows kept; `NoMemory`: nothing). With `mem.kv_cache` and a
+    /// model that can cache (`kv_cacheable`), the keys and values follow by the block's own
+    /// rule; otherwise `mem` keeps none, and the next forward recomputes them.
+    void update_memory(Memory<S>& mem, const Cache& c, std::size_t mem_len) const {
+        // $mem_l \leftarrow \text{rule}(mem_l, x_l)$ for every layer (`XLMemory`: the last
+        // `mem_len` rows of $[\,mem_l;\ x_l\,]$), a constant to the next segment; with the cache,
+        // $k_l \leftarrow \text{rule}(k_l^{mem}, k_l^{seg})$ and the same for $v_l$ (`Memory::carry_kv`).
+        if constexpr (kv_cacheable) {
+            if (mem.kv_cache && mem_len > 0) {
+                std::array<const tensor<S, 2>*, n_layers> k{}, v{};
+                for (std::size_t l = 0; l < n_layers; ++l) {
+                    k[l] = &transformer.layers[l].keys(c.stack.layer[l]);
+                    v[l] = &transformer.layers[l].values(c.stack.layer[l]);
+                }
+                mem.carry_kv(memory, k.data(), v.data(), n_layers, c.M, c.T, c.B, mem_len, c.kv_cached);
+                memory.update(mem, c.stack.x.data(), n_layers, mem_len);
+                return;
+            }
+        }
+        memory.update(mem, c.stack.x.data(), n_layers, mem_len);
+        mem.keys.clear();
+        mem.values.clear();
+    }
+
+    /// Visit every parameter as `(name, Param&)` with labml's `state_dict` names.
+    template <class F>
+    void visit(F&& f, const std::string& prefix = "") {
+        src_embed.visit(f, prefix + "src_embed.");
+        transformer.visit(f, prefix + "transformer.");
+        generator.visit(f, prefix + "generator.");
+    }
+
+    void zero_grad() { txl::zero_grad(*this); }
+
+    /// Flat views of every parameter (see `ParamRef`), for optimizers and clipping.
+    std::vector<ParamRef<S>> parameter_refs() { return txl::parameter_refs<S>(*this); }
+
+    std::size_t parameter_count() {
+        std::size_t n = 0;  // $\sum_{\text{tensors}} |\theta|$ over what `visit` lists
+        visit([&](const std::string&, auto& p) { n += p.value.size(); });
+        return n;
+    }
+
+    /// The model's structure, one line per parameter tensor, with its shape.
+    std::string describe() {
+        std::ostringstream s;
+        s << "AutoregressiveModel<" << (std::is_same_v<S, float> ? "float" : "double") << ", d_model=" << d_model
+          << ", heads=" << C::heads << ", d_ff=" << C::d_ff << ", layers=" << n_layers << ", P=" << C::P
+          << ">, n_vocab=" << n_vocab() << "\n"
+          << "  embedding " << block_name<Embed>("(custom)") << ", layer " << block_name<Layer>("(custom)") << " x "
+          << n_layers << ", generator " << block_name<Gen>("(custom)") << ", memory " << block_name<Mem>("(custom)")
+          << "\n";
+        visit([&](const std::string& name, auto& p) {
+            s << "  " << name << " [";
+            for (std::size_t i = 0; i < p.value.dimension(); ++i) s << (i ? ", " : "") << p.value.shape()[i];
+            s << "]\n";
+        });
+        s << "  parameters: " << parameter_count() << "\n";
+        return s.str();
+    }
+
+    Embed src_embed;
+    Stack transformer;
+    Gen generator;
+    /// The memory block: what a segment leaves for the next. (The remembered states are a
+    /// `Memory<S>` the caller owns, like the cache.)
+    Mem memory;
+};
+
+/// labml's Transformer-XL: relative attention, memory of `mem_len` layer inputs.
+template <class C>
+using TransformerXL = AutoregressiveModel<C>;
+
+/// Transformer-XL with the paper's own attention: sinusoidal distances projected per layer,
+/// biases $u$ and $v$ (`SinusoidalRelativeAttention`), in labml's pre-LayerNorm layer.
+template <class C>
+using SinusoidalTransformerXL = AutoregressiveModel<C, XLLayer<SinusoidalRelativeAttention<C>, FeedForward<C>>>;
+
+/// The same layers without memory: a plain causal Transformer over each segment (with the
+/// relative position scores), the baseline the paper compares against.
+template <class C>
+using VanillaTransformer = AutoregressiveModel<C, TransformerXLLayer<C>, NoMemory<C>>;
+
+}  // namespace txl
