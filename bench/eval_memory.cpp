@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
         auto window = txl::tensor<std::int64_t, 2>::from_shape({L, 1});
         for (std::size_t i = 0; i < L; ++i) window(i, 0) = std::int64_t(i * 7 % 65);
         txl::Memory<float> none, mem;
-        mem.kv_cache = true;  // inference: reuse the memory's keys and values
+        mem.reuse_keys_values = true;  // inference: reuse the memory's keys and values
         // Recompute: the whole window, once per predicted token (warm-up run first).
         model.forward(window, none, cache);
         const std::size_t full_reps = std::max<std::size_t>(1, reps * 128 / L / 4);

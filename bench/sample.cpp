@@ -20,7 +20,7 @@ int main(int argc, char** argv) {
     Model model(65, 1);
     Model::Cache cache;
     txl::Memory<float> mem;
-    mem.kv_cache = true;  // inference: reuse the memory's keys and values
+    mem.reuse_keys_values = true;  // inference: reuse the memory's keys and values
     auto x = txl::tensor<std::int64_t, 2>::from_shape({1, 1});
     x(0, 0) = 0;
     auto step = [&] {

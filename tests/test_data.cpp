@@ -4,7 +4,11 @@
 #include <fstream>
 #include <unistd.h>
 
-#include <txl/data/data.hpp>
+#include <txl/data/char_tokenizer.hpp>
+#include <txl/data/loader.hpp>
+#include <txl/data/text_file.hpp>
+#include <txl/data/token_ids.hpp>
+#include <txl/data/utf8.hpp>
 
 TEST_CASE("utf8: decode and encode round-trip; malformed input throws") {
     const std::string s = "a\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80\n";  // a é € 😀 newline

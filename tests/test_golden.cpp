@@ -82,7 +82,7 @@ void run_golden(const Set& set, double tol) {
         model.update_memory(mem, cache, mem_len);
         for (std::size_t l = 0; l < Model::config::n_layers; ++l)
             compare("memory of layer " + std::to_string(l) + " after segment " + id,
-                    rel_error(mem.layers[l], load_ref("mem_" + id + "_" + std::to_string(l) + ".npy",
+                    rel_error(mem.states[l], load_ref("mem_" + id + "_" + std::to_string(l) + ".npy",
                                                       std::array<std::size_t, 3>{mem.length(), B, D})));
     }
     double worst_grad = 0;

@@ -20,11 +20,11 @@ TEST_CASE("Memory: merge keeps the last mem_len positions, oldest first") {
     s[0] = segment(3, 3.0);  // positions 3, 4, 5
     mem.update(s.data(), 1, 4);
     REQUIRE(mem.length() == 4);
-    CHECK(mem.layers[0](0, 0, 0) == 2.0);  // 2, 3, 4, 5
-    CHECK(mem.layers[0](3, 1, 2) == 5.0);
+    CHECK(mem.states[0](0, 0, 0) == 2.0);  // 2, 3, 4, 5
+    CHECK(mem.states[0](3, 1, 2) == 5.0);
     s[0] = segment(6, 10.0);  // longer than mem_len: only the new segment's tail remains
     mem.update(s.data(), 1, 4);
-    CHECK(mem.layers[0](0, 0, 0) == 12.0);
+    CHECK(mem.states[0](0, 0, 0) == 12.0);
     mem.update(s.data(), 1, 0);  // mem_len = 0: no memory
     CHECK(mem.empty());
 }
@@ -43,10 +43,10 @@ TEST_CASE("Memory: steady-state updates reuse their buffers") {
     mem.update(s.data(), 1, 4);
     mem.update(s.data(), 1, 4);
     mem.update(s.data(), 1, 4);
-    const double* a = mem.layers[0].data();
+    const double* a = mem.states[0].data();
     mem.update(s.data(), 1, 4);
     mem.update(s.data(), 1, 4);
-    CHECK(mem.layers[0].data() == a);  // ping-pong between two buffers of the same shape
+    CHECK(mem.states[0].data() == a);  // ping-pong between two buffers of the same shape
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -73,7 +73,7 @@ double cache_on_off_difference(std::size_t mem_len, bool expect_cached) {
     txl_test::randomize(model, 8);
     typename Model::Cache a, b;
     txl::Memory<double> plain, cached;
-    cached.kv_cache = true;
+    cached.reuse_keys_values = true;
     std::mt19937_64 g(4);
     double worst = 0;
     for (std::size_t seg = 0; seg < 5; ++seg) {
@@ -82,26 +82,26 @@ double cache_on_off_difference(std::size_t mem_len, bool expect_cached) {
         for (auto& v : x) v = std::int64_t(g() % 7);
         model.forward(x, plain, a);
         model.forward(x, cached, b);
-        CHECK(b.kv_cached == (expect_cached && seg > 0));
+        CHECK(b.reused_keys_values == (expect_cached && seg > 0));
         for (std::size_t i = 0; i < a.logits.size(); ++i)
             worst = std::max(worst, std::abs(a.logits.data()[i] - b.logits.data()[i]));
         model.update_memory(plain, a, mem_len);
         model.update_memory(cached, b, mem_len);
         CHECK(cached.length() == plain.length());
-        CHECK(cached.has_kv() == expect_cached);
+        CHECK(cached.has_keys_values() == expect_cached);
     }
     return worst;
 }
 }  // namespace
 
-TEST_CASE("Memory::kv_cache: a memory block keeping other rows than the last M caches by its own rule") {
+TEST_CASE("Memory::reuse_keys_values: a memory block keeping other rows than the last M caches by its own rule") {
     using Strided = txl::AutoregressiveModel<CM, txl::TransformerXLLayer<CM>, custom::StridedMemory<CM>>;
-    static_assert(Strided::kv_cacheable);
+    static_assert(Strided::reuses_keys_values);
     CHECK(cache_on_off_difference<Strided>(4, true) < 1e-12);   // truncating: mem_len 4
     CHECK(cache_on_off_difference<Strided>(40, true) < 1e-12);  // never truncating
     // The same rule unannounced: no cache, so the cache flag changes nothing.
     using Silent = txl::AutoregressiveModel<CM, txl::TransformerXLLayer<CM>, SilentStridedMemory<CM>>;
-    static_assert(!Silent::kv_cacheable);
+    static_assert(!Silent::reuses_keys_values);
     CHECK(cache_on_off_difference<Silent>(4, false) == 0.0);
     // labml's rule, as before.
     CHECK(cache_on_off_difference<txl::TransformerXL<CM>>(4, true) < 1e-12);
@@ -113,13 +113,13 @@ TEST_CASE("StridedMemory: the old memory, then every second row of the segment e
     std::vector<txl::tensor<double, 3>> s{segment(5, 0.0)};  // positions 0..4: keeps 0, 2, 4
     rule.update(mem, s.data(), 1, 10);
     REQUIRE(mem.length() == 3);
-    CHECK(mem.layers[0](0, 0, 0) == 0.0);
-    CHECK(mem.layers[0](1, 1, 2) == 2.0);
-    CHECK(mem.layers[0](2, 0, 1) == 4.0);
+    CHECK(mem.states[0](0, 0, 0) == 0.0);
+    CHECK(mem.states[0](1, 1, 2) == 2.0);
+    CHECK(mem.states[0](2, 0, 1) == 4.0);
     s[0] = segment(4, 5.0);  // positions 5..8: keeps 6, 8; then the last 4 of 0 2 4 6 8
     rule.update(mem, s.data(), 1, 4);
     REQUIRE(mem.length() == 4);
-    CHECK(mem.layers[0](0, 0, 0) == 2.0);
-    CHECK(mem.layers[0](2, 0, 0) == 6.0);
-    CHECK(mem.layers[0](3, 1, 2) == 8.0);
+    CHECK(mem.states[0](0, 0, 0) == 2.0);
+    CHECK(mem.states[0](2, 0, 0) == 6.0);
+    CHECK(mem.states[0](3, 1, 2) == 8.0);
 }

@@ -23,7 +23,7 @@ txl::tensor<std::int64_t, 2> ones(std::size_t T, std::size_t B) {
 }
 txl::Memory<float> memory_of(std::size_t layers, std::size_t M, std::size_t B, std::size_t d) {
     txl::Memory<float> mem;
-    for (std::size_t i = 0; i < layers; ++i) mem.layers.push_back(txl::tensor<float, 3>::from_shape({M, B, d}));
+    for (std::size_t i = 0; i < layers; ++i) mem.states.push_back(txl::tensor<float, 3>::from_shape({M, B, d}));
     return mem;
 }
 using C1 = txl::Config<double, 8, 1, 12, 2, 8>;

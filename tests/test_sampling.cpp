@@ -58,12 +58,12 @@ TEST_CASE("sample: seeded, top-k restricts the choice, empty prompt throws") {
     CHECK_THROWS_AS(txl::sample(model, {}, 5, o), txl::shape_error);
 }
 
-TEST_CASE("Memory::kv_cache: reusing the memory's keys and values gives the same logits; no backward") {
+TEST_CASE("Memory::reuse_keys_values: reusing the memory's keys and values gives the same logits; no backward") {
     Model model(7, 2);
     txl_test::randomize(model, 8);
     Model::Cache a, b;
     txl::Memory<double> plain, cached;
-    cached.kv_cache = true;
+    cached.reuse_keys_values = true;
     std::mt19937_64 g(4);
     for (std::size_t seg = 0; seg < 5; ++seg) {
         const std::size_t T = seg % 2 ? 1 : 3;  // prompt-like and sampling-like segments
@@ -71,7 +71,7 @@ TEST_CASE("Memory::kv_cache: reusing the memory's keys and values gives the same
         for (auto& v : x) v = std::int64_t(g() % 7);
         model.forward(x, plain, a);
         model.forward(x, cached, b);
-        CHECK(b.kv_cached == (seg > 0));
+        CHECK(b.reused_keys_values == (seg > 0));
         double diff = 0;
         for (std::size_t i = 0; i < a.logits.size(); ++i)
             diff = std::max(diff, std::abs(a.logits.data()[i] - b.logits.data()[i]));
@@ -79,7 +79,7 @@ TEST_CASE("Memory::kv_cache: reusing the memory's keys and values gives the same
         CHECK(diff < 1e-12);
         model.update_memory(plain, a, 6);
         model.update_memory(cached, b, 6);
-        CHECK(cached.has_kv());
+        CHECK(cached.has_keys_values());
     }
     txl::tensor<double, 3> d = xt::zeros_like(b.logits);
     CHECK_THROWS_AS(model.backward(d.data(), b), txl::error);

@@ -85,18 +85,18 @@ TEST_CASE("SinusoidalTransformerXL: gradients over two segments (M < T, M > T)")
 
 TEST_CASE("SinusoidalTransformerXL: the key/value cache gives the same logits; names follow the paper's code") {
     using Model = txl::SinusoidalTransformerXL<txl::Config<double, 8, 2, 12, 2, 16>>;
-    static_assert(Model::kv_cacheable);
+    static_assert(Model::reuses_keys_values);
     {
         Model model(7, 2);
         randomize(model, 5);
         Model::Cache a, b;
         txl::Memory<double> plain, cached;
-        cached.kv_cache = true;
+        cached.reuse_keys_values = true;
         for (std::size_t seg = 0; seg < 4; ++seg) {
             const auto x = random_tokens(seg % 2 ? 3 : 2, 2, 7, unsigned(10 + seg));
             model.forward(x, plain, a);
             model.forward(x, cached, b);
-            CHECK(b.kv_cached == (seg > 0));
+            CHECK(b.reused_keys_values == (seg > 0));
             double diff = 0;
             for (std::size_t i = 0; i < a.logits.size(); ++i)
                 diff = std::max(diff, std::abs(a.logits.data()[i] - b.logits.data()[i]));

@@ -17,9 +17,9 @@ using AbsoluteXL = txl::AutoregressiveModel<C, txl::XLLayer<custom::CausalSelfAt
 static_assert(txl::check_attention_slot<txl::RelativeMultiHeadAttention<C>, C>::value);
 static_assert(txl::check_attention_slot<custom::CausalSelfAttention<C>, C>::value);
 static_assert(txl::check_feed_forward_slot<custom::GeluFeedForward<C>, C>::value);
-static_assert(txl::attention_has_kv_cache_v<txl::RelativeMultiHeadAttention<C>>);
-static_assert(!txl::attention_has_kv_cache_v<custom::CausalSelfAttention<C>>);
-static_assert(txl::TransformerXL<C>::kv_cacheable && !AbsoluteXL::kv_cacheable);
+static_assert(txl::attention_reuses_keys_values_v<txl::RelativeMultiHeadAttention<C>>);
+static_assert(!txl::attention_reuses_keys_values_v<custom::CausalSelfAttention<C>>);
+static_assert(txl::TransformerXL<C>::reuses_keys_values && !AbsoluteXL::reuses_keys_values);
 static_assert(txl::has_set_dropout_v<txl::FeedForward<C>> && !txl::has_set_dropout_v<custom::GeluFeedForward<C>>);
 static_assert(txl::TransformerXL<C>::has_memory && !txl::VanillaTransformer<C>::has_memory);
 

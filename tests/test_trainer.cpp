@@ -210,13 +210,13 @@ TEST_CASE("Trainer: gradient accumulation gives the whole batch's step (double p
         REQUIRE(pw.size() == ps.size());
         for (std::size_t i = 0; i < pw.size(); ++i) worst = std::max(worst, std::abs(pw[i] - ps[i]));
         CHECK(worst < 1e-10);
-        REQUIRE(tw.memory().layers.size() == ts.memory().layers.size());
+        REQUIRE(tw.memory().states.size() == ts.memory().states.size());
         double mem_worst = 0;
-        for (std::size_t l = 0; l < tw.memory().layers.size(); ++l) {
-            REQUIRE(tw.memory().layers[l].shape() == ts.memory().layers[l].shape());
-            for (std::size_t i = 0; i < tw.memory().layers[l].size(); ++i)
+        for (std::size_t l = 0; l < tw.memory().states.size(); ++l) {
+            REQUIRE(tw.memory().states[l].shape() == ts.memory().states[l].shape());
+            for (std::size_t i = 0; i < tw.memory().states[l].size(); ++i)
                 mem_worst =
-                    std::max(mem_worst, std::abs(tw.memory().layers[l].data()[i] - ts.memory().layers[l].data()[i]));
+                    std::max(mem_worst, std::abs(tw.memory().states[l].data()[i] - ts.memory().states[l].data()[i]));
         }
         CHECK(mem_worst < 1e-10);
     }

@@ -263,14 +263,14 @@ struct StridedMemory {
     static std::string name() { return "StridedMemory"; }
     static constexpr bool remembers = true;
     /// Every remembered row is a row of $[\,mem;\ x\,]$ picked by position alone: the key/value
-    /// cache may follow the same rule (`txl::Memory::carry_kv`).
+    /// cache may follow the same rule (`txl::Memory::carry_keys_values`).
     static constexpr bool keeps_rows = true;
 
     void update(txl::Memory<S>& mem, const txl::tensor<S, 3>* layer_inputs, std::size_t n_layers,
                 std::size_t mem_len) const {
         if (mem_len == 0) return mem.clear();
         const std::size_t M = mem.length();
-        mem.layers.resize(n_layers);
+        mem.states.resize(n_layers);
         for (std::size_t l = 0; l < n_layers; ++l) {
             const auto& x = layer_inputs[l];
             const std::size_t T = x.shape()[0], B = x.shape()[1], d = x.shape()[2], row = B * d;
@@ -281,10 +281,10 @@ struct StridedMemory {
             const std::size_t first = M + picked - keep;
             for (std::size_t r = first; r < M + picked; ++r) {
                 const S* src =
-                    r < M ? mem.layers[l].data() + r * row : x.data() + (T - 1 - 2 * (picked - 1 - (r - M))) * row;
+                    r < M ? mem.states[l].data() + r * row : x.data() + (T - 1 - 2 * (picked - 1 - (r - M))) * row;
                 std::copy(src, src + row, out.data() + (r - first) * row);
             }
-            mem.layers[l] = std::move(out);
+            mem.states[l] = std::move(out);
         }
     }
 };

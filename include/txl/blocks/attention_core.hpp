@@ -90,7 +90,7 @@ public:
         tensor<S, 4> dk_h, dv_h;       ///< `[B, H, K, d_k]` backward workspace, head-major
         tensor<S, 4> g;                ///< `[B, H, T, K]` gradient of the scores
         bool dropped = false;          ///< dropout ran on the weights
-        bool kv_cached = false;        ///< forward reused the memory's keys and values: no backward
+        bool reused_keys_values = false;        ///< forward reused the memory's keys and values: no backward
         bool head_major = true;        ///< false with B = 1: k and v used in place
 
         const S* weights() const { return dropped ? a_drop.data() : a.data(); }
@@ -143,7 +143,7 @@ protected:
               " keys, but the relative position table holds at most P = ", P);
     }
     static void check_trainable(const char* who, const Cache& c) {
-        check<error>(!c.kv_cached, who,
+        check<error>(!c.reused_keys_values, who,
                      "::backward: the forward reused cached keys and values "
                      "(inference only); run it without them to train");
     }

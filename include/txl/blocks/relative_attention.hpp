@@ -126,8 +126,8 @@ public:
         // $z$ = its last `T*B` rows. $q = z W_q^\top$ `[T*B, d]`.
         const S* z = kv + M * B * d_model;
         query.forward(z, nq, c.q.data());
-        c.kv_cached = M > 0 && k_mem && v_mem;
-        if (c.kv_cached) {
+        c.reused_keys_values = M > 0 && k_mem && v_mem;
+        if (c.reused_keys_values) {
             // Inference: the memory rows' $k$, $v$ are the cached ones; project only the
             // segment's: $k_{M..K} = z W_k^\top$, $v_{M..K} = z W_v^\top + b_v$.
             const std::size_t mb = M * B * d_model;

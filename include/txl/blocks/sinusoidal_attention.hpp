@@ -141,10 +141,10 @@ public:
         // $[\,q;\ k;\ v\,] = kv\, W_{qkv}^\top$ `[K*B, 3d]`; $q$ from the segment's rows only,
         // and $q + v$ (the position term's query) beside it. With cached keys and values, only
         // the segment's rows are projected and the memory's $k$, $v$ are the cached ones.
-        c.kv_cached = M > 0 && k_mem && v_mem;
-        const std::size_t first_row = c.kv_cached ? M * B : 0;
+        c.reused_keys_values = M > 0 && k_mem && v_mem;
+        const std::size_t first_row = c.reused_keys_values ? M * B : 0;
         qkv_net.forward(kv + first_row * d, nk - first_row, c.w.data() + first_row * 3 * d);
-        if (c.kv_cached) {
+        if (c.reused_keys_values) {
             std::copy(k_mem, k_mem + M * B * d, c.k.data());
             std::copy(v_mem, v_mem + M * B * d, c.v.data());
         }

@@ -229,10 +229,10 @@ inline constexpr bool has_set_dropout_v = detail::is_detected_v<detail::set_drop
 template <class B>
 inline constexpr bool has_check_lengths_v = detail::is_detected_v<detail::check_lengths_t, B>;
 template <class A>
-inline constexpr bool attention_has_kv_cache_v = detail::is_detected_v<detail::attn_forward_kv_t, A>&&
+inline constexpr bool attention_reuses_keys_values_v = detail::is_detected_v<detail::attn_forward_kv_t, A>&&
     detail::is_detected_v<detail::keys_t, A>&& detail::is_detected_v<detail::values_t, A>;
 template <class L>
-inline constexpr bool layer_has_kv_cache_v = detail::is_detected_v<detail::layer_forward_kv_t, L>&&
+inline constexpr bool layer_reuses_keys_values_v = detail::is_detected_v<detail::layer_forward_kv_t, L>&&
     detail::is_detected_v<detail::keys_t, L>&& detail::is_detected_v<detail::values_t, L>;
 
 /// Whether a memory block keeps rows of $[\,mem;\ x\,]$ by position alone

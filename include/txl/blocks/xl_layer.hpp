@@ -41,7 +41,7 @@ class XLLayer : public LayerParts<Attn, FF> {
 
 public:
     /// Whether the attention can reuse the memory's keys and values at inference.
-    static constexpr bool kv_cacheable = attention_has_kv_cache_v<Attn>;
+    static constexpr bool reuses_keys_values = attention_reuses_keys_values_v<Attn>;
     using S = typename Parts::S;
     static constexpr std::size_t d_model = Parts::d_model;
     using Parts::self_attn, Parts::feed_forward, Parts::norm_self_attn, Parts::norm_ff, Parts::dropout;
@@ -69,7 +69,7 @@ public:
     /// not normalised.
     void forward(const S* x, const S* mem, std::size_t M, std::size_t T, std::size_t B, S* y, Cache& c, Rng* rng,
                  const S* k_mem = nullptr, const S* v_mem = nullptr) const {
-        const bool cached = kv_cacheable && M > 0 && k_mem && v_mem;
+        const bool reused = reuses_keys_values && M > 0 && k_mem && v_mem;
         const std::size_t K = M + T, nq = T * B, nk = K * B, n = nq * d_model;
         c.M = M, c.T = T, c.B = B;
         ensure_shape(c.kv, {nk, d_model});
@@ -83,7 +83,7 @@ public:
         // $kv = [\,\text{LN}_{att}(mem);\ z\,]$, $z = \text{LN}_{att}(x)$: one LayerNorm (same $\gamma$,
         // $\beta$), memory rows first, `[K*B, d]`; $\hat x$ and $r$ kept for the backward.
         const std::size_t mb = M * B;
-        if (!cached) norm_self_attn.forward(mem, mb, c.kv.data(), c.xhat_att.data(), c.rstd_att.data());
+        if (!reused) norm_self_attn.forward(mem, mb, c.kv.data(), c.xhat_att.data(), c.rstd_att.data());
         norm_self_attn.forward(x, nq, c.kv.data() + mb * d_model, c.xhat_att.data() + mb * d_model,
                                c.rstd_att.data() + mb);
 
@@ -96,9 +96,9 @@ public:
 
         // $x' = x + \text{dropout}(\text{Attn}(z, kv))$ `[T*B, d]`, written into `y`.
         S* sub = c.sub.data();
-        if constexpr (kv_cacheable)
-            self_attn.forward(c.kv.data(), M, T, B, sub, c.attn, rng, cached ? k_mem : nullptr,
-                              cached ? v_mem : nullptr);
+        if constexpr (reuses_keys_values)
+            self_attn.forward(c.kv.data(), M, T, B, sub, c.attn, rng, reused ? k_mem : nullptr,
+                              reused ? v_mem : nullptr);
         else
             self_attn.forward(c.kv.data(), M, T, B, sub, c.attn, rng);
         if (drop) dropout.forward(sub, n, c.mask_att.data(), *drop);
@@ -150,11 +150,11 @@ public:
     }
 
     /// The key/value cache, passed on from the attention (present only if it has one).
-    template <class A = Attn, std::enable_if_t<attention_has_kv_cache_v<A>, int> = 0>
+    template <class A = Attn, std::enable_if_t<attention_reuses_keys_values_v<A>, int> = 0>
     const auto& keys(const Cache& c) const {
         return self_attn.keys(c.attn);
     }
-    template <class A = Attn, std::enable_if_t<attention_has_kv_cache_v<A>, int> = 0>
+    template <class A = Attn, std::enable_if_t<attention_reuses_keys_values_v<A>, int> = 0>
     const auto& values(const Cache& c) const {
         return self_attn.values(c.attn);
     }

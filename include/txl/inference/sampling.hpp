@@ -72,7 +72,7 @@ std::vector<std::int64_t> sample(const Model& model, const std::vector<std::int6
     check(o.mem_len < P, "sample: mem_len ", o.mem_len, " must be below P = ", P);
     typename Model::Cache cache;
     Memory<S> mem;
-    mem.kv_cache = true;  // fixed weights: keys and values of remembered positions are reused
+    mem.reuse_keys_values = true;  // fixed weights: keys and values of remembered positions are reused
     Rng rng(o.seed);
     const std::size_t V = model.n_vocab();
     tensor<std::int64_t, 2> x;

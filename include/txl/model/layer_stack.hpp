@@ -60,7 +60,7 @@ public:
         // the next memory read it).
         for (std::size_t l = 0; l < n_layers; ++l) {
             ensure_shape(c.x[l + 1], {T, B, d_model});
-            if constexpr (layer_has_kv_cache_v<Layer>) {
+            if constexpr (layer_reuses_keys_values_v<Layer>) {
                 if (k_mem && v_mem) {
                     layers[l].forward(c.x[l].data(), mem[l], M, T, B, c.x[l + 1].data(), c.layer[l], rng, (*k_mem)[l],
                                       (*v_mem)[l]);

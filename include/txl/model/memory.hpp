@@ -29,30 +29,31 @@ namespace txl {
 template <class S>
 class Memory {
 public:
-    /// Per layer `[M, B, d_model]`; empty (no layers) before the first segment.
-    std::vector<tensor<S, 3>> layers;
+    /// The remembered hidden states $mem_l$, one `[M, B, d_model]` tensor per layer $l$; empty
+    /// (no layers) before the first segment.
+    std::vector<tensor<S, 3>> states;
 
     /// Inference only: also keep each layer's keys and values of the remembered positions
     /// (`[M, B, d]`), so a forward projects only the new positions. Valid while the weights
     /// do not change (sampling, evaluation); a forward that used them has no backward. They
     /// are kept only where the memory block keeps rows by position (`keeps_rows`), by the
-    /// block's own rule (`carry_kv`); elsewhere they stay empty and every forward recomputes.
-    bool kv_cache = false;
+    /// block's own rule (`carry_keys_values`); elsewhere they stay empty and every forward recomputes.
+    bool reuse_keys_values = false;
     std::vector<tensor<S, 3>> keys, values;
 
-    bool empty() const { return layers.empty() || layers[0].shape()[0] == 0; }
+    bool empty() const { return states.empty() || states[0].shape()[0] == 0; }
     /// $M$, the number of remembered positions (0 when empty).
-    std::size_t length() const { return layers.empty() ? 0 : layers[0].shape()[0]; }
+    std::size_t length() const { return states.empty() ? 0 : states[0].shape()[0]; }
     void clear() {
-        layers.clear();
+        states.clear();
         keys.clear();
         values.clear();
     }
 
-    /// Cached keys and values usable for a segment of batch `B` (see `kv_cache`).
-    bool has_kv() const {
-        return kv_cache && !empty() && keys.size() == layers.size() && values.size() == layers.size() &&
-               keys[0].shape()[0] == length() && keys[0].shape()[1] == layers[0].shape()[1];
+    /// Cached keys and values usable for a segment of batch `B` (see `reuse_keys_values`).
+    bool has_keys_values() const {
+        return reuse_keys_values && !empty() && keys.size() == states.size() && values.size() == states.size() &&
+               keys[0].shape()[0] == length() && keys[0].shape()[1] == states[0].shape()[1];
     }
 
     /// The keys and values follow the states. A segment attended over $K = M + T$ positions:
@@ -64,32 +65,32 @@ public:
     /// `reused`: the forward took its memory keys from `keys`/`values`, which then already
     /// hold the first $M B$ rows.
     template <class Block, class Tensor2>
-    void carry_kv(const Block& block, const Tensor2* const* k, const Tensor2* const* v, std::size_t n_layers,
+    void carry_keys_values(const Block& block, const Tensor2* const* k, const Tensor2* const* v, std::size_t n_layers,
                   std::size_t M, std::size_t T, std::size_t B, std::size_t mem_len, bool reused) {
         carry_one(block, k, keys, n_layers, M, T, B, mem_len, reused);
         carry_one(block, v, values, n_layers, M, T, B, mem_len, reused);
     }
 
-    /// Append this segment's layer inputs (`states[l]`, `l < n_layers`, is `[T, B, d]`) and keep the last
+    /// Append this segment's layer inputs (`inputs[l]`, `l < n_layers`, is $x_l$ `[T, B, d]`) and keep the last
     /// `mem_len` positions. `mem_len = 0` keeps nothing. Reuses its buffers when the shape
     /// repeats, so a steady run allocates nothing here.
-    void update(const tensor<S, 3>* states, std::size_t n_layers, std::size_t mem_len) {
+    void update(const tensor<S, 3>* inputs, std::size_t n_layers, std::size_t mem_len) {
         if (mem_len == 0) {
             clear();
             return;
         }
         const std::size_t M = length();
-        if (!layers.empty())
-            check(layers.size() == n_layers, "Memory::update: memory has ", layers.size(), " layers, the segment has ",
+        if (!states.empty())
+            check(states.size() == n_layers, "Memory::update: memory has ", states.size(), " layers, the segment has ",
                   n_layers);
-        layers.resize(n_layers);
+        states.resize(n_layers);
         scratch_.resize(n_layers);
         for (std::size_t l = 0; l < n_layers; ++l) {
-            const auto& x = states[l];
+            const auto& x = inputs[l];
             const std::size_t T = x.shape()[0], B = x.shape()[1], d = x.shape()[2];
             if (M > 0)
-                check(layers[l].shape()[1] == B && layers[l].shape()[2] == d, "Memory::update: layer ", l,
-                      " memory is [", M, ", ", layers[l].shape()[1], ", ", layers[l].shape()[2], "], the segment is [",
+                check(states[l].shape()[1] == B && states[l].shape()[2] == d, "Memory::update: layer ", l,
+                      " memory is [", M, ", ", states[l].shape()[1], ", ", states[l].shape()[2], "], the segment is [",
                       T, ", ", B, ", ", d, "]");
             // $mem_l \leftarrow [\,mem_l;\ x_l\,]$, last `keep` $= \min(mem\_len, M + T)$ rows of
             // the `[M + T, B, d]` concatenation: `from_old` from the old memory, the rest from $x_l$.
@@ -98,10 +99,10 @@ public:
             const std::size_t row = B * d;
             auto& out = scratch_[l];
             ensure_shape(out, {keep, B, d});
-            if (from_old) std::copy(layers[l].data() + (M - from_old) * row, layers[l].data() + M * row, out.data());
+            if (from_old) std::copy(states[l].data() + (M - from_old) * row, states[l].data() + M * row, out.data());
             const std::size_t from_new = keep - from_old;
             std::copy(x.data() + (T - from_new) * row, x.data() + T * row, out.data() + from_old * row);
-            std::swap(layers[l], out);
+            std::swap(states[l], out);
         }
     }
 
@@ -115,26 +116,26 @@ private:
                    std::size_t M, std::size_t T, std::size_t B, std::size_t mem_len, bool reused) {
         Memory side;  // the keys (or values) as a memory of their own, on reused buffers
         std::swap(side.scratch_, kv_scratch_);
-        side.layers.resize(M ? n_layers : 0);
+        side.states.resize(M ? n_layers : 0);
         kv_segment_.resize(n_layers);
         for (std::size_t l = 0; l < n_layers; ++l) {
             const std::size_t rows = k[l]->shape()[0], d = k[l]->shape()[1];
-            check(rows == (M + T) * B, "Memory::carry_kv: layer ", l, " has ", rows,
+            check(rows == (M + T) * B, "Memory::carry_keys_values: layer ", l, " has ", rows,
                   " key rows, expected (M + T) B = ", (M + T) * B);
             if (M) {  // the old keys: the ones the forward reused, or its first M*B rows
                 if (reused)
-                    std::swap(side.layers[l], kept[l]);
+                    std::swap(side.states[l], kept[l]);
                 else {
-                    ensure_shape(side.layers[l], {M, B, d});
-                    std::copy(k[l]->data(), k[l]->data() + M * B * d, side.layers[l].data());
+                    ensure_shape(side.states[l], {M, B, d});
+                    std::copy(k[l]->data(), k[l]->data() + M * B * d, side.states[l].data());
                 }
             }
             ensure_shape(kv_segment_[l], {T, B, d});
             std::copy(k[l]->data() + M * B * d, k[l]->data() + rows * d, kv_segment_[l].data());
         }
         block.update(side, kv_segment_.data(), n_layers, mem_len);
-        kept.resize(side.layers.size());
-        for (std::size_t l = 0; l < side.layers.size(); ++l) std::swap(kept[l], side.layers[l]);
+        kept.resize(side.states.size());
+        for (std::size_t l = 0; l < side.states.size(); ++l) std::swap(kept[l], side.states[l]);
         std::swap(side.scratch_, kv_scratch_);
     }
 };
@@ -150,7 +151,7 @@ struct XLMemory {
     static std::string name() { return "XLMemory"; }
     static constexpr bool remembers = true;
     /// Every remembered row is a row of $[\,mem_l;\ x_l\,]$ chosen by position alone, so the
-    /// key/value cache can follow it (`Memory::carry_kv`).
+    /// key/value cache can follow it (`Memory::carry_keys_values`).
     static constexpr bool keeps_rows = true;
     void update(Memory<S>& mem, const tensor<S, 3>* layer_inputs, std::size_t n_layers, std::size_t mem_len) const {
         mem.update(layer_inputs, n_layers, mem_len);

@@ -77,7 +77,7 @@ public:
     /// attention has a key/value cache and the memory block keeps rows by position
     /// (`keeps_rows`), so the cached keys and values can follow its rule. Without either they
     /// recompute them, exactly, more slowly.
-    static constexpr bool kv_cacheable = layer_has_kv_cache_v<Layer> && memory_keeps_rows_v<Mem>;
+    static constexpr bool reuses_keys_values = layer_reuses_keys_values_v<Layer> && memory_keeps_rows_v<Mem>;
     using memory_block = Mem;
     /// Whether a segment sees the ones before it (false with `NoMemory`).
     static constexpr bool has_memory = Mem::remembers;
@@ -88,7 +88,7 @@ public:
         typename Stack::Cache stack;
         tensor<S, 3> logits;     ///< `[T, B, n_vocab]`
         tensor<S, 3> d_out;      ///< `[T, B, d_model]` backward workspace
-        bool kv_cached = false;  ///< forward reused cached keys/values: no backward
+        bool reused_keys_values = false;  ///< forward reused the memory's keys and values: no backward
     };
 
     /// A model with PyTorch's default initialisation drawn from `Rng(seed)`, in the order
@@ -122,11 +122,11 @@ public:
         check(B >= 1, "AutoregressiveModel::forward: batch B = 0, expected B >= 1");
         src_embed.check_tokens(tokens.data(), tokens.size());
         const std::size_t M = mem.length();
-        if (!mem.layers.empty())
-            check(mem.layers.size() == n_layers, "AutoregressiveModel::forward: memory has ", mem.layers.size(),
+        if (!mem.states.empty())
+            check(mem.states.size() == n_layers, "AutoregressiveModel::forward: memory has ", mem.states.size(),
                   " layers, expected ", n_layers);
-        for (std::size_t l = 0; l < mem.layers.size(); ++l) {
-            const auto& s = mem.layers[l].shape();
+        for (std::size_t l = 0; l < mem.states.size(); ++l) {
+            const auto& s = mem.states[l].shape();
             check(s[0] == M && s[1] == B && s[2] == d_model, "AutoregressiveModel::forward: layer ", l, " memory is [",
                   s[0], ", ", s[1], ", ", s[2], "], expected [", M, ", ", B, ", ", d_model,
                   "] (memory length, batch of the tokens, d_model)");
@@ -152,16 +152,16 @@ public:
         // memory's cached $k_l$, $v_l$ `[M, B, d]`: what the layer's attention would compute
         // again from $mem_l$, as long as the weights are fixed.
         std::array<const S*, n_layers> mem_ptr{}, k_ptr{}, v_ptr{};
-        const bool cached = kv_cacheable && M > 0 && mem.has_kv();
+        const bool reused = reuses_keys_values && M > 0 && mem.has_keys_values();
         for (std::size_t l = 0; l < n_layers; ++l) {
-            mem_ptr[l] = M ? mem.layers[l].data() : nullptr;
-            k_ptr[l] = cached ? mem.keys[l].data() : nullptr;
-            v_ptr[l] = cached ? mem.values[l].data() : nullptr;
+            mem_ptr[l] = M ? mem.states[l].data() : nullptr;
+            k_ptr[l] = reused ? mem.keys[l].data() : nullptr;
+            v_ptr[l] = reused ? mem.values[l].data() : nullptr;
         }
-        c.kv_cached = cached;
+        c.reused_keys_values = reused;
         // $x_{l+1} = \text{Layer}_l(x_l, mem_l)$ for $l = 0 .. L-1$, then $\text{out} = \text{LN}(x_L)$
         // `[T, B, d]`.
-        transformer.forward(mem_ptr, M, c.stack, rng, cached ? &k_ptr : nullptr, cached ? &v_ptr : nullptr);
+        transformer.forward(mem_ptr, M, c.stack, rng, reused ? &k_ptr : nullptr, reused ? &v_ptr : nullptr);
 
         ensure_shape(c.logits, {T, B, n_vocab()});  // $[T, B, V]$
         // $\text{logits} = \text{generator}(\text{out})$ `[T, B, n_vocab]`.
@@ -172,9 +172,9 @@ public:
     /// From `dlogits[T, B, n_vocab]` (e.g. from `cross_entropy`), accumulate the gradient of
     /// every parameter. Nothing flows into the memory.
     void backward(const S* dlogits, Cache& c) {
-        check<error>(!c.kv_cached,
+        check<error>(!c.reused_keys_values,
                      "AutoregressiveModel::backward: the forward used the memory's cached "
-                     "keys and values (Memory::kv_cache, inference only)");
+                     "keys and values (Memory::reuse_keys_values, inference only)");
         const std::size_t n = c.T * c.B;
         ensure_shape(c.d_out, {c.T, c.B, d_model});
         // The chain in reverse: $\partial L/\partial\,\text{out} = \text{generator}'^\top \partial L/\partial\,\text{logits}$,
@@ -185,21 +185,21 @@ public:
     }
 
     /// Carry this segment into `mem` as the memory block says (`XLMemory`: layer inputs
-    /// appended, the last `mem_len` rows kept; `NoMemory`: nothing). With `mem.kv_cache` and a
-    /// model that can cache (`kv_cacheable`), the keys and values follow by the block's own
+    /// appended, the last `mem_len` rows kept; `NoMemory`: nothing). With `mem.reuse_keys_values` and a
+    /// model that can cache (`reuses_keys_values`), the keys and values follow by the block's own
     /// rule; otherwise `mem` keeps none, and the next forward recomputes them.
     void update_memory(Memory<S>& mem, const Cache& c, std::size_t mem_len) const {
         // $mem_l \leftarrow \text{rule}(mem_l, x_l)$ for every layer (`XLMemory`: the last
         // `mem_len` rows of $[\,mem_l;\ x_l\,]$), a constant to the next segment; with the cache,
-        // $k_l \leftarrow \text{rule}(k_l^{mem}, k_l^{seg})$ and the same for $v_l$ (`Memory::carry_kv`).
-        if constexpr (kv_cacheable) {
-            if (mem.kv_cache && mem_len > 0) {
+        // $k_l \leftarrow \text{rule}(k_l^{mem}, k_l^{seg})$ and the same for $v_l$ (`Memory::carry_keys_values`).
+        if constexpr (reuses_keys_values) {
+            if (mem.reuse_keys_values && mem_len > 0) {
                 std::array<const tensor<S, 2>*, n_layers> k{}, v{};
                 for (std::size_t l = 0; l < n_layers; ++l) {
                     k[l] = &transformer.layers[l].keys(c.stack.layer[l]);
                     v[l] = &transformer.layers[l].values(c.stack.layer[l]);
                 }
-                mem.carry_kv(memory, k.data(), v.data(), n_layers, c.M, c.T, c.B, mem_len, c.kv_cached);
+                mem.carry_keys_values(memory, k.data(), v.data(), n_layers, c.M, c.T, c.B, mem_len, c.reused_keys_values);
                 memory.update(mem, c.stack.x.data(), n_layers, mem_len);
                 return;
             }

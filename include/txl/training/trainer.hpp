@@ -1,6 +1,6 @@
 #pragma once
 /// @file training/trainer.hpp
-/// # Training loop, evaluation with memory, and resumable training checkpoints
+/// # The training loop
 ///
 /// One training step, exactly labml's experiment:
 /// 1. the next batch `x, y` `[T, B]` from the sequential loader (memory cleared when an epoch
@@ -18,28 +18,25 @@
 /// the order of float additions); clipping and the Adam step then see the same gradient as
 /// without accumulation. The activations held at once are those of $B/k$ streams.
 ///
-/// A training checkpoint is a directory: the model's `.npy` files (see `checkpoint.hpp`),
-/// `optimizer/` (Adam's $m$ and $v$ for every parameter), `memory/` (the training memory),
-/// and `trainer.txt` (step, data position, options, the dropout generator's state). With all
-/// of that restored, a resumed run continues bit for bit as if it had never stopped.
+/// `save` and `load` write and read a training checkpoint (`training_checkpoint.hpp`: the
+/// parameters, Adam's moments, the training memory, the loader's place and the dropout
+/// generator's state). With all of that restored, a resumed run continues bit for bit as if it
+/// had never stopped. Validation is `evaluate` (`inference/evaluate.hpp`).
 
-#include <chrono>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <map>
-#include <sstream>
 #include <string>
 #include <vector>
 
-#include "../io/checkpoint.hpp"
-#include "../data/data.hpp"
-#include "../io/key_values.hpp"
 #include "../blocks/loss.hpp"
+#include "../core/random.hpp"
+#include "../data/loader.hpp"
+#include "../io/key_values.hpp"
 #include "../model/memory.hpp"
 #include "optim.hpp"
-#include "../core/random.hpp"
+#include "training_checkpoint.hpp"
 
 namespace txl {
 
@@ -58,43 +55,6 @@ struct StepStats {
     double loss = 0, accuracy = 0, lr = 0, grad_norm = 0;
     std::size_t tokens = 0;
 };
-
-struct EvalStats {
-    double loss = 0, accuracy = 0;
-    std::size_t tokens = 0;
-    bool complete = true;  ///< false when `stop` ended the pass early (the figures cover `tokens` only)
-};
-
-/// Loss and accuracy over all of `ids`, read sequentially as `batch` streams of `seq_len`
-/// steps with a memory of `mem_len` (its own, starting empty). Dropout off.
-template <class Model>
-EvalStats evaluate(const Model& model, const TokenIds& ids, std::size_t batch, std::size_t seq_len, std::size_t mem_len,
-                   const std::function<bool()>& stop = nullptr) {
-    using S = typename Model::S;
-    SequentialLoader loader(ids, batch, seq_len, "validation text");
-    typename Model::Cache cache;
-    Memory<S> mem;
-    mem.kv_cache = true;  // evaluation: the memory's keys and values are reused, not recomputed
-    tensor<std::int64_t, 2> x, y;
-    EvalStats out;
-    double loss_sum = 0, hit_sum = 0;
-    do {
-        if (stop && stop()) {  // asked to stop (Ctrl-C): a partial pass, marked as such
-            out.complete = false;
-            break;
-        }
-        loader.next(x, y);
-        model.forward(x, mem, cache);
-        const auto r = cross_entropy(cache.logits.data(), y.data(), y.size(), model.n_vocab());
-        loss_sum += r.loss * double(y.size());
-        hit_sum += r.accuracy * double(y.size());
-        out.tokens += y.size();
-        model.update_memory(mem, cache, mem_len);
-    } while (!loader.at_epoch_start());
-    out.loss = out.tokens ? loss_sum / double(out.tokens) : 0.0;
-    out.accuracy = out.tokens ? hit_sum / double(out.tokens) : 0.0;
-    return out;
-}
 
 /// @tparam Model an `AutoregressiveModel<...>`.
 template <class Model>
@@ -184,113 +144,21 @@ public:
         return s;
     }
 
-    /// Write a complete training checkpoint to `dir`, atomically. `extra(tmp_dir)` may add
-    /// files of the caller's (a vocabulary, a config).
+    /// Write a complete training checkpoint to `dir`, atomically (`training_checkpoint.hpp`).
+    /// `extra(tmp_dir)` may add files of the caller's (a vocabulary, a config).
     template <class Extra>
     void save(const std::filesystem::path& dir, Extra&& extra) {
-        // Never replace a checkpoint with weights or moments that are not finite (they could only
-        // come from a bug or a fault, since `step` stops before a non-finite update).
-        for (std::size_t k = 0; k < adam_.refs.size(); ++k) {
-            const auto& r = adam_.refs[k];
-            const auto& mv = adam_.moments[k];
-            for (std::size_t i = 0; i < r.size; ++i)
-                if (!(std::isfinite(double(r.value[i])) && std::isfinite(double(mv.first[i])) &&
-                      std::isfinite(double(mv.second[i]))))
-                    throw error(detail::concat("Trainer::save: ", adam_.names[k], " element ", i,
-                                               " (or its Adam moments) is not finite; the checkpoint in ", dir.string(),
-                                               " was left as it was"));
-        }
-        write_directory_atomically(dir, true, [&](const std::filesystem::path& tmp) {
-            save_parameters(model_, tmp);
-            std::filesystem::create_directory(tmp / "optimizer");
-            for (std::size_t k = 0; k < adam_.names.size(); ++k) {
-                const auto& mv = adam_.moments[k];
-                write_npy((tmp / "optimizer" / (adam_.names[k] + ".m.npy")).string(),
-                          xt::adapt(mv.first, std::vector<std::size_t>{mv.first.size()}));
-                write_npy((tmp / "optimizer" / (adam_.names[k] + ".v.npy")).string(),
-                          xt::adapt(mv.second, std::vector<std::size_t>{mv.second.size()}));
-            }
-            std::filesystem::create_directory(tmp / "memory");
-            for (std::size_t l = 0; l < memory_.layers.size(); ++l)
-                write_npy((tmp / "memory" / ("layer_" + std::to_string(l) + ".npy")).string(), memory_.layers[l]);
-            const std::string trainer_txt = (tmp / "trainer.txt").string();
-            std::ofstream t(trainer_txt);
-            t << "format 1\n"
-              << "step " << adam_.t << "\n"
-              << "tokens " << tokens_ << "\n"
-              << "epoch " << loader_.epoch << "\n"
-              << "position " << loader_.position << "\n"
-              << "seq_len " << options_.seq_len << "\n"
-              << "mem_len " << options_.mem_len << "\n"
-              << "batch " << options_.batch << "\n"
-              << "memory_layers " << memory_.layers.size() << "\n"
-              << "rng " << rng_ << "\n";
-            finish_file(t, trainer_txt);
-            extra(tmp);
-        });
+        save_training_checkpoint(dir, model_, adam_, memory_, progress(), std::forward<Extra>(extra));
     }
 
     /// Restore everything `save` wrote. The loader's shape (batch, seq_len) and mem_len must
     /// match this trainer's options; all files are checked before anything changes.
     void load(const std::filesystem::path& dir) {
-        recover_interrupted_save(dir);
-        check<checkpoint_error>(std::filesystem::is_directory(dir), dir.string(), ": checkpoint directory not found");
-        verify_checksums(dir);
-        const KeyValues kv((dir / "trainer.txt").string());
-        auto num = [&](const std::string& k) -> std::size_t { return std::size_t(kv.whole(k, 0, ~0ull)); };
-        const std::string where = (dir / "trainer.txt").string();
-        check<checkpoint_error>(
-            num("seq_len") == options_.seq_len && num("batch") == options_.batch && num("mem_len") == options_.mem_len,
-            where, ": trained with seq_len ", num("seq_len"), ", batch ", num("batch"), ", mem_len ", num("mem_len"),
-            "; this run has ", options_.seq_len, ", ", options_.batch, ", ", options_.mem_len);
-        check<checkpoint_error>(num("position") < loader_.rows(), where, ": data position ", num("position"),
-                                " is beyond the text (", loader_.rows(), " rows)");
-        Rng rng;
-        {
-            check<checkpoint_error>(kv.has("rng"), where, ": no 'rng' (the random generator's state)");
-            std::istringstream r(kv.text("rng"));
-            r >> rng;
-            check<checkpoint_error>(!r.fail(), where, ": unreadable generator state");
-        }
-        // Stage the optimizer moments and the memory, then the model (all or nothing).
-        std::vector<std::pair<std::vector<S>, std::vector<S>>> moments(adam_.names.size());
-        for (std::size_t k = 0; k < adam_.names.size(); ++k) {
-            const std::array<std::size_t, 1> n{adam_.moments[k].first.size()};
-            tensor<S, 1> m, v;
-            read_npy((dir / "optimizer" / (adam_.names[k] + ".m.npy")).string(), n, m);
-            read_npy((dir / "optimizer" / (adam_.names[k] + ".v.npy")).string(), n, v);
-            // Moments that are not finite, or a negative second moment, would put NaN into the
-            // weights with the first update: refuse them as `load_checkpoint` refuses such weights.
-            for (std::size_t i = 0; i < m.size(); ++i)
-                if (!(std::isfinite(double(m(i))) && std::isfinite(double(v(i))) && v(i) >= S(0)))  // message only then
-                    throw checkpoint_error(detail::concat(
-                        (dir / "optimizer" / adam_.names[k]).string(), ".{m,v}.npy: element ", i, " holds m = ", m(i),
-                        ", v = ", v(i), " (not finite, or a negative second moment); refusing to load it"));
-            moments[k] = {std::vector<S>(m.begin(), m.end()), std::vector<S>(v.begin(), v.end())};
-        }
-        Memory<S> mem;
-        const std::size_t layers = num("memory_layers");
-        for (std::size_t l = 0; l < layers; ++l) {
-            const std::string p = (dir / "memory" / ("layer_" + std::to_string(l) + ".npy")).string();
-            std::ifstream in(p, std::ios::binary);
-            check<checkpoint_error>(bool(in), p, ": missing or unreadable file");
-            const auto h = read_npy_header(in, p);
-            check<checkpoint_error>(h.shape.size() == 3 && h.shape[0] <= options_.mem_len &&
-                                        h.shape[1] == options_.batch && h.shape[2] == Model::d_model,
-                                    p, ": memory of the wrong shape");
-            tensor<S, 3> t;
-            read_npy(p, std::array<std::size_t, 3>{h.shape[0], h.shape[1], h.shape[2]}, t);
-            mem.layers.push_back(std::move(t));
-        }
-        load_checkpoint(model_, dir, /*verify*/ false);  // verified above
-        adam_.moments = std::move(moments);
-        adam_.recompute_active();
-        adam_.t = num("step");
-        tokens_ = num("tokens");
-        loader_.epoch = num("epoch");
-        loader_.position = num("position");
-        memory_ = std::move(mem);
-        rng_ = rng;
+        const TrainingProgress p = load_training_checkpoint(dir, model_, adam_, memory_, progress(), loader_.rows());
+        tokens_ = p.tokens;
+        loader_.epoch = p.epoch;
+        loader_.position = p.position;
+        rng_ = p.rng;
     }
 
     /// Deprecated: `txl::read_key_values` (`key_values.hpp`), kept for one release.
@@ -299,6 +167,20 @@ public:
     }
 
 private:
+    /// Where the run stands, as a training checkpoint records it.
+    TrainingProgress progress() const {
+        TrainingProgress p;
+        p.step = adam_.t;
+        p.tokens = tokens_;
+        p.epoch = loader_.epoch;
+        p.position = loader_.position;
+        p.seq_len = options_.seq_len;
+        p.mem_len = options_.mem_len;
+        p.batch = options_.batch;
+        p.rng = rng_;
+        return p;
+    }
+
     /// Columns `[b0, b0 + b)` of `[rows, B, d]` tensors, to and from `[rows, b, d]`.
     static void take_columns(const tensor<S, 3>& from, std::size_t b0, std::size_t b, tensor<S, 3>& to) {
         const std::size_t rows = from.shape()[0], B = from.shape()[1], d = from.shape()[2];
@@ -328,9 +210,9 @@ private:
                     x_micro_(t, i) = x_(t, j * b + i);
                     y_micro_(t, i) = y_(t, j * b + i);
                 }
-            micro_memory_.layers.resize(memory_.layers.size());
-            for (std::size_t l = 0; l < memory_.layers.size(); ++l)
-                take_columns(memory_.layers[l], j * b, b, micro_memory_.layers[l]);
+            micro_memory_.states.resize(memory_.states.size());
+            for (std::size_t l = 0; l < memory_.states.size(); ++l)
+                take_columns(memory_.states[l], j * b, b, micro_memory_.states[l]);
             model_.forward(x_micro_, micro_memory_, cache_, rng);
             ensure_shape(dlogits_, cache_.logits.shape());
             const auto r = cross_entropy(cache_.logits.data(), y_micro_.data(), y_micro_.size(), model_.n_vocab(),
@@ -342,11 +224,11 @@ private:
             total.loss += r.loss / double(k);
             total.accuracy += r.accuracy / double(k);
             model_.update_memory(micro_memory_, cache_, options_.mem_len);
-            next_memory_.layers.resize(micro_memory_.layers.size());
-            for (std::size_t l = 0; l < micro_memory_.layers.size(); ++l)
-                put_columns(micro_memory_.layers[l], j * b, B, next_memory_.layers[l]);
+            next_memory_.states.resize(micro_memory_.states.size());
+            for (std::size_t l = 0; l < micro_memory_.states.size(); ++l)
+                put_columns(micro_memory_.states[l], j * b, B, next_memory_.states[l]);
         }
-        std::swap(memory_.layers, next_memory_.layers);
+        std::swap(memory_.states, next_memory_.states);
         return total;
     }
 

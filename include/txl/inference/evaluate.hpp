@@ -1,0 +1,63 @@
+#pragma once
+/// @file inference/evaluate.hpp
+/// # Evaluation with memory: the loss over a whole text, segment after segment
+///
+/// A text of $N$ tokens is read as `batch` parallel streams of consecutive segments of
+/// `seq_len` steps (the sequential loader, `data/loader.hpp`), exactly as training reads it,
+/// and each segment attends over the memory the earlier segments of its stream left (up to
+/// `mem_len` positions). The figures are means over every target token of the text:
+/// $$L = -\frac1N \sum_{t} \log p(x_{t+1} \mid x_{\le t}),\qquad
+///   \text{acc} = \frac1N \sum_t [\arg\max_c p(c \mid x_{\le t}) = x_{t+1}],$$
+/// in nats per token ($L / \ln 2$ bits). Dropout is off (the model is `const`), and the memory's
+/// keys and values are reused from segment to segment where the model can (`Memory::reuse_keys_values`):
+/// the same logits as recomputing them, at a fraction of the projections.
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+
+#include "../blocks/loss.hpp"
+#include "../core/tensor.hpp"
+#include "../data/loader.hpp"
+#include "../model/memory.hpp"
+
+namespace txl {
+
+struct EvalStats {
+    double loss = 0, accuracy = 0;
+    std::size_t tokens = 0;
+    bool complete = true;  ///< false when `stop` ended the pass early (the figures cover `tokens` only)
+};
+
+/// Loss and accuracy over all of `ids`, read sequentially as `batch` streams of `seq_len`
+/// steps with a memory of `mem_len` (its own, starting empty). Dropout off.
+template <class Model>
+EvalStats evaluate(const Model& model, const TokenIds& ids, std::size_t batch, std::size_t seq_len, std::size_t mem_len,
+                   const std::function<bool()>& stop = nullptr) {
+    using S = typename Model::S;
+    SequentialLoader loader(ids, batch, seq_len, "validation text");
+    typename Model::Cache cache;
+    Memory<S> mem;
+    mem.reuse_keys_values = true;  // evaluation: the memory's keys and values are reused, not recomputed
+    tensor<std::int64_t, 2> x, y;
+    EvalStats out;
+    double loss_sum = 0, hit_sum = 0;
+    do {
+        if (stop && stop()) {  // asked to stop (Ctrl-C): a partial pass, marked as such
+            out.complete = false;
+            break;
+        }
+        loader.next(x, y);
+        model.forward(x, mem, cache);
+        const auto r = cross_entropy(cache.logits.data(), y.data(), y.size(), model.n_vocab());
+        loss_sum += r.loss * double(y.size());
+        hit_sum += r.accuracy * double(y.size());
+        out.tokens += y.size();
+        model.update_memory(mem, cache, mem_len);
+    } while (!loader.at_epoch_start());
+    out.loss = out.tokens ? loss_sum / double(out.tokens) : 0.0;
+    out.accuracy = out.tokens ? hit_sum / double(out.tokens) : 0.0;
+    return out;
+}
+
+}  // namespace txl
