@@ -119,11 +119,11 @@ TEST_CASE("SinusoidalTransformerXL: the key/value cache gives the same logits; n
     CHECK(std::isfinite(r.loss));
 }
 
-TEST_CASE("same_length: every query sees the last W keys; gradients; W >= K changes nothing") {
+TEST_CASE("same_length: every query sees the last L keys (same_length_span = L); gradients; L >= K changes nothing") {
     using Rel = txl::RelativeMultiHeadAttention<D>;
-    auto window3 = [](auto& a) { a.same_length = 3; };
-    for (auto r : {txl::testing::check_attention<Attn>(4, 3, 2, 1, std::function<void(Attn&)>(window3)),
-                   txl::testing::check_attention<Rel>(4, 3, 2, 1, std::function<void(Rel&)>(window3))}) {
+    auto span3 = [](auto& a) { a.same_length_span = 3; };
+    for (auto r : {txl::testing::check_attention<Attn>(4, 3, 2, 1, std::function<void(Attn&)>(span3)),
+                   txl::testing::check_attention<Rel>(4, 3, 2, 1, std::function<void(Rel&)>(span3))}) {
         INFO(r.str());
         CHECK(r.ok());
     }
@@ -133,7 +133,7 @@ TEST_CASE("same_length: every query sees the last W keys; gradients; W >= K chan
     std::vector<double> kv(K * B * 8), out1(T * B * 8), out2(T * B * 8);
     fill_uniform(kv.data(), kv.size(), 8);
     Attn::Cache c;
-    attn.same_length = 3;
+    attn.same_length_span = 3;
     attn.forward(kv.data(), M, T, B, out1.data(), c, nullptr);
     for (std::size_t i = 0; i < T; ++i) {
         double sum = 0;
@@ -144,9 +144,9 @@ TEST_CASE("same_length: every query sees the last W keys; gradients; W >= K chan
         }
         CHECK(sum == doctest::Approx(1.0));
     }
-    attn.same_length = K;  // a window as long as the keys: the causal mask itself
+    attn.same_length_span = K;  // a span as long as the keys: the causal mask itself
     attn.forward(kv.data(), M, T, B, out1.data(), c, nullptr);
-    attn.same_length = 0;
+    attn.same_length_span = 0;
     attn.forward(kv.data(), M, T, B, out2.data(), c, nullptr);
     CHECK(out1 == out2);
 }

@@ -21,7 +21,7 @@ static_assert(txl::attention_reuses_keys_values_v<txl::RelativeMultiHeadAttentio
 static_assert(!txl::attention_reuses_keys_values_v<custom::CausalSelfAttention<C>>);
 static_assert(txl::TransformerXL<C>::reuses_keys_values && !AbsoluteXL::reuses_keys_values);
 static_assert(txl::has_set_dropout_v<txl::FeedForward<C>> && !txl::has_set_dropout_v<custom::GeluFeedForward<C>>);
-static_assert(txl::TransformerXL<C>::has_memory && !txl::VanillaTransformer<C>::has_memory);
+static_assert(txl::TransformerXL<C>::has_memory && !txl::TransformerXLNoMemory<C>::has_memory);
 
 }  // namespace
 
@@ -49,12 +49,12 @@ TEST_CASE("gradcheck: a tensor with an all-zero gradient fails the check (it pro
 TEST_CASE("composed models: gradients over two segments (custom feed-forward, custom attention, no memory)") {
     SUBCASE("GELU feed-forward") { check_model_gradients<GeluXL>(3, 2, 2, 4); }
     SUBCASE("causal attention with absolute positions") { check_model_gradients<AbsoluteXL>(3, 2, 2, 4); }
-    SUBCASE("NoMemory") { check_model_gradients<txl::VanillaTransformer<C>>(3, 2, 2, 4); }
+    SUBCASE("NoMemory") { check_model_gradients<txl::TransformerXLNoMemory<C>>(3, 2, 2, 4); }
 }
 
 TEST_CASE("NoMemory: the same layers as Transformer-XL with every segment starting from nothing") {
     txl::TransformerXL<C> xl(7, 3);
-    txl::VanillaTransformer<C> plain(7, 3);  // same seed: same weights
+    txl::TransformerXLNoMemory<C> plain(7, 3);  // same seed: same weights
     const auto x1 = random_tokens(4, 2, 7, 1), x2 = random_tokens(3, 2, 7, 2);
     decltype(xl)::Cache cx, c0;
     decltype(plain)::Cache cp;
@@ -106,7 +106,7 @@ TEST_CASE("an attention without a key/value cache evaluates and samples (recompu
 }
 
 TEST_CASE("sampling without memory re-reads a window of the last mem_len + 1 tokens") {
-    txl::VanillaTransformer<C> model(7, 4);
+    txl::TransformerXLNoMemory<C> model(7, 4);
     txl::SampleOptions so;
     so.mem_len = 3, so.temperature = 0;  // greedy, a window of 4 tokens
     const std::vector<std::int64_t> prompt = {1, 2, 3, 4, 5};

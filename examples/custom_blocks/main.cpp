@@ -31,7 +31,7 @@ using LabmlXL = txl::TransformerXL<C>;
 using GeluXL =
     txl::AutoregressiveModel<C, txl::XLLayer<txl::RelativeMultiHeadAttention<C>, custom::GeluFeedForward<C>>>;
 using AbsoluteXL = txl::AutoregressiveModel<C, txl::XLLayer<custom::CausalSelfAttention<C>, txl::FeedForward<C>>>;
-using Vanilla = txl::VanillaTransformer<C>;
+using Vanilla = txl::TransformerXLNoMemory<C>;
 using StridedXL = txl::AutoregressiveModel<C, txl::TransformerXLLayer<C>, custom::StridedMemory<C>>;
 
 struct Text {

@@ -60,7 +60,7 @@ int run_eval(const EvalArgs& a, const Say& say) {
             // Distances beyond `clamp_len` use the encoding (sinusoidal) or the table rows
             // (learned) of `clamp_len`.
             if (a.clamp_len >= 0) l.self_attn.clamp_len = std::size_t(a.clamp_len);
-            if (a.same_length) l.self_attn.same_length = mem;
+            if (a.same_length) l.self_attn.same_length_span = mem;
         }
         txl::check<txl::error>(!a.same_length || (Model::has_memory && mem > 0),
                                "--same-length: needs a model with memory and --mem-len > 0");

@@ -89,7 +89,7 @@ int with_kind(bool vanilla, bool sinusoidal, F&& f) {
         return sinusoidal ? f(txl::type_tag<txl::AutoregressiveModel<Cfg, SinLayer>>{})
                           : f(txl::type_tag<txl::TransformerXL<Cfg>>{});
     return sinusoidal ? f(txl::type_tag<txl::AutoregressiveModel<Cfg, SinLayer, txl::NoMemory<Cfg>>>{})
-                      : f(txl::type_tag<txl::VanillaTransformer<Cfg>>{});
+                      : f(txl::type_tag<txl::TransformerXLNoMemory<Cfg>>{});
 }
 
 /// Run `f(type_tag<Model>{})` with the model type of `--model`, `--encoding` and `--size`: the

@@ -111,14 +111,16 @@ public:
     /// Dropout on the attention weights, probability `p` (the paper's `dropatt`).
     void set_dropout(S p) { dropout.p = p; }
 
-    /// The paper's evaluation mask `same_length`, given as its length $L$ (0, the default, is
-    /// the causal mask): query $i$ sees only the keys at distance $0 .. L - 1$,
-    /// $j \ge M + i + 1 - L$, so that every query attends to the same number of keys ($L$,
-    /// once the memory is full).
-    std::size_t same_length = 0;
-    /// The first key query $i$ sees: $\max(0,\ M + i + 1 - L)$ with `same_length` $= L$, else 0.
+    /// The paper's evaluation mask `same_length`, with its span $L$ (the number of keys each
+    /// query sees; 0, the default, is the plain causal mask): query $i$ sees only the keys at
+    /// distance $0 .. L - 1$, $j \ge M + i + 1 - L$, so that every query attends to the same
+    /// number of keys once the memory is full. The paper's flag `same_length=True` is
+    /// $L$ = `mem_len`.
+    std::size_t same_length_span = 0;
+    /// The first key query $i$ sees: $\max(0,\ M + i + 1 - L)$ with `same_length_span` $= L$, else 0.
     std::size_t first_visible(std::size_t M, std::size_t i) const {
-        return same_length && M + i + 1 > same_length ? M + i + 1 - same_length : 0;
+        const std::size_t L = same_length_span;
+        return L && M + i + 1 > L ? M + i + 1 - L : 0;
     }
 
     /// One row of attention weights by the formula, with `std::exp`:

@@ -16,7 +16,7 @@
 /// ```cpp
 /// using C = txl::Config<float, 128, 4, 256, 6>;
 /// txl::TransformerXL<C> model(/*n_vocab*/ 65, /*seed*/ 1);   // labml's Transformer-XL
-/// txl::VanillaTransformer<C> plain(65, 1);                    // the same layers, no memory
+/// txl::TransformerXLNoMemory<C> plain(65, 1);                    // the same layers, no memory
 /// // Any slot by hand, e.g. a feed-forward of one's own:
 /// using Layer = txl::XLLayer<txl::RelativeMultiHeadAttention<C>, MyFeedForward<C>>;
 /// txl::AutoregressiveModel<C, Layer> mine(65, 1);
@@ -199,12 +199,12 @@ public:
                     k[l] = &transformer.layers[l].keys(c.stack.layer[l]);
                     v[l] = &transformer.layers[l].values(c.stack.layer[l]);
                 }
-                mem.carry_keys_values(memory, k.data(), v.data(), n_layers, c.M, c.T, c.B, mem_len, c.reused_keys_values);
-                memory.update(mem, c.stack.x.data(), n_layers, mem_len);
+                mem.carry_keys_values(memory_rule, k.data(), v.data(), n_layers, c.M, c.T, c.B, mem_len, c.reused_keys_values);
+                memory_rule.update(mem, c.stack.x.data(), n_layers, mem_len);
                 return;
             }
         }
-        memory.update(mem, c.stack.x.data(), n_layers, mem_len);
+        memory_rule.update(mem, c.stack.x.data(), n_layers, mem_len);
         mem.keys.clear();
         mem.values.clear();
     }
@@ -249,9 +249,9 @@ public:
     Embed src_embed;
     Stack transformer;
     Gen generator;
-    /// The memory block: what a segment leaves for the next. (The remembered states are a
-    /// `Memory<S>` the caller owns, like the cache.)
-    Mem memory;
+    /// The memory block: the rule for what a segment leaves for the next. (The remembered
+    /// states themselves are a `Memory<S>` the caller owns.)
+    Mem memory_rule;
 };
 
 /// labml's Transformer-XL: relative attention, memory of `mem_len` layer inputs.
@@ -263,9 +263,14 @@ using TransformerXL = AutoregressiveModel<C>;
 template <class C>
 using SinusoidalTransformerXL = AutoregressiveModel<C, XLLayer<SinusoidalRelativeAttention<C>, FeedForward<C>>>;
 
-/// The same layers without memory: a plain causal Transformer over each segment (with the
-/// relative position scores), the baseline the paper compares against.
+/// Transformer-XL's layers without memory: a causal Transformer over each segment alone,
+/// still with the relative position scores (not the absolute positions of the paper's
+/// "vanilla" baseline). It isolates what the memory contributes.
 template <class C>
-using VanillaTransformer = AutoregressiveModel<C, TransformerXLLayer<C>, NoMemory<C>>;
+using TransformerXLNoMemory = AutoregressiveModel<C, TransformerXLLayer<C>, NoMemory<C>>;
+
+/// Deprecated name of `TransformerXLNoMemory` (it never had absolute positions), kept for one release.
+template <class C>
+using VanillaTransformer [[deprecated("renamed txl::TransformerXLNoMemory")]] = TransformerXLNoMemory<C>;
 
 }  // namespace txl
