@@ -6,7 +6,7 @@
 /// into a slot of `txl::AutoregressiveModel` (the contracts: `docs/slots.md`, checked by
 /// `txl/blocks/slots.hpp` when the model type is formed). Each block has a forward, a hand-derived
 /// backward, and is checked against finite differences with `txl/testing/gradcheck.hpp`
-/// (`main.cpp`, and `tests/test_slots.cpp`).
+/// (`main.cpp`, and `tests/blocks/test_slots.cpp`).
 ///
 /// * `GeluFeedForward<C>`: the feed-forward slot with GELU instead of ReLU.
 /// * `CausalSelfAttention<C>`: the attention slot as the original Transformer has it

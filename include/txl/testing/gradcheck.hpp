@@ -20,7 +20,7 @@
 /// `Checked` next to the parameters, with the gradient `backward` wrote for it.
 ///
 /// The recipe is written once, below, for each kind of block: `check_attention` (the attention
-/// slot, over memory rows and queries), `check_feed_forward` and `check_model` (a whole model over
+/// slot, over memory rows and queries), `check_feed_forward`, `check_layer` and `check_model` (a whole model over
 /// two segments, the second attending over the first's memory, held fixed). txl's own tests and
 /// the custom-blocks example use these, so a block of yours is checked exactly as txl's are.
 ///
@@ -207,6 +207,36 @@ GradReport check_feed_forward(std::size_t n, unsigned seed = 1) {
     ff.backward(z.data(), w.data(), n, dz.data(), cache);
     auto checked = parameters_of(ff);
     checked.push_back({"input z", z.data(), dz.data(), z.size()});
+    return check_gradients(checked, f);
+}
+
+/// ## The layer slot
+/// One layer over `T` new rows and `M` memory rows, batch `B`, with `dropout` everywhere the
+/// layer has it (fixed masks: the generator restarts from the same seed at every evaluation).
+/// The memory is an input that gets no gradient, so only the parameters and the new rows `x`
+/// are checked; parameters that see the memory rows (the attention's LayerNorm) get their part
+/// of the gradient from them.
+template <class Layer>
+GradReport check_layer(std::size_t M, std::size_t T, std::size_t B, unsigned seed = 1, double dropout = 0) {
+    constexpr std::size_t d = Layer::config::d_model;
+    Layer layer;
+    if (dropout > 0) set_dropout_if_any(layer, dropout);
+    randomize(layer, seed);
+    std::vector<double> x(T * B * d), mem(M * B * d), y(T * B * d), w(T * B * d), dx(T * B * d);
+    fill_uniform(x.data(), x.size(), seed + 100);
+    fill_uniform(mem.data(), mem.size(), seed + 150);
+    fill_uniform(w.data(), w.size(), seed + 200);
+    typename Layer::Cache cache;
+    auto f = [&] {
+        Rng rng(seed + 300);
+        layer.forward(x.data(), M ? mem.data() : nullptr, M, T, B, y.data(), cache, dropout > 0 ? &rng : nullptr);
+        return dot(y.data(), w.data(), y.size());
+    };
+    f();
+    zero_grad(layer);
+    layer.backward(w.data(), dx.data(), cache);
+    auto checked = parameters_of(layer);
+    checked.push_back({"input x", x.data(), dx.data(), x.size()});
     return check_gradients(checked, f);
 }
 

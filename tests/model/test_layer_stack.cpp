@@ -1,4 +1,4 @@
-#include "gradcheck.hpp"
+#include "../gradcheck.hpp"
 
 using namespace txl_test;
 

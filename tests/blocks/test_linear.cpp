@@ -1,4 +1,4 @@
-#include "gradcheck.hpp"
+#include "../gradcheck.hpp"
 
 using namespace txl_test;
 
@@ -17,6 +17,7 @@ TEST_CASE("Linear: forward is x W^T + b, row by row") {
         }
 }
 
+
 TEST_CASE("Linear: init is PyTorch's U(-1/sqrt(in), 1/sqrt(in))") {
     txl::Linear<double> lin(16, 200, true);
     txl::Rng rng(3);
@@ -26,6 +27,7 @@ TEST_CASE("Linear: init is PyTorch's U(-1/sqrt(in), 1/sqrt(in))") {
     CHECK(xt::amax(xt::abs(lin.weight.value))() > 0.95 * bound);
     CHECK(std::abs(xt::mean(lin.weight.value)()) < 0.02);
 }
+
 
 TEST_CASE("Linear: gradients match finite differences (weight, bias, input)") {
     for (bool bias : {true, false}) {

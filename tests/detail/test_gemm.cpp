@@ -1,4 +1,4 @@
-#include "gradcheck.hpp"
+#include "../gradcheck.hpp"
 
 using namespace txl_test;
 
@@ -35,6 +35,7 @@ TEST_CASE("gemm: BLAS agrees with the naive loop on strided, transposed slices, 
                     }
             }
 }
+
 
 /// txl::sgemm on `kernel` against the naive loop in double: C (strided) prefilled, then
 /// C = op(A) op(B) + beta C. beta = 0 must ignore what C held (NaN here), as BLAS does.
@@ -130,6 +131,7 @@ TEST_CASE("sgemm: each kernel agrees with the naive loop, every tile, edge, bloc
     }
 }
 
+
 TEST_CASE("sgemm: a row band gives bit-for-bit the rows of the whole product, on each kernel") {
     // What makes results independent of how gemm splits rows over threads.
     using txl::Trans;
@@ -149,6 +151,7 @@ TEST_CASE("sgemm: a row band gives bit-for-bit the rows of the whole product, on
         }
     }
 }
+
 
 TEST_CASE("gemm_kernel: TXL_GEMM names a kernel; an unknown name or a kernel the CPU lacks is an error") {
     using txl::GemmKernel;
@@ -172,26 +175,4 @@ TEST_CASE("gemm_kernel: TXL_GEMM names a kernel; an unknown name or a kernel the
         txl::error);
     // AVX-512 implies AVX2 here: the best kernel is one the CPU runs.
     CHECK(txl::cpu_supports(txl::best_gemm_kernel()));
-}
-
-TEST_CASE("ensure_shape: reallocates only when the shape changes") {
-    txl::tensor<float, 2> t;
-    txl::ensure_shape(t, {3, 4});
-    const float* p = t.data();
-    txl::ensure_shape(t, {3, 4});
-    CHECK(t.data() == p);
-    txl::ensure_shape(t, {2, 5});
-    CHECK(t.shape()[1] == 5);
-}
-
-TEST_CASE("add_column_sums and zero_grad") {
-    const double x[6] = {1, 2, 3, 4, 5, 6};
-    double y[3] = {1, 0, 0};
-    txl::add_column_sums(x, 2, 3, y);
-    CHECK(y[0] == 6);
-    CHECK(y[2] == 9);
-    txl::Linear<double> lin(2, 2, true);
-    lin.weight.grad.fill(3);
-    txl::zero_grad(lin);
-    CHECK(lin.weight.grad(1, 1) == 0);
 }

@@ -1,4 +1,4 @@
-#include "gradcheck.hpp"
+#include "../gradcheck.hpp"
 
 using namespace txl_test;
 
@@ -23,6 +23,7 @@ TEST_CASE("FeedForward: gradients match finite differences (layer1, layer2, inpu
     checked.push_back({"input", z.data(), dz.data(), z.size()});
     expect_gradients(checked, f);
 }
+
 
 TEST_CASE("FeedForward: with dropout, gradients match finite differences for a fixed mask") {
     const std::size_t n = 5;

@@ -1,4 +1,4 @@
-#include "gradcheck.hpp"
+#include "../gradcheck.hpp"
 
 using namespace txl_test;
 
@@ -17,16 +17,23 @@ using C2 = txl::Config<double, 8, 2, 12, 1, 8>;
 using C1 = txl::Config<double, 4, 1, 6, 1, 8>;
 
 TEST_CASE("RelativeMultiHeadAttention: gradients, M = 0") { check_attention_gradients<C2>(0, 4, 2); }
+
 TEST_CASE("RelativeMultiHeadAttention: gradients, M < T") { check_attention_gradients<C2>(2, 4, 2); }
+
 TEST_CASE("RelativeMultiHeadAttention: gradients, M > T") { check_attention_gradients<C2>(5, 2, 2); }
+
 TEST_CASE("RelativeMultiHeadAttention: gradients, B = 1, T = 1") { check_attention_gradients<C2>(3, 1, 1); }
+
 TEST_CASE("RelativeMultiHeadAttention: gradients, H = 1") { check_attention_gradients<C1>(2, 3, 2); }
+
 TEST_CASE("RelativeMultiHeadAttention: gradients, M + T = P (the table's limit)") {
     check_attention_gradients<C2>(5, 3, 2);
 }
+
 TEST_CASE("RelativeMultiHeadAttention: gradients with dropout on the weights (fixed mask)") {
     check_attention_gradients<C2>(2, 3, 2, 0.25);
 }
+
 
 TEST_CASE("RelativeMultiHeadAttention: the shift trick equals the index formula") {
     using Attn = txl::RelativeMultiHeadAttention<C2>;
@@ -45,6 +52,7 @@ TEST_CASE("RelativeMultiHeadAttention: the shift trick equals the index formula"
         CHECK(diff < 1e-13);
     }
 }
+
 
 TEST_CASE("RelativeMultiHeadAttention: masked keys get zero weight, rows sum to one") {
     using Attn = txl::RelativeMultiHeadAttention<C2>;
@@ -70,6 +78,7 @@ TEST_CASE("RelativeMultiHeadAttention: masked keys get zero weight, rows sum to 
             }
 }
 
+
 TEST_CASE("RelativeMultiHeadAttention: T = 0 and M + T > P throw with the numbers") {
     using Attn = txl::RelativeMultiHeadAttention<C2>;
     CHECK_THROWS_WITH_AS(Attn::check_lengths(3, 0), "RelativeMultiHeadAttention: segment length T = 0, expected T >= 1",
@@ -80,6 +89,7 @@ TEST_CASE("RelativeMultiHeadAttention: T = 0 and M + T > P throw with the number
                          txl::shape_error);
     CHECK_NOTHROW(Attn::check_lengths(5, 3));
 }
+
 
 TEST_CASE("RelativeMultiHeadAttention: SIMD softmax row equals the plain loop") {
     using A2 = txl::RelativeMultiHeadAttention<C2>;
@@ -101,6 +111,7 @@ TEST_CASE("RelativeMultiHeadAttention: SIMD softmax row equals the plain loop") 
         for (std::size_t j = 0; j < 45; ++j) CHECK(fa[j] == doctest::Approx(fb[j]).epsilon(1e-6));
     }
 }
+
 
 TEST_CASE("RelativeMultiHeadAttention: clamp_len (fast path = formula, gradients, off when >= K - 1)") {
     using Attn = txl::RelativeMultiHeadAttention<C2>;

@@ -1,4 +1,4 @@
-#include "gradcheck.hpp"
+#include "../gradcheck.hpp"
 
 using namespace txl_test;
 
@@ -31,12 +31,19 @@ using C1 = txl::Config<double, 8, 1, 12, 2, 8>;
 }  // namespace
 
 TEST_CASE("Model: gradients over two segments, M = 0") { check_model<C2>(3, 3, 2, 0); }
+
 TEST_CASE("Model: gradients over two segments, M < T") { check_model<C2>(2, 4, 2, 2); }
+
 TEST_CASE("Model: gradients over two segments, M > T") { check_model<C2>(5, 2, 2, 5); }
+
 TEST_CASE("Model: gradients over two segments, B = 1") { check_model<C2>(3, 3, 1, 3); }
+
 TEST_CASE("Model: gradients over two segments, T = 1") { check_model<C2>(1, 1, 2, 4); }
+
 TEST_CASE("Model: gradients over two segments, H = 1") { check_model<C1>(3, 2, 2, 3); }
+
 TEST_CASE("Model: gradients over two segments, M + T = P") { check_model<C2>(5, 3, 2, 5); }
+
 
 TEST_CASE("Model: same seed, same weights; describe lists labml's names") {
     using Model = ModelOf<txl::Config<float, 8, 2, 12, 2, 8>>;
@@ -48,6 +55,7 @@ TEST_CASE("Model: same seed, same weights; describe lists labml's names") {
     CHECK(d.find("transformer.layers.1.self_attn.key_pos_embeddings [16, 2, 4]") != std::string::npos);
     CHECK(d.find("generator.bias [5]") != std::string::npos);
 }
+
 
 TEST_CASE("Model: bad inputs throw shape_error naming value, expectation and place") {
     using Model = ModelOf<txl::Config<float, 8, 2, 12, 2, 8>>;

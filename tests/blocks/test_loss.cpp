@@ -1,4 +1,4 @@
-#include "gradcheck.hpp"
+#include "../gradcheck.hpp"
 
 using namespace txl_test;
 
@@ -25,6 +25,7 @@ TEST_CASE("cross_entropy: value, accuracy and gradient") {
     std::vector<Checked> checked{{"logits", logits.data(), d.data(), logits.size()}};
     expect_gradients(checked, [&] { return txl::cross_entropy(logits.data(), y, n, V).loss; });
 }
+
 
 TEST_CASE("cross_entropy: a target outside the vocabulary throws") {
     std::vector<float> logits(2 * 3, 0.f);

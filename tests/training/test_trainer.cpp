@@ -1,4 +1,5 @@
-#include "gradcheck.hpp"
+#include "../fixtures.hpp"
+#include "../gradcheck.hpp"
 
 #include <cstring>
 #include <filesystem>
@@ -7,59 +8,14 @@
 
 namespace fs = std::filesystem;
 
+using namespace txl_test;
+
 namespace {
 using C = txl::Config<float, 16, 2, 32, 2, 64>;
 using Model = txl::TransformerXL<C>;
 
-std::vector<std::int64_t> synthetic_ids(std::size_t n, std::size_t V) {
-    std::vector<std::int64_t> ids(n);
-    for (std::size_t i = 0; i < n; ++i) ids[i] = std::int64_t((i * 7 + i / 5) % V);
-    return ids;
-}
-
-txl::TrainOptions options(double dropout) {
-    txl::TrainOptions o;
-    o.seq_len = 5, o.mem_len = 7, o.batch = 3, o.dropout = dropout, o.seed = 11;
-    o.schedule = {txl::Schedule::Kind::noam, 1.0, 10, C::d_model, 0, 0};
-    return o;
-}
-
-std::vector<float> flat(Model& m) {
-    std::vector<float> v;
-    m.visit([&](const std::string&, auto& p) { v.insert(v.end(), p.value.begin(), p.value.end()); });
-    return v;
-}
+txl::TrainOptions options(double dropout) { return small_train_options<C>(dropout); }
 }  // namespace
-
-TEST_CASE("Trainer: N steps, save, load into a fresh model, N steps == 2N steps straight (bit-exact)") {
-    for (double dropout : {0.0, 0.1}) {
-        CAPTURE(dropout);
-        const auto ids = synthetic_ids(400, 9);  // 133 rows per stream: the run crosses an epoch
-        const std::size_t N = 17;
-        Model straight(9, 3);
-        txl::Trainer<Model> ts(straight, options(dropout), ids);
-        for (std::size_t i = 0; i < 2 * N; ++i) ts.step();
-
-        const fs::path dir = fs::temp_directory_path() / ("txl_resume_" + std::to_string(::getpid()));
-        fs::remove_all(dir);
-        {
-            Model first(9, 3);
-            txl::Trainer<Model> t1(first, options(dropout), ids);
-            for (std::size_t i = 0; i < N; ++i) t1.step();
-            t1.save(dir, [](const fs::path&) {});
-        }
-        Model resumed(9, 999);  // different initial weights: everything must come from the files
-        txl::Trainer<Model> t2(resumed, options(dropout), ids);
-        t2.load(dir);
-        CHECK(t2.step_count() == N);
-        for (std::size_t i = 0; i < N; ++i) t2.step();
-        CHECK(t2.step_count() == 2 * N);
-        CHECK(flat(resumed) == flat(straight));
-        CHECK(t2.loader().epoch == ts.loader().epoch);
-        CHECK(ts.loader().epoch >= 1);
-        fs::remove_all(dir);
-    }
-}
 
 TEST_CASE("Trainer: loss falls on a learnable sequence; evaluate uses memory") {
     const auto ids = synthetic_ids(3000, 9);
@@ -73,31 +29,6 @@ TEST_CASE("Trainer: loss falls on a learnable sequence; evaluate uses memory") {
     CHECK(after.tokens == 3 * (1000 - 1));
 }
 
-TEST_CASE("Trainer: a checkpoint of another run shape is refused before anything changes") {
-    const auto ids = synthetic_ids(400, 9);
-    const fs::path dir = fs::temp_directory_path() / ("txl_resume_bad_" + std::to_string(::getpid()));
-    fs::remove_all(dir);
-    Model a(9, 3);
-    txl::Trainer<Model> ta(a, options(0.0), ids);
-    ta.step();
-    ta.save(dir, [](const fs::path&) {});
-    auto other = options(0.0);
-    other.batch = 4;
-    Model b(9, 4);
-    const auto before = flat(b);
-    txl::Trainer<Model> tb(b, other, ids);
-    CHECK_THROWS_AS(tb.load(dir), txl::checkpoint_error);
-    fs::remove(dir / "optimizer" / "generator.bias.v.npy");
-    txl::Trainer<Model> tc(b, options(0.0), ids);
-    CHECK_THROWS_WITH_AS(
-        tc.load(dir),
-        ((dir / "optimizer" / "generator.bias.v.npy").string() + ": listed in checksums.txt but missing").c_str(),
-        txl::checkpoint_error);
-    CHECK(flat(b) == before);
-    CHECK(tc.step_count() == 0);
-    fs::remove_all(dir);
-}
-
 TEST_CASE("Trainer: a step whose loss is not finite stops before the update; a checkpoint holding NaN is refused") {
     const auto ids = synthetic_ids(400, 9);
     Model model(9, 3);
@@ -105,9 +36,9 @@ TEST_CASE("Trainer: a step whose loss is not finite stops before the update; a c
     trainer.step();
     // A diverged run, as if a learning rate had been far too high: one weight becomes infinite.
     model.generator.linear.weight.value(0, 0) = std::numeric_limits<float>::infinity();
-    const auto before = flat(model);
+    const auto before = flat_parameters(model);
     CHECK_THROWS_WITH_AS(trainer.step(), doctest::Contains("not finite: the run diverged"), txl::error);
-    const auto after = flat(model);
+    const auto after = flat_parameters(model);
     CHECK(std::memcmp(before.data(), after.data(), before.size() * sizeof(float)) == 0);  // untouched
     CHECK(trainer.optimizer().t == 1);
 
@@ -117,11 +48,11 @@ TEST_CASE("Trainer: a step whose loss is not finite stops before the update; a c
     model.generator.linear.weight.value(0, 0) = std::numeric_limits<float>::quiet_NaN();
     txl::save_checkpoint(model, dir);
     Model fresh(9, 4);
-    const auto fresh_before = flat(fresh);
+    const auto fresh_before = flat_parameters(fresh);
     CHECK_THROWS_WITH_AS(txl::load_checkpoint(fresh, dir),
                          doctest::Contains("generator.weight.npy: holds a value that is not finite"),
                          txl::checkpoint_error);
-    const auto fresh_after = flat(fresh);
+    const auto fresh_after = flat_parameters(fresh);
     CHECK(std::memcmp(fresh_before.data(), fresh_after.data(), fresh_before.size() * sizeof(float)) == 0);
     fs::remove_all(dir);
 
@@ -132,24 +63,12 @@ TEST_CASE("Trainer: a step whose loss is not finite stops before the update; a c
     trainer.save(dir, [](const fs::path&) {});
     Model other(9, 5);
     txl::Trainer<Model> resumed(other, options(0.0), ids);
-    const auto other_before = flat(other);
+    const auto other_before = flat_parameters(other);
     CHECK_THROWS_WITH_AS(resumed.load(dir), doctest::Contains("(not finite, or a negative second moment)"),
                          txl::checkpoint_error);
-    CHECK(std::memcmp(other_before.data(), flat(other).data(), other_before.size() * sizeof(float)) == 0);
+    CHECK(std::memcmp(other_before.data(), flat_parameters(other).data(), other_before.size() * sizeof(float)) == 0);
     CHECK(resumed.step_count() == 0);
     fs::remove_all(dir);
-}
-
-TEST_CASE("evaluate: a stop request ends the pass at the next batch, marked incomplete") {
-    const auto ids = synthetic_ids(400, 9);
-    Model model(9, 3);
-    const auto whole = txl::evaluate(model, ids, 3, 5, 7);
-    CHECK(whole.complete);
-    int calls = 0;
-    const auto part = txl::evaluate(model, ids, 3, 5, 7, [&] { return ++calls > 2; });  // after two batches
-    CHECK_FALSE(part.complete);
-    CHECK(part.tokens == 2 * 5 * 3);
-    CHECK(part.tokens < whole.tokens);
 }
 
 TEST_CASE("Trainer: options out of range are refused, naming the option; weights that are not finite are never saved") {
@@ -224,30 +143,4 @@ TEST_CASE("Trainer: gradient accumulation gives the whole batch's step (double p
     bad.batch = 4, bad.accumulate = 3;
     CHECK_THROWS_WITH_AS(txl::Trainer<ModelD>::checked(bad),
                          doctest::Contains("accumulate 3 must be >= 1 and divide batch 4"), txl::error);
-}
-
-TEST_CASE("Trainer: resume is bit-exact with AdamW decay, dropout and accumulation") {
-    const auto ids = synthetic_ids(400, 9);
-    auto opts = [] {
-        auto o = options(0.1);
-        o.weight_decay = 0.1, o.accumulate = 3;
-        return o;
-    };
-    Model straight(9, 3);
-    txl::Trainer<Model> ts(straight, opts(), ids);
-    for (int i = 0; i < 10; ++i) ts.step();
-    const fs::path dir = fs::temp_directory_path() / ("txl_resume_wd_" + std::to_string(::getpid()));
-    fs::remove_all(dir);
-    {
-        Model first(9, 3);
-        txl::Trainer<Model> t1(first, opts(), ids);
-        for (int i = 0; i < 5; ++i) t1.step();
-        t1.save(dir, [](const fs::path&) {});
-    }
-    Model resumed(9, 999);
-    txl::Trainer<Model> t2(resumed, opts(), ids);
-    t2.load(dir);
-    for (int i = 0; i < 5; ++i) t2.step();
-    CHECK(flat(resumed) == flat(straight));
-    fs::remove_all(dir);
 }

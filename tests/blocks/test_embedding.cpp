@@ -1,4 +1,4 @@
-#include "gradcheck.hpp"
+#include "../gradcheck.hpp"
 
 using namespace txl_test;
 
@@ -22,6 +22,7 @@ TEST_CASE("Embedding: rows of E, N(0,1) init, scatter-add gradient") {
     auto checked = parameters_of(emb);
     expect_gradients(checked, f);
 }
+
 
 TEST_CASE("Embedding: a token id outside the vocabulary throws, naming id and position") {
     txl::Embedding<txl::Config<double, 4, 1, 4, 1>> emb(7);

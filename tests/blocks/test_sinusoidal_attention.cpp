@@ -1,6 +1,6 @@
 // The paper's relative attention (sinusoidal distances, biases u and v): its backward against
 // finite differences, the shift against the formula, clamp_len, and the whole model.
-#include "gradcheck.hpp"
+#include "../gradcheck.hpp"
 
 using namespace txl_test;
 
@@ -16,6 +16,7 @@ TEST_CASE("SinusoidalRelativeAttention: gradients (M > T, M < T, M = 0, B = 1)")
         CHECK(r.ok());
     }
 }
+
 
 TEST_CASE("SinusoidalRelativeAttention: scores equal the formula (q_i + u).k_j + (q_i + v).r_{M+i-j}") {
     Attn attn;
@@ -63,6 +64,7 @@ TEST_CASE("SinusoidalRelativeAttention: scores equal the formula (q_i + u).k_j +
             }
 }
 
+
 TEST_CASE("SinusoidalRelativeAttention: PE rows are sin then cos of the distance; clamp_len") {
     Attn attn;
     std::vector<double> pe(6 * 8);
@@ -78,10 +80,12 @@ TEST_CASE("SinusoidalRelativeAttention: PE rows are sin then cos of the distance
         for (std::size_t e = 0; e < 8; ++e) CHECK(pe[row * 8 + e] == pe[3 * 8 + e]);
 }
 
+
 TEST_CASE("SinusoidalTransformerXL: gradients over two segments (M < T, M > T)") {
     check_model_gradients<txl::SinusoidalTransformerXL<D>>(2, 4, 2, 2);
     check_model_gradients<txl::SinusoidalTransformerXL<D>>(5, 2, 2, 5);
 }
+
 
 TEST_CASE("SinusoidalTransformerXL: the key/value cache gives the same logits; names follow the paper's code") {
     using Model = txl::SinusoidalTransformerXL<txl::Config<double, 8, 2, 12, 2, 16>>;
@@ -118,6 +122,7 @@ TEST_CASE("SinusoidalTransformerXL: the key/value cache gives the same logits; n
     const auto r = txl::evaluate(model, ids, 2, 4, 6);
     CHECK(std::isfinite(r.loss));
 }
+
 
 TEST_CASE("same_length: every query sees the last L keys (same_length_span = L); gradients; L >= K changes nothing") {
     using Rel = txl::RelativeMultiHeadAttention<D>;
