@@ -8,7 +8,9 @@ using C = txl::Config<float, 32, 2, 64, 2, 64>;
 /// A feed-forward block with every member but the ones a case leaves out.
 template <class Cfg>
 struct MyFeedForward {
+#ifndef TXL_CF_MISSING_CONFIG
     using config = Cfg;
+#endif
     using S = typename Cfg::scalar;
     struct Cache {};
     void init(txl::Rng&) {}
@@ -43,6 +45,8 @@ struct ForgetfulMemory {
 };
 
 #if defined(TXL_CF_MISSING_BACKWARD)
+using Model = txl::AutoregressiveModel<C, txl::XLLayer<txl::RelativeMultiHeadAttention<C>, MyFeedForward<C>>>;
+#elif defined(TXL_CF_MISSING_CONFIG)
 using Model = txl::AutoregressiveModel<C, txl::XLLayer<txl::RelativeMultiHeadAttention<C>, MyFeedForward<C>>>;
 #elif defined(TXL_CF_MISSING_VISIT)
 using Model = txl::AutoregressiveModel<C, txl::XLLayer<MyAttention<C>, txl::FeedForward<C>>>;

@@ -86,6 +86,23 @@ template <class B>
 using cache_t = typename B::Cache;
 template <class B>
 using scalar_t = typename B::config::scalar;
+
+/// Stands in for the `config` of a block that names none, so that the checks after the first
+/// failing one still compile, and stay quiet: one message, not a cascade.
+struct no_config {
+    using scalar = void;
+    static constexpr std::size_t d_model = 0;
+};
+template <class B, class = void>
+struct config_or_none {
+    using type = no_config;
+};
+template <class B>
+struct config_or_none<B, std::void_t<typename B::config>> {
+    using type = typename B::config;
+};
+template <class B>
+using config_or_none_t = typename config_or_none<B>::type;
 template <class B>
 using init_t = decltype(std::declval<B&>().init(std::declval<Rng&>()));
 template <class B>
@@ -195,13 +212,14 @@ using mem_update_t = decltype(std::declval<const Mm&>().update(std::declval<Memo
     static_assert(has_config, "txl " SLOT                                                                              \
                               " slot: the block has no `using config = ...;` "                                         \
                               "naming its txl::Config");                                                               \
-    static constexpr bool same_scalar = has_config && std::is_same_v<detail::scalar_t<B>, typename C::scalar>;         \
+    static constexpr bool same_scalar =                                                                                \
+        has_config && std::is_same_v<typename detail::config_or_none_t<B>::scalar, typename C::scalar>;                \
     static_assert(!has_config || same_scalar, "txl " SLOT                                                              \
                                               " slot: the block is built on another scalar type than the model "       \
                                               "(float and double blocks do not compose)");                             \
-    static constexpr bool same_d_model = same_scalar && detail::config_t<B>::d_model == C::d_model;                    \
+    static constexpr bool same_d_model = same_scalar && detail::config_or_none_t<B>::d_model == C::d_model;            \
     static_assert(!same_scalar || same_d_model, "txl " SLOT " slot: the block's d_model differs from the model's");    \
-    static constexpr bool same_config = same_d_model && std::is_same_v<detail::config_t<B>, C>;                        \
+    static constexpr bool same_config = same_d_model && std::is_same_v<detail::config_or_none_t<B>, C>;                \
     static_assert(!same_d_model || same_config, "txl " SLOT                                                            \
                                                 " slot: the block is built on another txl::Config than the model "     \
                                                 "(every block of a model shares one Config)");                         \
@@ -387,7 +405,7 @@ template <class Mm, class C>
 struct check_memory_slot {
     static constexpr bool has_config = detail::is_detected_v<detail::config_t, Mm>;
     static_assert(has_config, "txl memory slot: the block has no `using config = ...;` naming its txl::Config");
-    static constexpr bool same = has_config && std::is_same_v<detail::config_t<Mm>, C>;
+    static constexpr bool same = has_config && std::is_same_v<detail::config_or_none_t<Mm>, C>;
     static_assert(!has_config || same, "txl memory slot: the block is built on another txl::Config than the model");
     static constexpr bool has_update = same && detail::is_detected_v<detail::mem_update_t, Mm>;
     static_assert(!same || has_update,
