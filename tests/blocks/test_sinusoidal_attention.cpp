@@ -155,3 +155,13 @@ TEST_CASE("same_length: every query sees the last L keys (same_length_span = L);
     attn.forward(kv.data(), M, T, B, out2.data(), c, nullptr);
     CHECK(out1 == out2);
 }
+
+TEST_CASE("SinusoidalRelativeAttention: T = 0 and M + T > P throw with the numbers (no table: the Config's bound)") {
+    CHECK_THROWS_WITH_AS(Attn::check_lengths(3, 0), "SinusoidalRelativeAttention: segment length T = 0, expected T >= 1",
+                         txl::shape_error);
+    CHECK_THROWS_WITH_AS(Attn::check_lengths(12, 5),
+                         "SinusoidalRelativeAttention: M + T = 12 + 5 = 17 keys, but the Config's bound on the keys "
+                         "is P = 16",
+                         txl::shape_error);
+    CHECK_NOTHROW(Attn::check_lengths(11, 5));
+}

@@ -139,10 +139,10 @@ public:
 
 protected:
     /// Throws unless $T \ge 1$ and $K = M + T \le P$ (what the position term can index).
-    static void check_keys(const char* who, std::size_t M, std::size_t T, std::size_t P) {
+    /// `limit` says what bounds $K$ by $P$ in the block (its table, or the Config's bound).
+    static void check_keys(const char* who, std::size_t M, std::size_t T, std::size_t P, const char* limit) {
         check(T >= 1, who, ": segment length T = 0, expected T >= 1");
-        check(M + T <= P, who, ": M + T = ", M, " + ", T, " = ", M + T,
-              " keys, but the relative position table holds at most P = ", P);
+        check(M + T <= P, who, ": M + T = ", M, " + ", T, " = ", M + T, " keys, but ", limit, " P = ", P);
     }
     static void check_trainable(const char* who, const Cache& c) {
         check<error>(!c.reused_keys_values, who,

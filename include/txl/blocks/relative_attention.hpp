@@ -105,7 +105,9 @@ public:
     }
 
     /// Throws unless $T \ge 1$ and $K = M + T \le P$ (the rows of the relative table).
-    static void check_lengths(std::size_t M, std::size_t T) { Core::check_keys("RelativeMultiHeadAttention", M, T, P); }
+    static void check_lengths(std::size_t M, std::size_t T) {
+        Core::check_keys("RelativeMultiHeadAttention", M, T, P, "the relative position table holds at most");
+    }
 
     /// ## Forward
     /// `kv[K*B, d_model]` (memory rows first), `out[T*B, d_model]`.

@@ -105,7 +105,7 @@ public:
 
     /// Throws unless $T \ge 1$ and $K = M + T \le P$.
     static void check_lengths(std::size_t M, std::size_t T) {
-        Core::check_keys("SinusoidalRelativeAttention", M, T, P);
+        Core::check_keys("SinusoidalRelativeAttention", M, T, P, "the Config's bound on the keys is");
     }
 
     /// $\text{PE}(\Delta)$ for $\Delta = K - 1, \dots, 0$ (clamped at `clamp_len` when it is set)
