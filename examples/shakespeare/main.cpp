@@ -103,8 +103,7 @@ int run_sample(const SampleArgs& a, const Say& say) {
             a.mem_len >= 0 ? std::size_t(a.mem_len) : (Model::has_memory ? rc.train.mem_len : rc.train.seq_len - 1);
         so.temperature = a.temperature, so.top_k = a.top_k, so.seed = a.seed;
         std::cout << a.prompt;
-        txl::sample(model, prompt, a.length, so,
-                    [&](std::int64_t id) { std::cout << vocab.decode(id) << std::flush; });
+        txl::sample(model, prompt, a.length, so, [&](std::int64_t id) { std::cout << vocab.decode(id) << std::flush; });
         std::cout << "\n";
         return 0;
     });

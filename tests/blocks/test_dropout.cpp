@@ -7,8 +7,6 @@
 #include <txl/blocks/dropout.hpp>
 #include <txl/core/random.hpp>
 
-
-
 TEST_CASE("Dropout: keeps 1 - p of the values, scaled by 1/(1-p); backward uses the mask") {
     txl::Dropout<double> d;
     d.p = 0.25;
@@ -29,7 +27,6 @@ TEST_CASE("Dropout: keeps 1 - p of the values, scaled by 1/(1-p); backward uses 
     txl::Dropout<double> off;
     CHECK(!off.active(&rng));  // p = 0: identity
 }
-
 
 TEST_CASE("Dropout masks: the kept fraction, no pattern between neighbours or masks, one draw per mask") {
     const std::size_t n = 1 << 20;

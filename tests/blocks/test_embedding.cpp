@@ -23,7 +23,6 @@ TEST_CASE("Embedding: rows of E, N(0,1) init, scatter-add gradient") {
     expect_gradients(checked, f);
 }
 
-
 TEST_CASE("Embedding: a token id outside the vocabulary throws, naming id and position") {
     txl::Embedding<txl::Config<double, 4, 1, 4, 1>> emb(7);
     const std::int64_t bad[3] = {1, 7, 2};

@@ -24,7 +24,6 @@ TEST_CASE("FeedForward: gradients match finite differences (layer1, layer2, inpu
     expect_gradients(checked, f);
 }
 
-
 TEST_CASE("FeedForward: with dropout, gradients match finite differences for a fixed mask") {
     const std::size_t n = 5;
     txl::FeedForward<C> ff;

@@ -18,7 +18,6 @@ TEST_CASE("LayerNorm: rows have mean beta and spread gamma (weight 1, bias 0 by 
     }
 }
 
-
 TEST_CASE("LayerNorm: gradients match finite differences (weight, bias, input)") {
     const std::size_t n = 4, d = 6;
     txl::LayerNorm<double, d> ln;
@@ -37,7 +36,6 @@ TEST_CASE("LayerNorm: gradients match finite differences (weight, bias, input)")
     checked.push_back({"input", x.data(), dx.data(), x.size()});
     expect_gradients(checked, f);
 }
-
 
 TEST_CASE("LayerNorm: backward without dx (memory rows) still accumulates gamma and beta") {
     txl::LayerNorm<double, 4> ln;

@@ -17,7 +17,6 @@ TEST_CASE("Linear: forward is x W^T + b, row by row") {
         }
 }
 
-
 TEST_CASE("Linear: init is PyTorch's U(-1/sqrt(in), 1/sqrt(in))") {
     txl::Linear<double> lin(16, 200, true);
     txl::Rng rng(3);
@@ -27,7 +26,6 @@ TEST_CASE("Linear: init is PyTorch's U(-1/sqrt(in), 1/sqrt(in))") {
     CHECK(xt::amax(xt::abs(lin.weight.value))() > 0.95 * bound);
     CHECK(std::abs(xt::mean(lin.weight.value)()) < 0.02);
 }
-
 
 TEST_CASE("Linear: gradients match finite differences (weight, bias, input)") {
     for (bool bias : {true, false}) {

@@ -26,7 +26,6 @@ TEST_CASE("cross_entropy: value, accuracy and gradient") {
     expect_gradients(checked, [&] { return txl::cross_entropy(logits.data(), y, n, V).loss; });
 }
 
-
 TEST_CASE("cross_entropy: a target outside the vocabulary throws") {
     std::vector<float> logits(2 * 3, 0.f);
     const std::int64_t y[2] = {1, 3};

@@ -34,7 +34,6 @@ TEST_CASE("RelativeMultiHeadAttention: gradients with dropout on the weights (fi
     check_attention_gradients<C2>(2, 3, 2, 0.25);
 }
 
-
 TEST_CASE("RelativeMultiHeadAttention: the shift trick equals the index formula") {
     using Attn = txl::RelativeMultiHeadAttention<C2>;
     Attn attn;
@@ -52,7 +51,6 @@ TEST_CASE("RelativeMultiHeadAttention: the shift trick equals the index formula"
         CHECK(diff < 1e-13);
     }
 }
-
 
 TEST_CASE("RelativeMultiHeadAttention: masked keys get zero weight, rows sum to one") {
     using Attn = txl::RelativeMultiHeadAttention<C2>;
@@ -78,7 +76,6 @@ TEST_CASE("RelativeMultiHeadAttention: masked keys get zero weight, rows sum to 
             }
 }
 
-
 TEST_CASE("RelativeMultiHeadAttention: T = 0 and M + T > P throw with the numbers") {
     using Attn = txl::RelativeMultiHeadAttention<C2>;
     CHECK_THROWS_WITH_AS(Attn::check_lengths(3, 0), "RelativeMultiHeadAttention: segment length T = 0, expected T >= 1",
@@ -89,7 +86,6 @@ TEST_CASE("RelativeMultiHeadAttention: T = 0 and M + T > P throw with the number
                          txl::shape_error);
     CHECK_NOTHROW(Attn::check_lengths(5, 3));
 }
-
 
 TEST_CASE("RelativeMultiHeadAttention: SIMD softmax row equals the plain loop") {
     using A2 = txl::RelativeMultiHeadAttention<C2>;
@@ -111,7 +107,6 @@ TEST_CASE("RelativeMultiHeadAttention: SIMD softmax row equals the plain loop") 
         for (std::size_t j = 0; j < 45; ++j) CHECK(fa[j] == doctest::Approx(fb[j]).epsilon(1e-6));
     }
 }
-
 
 TEST_CASE("RelativeMultiHeadAttention: clamp_len (fast path = formula, gradients, off when >= K - 1)") {
     using Attn = txl::RelativeMultiHeadAttention<C2>;

@@ -17,7 +17,6 @@ TEST_CASE("SinusoidalRelativeAttention: gradients (M > T, M < T, M = 0, B = 1)")
     }
 }
 
-
 TEST_CASE("SinusoidalRelativeAttention: scores equal the formula (q_i + u).k_j + (q_i + v).r_{M+i-j}") {
     Attn attn;
     randomize(attn, 3);
@@ -64,7 +63,6 @@ TEST_CASE("SinusoidalRelativeAttention: scores equal the formula (q_i + u).k_j +
             }
 }
 
-
 TEST_CASE("SinusoidalRelativeAttention: PE rows are sin then cos of the distance; clamp_len") {
     Attn attn;
     std::vector<double> pe(6 * 8);
@@ -80,12 +78,10 @@ TEST_CASE("SinusoidalRelativeAttention: PE rows are sin then cos of the distance
         for (std::size_t e = 0; e < 8; ++e) CHECK(pe[row * 8 + e] == pe[3 * 8 + e]);
 }
 
-
 TEST_CASE("SinusoidalTransformerXL: gradients over two segments (M < T, M > T)") {
     check_model_gradients<txl::SinusoidalTransformerXL<D>>(2, 4, 2, 2);
     check_model_gradients<txl::SinusoidalTransformerXL<D>>(5, 2, 2, 5);
 }
-
 
 TEST_CASE("SinusoidalTransformerXL: the key/value cache gives the same logits; names follow the paper's code") {
     using Model = txl::SinusoidalTransformerXL<txl::Config<double, 8, 2, 12, 2, 16>>;
@@ -123,7 +119,6 @@ TEST_CASE("SinusoidalTransformerXL: the key/value cache gives the same logits; n
     CHECK(std::isfinite(r.loss));
 }
 
-
 TEST_CASE("same_length: every query sees the last L keys (same_length_span = L); gradients; L >= K changes nothing") {
     using Rel = txl::RelativeMultiHeadAttention<D>;
     auto span3 = [](auto& a) { a.same_length_span = 3; };
@@ -157,8 +152,8 @@ TEST_CASE("same_length: every query sees the last L keys (same_length_span = L);
 }
 
 TEST_CASE("SinusoidalRelativeAttention: T = 0 and M + T > P throw with the numbers (no table: the Config's bound)") {
-    CHECK_THROWS_WITH_AS(Attn::check_lengths(3, 0), "SinusoidalRelativeAttention: segment length T = 0, expected T >= 1",
-                         txl::shape_error);
+    CHECK_THROWS_WITH_AS(Attn::check_lengths(3, 0),
+                         "SinusoidalRelativeAttention: segment length T = 0, expected T >= 1", txl::shape_error);
     CHECK_THROWS_WITH_AS(Attn::check_lengths(12, 5),
                          "SinusoidalRelativeAttention: M + T = 12 + 5 = 17 keys, but the Config's bound on the keys "
                          "is P = 16",

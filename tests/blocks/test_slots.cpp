@@ -37,7 +37,6 @@ TEST_CASE("custom blocks: backward passes against finite differences (M > T, M =
     }
 }
 
-
 TEST_CASE("gradcheck: a tensor with an all-zero gradient fails the check (it proves nothing)") {
     double x = 1.0, g = 0.0;
     const auto r = txl::testing::check_gradients({{"unused", &x, &g, 1}}, [] { return 3.0; });
@@ -47,13 +46,11 @@ TEST_CASE("gradcheck: a tensor with an all-zero gradient fails the check (it pro
     CHECK(!txl::testing::check_gradients({{"y", &y, &wrong, 1}}, [&] { return y * y; }).ok());
 }
 
-
 TEST_CASE("composed models: gradients over two segments (custom feed-forward, custom attention, no memory)") {
     SUBCASE("GELU feed-forward") { check_model_gradients<GeluXL>(3, 2, 2, 4); }
     SUBCASE("causal attention with absolute positions") { check_model_gradients<AbsoluteXL>(3, 2, 2, 4); }
     SUBCASE("NoMemory") { check_model_gradients<txl::TransformerXLNoMemory<C>>(3, 2, 2, 4); }
 }
-
 
 TEST_CASE("NoMemory: the same layers as Transformer-XL with every segment starting from nothing") {
     txl::TransformerXL<C> xl(7, 3);
@@ -78,7 +75,6 @@ TEST_CASE("NoMemory: the same layers as Transformer-XL with every segment starti
     CHECK(d.find("memory NoMemory") != std::string::npos);
     CHECK(d.find("layer XLLayer<RelativeMultiHeadAttention, FeedForward(ReLU)> x 2") != std::string::npos);
 }
-
 
 TEST_CASE("an attention without a key/value cache evaluates and samples (recomputing the memory)") {
     AbsoluteXL model(7, 5);
@@ -109,7 +105,6 @@ TEST_CASE("an attention without a key/value cache evaluates and samples (recompu
     CHECK(out.size() == 10);
 }
 
-
 TEST_CASE("sampling without memory re-reads a window of the last mem_len + 1 tokens") {
     txl::TransformerXLNoMemory<C> model(7, 4);
     txl::SampleOptions so;
@@ -129,7 +124,6 @@ TEST_CASE("sampling without memory re-reads a window of the last mem_len + 1 tok
         CHECK(out[n] == ctx.back());
     }
 }
-
 
 TEST_CASE("set_dropout reaches the blocks that have dropout and skips those that have none") {
     GeluXL model(7, 1, 0.25);

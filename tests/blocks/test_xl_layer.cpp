@@ -7,9 +7,13 @@ using Layer = txl::TransformerXLLayer<C>;
 
 TEST_CASE("XLLayer: gradients, no memory") { expect_report(txl::testing::check_layer<Layer>(0, 3, 2, 200, 0.0)); }
 
-TEST_CASE("XLLayer: gradients, memory (M > T): LayerNorm gets gradient from memory rows") { expect_report(txl::testing::check_layer<Layer>(4, 2, 2, 204, 0.0)); }
+TEST_CASE("XLLayer: gradients, memory (M > T): LayerNorm gets gradient from memory rows") {
+    expect_report(txl::testing::check_layer<Layer>(4, 2, 2, 204, 0.0));
+}
 
-TEST_CASE("XLLayer: gradients with dropout everywhere (fixed masks)") { expect_report(txl::testing::check_layer<Layer>(2, 3, 2, 202, 0.2)); }
+TEST_CASE("XLLayer: gradients with dropout everywhere (fixed masks)") {
+    expect_report(txl::testing::check_layer<Layer>(2, 3, 2, 202, 0.2));
+}
 
 // That no gradient flows into the memory is what the gradient checks with M > 0 prove: their
 // finite differences hold the memory fixed. Here: the layer reads the memory (y moves with it)

@@ -13,7 +13,6 @@ TEST_CASE("Config: derived sizes") {
     // txl::Config<float, 130, 4, 256, 6> fails to compile: d_model % heads != 0.
 }
 
-
 TEST_CASE("errors: check joins its message and throws the requested type") {
     CHECK_THROWS_WITH_AS(txl::check(false, "value ", 3, ", expected ", 4.5), "value 3, expected 4.5", txl::shape_error);
     CHECK_THROWS_AS(txl::check<txl::checkpoint_error>(false, "x"), txl::checkpoint_error);

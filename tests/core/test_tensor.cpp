@@ -12,7 +12,6 @@ TEST_CASE("ensure_shape: reallocates only when the shape changes") {
     CHECK(t.shape()[1] == 5);
 }
 
-
 TEST_CASE("add_column_sums and zero_grad") {
     const double x[6] = {1, 2, 3, 4, 5, 6};
     double y[3] = {1, 0, 0};

@@ -10,8 +10,6 @@
 #include <txl/data/token_ids.hpp>
 #include <txl/data/utf8.hpp>
 
-
-
 TEST_CASE("CharTokenizer: sorted vocabulary, ids, unknown characters, save and load") {
     const auto cps = txl::utf8_decode("hello, w\xC3\xB6rld\n");
     txl::CharTokenizer tok(cps);

@@ -10,8 +10,6 @@
 #include <txl/data/token_ids.hpp>
 #include <txl/data/utf8.hpp>
 
-
-
 TEST_CASE("SequentialLoader: B contiguous streams, targets one ahead, short last batch, epochs") {
     std::vector<std::int64_t> ids(23);
     for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = std::int64_t(i);
@@ -35,7 +33,6 @@ TEST_CASE("SequentialLoader: B contiguous streams, targets one ahead, short last
                          "tiny.txt has 5 characters: too short for one batch of 4 streams (needs at least 8)",
                          txl::shape_error);
 }
-
 
 TEST_CASE("SequentialLoader: compact ids and a slice read exactly as the plain ids") {
     std::vector<std::int64_t> plain(103);

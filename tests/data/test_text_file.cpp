@@ -10,15 +10,12 @@
 #include <txl/data/token_ids.hpp>
 #include <txl/data/utf8.hpp>
 
-
-
 TEST_CASE("split_train_valid: labml's 90/10 (1,003,854 / 111,540 for Tiny Shakespeare)") {
     std::vector<std::int64_t> ids(1115394, 0);
     auto [train, valid] = txl::split_train_valid(ids);
     CHECK(train.size() == 1003854);
     CHECK(valid.size() == 111540);
 }
-
 
 namespace {
 std::filesystem::path write_temp(const std::string& name, const std::string& bytes) {

@@ -10,8 +10,6 @@
 #include <txl/data/token_ids.hpp>
 #include <txl/data/utf8.hpp>
 
-
-
 TEST_CASE("TokenIds: the fewest bytes per id, shared slices, plain ids in and out") {
     CHECK(txl::TokenIds(10, 65).width() == 1);
     CHECK(txl::TokenIds(10, 256).width() == 1);

@@ -30,7 +30,6 @@ TEST_CASE("utf8: decode and encode round-trip; malformed input throws") {
     CHECK(txl::utf8_decode("\xF4\x8F\xBF\xBF") == std::vector<char32_t>{0x10FFFF});  // the last one is fine
 }
 
-
 TEST_CASE("Utf8Stream: a text fed in pieces of any size decodes as a whole; offsets count from the start") {
     const std::string s = "a\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80\nxyz\xC3\xB6";
     const auto whole = txl::utf8_decode(s);
@@ -51,7 +50,6 @@ TEST_CASE("Utf8Stream: a text fed in pieces of any size decodes as a whole; offs
     e.feed("ab\xF0\x9F", 4, drop);
     CHECK_THROWS_WITH_AS(e.finish(), "invalid UTF-8 at byte 2 (the text ends inside a character)", txl::error);
 }
-
 
 TEST_CASE("Utf8Stream: random bytes in random pieces decode, or fail, exactly as the whole string") {
     // A property test over 3000 strings biased towards UTF-8's own bytes (lead bytes,

@@ -36,7 +36,6 @@ TEST_CASE("gemm: BLAS agrees with the naive loop on strided, transposed slices, 
             }
 }
 
-
 /// txl::sgemm on `kernel` against the naive loop in double: C (strided) prefilled, then
 /// C = op(A) op(B) + beta C. beta = 0 must ignore what C held (NaN here), as BLAS does.
 static void check_sgemm(txl::GemmKernel kernel, txl::Trans ta, txl::Trans tb, std::size_t m, std::size_t n,
@@ -131,7 +130,6 @@ TEST_CASE("sgemm: each kernel agrees with the naive loop, every tile, edge, bloc
     }
 }
 
-
 TEST_CASE("sgemm: a row band gives bit-for-bit the rows of the whole product, on each kernel") {
     // What makes results independent of how gemm splits rows over threads.
     using txl::Trans;
@@ -151,7 +149,6 @@ TEST_CASE("sgemm: a row band gives bit-for-bit the rows of the whole product, on
         }
     }
 }
-
 
 TEST_CASE("gemm_kernel: TXL_GEMM names a kernel; an unknown name or a kernel the CPU lacks is an error") {
     using txl::GemmKernel;

@@ -40,7 +40,6 @@ TEST_CASE("parallel_tasks: every task exactly once, many loops back to back, nes
     CHECK_FALSE(txl::in_parallel());
 }
 
-
 TEST_CASE("parallel_tasks: two callers at once each get all their tasks done") {
     std::vector<int> a(500, 0), b(500, 0);
     std::thread other([&] {
@@ -53,7 +52,6 @@ TEST_CASE("parallel_tasks: two callers at once each get all their tasks done") {
         CHECK(b[t] == 200);
     }
 }
-
 
 TEST_CASE("for_range and for_joined_spans cover their ranges once, whatever the thread count") {
     std::vector<int> seen(10007, 0);

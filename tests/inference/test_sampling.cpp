@@ -31,7 +31,6 @@ TEST_CASE("sample: with memory, each step's logits equal a full forward over the
     }
 }
 
-
 TEST_CASE("sample: seeded, top-k restricts the choice, empty prompt throws") {
     Model model(7, 2);
     txl::SampleOptions o;
@@ -58,7 +57,6 @@ TEST_CASE("sample: seeded, top-k restricts the choice, empty prompt throws") {
     }
     CHECK_THROWS_AS(txl::sample(model, {}, 5, o), txl::shape_error);
 }
-
 
 TEST_CASE("Memory::reuse_keys_values: reusing the memory's keys and values gives the same logits; no backward") {
     Model model(7, 2);

@@ -41,8 +41,9 @@ TEST_CASE("checkpoint: bad files throw checkpoint_error naming the file; nothing
     fs::remove(dir / "checksums.txt");
 
     SUBCASE("missing directory") {
-        CHECK(checkpoint_error_text([&] { txl::load_checkpoint(b, tmp.path / "nope"); }).find("checkpoint directory not found") !=
-              std::string::npos);
+        CHECK(checkpoint_error_text([&] {
+                  txl::load_checkpoint(b, tmp.path / "nope");
+              }).find("checkpoint directory not found") != std::string::npos);
     }
     SUBCASE("missing file") {
         fs::remove(f);
@@ -62,15 +63,18 @@ TEST_CASE("checkpoint: bad files throw checkpoint_error naming the file; nothing
     }
     SUBCASE("unexpected name") {
         xt::dump_npy((dir / "transformer.layers.2.norm_ff.bias.npy").string(), txl::tensor<float, 1>::from_shape({8}));
-        CHECK(checkpoint_error_text([&] { txl::load_checkpoint(b, dir); }).find("not a parameter of this model") != std::string::npos);
+        CHECK(checkpoint_error_text([&] { txl::load_checkpoint(b, dir); }).find("not a parameter of this model") !=
+              std::string::npos);
     }
     SUBCASE("truncated") {
         fs::resize_file(f, fs::file_size(f) - 3);
-        CHECK(checkpoint_error_text([&] { txl::load_checkpoint(b, dir); }).find("truncated or padded") != std::string::npos);
+        CHECK(checkpoint_error_text([&] { txl::load_checkpoint(b, dir); }).find("truncated or padded") !=
+              std::string::npos);
     }
     SUBCASE("not a .npy file") {
         std::ofstream(f) << "hello";
-        CHECK(checkpoint_error_text([&] { txl::load_checkpoint(b, dir); }).find("not a .npy file") != std::string::npos);
+        CHECK(checkpoint_error_text([&] { txl::load_checkpoint(b, dir); }).find("not a .npy file") !=
+              std::string::npos);
     }
     // The file with the first `from` in its header replaced by `to`.
     auto edit_header = [&](const std::string& from, const std::string& to) {
@@ -86,21 +90,25 @@ TEST_CASE("checkpoint: bad files throw checkpoint_error naming the file; nothing
     };
     SUBCASE("fortran_order neither True nor False") {
         edit_header("False", "Maybe");
-        CHECK(checkpoint_error_text([&] { txl::load_checkpoint(b, dir); }).find("fortran_order is neither True nor False") !=
-              std::string::npos);
+        CHECK(checkpoint_error_text([&] {
+                  txl::load_checkpoint(b, dir);
+              }).find("fortran_order is neither True nor False") != std::string::npos);
     }
     SUBCASE("a dimension too large for any memory") {
         edit_header("(9,)", "(99999999999999999999,)");
-        CHECK(checkpoint_error_text([&] { txl::load_checkpoint(b, dir); }).find("implausibly large") != std::string::npos);
+        CHECK(checkpoint_error_text([&] { txl::load_checkpoint(b, dir); }).find("implausibly large") !=
+              std::string::npos);
     }
     SUBCASE("a pipe in place of a file") {
         fs::remove(f);
         REQUIRE(::mkfifo(f.c_str(), 0600) == 0);
-        CHECK(checkpoint_error_text([&] { txl::load_checkpoint(b, dir); }).find("not a regular file") != std::string::npos);
+        CHECK(checkpoint_error_text([&] { txl::load_checkpoint(b, dir); }).find("not a regular file") !=
+              std::string::npos);
     }
     SUBCASE("empty file") {
         std::ofstream(f).close();
-        CHECK(checkpoint_error_text([&] { txl::load_checkpoint(b, dir); }).find("not a .npy file") != std::string::npos);
+        CHECK(checkpoint_error_text([&] { txl::load_checkpoint(b, dir); }).find("not a .npy file") !=
+              std::string::npos);
     }
     // Whatever failed, b is exactly as before: no partial load.
     CHECK(same_parameters(b, b0));

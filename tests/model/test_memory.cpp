@@ -29,7 +29,6 @@ TEST_CASE("Memory: merge keeps the last mem_len positions, oldest first") {
     CHECK(mem.empty());
 }
 
-
 TEST_CASE("Memory: a segment of another batch size is rejected") {
     txl::Memory<double> mem;
     std::vector<txl::tensor<double, 3>> s{segment(2, 0.0)};
@@ -37,7 +36,6 @@ TEST_CASE("Memory: a segment of another batch size is rejected") {
     std::vector<txl::tensor<double, 3>> other{txl::tensor<double, 3>::from_shape({2, 5, 3})};
     CHECK_THROWS_AS(mem.update(other.data(), 1, 4), txl::shape_error);
 }
-
 
 TEST_CASE("Memory: steady-state updates reuse their buffers") {
     txl::Memory<double> mem;
@@ -50,7 +48,6 @@ TEST_CASE("Memory: steady-state updates reuse their buffers") {
     mem.update(s.data(), 1, 4);
     CHECK(mem.states[0].data() == a);  // ping-pong between two buffers of the same shape
 }
-
 
 // ---------------------------------------------------------------------------------------------
 // The key/value cache follows the memory block (issue: a memory keeping other rows than the
@@ -109,7 +106,6 @@ TEST_CASE("Memory::reuse_keys_values: a memory block keeping other rows than the
     // labml's rule, as before.
     CHECK(cache_on_off_difference<txl::TransformerXL<CM>>(4, true) < 1e-12);
 }
-
 
 TEST_CASE("StridedMemory: the old memory, then every second row of the segment ending with its last") {
     const custom::StridedMemory<CM> rule;

@@ -44,7 +44,6 @@ TEST_CASE("Model: gradients over two segments, H = 1") { check_model<C1>(3, 2, 2
 
 TEST_CASE("Model: gradients over two segments, M + T = P") { check_model<C2>(5, 3, 2, 5); }
 
-
 TEST_CASE("Model: same seed, same weights; describe lists labml's names") {
     using Model = ModelOf<txl::Config<float, 8, 2, 12, 2, 8>>;
     Model a(5, 42), b(5, 42), c(5, 43);
@@ -55,7 +54,6 @@ TEST_CASE("Model: same seed, same weights; describe lists labml's names") {
     CHECK(d.find("transformer.layers.1.self_attn.key_pos_embeddings [16, 2, 4]") != std::string::npos);
     CHECK(d.find("generator.bias [5]") != std::string::npos);
 }
-
 
 TEST_CASE("Model: bad inputs throw shape_error naming value, expectation and place") {
     using Model = ModelOf<txl::Config<float, 8, 2, 12, 2, 8>>;

@@ -14,7 +14,6 @@ TEST_CASE("Schedule: Noam is labml's formula; constant and cosine warm up and de
     CHECK_THROWS_AS(txl::Schedule::parse("linear"), txl::error);
 }
 
-
 TEST_CASE("Adam: labml's optimized update, step by step") {
     txl::Linear<double> lin(1, 1, false);
     lin.weight.value(0, 0) = 0.5;
@@ -32,7 +31,6 @@ TEST_CASE("Adam: labml's optimized update, step by step") {
     }
 }
 
-
 TEST_CASE("clip_grad_norm: scales to the limit only when above it") {
     txl::Linear<double> lin(2, 2, true);
     lin.weight.grad = {{3, 0}, {0, 0}};
@@ -44,7 +42,6 @@ TEST_CASE("clip_grad_norm: scales to the limit only when above it") {
     CHECK(lin.bias.grad(0) == doctest::Approx(0.8).epsilon(1e-6));
 }
 
-
 TEST_CASE("Schedule: a cosine schedule without its end holds the peak after warm-up") {
     txl::Schedule cosine{txl::Schedule::Kind::cosine, 1e-3, 10, 128, 0, 1e-4};
     CHECK(cosine(5) == doctest::Approx(5e-4));
@@ -53,7 +50,6 @@ TEST_CASE("Schedule: a cosine schedule without its end holds the peak after warm
     cosine.total = 110;  // fixed later (a time budget): decays from there
     CHECK(cosine(60) == doctest::Approx(1e-4 + 0.5 * 9e-4));
 }
-
 
 TEST_CASE("AdamW: decoupled decay of weights, not of biases or LayerNorm") {
     txl::Linear<double> lin(2, 2, true);
@@ -81,7 +77,6 @@ TEST_CASE("AdamW: decoupled decay of weights, not of biases or LayerNorm") {
                           0.02 * std::sqrt(1 - std::pow(0.999, 2)) / (1 - std::pow(0.9, 2)) * m / (std::sqrt(v) + 1e-8);
     CHECK(lin.weight.value(0, 0) == doctest::Approx(expect).epsilon(1e-14));
 }
-
 
 TEST_CASE("TimeBudget: a cosine's end fitted to the time left") {
     txl::Schedule s{txl::Schedule::Kind::cosine, 3e-3, 200, 128, 0, 1e-4};

@@ -77,21 +77,21 @@ public:
     /// What a forward keeps for its backward (each attention's own `Cache` adds its part).
     struct Cache {
         std::size_t M = 0, T = 0, B = 0;
-        tensor<S, 2> k, v;             ///< `[K*B, d_model]` (also what the key/value cache keeps)
-        tensor<S, 4> qu_h;             ///< `[B, H, T, d_k]`: $q + u$, head-major
-        tensor<S, 4> k_h, v_h;         ///< `[B, H, K, d_k]`: $k$, $v$, head-major (when B > 1)
-        tensor<S, 4> o_h;              ///< `[B, H, T, d_k]`: $\tilde a V$ per head (when B > 1)
-        tensor<S, 4> a, a_drop, mask;  ///< `[B, H, T, K]`: weights, after dropout, dropout mask
-        tensor<S, 2> o;                ///< `[T*B, d_model]` heads concatenated
-        tensor<S, 2> pos;              ///< `[T*B, W]` workspace: $X$, then $\bar X$
-        tensor<S, 2> d_o, dq;          ///< `[T*B, d_model]` backward workspace
-        tensor<S, 2> dk, dv;           ///< `[K*B, d_model]` backward workspace
-        tensor<S, 4> d_oh, dq_h;       ///< `[B, H, T, d_k]` backward workspace, head-major
-        tensor<S, 4> dk_h, dv_h;       ///< `[B, H, K, d_k]` backward workspace, head-major
-        tensor<S, 4> g;                ///< `[B, H, T, K]` gradient of the scores
-        bool dropped = false;          ///< dropout ran on the weights
-        bool reused_keys_values = false;        ///< forward reused the memory's keys and values: no backward
-        bool head_major = true;        ///< false with B = 1: k and v used in place
+        tensor<S, 2> k, v;                ///< `[K*B, d_model]` (also what the key/value cache keeps)
+        tensor<S, 4> qu_h;                ///< `[B, H, T, d_k]`: $q + u$, head-major
+        tensor<S, 4> k_h, v_h;            ///< `[B, H, K, d_k]`: $k$, $v$, head-major (when B > 1)
+        tensor<S, 4> o_h;                 ///< `[B, H, T, d_k]`: $\tilde a V$ per head (when B > 1)
+        tensor<S, 4> a, a_drop, mask;     ///< `[B, H, T, K]`: weights, after dropout, dropout mask
+        tensor<S, 2> o;                   ///< `[T*B, d_model]` heads concatenated
+        tensor<S, 2> pos;                 ///< `[T*B, W]` workspace: $X$, then $\bar X$
+        tensor<S, 2> d_o, dq;             ///< `[T*B, d_model]` backward workspace
+        tensor<S, 2> dk, dv;              ///< `[K*B, d_model]` backward workspace
+        tensor<S, 4> d_oh, dq_h;          ///< `[B, H, T, d_k]` backward workspace, head-major
+        tensor<S, 4> dk_h, dv_h;          ///< `[B, H, K, d_k]` backward workspace, head-major
+        tensor<S, 4> g;                   ///< `[B, H, T, K]` gradient of the scores
+        bool dropped = false;             ///< dropout ran on the weights
+        bool reused_keys_values = false;  ///< forward reused the memory's keys and values: no backward
+        bool head_major = true;           ///< false with B = 1: k and v used in place
 
         const S* weights() const { return dropped ? a_drop.data() : a.data(); }
         const S* key_block(std::size_t b, std::size_t h) const {

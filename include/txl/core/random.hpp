@@ -40,4 +40,3 @@ inline void init_normal(S* x, std::size_t n, Rng& rng) {
 }
 
 }  // namespace txl
-

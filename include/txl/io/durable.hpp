@@ -43,7 +43,6 @@ inline void finish_file(std::ofstream& out, const std::string& path) {
     check<checkpoint_error>(bool(out), path, ": write failed when closing (disk full?)");
 }
 
-
 namespace detail {
 /// FNV-1a (64 bit) of a file's bytes, as 16 hex digits: cheap, and any changed byte changes it.
 inline std::string file_checksum(const fs::path& path) {
@@ -191,6 +190,5 @@ inline void write_directory_atomically(const fs::path& dir, bool overwrite, Fill
     }
     if (!parent.empty()) detail::sync_to_disk(parent);
 }
-
 
 }  // namespace txl

@@ -66,7 +66,7 @@ public:
     /// hold the first $M B$ rows.
     template <class Block, class Tensor2>
     void carry_keys_values(const Block& block, const Tensor2* const* k, const Tensor2* const* v, std::size_t n_layers,
-                  std::size_t M, std::size_t T, std::size_t B, std::size_t mem_len, bool reused) {
+                           std::size_t M, std::size_t T, std::size_t B, std::size_t mem_len, bool reused) {
         carry_one(block, k, keys, n_layers, M, T, B, mem_len, reused);
         carry_one(block, v, values, n_layers, M, T, B, mem_len, reused);
     }

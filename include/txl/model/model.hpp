@@ -86,8 +86,8 @@ public:
         std::size_t T = 0, B = 0, M = 0;
         tensor<std::int64_t, 2> tokens;  ///< `[T, B]`
         typename Stack::Cache stack;
-        tensor<S, 3> logits;     ///< `[T, B, n_vocab]`
-        tensor<S, 3> d_out;      ///< `[T, B, d_model]` backward workspace
+        tensor<S, 3> logits;              ///< `[T, B, n_vocab]`
+        tensor<S, 3> d_out;               ///< `[T, B, d_model]` backward workspace
         bool reused_keys_values = false;  ///< forward reused the memory's keys and values: no backward
     };
 
@@ -199,7 +199,8 @@ public:
                     k[l] = &transformer.layers[l].keys(c.stack.layer[l]);
                     v[l] = &transformer.layers[l].values(c.stack.layer[l]);
                 }
-                mem.carry_keys_values(memory_rule, k.data(), v.data(), n_layers, c.M, c.T, c.B, mem_len, c.reused_keys_values);
+                mem.carry_keys_values(memory_rule, k.data(), v.data(), n_layers, c.M, c.T, c.B, mem_len,
+                                      c.reused_keys_values);
                 memory_rule.update(mem, c.stack.x.data(), n_layers, mem_len);
                 return;
             }

@@ -41,11 +41,11 @@ namespace txl {
 
 /// Where a training run stands: what `trainer.txt` records besides the files.
 struct TrainingProgress {
-    std::size_t step = 0;                            ///< optimizer steps taken (Adam's $t$)
-    std::size_t tokens = 0;                          ///< target tokens trained on
-    std::size_t epoch = 0, position = 0;             ///< the sequential loader's place
+    std::size_t step = 0;                             ///< optimizer steps taken (Adam's $t$)
+    std::size_t tokens = 0;                           ///< target tokens trained on
+    std::size_t epoch = 0, position = 0;              ///< the sequential loader's place
     std::size_t seq_len = 0, mem_len = 0, batch = 0;  ///< the shape trained with
-    Rng rng;                                         ///< the dropout generator's state
+    Rng rng;                                          ///< the dropout generator's state
 };
 
 /// Write the training checkpoint of `model`, `adam` (its moments and step), `memory` and
@@ -110,9 +110,9 @@ std::vector<std::pair<std::vector<S>, std::vector<S>>> read_moments(const std::f
         // weights with the first update: refused as `load_checkpoint` refuses such weights.
         for (std::size_t i = 0; i < m.size(); ++i)
             if (!(std::isfinite(double(m(i))) && std::isfinite(double(v(i))) && v(i) >= S(0)))  // message only then
-                throw checkpoint_error(detail::concat((dir / "optimizer" / adam.names[k]).string(),
-                                                      ".{m,v}.npy: element ", i, " holds m = ", m(i), ", v = ", v(i),
-                                                      " (not finite, or a negative second moment); refusing to load it"));
+                throw checkpoint_error(detail::concat(
+                    (dir / "optimizer" / adam.names[k]).string(), ".{m,v}.npy: element ", i, " holds m = ", m(i),
+                    ", v = ", v(i), " (not finite, or a negative second moment); refusing to load it"));
         moments[k] = {std::vector<S>(m.begin(), m.end()), std::vector<S>(v.begin(), v.end())};
     }
     return moments;
@@ -128,9 +128,9 @@ Memory<S> read_training_memory(const std::filesystem::path& dir, std::size_t lay
         std::ifstream in(p, std::ios::binary);
         check<checkpoint_error>(bool(in), p, ": missing or unreadable file");
         const auto h = read_npy_header(in, p);
-        check<checkpoint_error>(h.shape.size() == 3 && h.shape[0] <= mem_len && h.shape[1] == batch &&
-                                    h.shape[2] == d_model,
-                                p, ": memory of the wrong shape");
+        check<checkpoint_error>(
+            h.shape.size() == 3 && h.shape[0] <= mem_len && h.shape[1] == batch && h.shape[2] == d_model, p,
+            ": memory of the wrong shape");
         tensor<S, 3> t;
         read_npy(p, std::array<std::size_t, 3>{h.shape[0], h.shape[1], h.shape[2]}, t);
         mem.states.push_back(std::move(t));
@@ -146,8 +146,7 @@ Memory<S> read_training_memory(const std::filesystem::path& dir, std::size_t lay
 /// error nothing changes and `checkpoint_error` names the file.
 template <class Model, class S>
 TrainingProgress load_training_checkpoint(const std::filesystem::path& dir, Model& model, Adam<S>& adam,
-                                          Memory<S>& memory, const TrainingProgress& expected,
-                                          std::size_t text_rows) {
+                                          Memory<S>& memory, const TrainingProgress& expected, std::size_t text_rows) {
     recover_interrupted_save(dir);
     check<checkpoint_error>(std::filesystem::is_directory(dir), dir.string(), ": checkpoint directory not found");
     verify_checksums(dir);
