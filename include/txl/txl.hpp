@@ -3,10 +3,12 @@
 /// # txl: Transformer-XL, header-only
 ///
 /// One include for everything. Read the headers in this order to follow the model from the
-/// bottom up, the order below (the one reading order: the README and the site follow this
-/// list): first the model, then the training side from `optim` on. The machinery that makes
-/// it fast (txl's GEMM kernel, BLAS dispatch, threads, the attention's head-major copies and
-/// SIMD softmax) lives in `detail/`, off this path; each block calls it in one line.
+/// bottom up (the one reading order: the README and the site follow this list): the
+/// foundations (`core/`), the blocks (`blocks/`) and their composition (`model/`), then files
+/// (`io/`), the optimizer, text (`data/`), evaluation and sampling (`inference/`), and last the
+/// training loop with its checkpoint (`training/`). The machinery that makes it fast (txl's
+/// GEMM kernel, BLAS dispatch, threads, the attention's head-major copies and SIMD softmax)
+/// lives in `detail/`, off this path; each block calls it in one line.
 /// `txl/testing/gradcheck.hpp` (not included here) checks a block's backward pass against
 /// finite differences.
 
@@ -35,6 +37,7 @@
 #include "io/npy.hpp"
 #include "io/durable.hpp"
 #include "io/checkpoint.hpp"
+#include "io/key_values.hpp"
 #include "training/optim.hpp"
 #include "data/utf8.hpp"
 #include "data/char_tokenizer.hpp"
