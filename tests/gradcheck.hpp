@@ -18,7 +18,8 @@ using txl::testing::kGradTol;
 using txl::testing::parameters_of;
 using txl::testing::randomize;
 
-/// One CHECK per tensor of a report (relative error within `tol`, gradient not all zero).
+/// One CHECK per tensor of a report (relative error within `tol`, gradient not all zero), and
+/// one that `visit` lists every parameter.
 inline double expect_report(const txl::testing::GradReport& report, double tol = kGradTol) {
     for (const auto& t : report.tensors) {
         INFO("tensor " << t.name << ": max|numeric - analytic| = " << t.max_diff << " at element " << t.at
@@ -28,6 +29,8 @@ inline double expect_report(const txl::testing::GradReport& report, double tol =
         CHECK(t.max_analytic > 0);
     }
     CHECK(!report.tensors.empty());
+    INFO(report.str());
+    CHECK(report.visit_complete);
     return report.worst();
 }
 

@@ -46,6 +46,36 @@ TEST_CASE("gradcheck: a tensor with an all-zero gradient fails the check (it pro
     CHECK(!txl::testing::check_gradients({{"y", &y, &wrong, 1}}, [&] { return y * y; }).ok());
 }
 
+namespace {
+/// labml's feed-forward with a second bias that its `visit` forgets (the mistake the check is for).
+template <class Cfg>
+struct ForgetfulFeedForward : txl::FeedForward<Cfg> {
+    using Base = txl::FeedForward<Cfg>;
+    using typename Base::Cache;
+    using typename Base::S;
+    txl::Param<S, 1> extra_bias;  // added to y, never visited
+    ForgetfulFeedForward() { extra_bias.resize(std::array<std::size_t, 1>{Cfg::d_model}); }
+    void init(txl::Rng& rng) {
+        Base::init(rng);
+        txl::init_uniform(extra_bias.value.data(), extra_bias.value.size(), 1.0, rng);
+    }
+    void forward(const S* z, std::size_t n, S* y, Cache& c, txl::Rng* rng) const {
+        Base::forward(z, n, y, c, rng);
+        for (std::size_t r = 0; r < n; ++r)
+            for (std::size_t j = 0; j < Cfg::d_model; ++j) y[r * Cfg::d_model + j] += extra_bias.value(j);
+    }
+};
+}  // namespace
+
+TEST_CASE("gradcheck: a parameter that visit forgets fails the check (every listed gradient is right)") {
+    const auto r = txl::testing::check_feed_forward<ForgetfulFeedForward<C>>(5);
+    CHECK(!r.visit_complete);
+    CHECK(!r.ok());
+    CHECK(r.str().find("does not list") != std::string::npos);
+    for (const auto& t : r.tensors) CHECK(t.ok);  // the gradients of what it lists are right
+    CHECK(txl::testing::check_feed_forward<txl::FeedForward<C>>(5).visit_complete);
+}
+
 TEST_CASE("composed models: gradients over two segments (custom feed-forward, custom attention, no memory)") {
     SUBCASE("GELU feed-forward") { check_model_gradients<GeluXL>(3, 2, 2, 4); }
     SUBCASE("causal attention with absolute positions") { check_model_gradients<AbsoluteXL>(3, 2, 2, 4); }

@@ -20,9 +20,12 @@
 /// `Checked` next to the parameters, with the gradient `backward` wrote for it.
 ///
 /// The recipe is written once, below, for each kind of block: `check_attention` (the attention
-/// slot, over memory rows and queries), `check_feed_forward`, `check_layer` and `check_model` (a whole model over
-/// two segments, the second attending over the first's memory, held fixed). txl's own tests and
-/// the custom-blocks example use these, so a block of yours is checked exactly as txl's are.
+/// slot, over memory rows and queries), `check_feed_forward`, `check_layer` and `check_model` (a
+/// whole model over two segments, the second attending over the first's memory, held fixed).
+/// The three block checks also ask whether `visit` lists every parameter (`visit_is_complete`):
+/// a gradient check sees only what `visit` lists, so a forgotten parameter would pass it. txl's
+/// own tests and the custom-blocks example use these, so a block of yours is checked exactly as
+/// txl's are.
 ///
 /// Header only, no test framework: the result is a `GradReport` to print or assert on.
 
@@ -66,8 +69,11 @@ struct TensorReport {
 struct GradReport {
     std::vector<TensorReport> tensors;
     double tol = kGradTol;
+    /// Whether `visit` lists every parameter of the block (see `visit_is_complete`; true where
+    /// the check does not run).
+    bool visit_complete = true;
     bool ok() const {
-        return !tensors.empty() &&
+        return visit_complete && !tensors.empty() &&
                std::all_of(tensors.begin(), tensors.end(), [](const TensorReport& t) { return t.ok; });
     }
     double worst() const {
@@ -78,6 +84,9 @@ struct GradReport {
     /// One line per tensor: name, relative error, and what failed.
     std::string str() const {
         std::ostringstream s;
+        if (!visit_complete)
+            s << "  FAIL  visit: the block holds a parameter `visit` does not list (a copy of every listed "
+                 "tensor does not reproduce its output): no checkpoint saves it, no optimizer trains it\n";
         for (const auto& t : tensors) {
             s << (t.ok ? "  ok    " : "  FAIL  ") << t.name << ": relative error " << t.relative
               << " (max|numeric - analytic| " << t.max_diff << " at element " << t.at << ", max|analytic| "
@@ -155,6 +164,24 @@ inline double dot(const double* y, const double* w, std::size_t n) {
     return s;
 }
 
+/// Whether `visit` lists every parameter of `block`. A second block of the same type is
+/// initialised from another seed (`init`), configured by `prepare` as `block` was, and given a
+/// copy of every tensor `visit` lists; `loss(b)` (a deterministic function of a block) must then
+/// give exactly the same value for both. A parameter `visit` forgets keeps the second block's own
+/// values and changes it: the block would train, check and save without that parameter. (A
+/// forgotten parameter that both seeds initialise alike, e.g. to zeros, goes unseen.)
+template <class Block, class Prepare, class Loss>
+bool visit_is_complete(Block& block, unsigned seed, Prepare&& prepare, Loss&& loss) {
+    Block other;
+    Rng rng(seed + 1000);
+    other.init(rng);
+    prepare(other);
+    const auto from = parameters_of(block), to = parameters_of(other);
+    if (from.size() != to.size()) return false;
+    for (std::size_t k = 0; k < from.size(); ++k) std::copy(from[k].value, from[k].value + from[k].n, to[k].value);
+    return loss(other) == loss(block);
+}
+
 /// ## The attention slot
 /// An attention block over `M` memory rows and `T` queries, batch `B`, parameters from
 /// `randomize(seed)`; `setup` (optional) configures it first (a mask option, a clamp). With
@@ -165,26 +192,32 @@ template <class Attn>
 GradReport check_attention(std::size_t M, std::size_t T, std::size_t B, unsigned seed = 1,
                            const std::function<void(Attn&)>& setup = {}, double dropout = 0) {
     constexpr std::size_t d = Attn::config::d_model;
+    auto prepare = [&](Attn& a) {
+        if (setup) setup(a);
+        if (dropout > 0) set_dropout_if_any(a, dropout);
+    };
     Attn attn;
     randomize(attn, seed);
-    if (setup) setup(attn);
-    if (dropout > 0) set_dropout_if_any(attn, dropout);
+    prepare(attn);
     const std::size_t nk = (M + T) * B, nq = T * B;
     std::vector<double> kv(nk * d), out(nq * d), w(nq * d), dkv(nk * d);
     fill_uniform(kv.data(), kv.size(), seed + 100);
     fill_uniform(w.data(), w.size(), seed + 200);
     typename Attn::Cache cache;
-    auto f = [&] {
+    auto loss = [&](Attn& a) {
         Rng rng(seed + 300);
-        attn.forward(kv.data(), M, T, B, out.data(), cache, dropout > 0 ? &rng : nullptr);
+        a.forward(kv.data(), M, T, B, out.data(), cache, dropout > 0 ? &rng : nullptr);
         return dot(out.data(), w.data(), out.size());
     };
+    auto f = [&] { return loss(attn); };
     f();
     zero_grad(attn);
     attn.backward(kv.data(), w.data(), dkv.data(), cache);
     auto checked = parameters_of(attn);
     checked.push_back({"input kv", kv.data(), dkv.data(), kv.size()});
-    return check_gradients(checked, f);
+    GradReport report = check_gradients(checked, f);
+    report.visit_complete = visit_is_complete(attn, seed, prepare, loss);
+    return report;
 }
 
 /// ## The feed-forward slot
@@ -198,16 +231,19 @@ GradReport check_feed_forward(std::size_t n, unsigned seed = 1) {
     fill_uniform(z.data(), z.size(), seed + 100);
     fill_uniform(w.data(), w.size(), seed + 200);
     typename FF::Cache cache;
-    auto f = [&] {
-        ff.forward(z.data(), n, y.data(), cache, nullptr);
+    auto loss = [&](FF& b) {
+        b.forward(z.data(), n, y.data(), cache, nullptr);
         return dot(y.data(), w.data(), y.size());
     };
+    auto f = [&] { return loss(ff); };
     f();
     zero_grad(ff);
     ff.backward(z.data(), w.data(), n, dz.data(), cache);
     auto checked = parameters_of(ff);
     checked.push_back({"input z", z.data(), dz.data(), z.size()});
-    return check_gradients(checked, f);
+    GradReport report = check_gradients(checked, f);
+    report.visit_complete = visit_is_complete(ff, seed, [](FF&) {}, loss);
+    return report;
 }
 
 /// ## The layer slot
@@ -219,25 +255,31 @@ GradReport check_feed_forward(std::size_t n, unsigned seed = 1) {
 template <class Layer>
 GradReport check_layer(std::size_t M, std::size_t T, std::size_t B, unsigned seed = 1, double dropout = 0) {
     constexpr std::size_t d = Layer::config::d_model;
+    auto prepare = [&](Layer& l) {
+        if (dropout > 0) set_dropout_if_any(l, dropout);
+    };
     Layer layer;
-    if (dropout > 0) set_dropout_if_any(layer, dropout);
+    prepare(layer);
     randomize(layer, seed);
     std::vector<double> x(T * B * d), mem(M * B * d), y(T * B * d), w(T * B * d), dx(T * B * d);
     fill_uniform(x.data(), x.size(), seed + 100);
     fill_uniform(mem.data(), mem.size(), seed + 150);
     fill_uniform(w.data(), w.size(), seed + 200);
     typename Layer::Cache cache;
-    auto f = [&] {
+    auto loss = [&](Layer& l) {
         Rng rng(seed + 300);
-        layer.forward(x.data(), M ? mem.data() : nullptr, M, T, B, y.data(), cache, dropout > 0 ? &rng : nullptr);
+        l.forward(x.data(), M ? mem.data() : nullptr, M, T, B, y.data(), cache, dropout > 0 ? &rng : nullptr);
         return dot(y.data(), w.data(), y.size());
     };
+    auto f = [&] { return loss(layer); };
     f();
     zero_grad(layer);
     layer.backward(w.data(), dx.data(), cache);
     auto checked = parameters_of(layer);
     checked.push_back({"input x", x.data(), dx.data(), x.size()});
-    return check_gradients(checked, f);
+    GradReport report = check_gradients(checked, f);
+    report.visit_complete = visit_is_complete(layer, seed, prepare, loss);
+    return report;
 }
 
 /// ## A whole model, over memory
