@@ -1,6 +1,6 @@
 #pragma once
 // Small pieces several test files share: a temporary directory, the message a checkpoint
-// error carries, two models' parameters compared bit for bit, and a short synthetic text with
+// error carries, two tensors or two models' parameters compared bit for bit, and a short synthetic text with
 // the training options the trainer tests use.
 
 #include <doctest/doctest.h>
@@ -43,6 +43,14 @@ inline std::string checkpoint_error_text(const std::function<void()>& f) {
         return e.what();
     }
     return "(no checkpoint_error)";
+}
+
+/// Whether two tensors hold the same shape and values, bit for bit. A plain bool for doctest: a
+/// `CHECK(a == b)` on tensors would have doctest print both through xtensor's printer, which
+/// GCC 12 warns about (a false `stringop-overflow` in std::string, fatal under TXL_WERROR).
+template <class A, class B>
+bool identical(const A& a, const B& b) {
+    return a == b;
 }
 
 /// Every parameter of `m`, in visiting order, as one flat vector.

@@ -1,5 +1,6 @@
 // The model's slots: blocks of one's own (examples/custom_blocks) in them, memory blocks,
 // and the capabilities the model detects (key/value cache, dropout, length limits).
+#include "../fixtures.hpp"
 #include "../gradcheck.hpp"
 
 #include "../../examples/custom_blocks/blocks.hpp"
@@ -91,16 +92,16 @@ TEST_CASE("NoMemory: the same layers as Transformer-XL with every segment starti
     txl::Memory<double> mx, mp, none;
     xl.forward(x1, mx, cx);
     plain.forward(x1, mp, cp);
-    CHECK(cx.logits == cp.logits);
+    CHECK(identical(cx.logits, cp.logits));
     xl.update_memory(mx, cx, 8);
     plain.update_memory(mp, cp, 8);
     CHECK(mx.length() == 4);
     CHECK(mp.length() == 0);  // nothing remembered, whatever mem_len says
     plain.forward(x2, mp, cp);
     xl.forward(x2, none, c0);
-    CHECK(cp.logits == c0.logits);  // = Transformer-XL without its memory
+    CHECK(identical(cp.logits, c0.logits));  // = Transformer-XL without its memory
     xl.forward(x2, mx, cx);
-    CHECK(cx.logits != c0.logits);  // while the memory does change Transformer-XL's output
+    CHECK(!identical(cx.logits, c0.logits));  // while the memory does change Transformer-XL's output
     const std::string d = plain.describe();
     CHECK(d.find("memory NoMemory") != std::string::npos);
     CHECK(d.find("layer XLLayer<RelativeMultiHeadAttention, FeedForward(ReLU)> x 2") != std::string::npos);
