@@ -88,34 +88,68 @@ def list_breaks(text):
     return "\n".join(out)
 
 
+def wrap_lines(code_html):
+    """Lines of code (already HTML) that wrap with a hanging indent: a line indented by n
+    columns starts at n and continues at n + 4 (CSS: `pre .ln`)."""
+    out = []
+    for line in code_html.rstrip("\n").split("\n"):
+        indent = len(line) - len(line.lstrip(" "))
+        out.append('<span class="ln" style="--indent:%d">%s</span>' % (indent, line.lstrip(" ") or " "))
+    return "".join(out)
+
+
 def render_markdown(text):
     text, found = protect_math(list_breaks(text))
-    out = markdown.markdown(text, extensions=["tables", "fenced_code"])
+    out = markdown.markdown(text, extensions=["tables", "fenced_code", "sane_lists", "attr_list", "toc"])
+    out = re.sub(r"(<pre><code[^>]*>)(.*?)(</code></pre>)", lambda m: m.group(1) + wrap_lines(m.group(2)) + m.group(3),
+                 out, flags=re.S)
+    out = re.sub(r"<table>(.*?)</table>", r'<div class="table-box"><table>\1</table></div>', out, flags=re.S)
     return re.sub("\x00(\\d+)\x00", lambda m: html.escape(found[int(m.group(1))], quote=False), out)
 
 
+def doc_tags(text):
+    """`@tparam X what` and `@param x what`, wherever they stand, as list items "**X** what"."""
+    if "@tparam" not in text and "@param" not in text:
+        return text
+    lead, *items = re.split(r"\s*@t?param\s+", text)
+    out = [lead] if lead.strip() else []
+    for item in items:
+        name, _, rest = item.partition(" ")
+        out.append("- **%s** %s" % (name, rest))
+    return "\n".join(out)
+
+
 def split_sections(source):
-    """[(prose, code)]: each run of comment lines, then the code up to the next comment line."""
-    sections, prose, code = [], [], []
-    for line in source.splitlines():
+    """[(prose, code, first)]: each run of comment lines, then the code up to the next comment
+    line; `code` is [(line number, line)], `first` the number of the section's first line."""
+    sections, prose, code, first = [], [], [], 1
+    for number, line in enumerate(source.splitlines(), 1):
         s = line.strip()
         if s.startswith("#pragma once") or s.startswith("/// @file"):
             continue
         if s.startswith("//"):
-            if code and any(c.strip() for c in code):
-                sections.append(("\n".join(prose), "\n".join(code)))
-                prose, code = [], []
-            text = re.sub(r"^///?\s?", "", s)
-            text = re.sub(r"^@tparam\s+(\S+)", r"**\1**", text)
-            prose.append(text)
+            if code and any(c.strip() for _, c in code):
+                sections.append(("\n".join(prose), code, first))
+                prose, code, first = [], [], number
+            prose.append(doc_tags(re.sub(r"^///?\s?", "", s)))
         else:
-            code.append(line)
-    sections.append(("\n".join(prose), "\n".join(code)))
-    return [(p, c.strip("\n")) for p, c in sections if p.strip() or c.strip()]
+            code.append((number, line))
+    sections.append(("\n".join(prose), code, first))
+    out = []
+    for p, c, f in sections:
+        while c and not c[0][1].strip():
+            c = c[1:]
+        while c and not c[-1][1].strip():
+            c = c[:-1]
+        if p.strip() or c:
+            out.append((p, c, f))
+    return out
 
 
 PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="source" content="{source}">
 <title>{title} · txl</title>
 <link rel="stylesheet" href="katex/katex.min.css">
 <link rel="stylesheet" href="style.css">
@@ -123,41 +157,84 @@ PAGE = """<!DOCTYPE html>
 <script defer src="katex/contrib/auto-render.js"></script>
 <script defer src="render.js"></script>
 </head><body>
+<input type="checkbox" id="nav-open"><label for="nav-open" class="nav-button">Contents</label>
 <nav>{nav}</nav>
 <main class="{kind}">
 <h1 class="page-title">{title}</h1>
 {body}
+{footer}
 </main></body></html>
 """
 
+# The math is typeset in the prose and in the code's comments. Then the page measures itself:
+# every code block, formula, heading, table and the page as a whole, wider than its box, is
+# listed in body[data-overflow] (tests/site/check_site.py reads it at several window widths).
 RENDER_JS = """document.addEventListener("DOMContentLoaded", function () {
+  var delimiters = [{left: "$$", right: "$$", display: true}, {left: "$", right: "$", display: false}];
   renderMathInElement(document.body, {
-    delimiters: [{left: "$$", right: "$$", display: true}, {left: "$", right: "$", display: false}],
+    delimiters: delimiters,
     ignoredTags: ["script", "noscript", "style", "textarea", "pre", "code"],
     throwOnError: true
   });
+  document.querySelectorAll(".code pre .c1, .code pre .cm").forEach(function (comment) {
+    renderMathInElement(comment, {delimiters: delimiters.slice(1), ignoredTags: [], throwOnError: true});
+  });
   document.body.setAttribute("data-math", "done");
+  var wide = [];
+  function check(el, what) {
+    if (el.scrollWidth > el.clientWidth + 1)
+      wide.push(what + " (" + el.scrollWidth + " > " + el.clientWidth + " px): " +
+                el.textContent.replace(/\\s+/g, " ").trim().slice(0, 80));
+  }
+  document.querySelectorAll("pre").forEach(function (el) { check(el, "code"); });
+  document.querySelectorAll(".katex-display").forEach(function (el) { check(el, "formula"); });
+  document.querySelectorAll(".doc, main h1, main h2, main h3, .table-box").forEach(function (el) {
+    check(el, el.tagName.toLowerCase());
+  });
+  check(document.documentElement, "page");
+  document.body.setAttribute("data-overflow", JSON.stringify(wide));
 });
 """
 
+# Wide screens: the contents beside the page. Laptops (below 1600 px): the contents behind a
+# button, and the page's full width for prose and code. Code wraps with a hanging indent.
 STYLE = """body { margin: 0; font: 15px/1.55 -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; color: #222; }
 nav { position: fixed; top: 0; left: 0; bottom: 0; width: 210px; overflow-y: auto; padding: 12px;
-      background: #f6f6f4; border-right: 1px solid #ddd; font-size: 13px; }
+      background: #f6f6f4; border-right: 1px solid #ddd; font-size: 13px; z-index: 2; }
 nav a { display: block; color: #333; text-decoration: none; padding: 1px 0; }
 nav a.here { font-weight: bold; color: #b3261e; }
 nav h3 { margin: 12px 0 4px; font-size: 12px; text-transform: uppercase; color: #777; }
+#nav-open { display: none; }
+.nav-button { display: none; }
 main { margin-left: 236px; }
+@media (max-width: 1599px) {
+  nav { display: none; box-shadow: 2px 0 8px rgba(0,0,0,.2); }
+  #nav-open:checked ~ nav { display: block; top: 36px; }
+  .nav-button { display: block; position: fixed; top: 6px; right: 12px; z-index: 3; padding: 2px 10px;
+                background: #f6f6f4; border: 1px solid #ccc; border-radius: 4px; cursor: pointer; font-size: 13px; }
+  main { margin-left: 0; }
+}
 main.prose { max-width: 860px; padding: 8px 24px 48px; }
-h1.page-title { padding: 8px 24px 0; margin: 0 0 8px; }
+main.prose .table-box { overflow-x: auto; }
+h1.page-title { padding: 8px 24px 0; margin: 0 0 8px; font-size: 26px; }
 main.prose h1.page-title { padding-left: 0; }
+.doc h1 { font-size: 22px; line-height: 1.3; } .doc h2 { font-size: 18px; } .doc h3 { font-size: 16px; }
 .section { display: flex; border-bottom: 1px solid #eee; }
-.doc { flex: 0 0 42%; box-sizing: border-box; padding: 6px 20px 6px 24px; overflow-x: auto; }
+.doc { flex: 0 0 40%; box-sizing: border-box; padding: 6px 20px 6px 24px; min-width: 0; overflow-wrap: break-word; }
 .code { flex: 1; min-width: 0; background: #fafaf7; border-left: 1px solid #eee; padding: 6px 12px; }
-.code pre { margin: 0; font: 12.5px/1.45 "DejaVu Sans Mono", Menlo, monospace; overflow-x: auto; }
+.section.intro { flex-direction: column; }
+.section.intro .doc { max-width: 900px; }
+.section.intro .code { border-left: 0; }
+.code pre { margin: 0; font: 12.5px/1.45 "DejaVu Sans Mono", Menlo, monospace; }
+pre .ln { display: block; white-space: pre-wrap; overflow-wrap: anywhere;
+                padding-left: calc((var(--indent) + 4) * 1ch); text-indent: -4ch; }
+pre .ln:target { background: #fff3b0; }
 .doc p { margin: 6px 0; }
 table { border-collapse: collapse; } td, th { border: 1px solid #ddd; padding: 3px 8px; vertical-align: top; }
 code { font-size: 90%; background: #f0f0ec; padding: 0 3px; }
 .katex-display { overflow-x: auto; overflow-y: hidden; padding: 2px 0; }
+footer.next { margin: 24px; padding-top: 12px; border-top: 1px solid #ddd; }
+main.prose footer.next { margin: 24px 0; }
 """
 
 
@@ -200,14 +277,93 @@ def fix_links(body, page_of_path):
     return re.sub(r'<a href="([^"]*)">(.*?)</a>', repl, body, flags=re.S)
 
 
+ANCHOR = re.compile(r"\s*\{#([A-Za-z][\w-]*)\}")
+DECLARES = re.compile(r"^(?:struct|class)\s+(\w+)\b(?!.*;\s*$)")
+
+
+def declared_types(source):
+    """The types a header declares at its top level (`struct X` or `class X` at column 0 of a
+    namespace), each the anchor of its line on the page."""
+    return [m.group(1) for m in map(DECLARES.match, source.splitlines()) if m]
+
+
+def code_lines(code):
+    """The code as lines that wrap with a hanging indent: a line indented by n columns starts at
+    n and continues at n + 4. Each line is anchored by its number (`#L42`) and by `{#name}` at
+    the end of its comment, which is dropped from the text; a type's declaration by its name."""
+    highlighted = highlight("\n".join(line for _, line in code), CppLexer(), HtmlFormatter(nowrap=True))
+    out = []
+    for (number, line), h in zip(code, highlighted.split("\n")):
+        ids = ["L%d" % number]
+        m = ANCHOR.search(h)
+        if m:
+            ids.append(m.group(1))
+            h = ANCHOR.sub("", h, count=1)
+        d = DECLARES.match(line)
+        if d:
+            ids.append(d.group(1))
+        indent = len(line) - len(line.lstrip(" "))
+        h = re.sub(r'^<span class="w"> +</span>', "", h) if indent else h
+        anchors = "".join('<a id="%s"></a>' % i for i in ids[1:])
+        out.append('<span class="ln" id="%s" style="--indent:%d">%s%s</span>' % (ids[0], indent, anchors, h or " "))
+    return "<pre>%s</pre>" % "".join(out)
+
+
+def is_preamble(code):
+    """Code that is only includes, namespace openers and blank lines: nothing to read beside."""
+    return all(re.match(r"^\s*(#include\b.*|namespace\s+[\w:]+\s*\{.*|)$", line) for _, line in code)
+
+
 def side_by_side(source):
-    lexer, fmt = CppLexer(), HtmlFormatter(nowrap=True)
     rows = []
-    for prose, code in split_sections(source):
-        code_html = "<pre>%s</pre>" % highlight(code, lexer, fmt) if code.strip() else ""
-        rows.append('<div class="section"><div class="doc">%s</div><div class="code">%s</div></div>'
-                    % (render_markdown(prose), code_html))
+    for n, (prose, code, first) in enumerate(split_sections(source)):
+        # The page's introduction, and long prose beside nothing but includes, take the full
+        # width with their code below them.
+        intro = n == 0 and prose.count("\n") >= 8 or code and is_preamble(code) and len(prose) > 200
+        kind = "section intro" if intro else "section"
+        rows.append('<div class="%s" id="s%d"><div class="doc">%s</div><div class="code">%s</div></div>'
+                    % (kind, first, render_markdown(prose), code_lines(code) if code else ""))
     return "\n".join(rows)
+
+
+def unique_ids(body):
+    """Headings rendered section by section may share an id: the later ones get -2, -3, ..."""
+    seen = {}
+
+    def repl(m):
+        i = m.group(1)
+        seen[i] = seen.get(i, 0) + 1
+        return 'id="%s"' % (i if seen[i] == 1 else "%s-%d" % (i, seen[i]))
+    return re.sub(r'id="([^"]+)"', repl, body)
+
+
+def link_mentions(body, here, symbols):
+    """Every `name.hpp` and every `Type` a page mentions in its prose links to the page (and
+    the line) that defines it; plain-text header names too. Code, math and links stay as they are."""
+    def code_repl(m):
+        text = html.unescape(m.group(1))
+        key = re.sub(r"<.*", "", text)  # RelativeMultiHeadAttention<C> names the type
+        target = symbols.get(key) or (symbols.get(os.path.basename(key)) if key.endswith(".hpp") else None)
+        if not target or target[0] == here and not target[1]:
+            return m.group(0)
+        return '<a href="%s.html%s">%s</a>' % (target[0], "#" + target[1] if target[1] else "", m.group(0))
+
+    def text_repl(m):
+        target = symbols.get(m.group(0).lstrip("./")) or symbols.get(os.path.basename(m.group(0)))
+        if not target or target[0] == here:
+            return m.group(0)
+        return '<a href="%s.html">%s</a>' % (target[0], m.group(0))
+
+    out = []
+    # Walk the HTML: links and code elements are left whole; text between tags is searched.
+    for piece in re.split(r"(<a\b.*?</a>|<code>.*?</code>|<[^>]+>)", body, flags=re.S):
+        if piece.startswith("<code>"):
+            out.append(re.sub(r"<code>(.*?)</code>", code_repl, piece, flags=re.S))
+        elif piece.startswith("<") or "\x00" in piece:
+            out.append(piece)
+        else:
+            out.append(re.sub(r"(?<![\w$])(?:\.\./)?(?:[a-z_]+/)*[a-z_]+\.hpp\b", text_repl, piece))
+    return "".join(out)
 
 
 def main():
@@ -235,18 +391,33 @@ def main():
 
     page_of_path = {link_key(src): name for name, _, _, _, src in pages if "/detail/" not in src}
     page_of_path.update({"detail/" + os.path.basename(src): name for name, _, _, _, src in pages if "/detail/" in src})
+    symbols = {key: (page, "") for key, page in page_of_path.items() if key.endswith(".hpp")}
+    symbols.update({key[len("txl/"):]: target for key, target in list(symbols.items()) if key.startswith("txl/")})
+    sources = {}
+    for name, _, _, kind, src in pages:
+        with open(os.path.join(ROOT, src), encoding="utf-8") as f:
+            sources[name] = f.read()
+        if src.endswith(".hpp"):
+            rel = os.path.relpath(src, "include/txl")
+            symbols.setdefault(rel, (name, ""))
+            symbols.setdefault("txl/" + rel, (name, ""))
+            for t in declared_types(sources[name]):
+                symbols.setdefault(t, (name, t))
     os.makedirs(args.out, exist_ok=True)
     nav_items = [(n, t, g) for n, t, g, _, _ in pages]
-    for name, title, group, kind, src in pages:
-        with open(os.path.join(ROOT, src), encoding="utf-8") as f:
-            text = f.read()
+    for i, (name, title, group, kind, src) in enumerate(pages):
+        text = sources[name]
         if kind == "prose":
             body = render_markdown(re.sub(r"\A# .*\n", "", text))  # the page title replaces the first heading
         else:
             body = side_by_side(text)
-        body = fix_links(body, page_of_path)
+        body = fix_links(link_mentions(unique_ids(body), name, symbols), page_of_path)
+        nxt = pages[i + 1] if i + 1 < len(pages) else None
+        footer = ('<footer class="next">Next in the reading order: <a href="%s.html">%s</a></footer>'
+                  % (nxt[0], html.escape(nxt[1])) if nxt else "")
         with open(os.path.join(args.out, name + ".html"), "w", encoding="utf-8") as f:
-            f.write(PAGE.format(title=html.escape(title), nav=nav_html(nav_items, name), kind=kind, body=body))
+            f.write(PAGE.format(title=html.escape(title), nav=nav_html(nav_items, name), kind=kind, body=body,
+                                source=html.escape(src), footer=footer))
     with open(os.path.join(args.out, "style.css"), "w") as f:
         f.write(STYLE + HtmlFormatter().get_style_defs(".code pre"))
     with open(os.path.join(args.out, "render.js"), "w") as f:

@@ -32,8 +32,8 @@
 namespace custom {
 
 /// ## GELU feed-forward
-/// $$\text{FFN}(z) = \text{GELU}(z W_1^\top + b_1)\, W_2^\top + b_2, \qquad
-///   \text{GELU}(a) = a\,\Phi(a) = \tfrac{a}{2}\big(1 + \operatorname{erf}(a/\sqrt 2)\big)$$
+/// $$\begin{aligned} \text{FFN}(z) &= \text{GELU}(z W_1^\top + b_1)\, W_2^\top + b_2, \\
+///   \text{GELU}(a) &= a\,\Phi(a) = \tfrac{a}{2}\big(1 + \operatorname{erf}(a/\sqrt 2)\big) \end{aligned}$$
 /// **Backward.** With $h = \text{GELU}(a)$ and $\delta = \partial L/\partial y$:
 /// $\partial L/\partial h = \delta W_2$, then $\partial L/\partial a = \partial L/\partial h
 /// \odot \text{GELU}'(a)$ with $\text{GELU}'(a) = \Phi(a) + a\,\varphi(a)$
@@ -70,11 +70,11 @@ public:
     void forward(const S* z, std::size_t n, S* y, Cache& c, txl::Rng*) const {
         txl::ensure_shape(c.a, {n, d_ff});
         txl::ensure_shape(c.h, {n, d_ff});
-        // a = z W_1^T + b_1
+        // $a = z W_1^\top + b_1$
         layer1.forward(z, n, c.a.data());
-        // h = GELU(a)
+        // $h = \text{GELU}(a)$
         for (std::size_t i = 0; i < n * d_ff; ++i) c.h.data()[i] = gelu(c.a.data()[i]);
-        // y = h W_2^T + b_2
+        // $y = h W_2^\top + b_2$
         layer2.forward(c.h.data(), n, y);
     }
 
@@ -101,10 +101,10 @@ public:
 /// ## Causal self-attention with absolute positions
 /// Rows of the window `kv[K*B, d_model]` (memory first, row $t B + b$) get the sinusoidal
 /// encoding of their place $t$ in the window, $p_t$, before the query and key projections:
-/// $$q_i = (z_i + p_{M+i}) W_q^\top + b_q, \quad k_j = (kv_j + p_j) W_k^\top, \quad
-///   v_j = kv_j W_v^\top + b_v$$
-/// $$a_{ij} = \operatorname{softmax}_j\big(q_i \cdot k_j / \sqrt{d_k}\big) \text{ over } j \le M + i,
-///   \qquad o_i = \textstyle\sum_j a_{ij} v_j, \qquad \text{out} = o W_o^\top + b_o$$
+/// $$\begin{aligned} q_i &= (z_i + p_{M+i}) W_q^\top + b_q, \quad k_j = (kv_j + p_j) W_k^\top, \\
+///   v_j &= kv_j W_v^\top + b_v, \end{aligned}$$
+/// $$\begin{aligned} a_{ij} &= \operatorname{softmax}_j\big(q_i \cdot k_j / \sqrt{d_k}\big) \text{ over } j \le M + i, \\
+///   o_i &= \textstyle\sum_j a_{ij} v_j, \qquad \text{out} = o W_o^\top + b_o \end{aligned}$$
 /// per head. $p_{t,2c} = \sin(t / 10000^{2c/d})$, $p_{t,2c+1} = \cos(t / 10000^{2c/d})$.
 /// The keys have no bias: $b_k$ would add $q_i \cdot b_k$ to every score of row $i$, which the
 /// softmax cancels, so its gradient is exactly zero (the gradient check flags such a tensor:
@@ -178,7 +178,7 @@ public:
             for (std::size_t h = 0; h < H; ++h) {
                 const std::size_t col = b * d_model + h * d_k;  // this (b, h)'s slice of a row
                 S* a = &c.a(b, h, 0, 0);
-                // scores = Q K^T: [T, d_k] x [d_k, K], rows B*d_model apart
+                // scores $= Q K^\top$: `[T, d_k] x [d_k, K]`, rows B*d_model apart
                 txl::gemm(txl::Trans::No, txl::Trans::Yes, T, K, d_k, S(1), c.q.data() + col, ld, c.k.data() + col, ld,
                           S(0), a, K);
                 // a = softmax(scale * scores) over the visible keys j <= M + i
@@ -196,7 +196,7 @@ public:
                 txl::gemm(txl::Trans::No, txl::Trans::No, T, d_k, K, S(1), a, K, c.v.data() + col, ld, S(0),
                           c.o.data() + col, ld);
             }
-        // out = o W_o^T + b_o
+        // $out = o W_o^\top + b_o$
         output.forward(c.o.data(), nq, out);
     }
 
@@ -215,7 +215,7 @@ public:
                 const std::size_t col = b * d_model + h * d_k;
                 const S* a = &c.a(b, h, 0, 0);
                 S* g = c.g.data();
-                // dL/da = dO V^T, dL/dV = a^T dO
+                // $\partial L/\partial a = \partial O\, V^\top$, $\partial L/\partial V = a^\top \partial O$
                 txl::gemm(txl::Trans::No, txl::Trans::Yes, T, K, d_k, S(1), c.d_o.data() + col, ld, c.v.data() + col,
                           ld, S(0), g, K);
                 txl::gemm(txl::Trans::Yes, txl::Trans::No, K, d_k, T, S(1), a, K, c.d_o.data() + col, ld, S(0),
@@ -226,7 +226,7 @@ public:
                     for (std::size_t j = 0; j < K; ++j) dot += a[i * K + j] * g[i * K + j];
                     for (std::size_t j = 0; j < K; ++j) g[i * K + j] = a[i * K + j] * (g[i * K + j] - dot) * scale;
                 }
-                // dL/dQ = g K, dL/dK = g^T Q
+                // $\partial L/\partial Q = g K$, $\partial L/\partial K = g^\top Q$
                 txl::gemm(txl::Trans::No, txl::Trans::No, T, d_k, K, S(1), g, K, c.k.data() + col, ld, S(0),
                           c.dq.data() + col, ld);
                 txl::gemm(txl::Trans::Yes, txl::Trans::No, K, d_k, T, S(1), g, K, c.q.data() + col, ld, S(0),

@@ -18,7 +18,7 @@ namespace shakespeare {
 
 /// Validators for numeric options, with the parsers config.txt is read with
 /// (`txl/io/key_values.hpp`): a finite number in `[lo, hi]` (CLI11's own `Range` lets `nan`
-/// through, and reads `-5` into an unsigned option as 2^64 - 5), or a whole number in `[lo, hi]`.
+/// through, and reads `-5` into an unsigned option as $2^{64} - 5$), or a whole number in `[lo, hi]`.
 /// CLI11 puts the option's name in front of the message.
 inline CLI::Validator number_in(double lo, double hi) {
     const std::string range = "[" + CLI::detail::to_string(lo) + ", " + CLI::detail::to_string(hi) + "]";

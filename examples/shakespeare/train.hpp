@@ -176,7 +176,7 @@ private:
                 std::make_unique<txl::CharTokenizer>(txl::CharTokenizer::load((ckpt_ / "vocab.txt").string()));
         }
         auto& sched = rc_.train.schedule;
-        sched.d_model = Model::config::d_model;  // Noam's d_model^{-1/2}, of the size built
+        sched.d_model = Model::config::d_model;  // Noam's $d_{model}^{-1/2}$, of the size built
         // A cosine run for --steps N ends its decay at step N unless told otherwise; with
         // --minutes the end is fitted to the budget once warm-up is over (`txl::TimeBudget`).
         cosine_ = sched.kind == txl::Schedule::Kind::cosine;

@@ -42,7 +42,7 @@ struct AttentionOps {
     }
 
     /// Whether a per-head loop has enough work to be worth waking the other threads: at least
-    /// 2^14 scores (a sampling step, 1 query over a short memory, runs on one thread).
+    /// $2^{14}$ scores (a sampling step, 1 query over a short memory, runs on one thread).
     static bool parallel_worth_it(std::size_t B, std::size_t T, std::size_t K) {
         return B * H * T * K >= (std::size_t(1) << 14);
     }

@@ -12,8 +12,8 @@
 /// the two kernels below (see `gemm` in detail/gemm.hpp for the rule), and BLAS does the rest
 /// (`double`, other CPUs).
 ///
-/// $$C \leftarrow op(A)\,op(B) + \mathbf 1\, b^\top + \beta C, \qquad
-///   op(A) \in \mathbb R^{m \times k},\; op(B) \in \mathbb R^{k \times n},$$
+/// $$C \leftarrow op(A)\,op(B) + \mathbf 1\, b^\top + \beta C,$$
+/// $$op(A) \in \mathbb R^{m \times k},\; op(B) \in \mathbb R^{k \times n},$$
 /// the bias row $b$ optional (a linear layer's forward).
 ///
 /// **Chosen at run time, not at compile time.** Each kernel is compiled for its instruction
