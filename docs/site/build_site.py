@@ -338,7 +338,7 @@ def unique_ids(body):
 
 
 def link_mentions(body, here, symbols):
-    """Every `name.hpp` and every `Type` a page mentions in its prose links to the page (and
+    """Every header file name and every type name a page mentions in its prose links to the page (and
     the line) that defines it; plain-text header names too. Code, math and links stay as they are."""
     def code_repl(m):
         text = html.unescape(m.group(1))
