@@ -160,8 +160,8 @@ PAGE = """<!DOCTYPE html>
 <input type="checkbox" id="nav-open"><label for="nav-open" class="nav-button">Contents</label>
 <nav>{nav}</nav>
 <main class="{kind}">
-<h1 class="page-title">{title}</h1>
-{body}
+<h1 class="page-title" id="top">{title}</h1>
+{subtitle}{body}
 {footer}
 </main></body></html>
 """
@@ -215,7 +215,7 @@ main { margin-left: 236px; }
   main { margin-left: 0; }
 }
 main.prose { max-width: 860px; padding: 8px 24px 48px; }
-main.prose .table-box { overflow-x: auto; }
+main.prose .table-box { overflow-x: auto; margin: 8px 0; }
 h1.page-title { padding: 8px 24px 0; margin: 0 0 8px; font-size: 26px; }
 main.prose h1.page-title { padding-left: 0; }
 .doc h1 { font-size: 22px; line-height: 1.3; } .doc h2 { font-size: 18px; } .doc h3 { font-size: 16px; }
@@ -233,6 +233,7 @@ pre .ln:target { background: #fff3b0; }
 table { border-collapse: collapse; } td, th { border: 1px solid #ddd; padding: 3px 8px; vertical-align: top; }
 code { font-size: 90%; background: #f0f0ec; padding: 0 3px; }
 .katex-display { overflow-x: auto; overflow-y: hidden; padding: 2px 0; }
+p.symbols { margin: 0 24px 8px; font-size: 13px; color: #555; }
 footer.next { margin: 24px; padding-top: 12px; border-top: 1px solid #ddd; }
 main.prose footer.next { margin: 24px 0; }
 """
@@ -412,12 +413,14 @@ def main():
         else:
             body = side_by_side(text)
         body = fix_links(link_mentions(unique_ids(body), name, symbols), page_of_path)
+        subtitle = ('<p class="symbols">Symbols as in <a href="index.html#notation">the notation</a>; '
+                    'source <code>%s</code></p>\n' % html.escape(src) if kind == "code" else "")
         nxt = pages[i + 1] if i + 1 < len(pages) else None
         footer = ('<footer class="next">Next in the reading order: <a href="%s.html">%s</a></footer>'
                   % (nxt[0], html.escape(nxt[1])) if nxt else "")
         with open(os.path.join(args.out, name + ".html"), "w", encoding="utf-8") as f:
             f.write(PAGE.format(title=html.escape(title), nav=nav_html(nav_items, name), kind=kind, body=body,
-                                source=html.escape(src), footer=footer))
+                                source=html.escape(src), footer=footer, subtitle=subtitle))
     with open(os.path.join(args.out, "style.css"), "w") as f:
         f.write(STYLE + HtmlFormatter().get_style_defs(".code pre"))
     with open(os.path.join(args.out, "render.js"), "w") as f:

@@ -84,7 +84,7 @@ inline std::string read_download(const std::string& path) {
     return s.str();
 }
 
-/// Resolve the text's path (see the file comment); `log` reports what was chosen.
+/// Resolve the text's path (see [the file comment](#top)); `log` reports what was chosen.
 template <class Log>
 std::string find_text(const std::string& flag, Log&& log) {
     if (!flag.empty()) return flag;

@@ -9,42 +9,53 @@
 /// reader of either header sees only what makes it different: its projections and its
 /// position term.
 ///
-/// Per batch row $b$ and head $h$, with the $T$ queries at positions $M .. M + T - 1$ and the
-/// $K = M + T$ keys at positions $0 .. K - 1$:
+/// Per batch row $b$ and head $h$, with the $T$ queries $i = 0 .. T-1$ at positions $M + i$
+/// and the $K = M + T$ keys $j = 0 .. K-1$ at positions $j$ (the [notation](../../docs/overview.md#notation)):
 /// 1. **content scores** $A_{bh} = (q + u)_{bh}\, k_{bh}^\top$ `[T, K]` (terms (a) and (c) of
 ///    the paper's eq. (4); `content_scores`);
 /// 2. the subclass adds its **position scores** (terms (b) and (d)) through the **shift**:
-///    it computes $X = q' R_{win}^\top$ `[T*B, W]` for a window of $W$ table rows
-///    (distances $W - 1$ down to 0) and `add_shifted` adds $X_{(i,b),\,c(i,j)}$ to
-///    $A_{bh,ij}$, where column $c(i,j) = W - 1 - \min(M + i - j,\ W - 1)$ holds distance
-///    $M + i - j$ (distances past the window read column 0, the clamp);
+///    it computes $X = q' R_{win}^\top$ `[T*B, n_win]` for a window of $n_{win}$ table rows
+///    (distances $n_{win} - 1$ down to 0) and `add_shifted` adds $X_{(i,b),\,c(i,j)}$ to
+///    $A_{bh,ij}$, where column $c(i,j) = n_{win} - 1 - \min(M + i - j,\ n_{win} - 1)$ holds
+///    distance $M + i - j$ (distances past the window read column 0: the clamp);
 /// 3. **weights** $a_{ij} = \operatorname{softmax}_j(A_{ij} / \sqrt{d_k})$ over the visible
-///    keys $j \in [\,\text{first\_visible}(M, i),\ M + i\,]$, 0 elsewhere; then dropout on
-///    the weights, $\tilde a = a \odot m / (1 - p)$ (training only);
-/// 4. **values** $o_{bh} = \tilde a_{bh} V_{bh}$ `[T, d_k]`, heads concatenated into
+///    keys $j \in [\,\text{first\_visible}(M, i),\ M + i\,]$, 0 elsewhere (`first_visible` is 0
+///    but under the [same_length](#same_length) mask); then dropout on the weights,
+///    $\tilde a = a \odot m / (1 - p)$ with a 0/1 mask $m$ (training only);
+/// 4. **values** $o_{bh} = \tilde a_{bh}\, V_{bh}$ `[T, d_k]`, heads concatenated into
 ///    $o$ `[T*B, d_{model}]` for the subclass's output projection (`attend`).
 ///
-/// **Backward** (`backward_core`), from $\partial L/\partial o$ (the subclass's output
-/// projection writes it):
-/// * values: $\partial L/\partial \tilde a_{bh} = (\partial L/\partial o_{bh})\, V_{bh}^\top$ and
-///   $\partial L/\partial V_{bh} = \tilde a_{bh}^\top\, \partial L/\partial o_{bh}$;
-/// * dropout: $\partial L/\partial a = \partial L/\partial \tilde a \odot m / (1 - p)$;
-/// * softmax: for one row $a = \operatorname{softmax}(s)$ the Jacobian is
-///   $\partial a_j / \partial s_k = a_j(\delta_{jk} - a_k)$, so with
-///   $\partial_{a_j} = \partial L/\partial a_j$,
-///   $\partial L/\partial s_k = \sum_j \partial_{a_j} a_j (\delta_{jk} - a_k)
-///   = a_k\big(\partial_{a_k} - \sum_j a_j \partial_{a_j}\big)$; the scale $1/\sqrt{d_k}$ gives
-///   $g_{ij} = a_{ij}\big(\partial_{a_{ij}} - \sum_{j'} a_{ij'}\partial_{a_{ij'}}\big)/\sqrt{d_k}$,
-///   zero on masked keys (where $a = 0$);
-/// * content term: $\partial L/\partial (q+u)_{bh} = g_{bh} K_{bh}$,
-///   $\partial L/\partial K_{bh} = g_{bh}^\top (q + u)_{bh}$, and
-///   $\partial L/\partial u_h = \sum_{i,b} \partial L/\partial (q+u)_{i,b,h}$ ($q$ and $u$ enter as a sum);
-/// * the position term's $g$ goes back through the shift with `shift_back`:
+/// ## Backward {#backward}
+/// `backward_core` starts from $\partial L/\partial o$, which the subclass's output projection
+/// writes, and undoes steps 4, 3 and 1 one at a time; each line is the chain rule through one
+/// forward equation, for one $(b, h)$.
+/// * Step 4, $o = \tilde a\, V$ (a matrix product `[T, K] x [K, d_k]`):
+///   $\partial L/\partial \tilde a = (\partial L/\partial o)\, V^\top$ and
+///   $\partial L/\partial V = \tilde a^\top\, \partial L/\partial o$.
+/// * Step 3's dropout, $\tilde a = a \odot m/(1-p)$, elementwise:
+///   $\partial L/\partial a = \partial L/\partial \tilde a \odot m / (1 - p)$.
+/// * Step 3's softmax, one query's row at a time. Write $s_j = A_{ij}/\sqrt{d_k}$ for its
+///   scaled scores, $a = \operatorname{softmax}(s)$, and $\partial_{a_j} = \partial L/\partial a_j$
+///   for the gradient just computed. From $a_j = e^{s_j} / \sum_{j'} e^{s_{j'}}$,
+///   $$\frac{\partial a_j}{\partial s_k} = a_j\,[j = k] - a_j a_k$$
+///   (the bracket is 1 if $j = k$, else 0), so
+///   $$\begin{aligned} \frac{\partial L}{\partial s_k} &= \sum_j \partial_{a_j}\,\frac{\partial a_j}{\partial s_k}
+///     = a_k \partial_{a_k} - a_k \sum_j a_j \partial_{a_j} \\
+///     &= a_k\Big(\partial_{a_k} - \sum_j a_j \partial_{a_j}\Big). \end{aligned}$$
+///   With $s = A/\sqrt{d_k}$, the score gradient of query $i$, key $j$ is
+///   $g_{ij} = \partial L/\partial A_{ij} = a_{ij}\big(\partial_{a_{ij}} - \sum_{j'} a_{ij'}\partial_{a_{ij'}}\big)/\sqrt{d_k}$,
+///   zero on masked keys (where $a = 0$): the mask needs no backward of its own.
+/// * Step 1, $A = (q + u)\, k^\top$: $\partial L/\partial (q+u) = g\, k$ and
+///   $\partial L/\partial k = g^\top (q + u)$; since $q$ and $u$ enter as a sum, $q$ gets
+///   $\partial L/\partial (q+u)$ and $u_h$ its sum over the rows:
+///   $\partial L/\partial u_h = \sum_{i,b} \partial L/\partial (q+u)_{i,b,h}$.
+/// * Step 2, the position term, adds $X_{(i,b),\,c(i,j)}$ to $A_{ij}$, so its gradient is $g_{ij}$
+///   again, sent back through the same index by `shift_back`:
 ///   $\bar X_{(i,b),\,c(i,j)} \mathrel{+}= g_{bh,ij}$ (the subclass then does its two GEMMs).
 ///
 /// **Layout.** Activations are `[rows*B, d_model]` (row $t B + b$, heads side by side). The
 /// per-(b, h) products run on head-major copies `[B, H, rows, d_k]` (`detail/attention_ops.hpp`
-/// says why); with $B = 1$ a head's rows are already `d_model` apart and $k$, $v$ are used in
+/// says why); with $B = 1$ a head's rows are already `d_model` apart and $k$, $V$ are used in
 /// place (sampling attends over the whole memory for every new character).
 ///
 /// **The key/value cache** (inference): `keys(cache)` and `values(cache)` give the `[K*B, d]`
@@ -79,11 +90,11 @@ public:
         std::size_t M = 0, T = 0, B = 0;
         tensor<S, 2> k, v;                ///< `[K*B, d_model]` (also what the key/value cache keeps)
         tensor<S, 4> qu_h;                ///< `[B, H, T, d_k]`: $q + u$, head-major
-        tensor<S, 4> k_h, v_h;            ///< `[B, H, K, d_k]`: $k$, $v$, head-major (when B > 1)
+        tensor<S, 4> k_h, v_h;            ///< `[B, H, K, d_k]`: $k$, $V$, head-major (when B > 1)
         tensor<S, 4> o_h;                 ///< `[B, H, T, d_k]`: $\tilde a V$ per head (when B > 1)
         tensor<S, 4> a, a_drop, mask;     ///< `[B, H, T, K]`: weights, after dropout, dropout mask
         tensor<S, 2> o;                   ///< `[T*B, d_model]` heads concatenated
-        tensor<S, 2> pos;                 ///< `[T*B, W]` workspace: $X$, then $\bar X$
+        tensor<S, 2> pos;                 ///< `[T*B, n_win]` workspace: $X$, then $\bar X$
         tensor<S, 2> d_o, dq;             ///< `[T*B, d_model]` backward workspace
         tensor<S, 2> dk, dv;              ///< `[K*B, d_model]` backward workspace
         tensor<S, 4> d_oh, dq_h;          ///< `[B, H, T, d_k]` backward workspace, head-major
@@ -111,16 +122,17 @@ public:
     /// Dropout on the attention weights, probability `p` (the paper's `dropatt`).
     void set_dropout(S p) { dropout.p = p; }
 
-    /// The paper's evaluation mask `same_length`, with its span $L$ (the number of keys each
+    /// ## same_length {#same_length}
+    /// The paper's evaluation mask `same_length`, with its span $K_s$ (the number of keys each
     /// query sees; 0, the default, is the plain causal mask): query $i$ sees only the keys at
-    /// distance $0 .. L - 1$, $j \ge M + i + 1 - L$, so that every query attends to the same
+    /// distance $0 .. K_s - 1$, $j \ge M + i + 1 - K_s$, so that every query attends to the same
     /// number of keys once the memory is full. The paper's flag `same_length=True` is
-    /// $L$ = `mem_len`.
+    /// $K_s$ = `mem_len`.
     std::size_t same_length_span = 0;
-    /// The first key query $i$ sees: $\max(0,\ M + i + 1 - L)$ with `same_length_span` $= L$, else 0.
+    /// The first key query $i$ sees: $\max(0,\ M + i + 1 - K_s)$ with `same_length_span` $= K_s$, else 0.
     std::size_t first_visible(std::size_t M, std::size_t i) const {
-        const std::size_t L = same_length_span;
-        return L && M + i + 1 > L ? M + i + 1 - L : 0;
+        const std::size_t K_s = same_length_span;
+        return K_s && M + i + 1 > K_s ? M + i + 1 - K_s : 0;
     }
 
     /// One row of attention weights by the formula, with `std::exp`:
@@ -168,7 +180,7 @@ protected:
         ensure_shape(c.pos, {T * B, K});
     }
 
-    /// Step 1: head-major copies of $q + u$ (`q[T*B, d]`, `u[H, d_k]`), $k$, $v$ (`c.k`, `c.v`)
+    /// Step 1: head-major copies of $q + u$ (`q[T*B, d]`, `u[H, d_k]`), $k$, $V$ (`c.k`, `c.v`)
     /// and the content scores $A_{bh} = (q + u)_{bh}\, k_{bh}^\top$ `[T, d_k] x [d_k, K]` into `c.a`.
     void content_scores(const S* q, const S* u, Cache& c) const {
         const std::size_t T = c.T, B = c.B, K = c.M + c.T;
@@ -184,20 +196,20 @@ protected:
     }
 
     /// Step 2, the shift, for head $h$: $A_{bh,ij} \mathrel{+}= X_{(i,b),\,c} + \text{bias}_{c,h}$ for
-    /// the visible keys $j \le M + i$, with `x` = $X$ `[T*B, W]` and
-    /// $c = W - 1 - \min(M + i - j,\ W - 1)$. Row $i$ of $X$ is read from column
-    /// `base` $= W - 1 - (M + i) + \text{near}$ on, where the first `near` keys (farther than the
-    /// window reaches) all read column 0. Without a clamp $W = K$, `near` $= 0$ and
-    /// `base` $= T - 1 - i$: row $i$ shifted left by $T - 1 - i$. `bias` (`[W rows, H]`, may be
+    /// the visible keys $j \le M + i$, with `x` = $X$ `[T*B, n_win]` and
+    /// $c = n_{win} - 1 - \min(M + i - j,\ n_{win} - 1)$. Row $i$ of $X$ is read from column
+    /// `base` $= n_{win} - 1 - (M + i) + \text{near}$ on, where the first `near` keys (farther than the
+    /// window reaches) all read column 0. Without a clamp $n_{win} = K$, `near` $= 0$ and
+    /// `base` $= T - 1 - i$: row $i$ shifted left by $T - 1 - i$. `bias` (`[n_win rows, H]`, may be
     /// null) is a per-distance scalar read the same way. `scores` is $A$ `[B, H, T, K]`.
-    static void add_shifted(const S* x, std::size_t W, const S* bias, std::size_t h, std::size_t M, std::size_t T,
+    static void add_shifted(const S* x, std::size_t n_win, const S* bias, std::size_t h, std::size_t M, std::size_t T,
                             std::size_t B, S* scores) {
         const std::size_t K = M + T;
         for_range(B, ops::parallel_worth_it(B, T, K), [&](std::size_t b) {
             for (std::size_t i = 0; i < T; ++i) {
                 S* row = scores + ((b * H + h) * T + i) * K;
-                const std::size_t near = M + i + 1 > W ? M + i + 1 - W : 0, base = W - 1 + near - (M + i);
-                const S* xr = x + (i * B + b) * W + base;
+                const std::size_t near = M + i + 1 > n_win ? M + i + 1 - n_win : 0, base = n_win - 1 + near - (M + i);
+                const S* xr = x + (i * B + b) * n_win + base;
                 if (bias) {
                     const S* br = bias + base * H + h;
                     for (std::size_t j = 0; j < near; ++j) row[j] += xr[0] + br[0];
@@ -247,7 +259,7 @@ protected:
 
     /// The backward of steps 4, 3 and 1, from `c.d_o` $= \partial L/\partial o$ `[T*B, d]`: the
     /// scores' gradient $g$ into `c.g` (for the subclass's position term), $\partial L/\partial (q+u)$
-    /// into `c.dq`, $\partial L/\partial k$ and $\partial L/\partial v$ into `c.dk`, `c.dv`, and
+    /// into `c.dq`, $\partial L/\partial k$ and $\partial L/\partial V$ into `c.dk`, `c.dv`, and
     /// $\partial L/\partial u$ added to `du[H, d_k]`.
     void backward_core(Cache& c, S* du) const {
         const std::size_t M = c.M, T = c.T, B = c.B, K = M + T, nq = T * B, nk = K * B;
@@ -294,14 +306,14 @@ protected:
     /// The backward of the shift for head $h$: $\bar X_{(i,b),\,c} = \sum g_{bh,ij}$ over the keys
     /// $j$ that read column $c$ (one key per column inside the window; the `near` keys past it
     /// add up in column 0), 0 in the columns $< $ `base` that no key of query $i$ reads.
-    /// `x` is $\bar X$ `[T*B, W]`.
-    void shift_back(std::size_t W, std::size_t h, S* x, const Cache& c) const {
+    /// `x` is $\bar X$ `[T*B, n_win]`.
+    void shift_back(std::size_t n_win, std::size_t h, S* x, const Cache& c) const {
         const std::size_t M = c.M, T = c.T, B = c.B, K = M + T;
         for_range(B, ops::parallel_worth_it(B, T, K), [&](std::size_t b) {
             for (std::size_t i = 0; i < T; ++i) {
                 const S* gr = &c.g(b, h, i, 0);
-                S* row = x + (i * B + b) * W;
-                const std::size_t near = M + i + 1 > W ? M + i + 1 - W : 0, base = W - 1 + near - (M + i);
+                S* row = x + (i * B + b) * n_win;
+                const std::size_t near = M + i + 1 > n_win ? M + i + 1 - n_win : 0, base = n_win - 1 + near - (M + i);
                 for (std::size_t col = 0; col < base; ++col) row[col] = S(0);
                 std::copy(gr + near, gr + M + i + 1, row + base);
                 for (std::size_t j = 0; j < near; ++j) row[0] += gr[j];

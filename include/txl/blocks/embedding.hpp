@@ -42,7 +42,7 @@ public:
 
     /// Throws `shape_error` naming the first id outside `[0, n_vocab)` and its position.
     void check_tokens(const std::int64_t* tokens, std::size_t n) const {
-        // $0 \le \text{token}_i < V$ for every position $i$.
+        // $0 \le \text{token}_i < n_{vocab}$ for every position $i$.
         for (std::size_t i = 0; i < n; ++i)
             check(tokens[i] >= 0 && std::uint64_t(tokens[i]) < n_vocab_, "Embedding: token id ", tokens[i],
                   " at position ", i, " is outside the vocabulary [0, ", n_vocab_, ")");

@@ -8,14 +8,19 @@
 ///   y = \gamma \odot \hat x + \beta$$
 /// with PyTorch's biased variance and $\epsilon = 10^{-5}$. `weight` is $\gamma$, `bias` $\beta$.
 ///
-/// **Backward.** With $g = \partial L/\partial y$ for one row:
-/// $$\frac{\partial L}{\partial \gamma} \mathrel{+}= g \odot \hat x, \qquad
-///   \frac{\partial L}{\partial \beta} \mathrel{+}= g$$
-/// and, with $\hat g = g \odot \gamma$, differentiating $\hat x$ through $\mu$ and $r$
-/// ($\partial r/\partial x_c = -r^3 (x_c - \mu)/d$, $\partial\mu/\partial x_c = 1/d$):
-/// $$\frac{\partial L}{\partial x} = r \Big(\hat g - \overline{\hat g}
-///   - \hat x\, \overline{\hat g \odot \hat x}\Big)$$
-/// where the bar is the mean over the row's $d$ features. The forward keeps $\hat x$ and $r$
+/// ## Backward {#backward}
+/// With $\delta = \partial L/\partial y$ for one row, the scale and shift give
+/// $$\frac{\partial L}{\partial \gamma} \mathrel{+}= \delta \odot \hat x, \qquad
+///   \frac{\partial L}{\partial \beta} \mathrel{+}= \delta, \qquad
+///   \hat\delta = \frac{\partial L}{\partial \hat x} = \delta \odot \gamma.$$
+/// Then through $\hat x_k = (x_k - \mu)\, r$, where $\mu$ and $r$ depend on every $x_c$:
+/// $\partial\mu/\partial x_c = 1/d$ and $\partial r/\partial x_c = -r^3 (x_c - \mu)/d = -r^2 \hat x_c/d$, so
+/// $$\frac{\partial \hat x_k}{\partial x_c} = r\Big([k = c] - \frac1d\Big) - \frac{r}{d}\,\hat x_k \hat x_c$$
+/// and, summing over $k$ (mean: over the row's $d$ features):
+/// $$\frac{\partial L}{\partial x_c} = \sum_k \hat\delta_k \frac{\partial \hat x_k}{\partial x_c}
+///   = r \Big(\hat\delta_c - \operatorname{mean}(\hat\delta) - \hat x_c\, \operatorname{mean}(\hat\delta \odot \hat x)\Big)$$
+/// This $\partial L/\partial x$ is what the layers write $\text{LN}'^\top \delta$: the transposed
+/// Jacobian of LayerNorm applied to the output's gradient. The forward keeps $\hat x$ and $r$
 /// for it.
 
 #include <algorithm>
@@ -92,16 +97,16 @@ public:
             }
         });
         if (!dx) return;
-        // Input gradient, row by row, with $\hat g = g \odot \gamma$:
+        // Input gradient, row by row, with $\hat\delta = \delta \odot \gamma$:
         for_range(n, n >= 256, [&](std::size_t r) {
             const S* gr = dy + r * D;
             const S* hr = xhat + r * D;
-            // $\overline{\hat g} = \frac1d \sum_c \hat g_c$, $\overline{\hat g \odot \hat x} = \frac1d \sum_c \hat g_c \hat x_c$
+            // $\operatorname{mean}(\hat\delta) = \frac1d \sum_c \hat\delta_c$, $\operatorname{mean}(\hat\delta \odot \hat x) = \frac1d \sum_c \hat\delta_c \hat x_c$
             const S mean_g = row_sum([&](std::size_t c) { return gr[c] * gamma[c]; }) / S(D);
             const S mean_gh = row_sum([&](std::size_t c) { return gr[c] * gamma[c] * hr[c]; }) / S(D);
             S* dxr = dx + r * D;
             const S* base = residual ? residual + r * D : dxr;
-            // $\partial L/\partial x = r\,(\hat g - \overline{\hat g} - \hat x\, \overline{\hat g \odot \hat x})$, added to `dx` (or `residual`)
+            // $\partial L/\partial x = r\,(\hat\delta - \operatorname{mean}(\hat\delta) - \hat x\, \operatorname{mean}(\hat\delta \odot \hat x))$, added to `dx` (or `residual`)
             for (std::size_t c = 0; c < D; ++c)
                 dxr[c] = base[c] + rstd[r] * (gr[c] * gamma[c] - mean_g - hr[c] * mean_gh);
         });

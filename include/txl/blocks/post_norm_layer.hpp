@@ -11,7 +11,7 @@
 /// compile time: `AutoregressiveModel<C, PostNormXLLayer<Attn, FF>>`; the parts are
 /// `LayerParts`' (`layer_parts.hpp`), so only the forward and backward are written here.
 ///
-/// **Backward.** With $\delta = \partial L/\partial y$:
+/// **Backward.** With $\delta = \partial L/\partial y$, and $f'^\top$ and the mask $m$ as in [XLLayer's backward](xl_layer.hpp#backward):
 /// $g_{ff} = \text{LN}_{ff}'^\top \delta$ is the gradient of the sum $x' + \text{dropout}(\text{FFN}(x'))$,
 /// so $\partial L/\partial x' = g_{ff} + \text{FFN}'^\top (m \odot g_{ff})$; then
 /// $g_{att} = \text{LN}_{att}'^\top\, \partial L/\partial x'$ and

@@ -7,42 +7,61 @@
 /// `kv[K, B, d_model]`; the queries are its last $T$ rows, $z$.
 ///
 /// **Projections** (no bias on query and key, as labml): per head $h$,
-/// $q = z W_q^\top$, $k = kv\, W_k^\top$, $v = kv\, W_v^\top + b_v$, split into $H$ heads of
+/// $q = z W_q^\top$, $k = kv\, W_k^\top$, $V = kv\, W_v^\top + b_v$, split into $H$ heads of
 /// $d_k = d_{model}/H$.
 ///
 /// **Scores.** Query $i$ sits at absolute position $M + i$, key $j$ at position $j$; their
-/// distance is $M + i - j$. With the learned tables $R$ = `key_pos_embeddings` `[2P, H, d_k]`,
-/// $b^{pos}$ = `key_pos_bias` `[2P, H]` and $u$ = `query_pos_bias` `[H, d_k]`:
-/// $$A_{ij} = \underbrace{(q_i + u) \cdot k_j}_{\text{content (A+C)}}
-///          + \underbrace{q_i \cdot R_{P - (M + i - j)} + b^{pos}_{P - (M + i - j)}}_{\text{position (B+D)}}$$
+/// distance is $M + i - j$. The overview derives the score from the absolute one's
+/// [four terms](../../docs/overview.md#relative-positions); labml keeps (a) and (b), turns
+/// (c) into a learned vector $u$ added to the query, and (d) into a learned scalar per
+/// distance and head. With the learned tables $R$ = `key_pos_embeddings` `[2P, H, d_k]`,
+/// $b^{pos}$ = `key_pos_bias` `[2P, H]` and $u$ = `query_pos_bias` `[H, d_k]`, and
+/// $R_{M+i-j}$ for *the row of distance* $M + i - j$ (stored at row $P - (M + i - j)$):
+/// $$\begin{aligned} A_{ij} &= \underbrace{(q_i + u) \cdot k_j}_{\text{content: (a), (c)}}
+///          + \underbrace{q_i \cdot R_{M+i-j} + b^{pos}_{M+i-j}}_{\text{position: (b), (d)}} \end{aligned}$$
 /// $$a_{ij} = \operatorname{softmax}_j \big(A_{ij} / \sqrt{d_k}\big)
-///   \quad\text{over visible keys: } j < M \text{ or } j - M \le i$$
+///   \quad\text{over the visible keys } j \le M + i$$
 /// $$o_i = \textstyle\sum_j a_{ij} v_j, \qquad \text{out} = \text{concat}_h(o)\, W_o^\top + b_o$$
 ///
-/// **The shift trick.** For every query, the position term reads a *contiguous* run of
-/// rows of $R$: row $P - M - i + j$ for the visible keys $j = 0..M+i$. Over all queries these
-/// are the $K$ rows $R_{win} = R[P-K+1 \,..\, P]$ (distances $K-1$ down to 0). So one GEMM per
-/// head computes $X = q\, R_{win}^\top$ (`[T*B, K]`), and the term for $(i, j)$ is
-/// $X_{i,\, T - 1 + j - i}$: row $i$ of $X$ shifted left by $T - 1 - i$. labml slices $K + T$
-/// rows, $R[P-K \,..\, P+T)$, and does the shift with `shift_right` (pad, reshape, drop); its
-/// extra $T$ rows only ever meet masked keys, so txl skips them (a third of the position
-/// term's work when $M = T$). Here the shift is an index, and `position_scores_naive` beside it
-/// computes the formula row by row, for the tests.
+/// **Names.** labml's comments write `query_pos_bias` as $v$ (it stands where the paper's
+/// $v$ would meet the keys); txl writes $u$, the paper's letter for the bias of the content
+/// term (c), which is what it adds to. The tables have $2P$ rows as labml's do (distances
+/// $P$ down to $-P+1$); a causal model only reads rows $P - K + 1 .. P$, the distances
+/// $K - 1 .. 0$, and a step updates only those.
+///
+/// ### The shift trick
+/// For every query, the position term reads a *contiguous* run of stored rows: row $P - M - i + j$ for the visible keys $j = 0..M+i$. Over all queries these
+/// are the $K$ rows $R_{win} = R[P-K+1 \,..\, P]$ (brackets: stored rows; distances $K-1$ down
+/// to 0). So one GEMM per head computes $X = q\, R_{win}^\top$ (`[T*B, K]`), and the term for
+/// $(i, j)$ is $X_{i,\, T - 1 + j - i}$: row $i$ of $X$ shifted left by $T - 1 - i$
+/// ([worked out in numbers](../../docs/overview.md#the-shift-trick-in-numbers)). labml slices
+/// $K + T$ rows, $R[P-K \,..\, P+T)$, and does the shift with `shift_right` (pad, reshape,
+/// drop); its extra $T$ rows only ever meet masked keys, so txl skips them (a third of the
+/// position term's work when $M = T$). Here the shift is an index, and
+/// `position_scores_naive` beside it computes the formula row by row, for the tests.
 ///
 /// **What is shared.** The content scores, the masked softmax, the dropout on the weights,
 /// the value product and their backward are `AttentionCore`'s (`attention_core.hpp`), which
 /// this block derives from; what is written here is what makes labml's attention what it is:
 /// its four linears and the learned position term.
 ///
-/// **Backward.** With $\delta = \partial L/\partial\,\text{out}$:
-/// * output projection: $\partial L/\partial o = \delta W_o$ (and $W_o$, $b_o$ gradients);
-/// * the core: $g = \partial L/\partial A$ (the scores, through values, dropout and softmax),
-///   $\partial L/\partial (q+u)$, $\partial L/\partial k$, $\partial L/\partial v$, $\partial L/\partial u$;
-/// * position term: scatter $g_{ij}$ back to $\bar X_{i,\,T-1+j-i}$; then
-///   $\partial L/\partial q \mathrel{+}= \bar X R_{win}$,
-///   $\partial L/\partial R_{win} \mathrel{+}= \bar X^\top q$ and
-///   $\partial L/\partial b^{pos}_{P-K+1+c} \mathrel{+}= \sum_{i,b} \bar X_{(i,b), c}$;
-/// * projections: $\partial L/\partial z$ and $\partial L/\partial kv$ from the three linears.
+/// ## Backward {#backward}
+/// The chain rule through the forward, last step first. $\delta = \partial L/\partial\,\text{out}$:
+/// * $\text{out} = o W_o^\top + b_o$ (a [linear](linear.hpp)): $\partial L/\partial o = \delta W_o$,
+///   $\partial L/\partial W_o \mathrel{+}= \delta^\top o$, $\partial L/\partial b_o \mathrel{+}= \sum_r \delta_r$;
+/// * the core, from $\partial L/\partial o$ ([derived there](attention_core.hpp#backward)):
+///   the score gradient $g = \partial L/\partial A$, then $\partial L/\partial (q+u)$,
+///   $\partial L/\partial k$, $\partial L/\partial V$ and $\partial L/\partial u$;
+/// * the position term $A_{ij} \mathrel{+}= X_{i,\,T-1+j-i} + b^{pos}_{M+i-j}$: each $g_{ij}$ goes
+///   back to the entry it read, $\bar X_{i,\,T-1+j-i} = g_{ij}$ (0 where no key reads), and to
+///   its bias row, $\partial L/\partial b^{pos}_{K-1-c} \mathrel{+}= \sum_{i,b} \bar X_{(i,b), c}$;
+///   then $X = q R_{win}^\top$ gives $\partial L/\partial q \mathrel{+}= \bar X R_{win}$ and
+///   $\partial L/\partial R_{win} \mathrel{+}= \bar X^\top q$;
+/// * $q$ also reached the content term: its gradient is $\partial L/\partial (q+u)$ plus the line
+///   above; $q = z W_q^\top$, $k = kv\,W_k^\top$, $V = kv\,W_v^\top + b_v$ are linears, so
+///   $\partial L/\partial kv = \partial L/\partial k\; W_k + \partial L/\partial V\; W_v$ and, on the
+///   segment's rows (the queries' $z$), $+\ \partial L/\partial q\; W_q$; the weights' gradients
+///   as in any linear.
 ///
 /// FLOPs of a forward (per layer, multiply-add = 2): projections $2\,d^2 (T + 2K) B$ and
 /// $2\,d^2 T B$ (output); content scores and $a V$: $2 \cdot 2\, T K d\, B$; position scores:
@@ -77,7 +96,7 @@ public:
     /// The core's cache, plus $q$ (the position term's query).
     struct Cache : Core::Cache {
         tensor<S, 2> q;     ///< `[T*B, d_model]`: $q$ (rows $t B + b$, heads side by side)
-        tensor<S, 1> part;  ///< `[W]` column sums of $\bar X$
+        tensor<S, 1> part;  ///< `[n_win]` column sums of $\bar X$
     };
 
     RelativeMultiHeadAttention()
@@ -88,7 +107,7 @@ public:
         key_pos_embeddings.resize(std::array<std::size_t, 3>{2 * P, H, d_k});
         key_pos_bias.resize(std::array<std::size_t, 2>{2 * P, H});
         query_pos_bias.resize(std::array<std::size_t, 2>{H, d_k});
-        // A step reads (and so updates) only rows P-K+1 .. P of the tables (see the shift trick).
+        // A step reads (and so updates) only rows $P-K+1 .. P$ of the tables (see [the shift trick](#the-shift-trick)).
         key_pos_embeddings.make_sparse();
         key_pos_bias.make_sparse();
     }
@@ -130,22 +149,22 @@ public:
         query.forward(z, nq, c.q.data());
         c.reused_keys_values = M > 0 && k_mem && v_mem;
         if (c.reused_keys_values) {
-            // Inference: the memory rows' $k$, $v$ are the cached ones; project only the
-            // segment's: $k_{M..K} = z W_k^\top$, $v_{M..K} = z W_v^\top + b_v$.
+            // Inference: the memory rows' $k$, $V$ are the cached ones; project only the
+            // segment's: $k_{M..K} = z W_k^\top$, $V_{M..K} = z W_v^\top + b_v$.
             const std::size_t mb = M * B * d_model;
             std::copy(k_mem, k_mem + mb, c.k.data());
             std::copy(v_mem, v_mem + mb, c.v.data());
             key.forward(z, nq, c.k.data() + mb);
             value.forward(z, nq, c.v.data() + mb);
         } else {
-            // $k = kv\, W_k^\top$, $v = kv\, W_v^\top + b_v$, both `[K*B, d]`.
+            // $k = kv\, W_k^\top$, $V = kv\, W_v^\top + b_v$, both `[K*B, d]`.
             key.forward(kv, nk, c.k.data());
             value.forward(kv, nk, c.v.data());
         }
 
-        // Content scores (A+C): $A_{bh} = (q + u)_{bh}\, k_{bh}^\top$, $u$ = `query_pos_bias`.
+        // Content scores (a), (c): $A_{bh} = (q + u)_{bh}\, k_{bh}^\top$, $u$ = `query_pos_bias`.
         Core::content_scores(c.q.data(), query_pos_bias.value.data(), c);
-        // Position scores (B+D), added on: $A_{ij} \mathrel{+}= q_i \cdot R_{P-(M+i-j)} + b^{pos}_{P-(M+i-j)}$.
+        // Position scores (b), (d), added on: $A_{ij} \mathrel{+}= q_i \cdot R_{M+i-j} + b^{pos}_{M+i-j}$.
         add_position_scores(c.q.data(), M, T, B, c.a.data(), c.pos.data());
         // Softmax over the visible keys, dropout, $o = \text{concat}_h(\tilde a_{bh} V_{bh})$.
         Core::attend(c, rng);
@@ -154,24 +173,24 @@ public:
     }
 
     /// The position term, fast path: per head $h$, with the window
-    /// $R_{win} = R[P-W+1 \,..\, P]$ of $W$ rows (`first` $= P - W + 1$; $W = K$ without a clamp),
+    /// $R_{win} = R[P-n_{win}+1 \,..\, P]$ of $n_{win}$ rows (`first` $= P - n_{win} + 1$; $n_{win} = K$ without a clamp),
     /// one GEMM for every dot product any query needs, then the shift (`add_shifted`) adds
     /// $X_{(i,b),\,c} + b^{pos}_{first + c,\,h}$ to $A_{bh,ij}$ for the visible keys.
     /// `q[T*B, d]`, `scores` $A$ `[B, H, T, K]`, `x` a `[T*B, K]` workspace.
     void add_position_scores(const S* q, std::size_t M, std::size_t T, std::size_t B, S* scores, S* x) const {
-        const std::size_t K = M + T, W = window(K), first = P - W + 1;
+        const std::size_t K = M + T, n_win = window(K), first = P - n_win + 1;
         const S* R = key_pos_embeddings.value.data();
         const S* bpos = key_pos_bias.value.data();
         for (std::size_t h = 0; h < H; ++h) {
-            // $X = q_h R_{win,h}^\top$: `[T*B, d_k] x [d_k, W]`.
-            gemm(Trans::No, Trans::Yes, T * B, W, d_k, S(1), q + h * d_k, d_model, R + first * d_model + h * d_k,
-                 d_model, S(0), x, W);
-            Core::add_shifted(x, W, bpos + first * H, h, M, T, B, scores);
+            // $X = q_h R_{win,h}^\top$: `[T*B, d_k] x [d_k, n_win]`.
+            gemm(Trans::No, Trans::Yes, T * B, n_win, d_k, S(1), q + h * d_k, d_model, R + first * d_model + h * d_k,
+                 d_model, S(0), x, n_win);
+            Core::add_shifted(x, n_win, bpos + first * H, h, M, T, B, scores);
         }
     }
 
     /// The position term by its definition, one dot product per (b, h, i, j), for the tests:
-    /// $A_{bh,ij} \mathrel{+}= q_{i,h} \cdot R_{P-(M+i-j),\,h} + b^{pos}_{P-(M+i-j),\,h}$ (visible keys only).
+    /// $A_{bh,ij} \mathrel{+}= q_{i,h} \cdot R_{M+i-j,\,h} + b^{pos}_{M+i-j,\,h}$, stored at rows $P - (M+i-j)$ (visible keys only).
     void position_scores_naive(const S* q, std::size_t M, std::size_t T, std::size_t B, S* scores) const {
         const std::size_t K = M + T;
         for (std::size_t b = 0; b < B; ++b)
@@ -193,15 +212,15 @@ public:
     /// last `T*B` rows of which also carry the query path). `kv` is the forward input.
     void backward(const S* kv, const S* dout, S* dkv, Cache& c) {
         Core::check_trainable("RelativeMultiHeadAttention", c);
-        const std::size_t M = c.M, T = c.T, B = c.B, K = M + T, W = window(K), nq = T * B, nk = K * B,
-                          first = P - W + 1;  // the window R[first, first + W)
+        const std::size_t M = c.M, T = c.T, B = c.B, K = M + T, n_win = window(K), nq = T * B, nk = K * B,
+                          first = P - n_win + 1;  // the window R[first, first + n_win)
         ensure_shape(c.d_o, {nq, d_model});
-        ensure_shape(c.part, {W});
+        ensure_shape(c.part, {n_win});
 
         // Output projection: $\partial L/\partial o = \delta W_o$ `[T*B, d]` (and
         // $\partial L/\partial W_o \mathrel{+}= \delta^\top o$, $\partial L/\partial b_o \mathrel{+}= \sum_r \delta_r$).
         output.backward(c.o.data(), dout, nq, c.d_o.data());
-        // The core: $g$, $\partial L/\partial (q+u)$ (into `dq`), $\partial L/\partial k$, $\partial L/\partial v$, $\partial L/\partial u$.
+        // The core: $g$, $\partial L/\partial (q+u)$ (into `dq`), $\partial L/\partial k$, $\partial L/\partial V$, $\partial L/\partial u$.
         Core::backward_core(c, query_pos_bias.grad.data());
 
         // Position term, per head: $g$ back through the shift into $\bar X$, then two GEMMs.
@@ -210,21 +229,21 @@ public:
         S* dbpos = key_pos_bias.grad.data();
         S* x = c.pos.data();
         for (std::size_t h = 0; h < H; ++h) {
-            Core::shift_back(W, h, x, c);
+            Core::shift_back(n_win, h, x, c);
             // $\partial L/\partial b^{pos}_{first+c,\,h} \mathrel{+}= \sum_{(i,b)} \bar X_{(i,b),c}$ (column sums, in row order).
             c.part.fill(S(0));
-            add_column_sums(x, nq, W, c.part.data());
-            for (std::size_t col = 0; col < W; ++col) dbpos[(first + col) * H + h] += c.part(col);
-            // $\partial L/\partial q_h \mathrel{+}= \bar X R_{win,h}$ `[T*B, W] x [W, d_k]`.
-            gemm(Trans::No, Trans::No, nq, d_k, W, S(1), x, W, R + first * d_model + h * d_k, d_model, S(1),
+            add_column_sums(x, nq, n_win, c.part.data());
+            for (std::size_t col = 0; col < n_win; ++col) dbpos[(first + col) * H + h] += c.part(col);
+            // $\partial L/\partial q_h \mathrel{+}= \bar X R_{win,h}$ `[T*B, n_win] x [n_win, d_k]`.
+            gemm(Trans::No, Trans::No, nq, d_k, n_win, S(1), x, n_win, R + first * d_model + h * d_k, d_model, S(1),
                  c.dq.data() + h * d_k, d_model);
-            // $\partial L/\partial R_{win,h} \mathrel{+}= \bar X^\top q_h$ `[W, T*B] x [T*B, d_k]`.
-            gemm(Trans::Yes, Trans::No, W, d_k, nq, S(1), x, W, c.q.data() + h * d_k, d_model, S(1),
+            // $\partial L/\partial R_{win,h} \mathrel{+}= \bar X^\top q_h$ `[n_win, T*B] x [T*B, d_k]`.
+            gemm(Trans::Yes, Trans::No, n_win, d_k, nq, S(1), x, n_win, c.q.data() + h * d_k, d_model, S(1),
                  dR + first * d_model + h * d_k, d_model);
         }
         // Only the window's rows of $R$ and $b^{pos}$ have gradient (row-sparse parameters).
-        key_pos_embeddings.touched.extend(first * d_model, (first + W) * d_model);
-        key_pos_bias.touched.extend(first * H, (first + W) * H);
+        key_pos_embeddings.touched.extend(first * d_model, (first + n_win) * d_model);
+        key_pos_bias.touched.extend(first * H, (first + n_win) * H);
 
         // Projections back to kv: $\partial L/\partial kv = \partial L/\partial k\, W_k
         // + \partial L/\partial v\, W_v + [\,0;\ \partial L/\partial q\, W_q\,]$ (q reads only the

@@ -14,7 +14,7 @@
 ///
 /// **Projections** (no biases, as in the paper's code), with $kv$ `[K*B, d_model]` the
 /// normalised memory and segment rows and $z$ its last `T*B` rows:
-/// $[\,q;\ k;\ v\,] = kv\, W_{qkv}^\top$ (`qkv_net`, `[3 d, d]`; $q$ kept for the segment's
+/// $[\,q;\ k;\ V\,] = kv\, W_{qkv}^\top$ (`qkv_net`, `[3 d, d]`; $q$ kept for the segment's
 /// rows only), $r_\Delta = \text{PE}(\Delta)\, W_r^\top$ (`r_net`, `[d, d]`) for the distances
 /// $\Delta = K-1, \dots, 0$, where
 /// $\text{PE}(\Delta) = [\,\sin(\Delta\,\omega_0), \dots, \sin(\Delta\,\omega_{d/2-1}),
@@ -26,7 +26,7 @@
 ///          + \underbrace{(q_i + v) \cdot r_{\Delta}}_{\text{(b) + (d)}}$$
 /// with $u$ = `r_w_bias`, $v$ = `r_r_bias` (`[H, d_k]`, per layer). Then, as in labml's block,
 /// $a = \operatorname{softmax}(A / \sqrt{d_k})$ over the visible keys ($j \le M + i$),
-/// $o_i = \sum_j a_{ij} v_j$ (here $v_j$ the values), $\text{out} = o\, W_o^\top$ (`o_net`, no bias).
+/// $o_i = \sum_j a_{ij} V_j$ (the values are $V$, capital: $v$ is the bias), $\text{out} = o\, W_o^\top$ (`o_net`, no bias).
 ///
 /// **The shift trick** is the one of `relative_attention.hpp`: the $K$ rows $r_{K-1}, \dots, r_0$
 /// form the window $R_{win}$ (`[K, d]`), $X = (q + v) R_{win}^\top$ is one GEMM per head, and the
@@ -40,13 +40,13 @@
 /// labml's block; this header holds the paper's projections and its position term.
 ///
 /// **Backward.** The core gives $g = \partial L/\partial A$, $\partial L/\partial (q+u)$,
-/// $\partial L/\partial k$, $\partial L/\partial v$ and $\partial L/\partial u$; then:
+/// $\partial L/\partial k$, $\partial L/\partial V$ and $\partial L/\partial u$; then:
 /// * position term: scatter $g$ back through the shift into $\bar X$; per head
 ///   $\partial L/\partial (q+v) = \bar X R_{win}$ and $\partial L/\partial R_{win} = \bar X^\top (q+v)$;
 ///   $\partial L/\partial v = \sum_{i,b} \partial L/\partial (q+v)_{i,b}$, and
 ///   $\partial L/\partial q = \partial L/\partial (q+u) + \partial L/\partial (q+v)$;
 /// * $\partial L/\partial W_r \mathrel{+}= (\partial L/\partial R_{win})^\top \text{PE}$ (the encodings are constants);
-/// * $\partial L/\partial [q; k; v]$ assembled row by row (zero $q$ part on the memory rows),
+/// * $\partial L/\partial [q; k; V]$ assembled row by row (zero $q$ part on the memory rows),
 ///   then `qkv_net`'s backward gives $\partial L/\partial W_{qkv}$ and $\partial L/\partial kv$.
 ///
 /// **Inference with cached keys and values** (the key/value cache capability of `slots.hpp`):
@@ -138,9 +138,9 @@ public:
         ensure_shape(c.pe, {K, d});
         ensure_shape(c.r, {K, d});
 
-        // $[\,q;\ k;\ v\,] = kv\, W_{qkv}^\top$ `[K*B, 3d]`; $q$ from the segment's rows only,
+        // $[\,q;\ k;\ V\,] = kv\, W_{qkv}^\top$ `[K*B, 3d]`; $q$ from the segment's rows only,
         // and $q + v$ (the position term's query) beside it. With cached keys and values, only
-        // the segment's rows are projected and the memory's $k$, $v$ are the cached ones.
+        // the segment's rows are projected and the memory's $k$, $V$ are the cached ones.
         c.reused_keys_values = M > 0 && k_mem && v_mem;
         const std::size_t first_row = c.reused_keys_values ? M * B : 0;
         qkv_net.forward(kv + first_row * d, nk - first_row, c.w.data() + first_row * 3 * d);
@@ -191,7 +191,7 @@ public:
 
         // $\partial L/\partial o = \delta W_o$ (and $\partial L/\partial W_o$).
         o_net.backward(c.o.data(), dout, nq, c.d_o.data());
-        // The core: $g$, $\partial L/\partial (q+u)$ (into `dq`), $\partial L/\partial k$, $\partial L/\partial v$, $\partial L/\partial u$.
+        // The core: $g$, $\partial L/\partial (q+u)$ (into `dq`), $\partial L/\partial k$, $\partial L/\partial V$, $\partial L/\partial u$.
         Core::backward_core(c, r_w_bias.grad.data());
 
         // Position term, per head: $\bar X$ from $g$ through the shift, then
@@ -210,8 +210,8 @@ public:
         // $\partial L/\partial W_r \mathrel{+}= (\partial L/\partial R_{win})^\top \text{PE}$ (PE is a constant: no input gradient).
         r_net.backward(c.pe.data(), c.dr.data(), K, nullptr);
 
-        // $\partial L/\partial [q; k; v]$ `[K*B, 3d]` (no $q$ on the memory rows), then
-        // $\partial L/\partial kv = \partial L/\partial [q;k;v]\; W_{qkv}$ and $\partial L/\partial W_{qkv}$.
+        // $\partial L/\partial [q; k; V]$ `[K*B, 3d]` (no $q$ on the memory rows), then
+        // $\partial L/\partial kv = \partial L/\partial [q;k;V]\; W_{qkv}$ and $\partial L/\partial W_{qkv}$.
         for (std::size_t row = 0; row < nk; ++row) {
             S* wr = c.w.data() + row * 3 * d;
             if (row >= M * B)

@@ -10,7 +10,7 @@
 /// | attention (inside a layer) | `RelativeMultiHeadAttention<C>` | $\text{Attn}(z, kv)$ |
 /// | feed-forward (inside a layer) | `FeedForward<C>` | $\text{FFN}(z)$, row by row |
 /// | layer | `XLLayer<Attn, FF>` | $x_{l+1} = \text{Layer}(x_l, mem_l)$ |
-/// | generator | `Generator<C>` | $x_L$ to logits `[T, B, n_{vocab}]` |
+/// | generator | `Generator<C>` | $\text{out} = \text{LN}(x_N)$ to logits `[T, B, n_{vocab}]` |
 /// | memory | `XLMemory<C>` (or `NoMemory<C>`) | what the next segment remembers |
 ///
 /// `docs/slots.md` states each contract in prose; this header checks it. Each check below
@@ -241,7 +241,7 @@ struct type_tag {
 template <class Check>
 inline constexpr bool slot_checked = sizeof(Check) > 0;
 
-/// Whether a block has the optional capabilities (see the file comment).
+/// Whether a block has the optional capabilities (see [the file comment](#top)).
 template <class B>
 inline constexpr bool has_set_dropout_v = detail::is_detected_v<detail::set_dropout_t, B>;
 template <class B>

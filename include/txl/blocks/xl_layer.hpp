@@ -5,16 +5,32 @@
 /// Pre-norm: both sublayers read a normalised copy of the residual stream and add their output
 /// back. The memory `mem[M, B, d_model]` (this layer's input from earlier segments) is
 /// normalised with the *same* LayerNorm and put in front of the segment:
-/// $$z = \text{LN}_{att}(x), \quad kv = [\,\text{LN}_{att}(mem);\ z\,], \quad
-///   x' = x + \text{dropout}(\text{Attn}(z, kv))$$
-/// $$y = x' + \text{dropout}(\text{FFN}(\text{LN}_{ff}(x')))$$
+/// $$\begin{aligned} z &= \text{LN}_{att}(x), \quad kv = [\,\text{LN}_{att}(mem);\ z\,], \\
+///   x' &= x + \text{dropout}(\text{Attn}(z, kv)), \\
+///   y &= x' + \text{dropout}(f), \quad f = \text{FFN}(n), \quad n = \text{LN}_{ff}(x'). \end{aligned}$$
 ///
-/// **Backward.** The residual connections pass $\partial L/\partial y$ straight through and
-/// each sublayer adds its own path:
-/// $\partial L/\partial x' = \partial L/\partial y + \text{LN}_{ff}'^{\top}\,\text{FFN}'^{\top}\,\partial L/\partial y$,
-/// then $\partial L/\partial x = \partial L/\partial x' + \text{LN}_{att}'^{\top}\,
-/// [\partial L/\partial kv]_{\text{segment rows}}$. The memory rows of $\partial L/\partial kv$
-/// reach only $\gamma_{att}$ and $\beta_{att}$: the memory itself is a constant (stop-gradient).
+/// ## Backward {#backward}
+/// Notation: for a block $f$ with output gradient $\delta$, $f'^\top \delta$ is what its
+/// backward returns, the gradient with respect to its input (the transposed Jacobian applied to
+/// $\delta$); for LayerNorm it is [derived on its page](layer_norm.hpp#backward), which also
+/// defines the $\hat x$ (normalised row) and $r$ ($1/\sqrt{\sigma^2 + \epsilon}$) the forward
+/// keeps. $m/(1-p)$ is a dropout mask. One step per forward equation, last first, from
+/// $\delta = \partial L/\partial y$:
+/// 1. $y = x' + \text{dropout}(f)$ with $f = \text{FFN}(n)$: the sum passes $\delta$ to both,
+///    so $\partial L/\partial f = \delta \odot m_{ff}/(1-p)$, and $x'$ gets $\delta$ directly;
+/// 2. $f = \text{FFN}(n)$: $\partial L/\partial n = \text{FFN}'^\top\, \partial L/\partial f$;
+/// 3. $n = \text{LN}_{ff}(x')$: $\partial L/\partial x' = \delta + \text{LN}_{ff}'^\top\, \partial L/\partial n$
+///    (and the gradients of $\gamma_{ff}$, $\beta_{ff}$);
+/// 4. $x' = x + \text{dropout}(\text{Attn}(z, kv))$: the same split,
+///    $\partial L/\partial\,\text{Attn} = \partial L/\partial x' \odot m_{att}/(1-p)$;
+/// 5. the attention's backward gives $\partial L/\partial kv$ for all $K$ rows (the queries
+///    $z$ are the segment's rows of $kv$, so their gradient is in there too);
+/// 6. $kv = [\,\text{LN}_{att}(mem);\ \text{LN}_{att}(x)\,]$: the segment rows go back through
+///    the LayerNorm, $\partial L/\partial x = \partial L/\partial x' + \text{LN}_{att}'^\top
+///    [\partial L/\partial kv]_{\text{segment rows}}$;
+/// 7. the memory rows reach only $\gamma_{att}$ and $\beta_{att}$: the memory is a constant
+///    (stop-gradient, the $\text{SG}$ of [the overview](../../docs/overview.md#segment-level-recurrence)),
+///    and [the line that does it](#memory-stop-gradient) passes no input gradient.
 ///
 /// `XLLayer` is the model's layer slot, and has two slots of its own, the attention and the
 /// feed-forward; their contracts are checked at compile time (`slots.hpp`, `docs/slots.md`).
@@ -120,9 +136,9 @@ public:
         S* d_sub = c.d_sub.data();
         S* dmid = c.dx_mid.data();
 
-        // Feed-forward sublayer. Its output's gradient is $\partial L/\partial y$ (times the
-        // dropout mask $m/(1-p)$, if any); the residual path adds $\partial L/\partial y$ itself:
-        // $\partial L/\partial x' = \partial L/\partial y + \text{LN}_{ff}'^\top \text{FFN}'^\top\, \partial L/\partial y$.
+        // Steps 1-3, the feed-forward sublayer: $\partial L/\partial f = \delta \odot m_{ff}/(1-p)$,
+        // $\partial L/\partial n = \text{FFN}'^\top \partial L/\partial f$, then
+        // $\partial L/\partial x' = \delta + \text{LN}_{ff}'^\top \partial L/\partial n$ (the residual adds $\delta$).
         const S* g_ff = dy;
         if (c.dropped) {
             std::copy(dy, dy + n, d_sub);
@@ -132,9 +148,9 @@ public:
         feed_forward.backward(c.z_ff.data(), g_ff, nq, c.sub.data(), c.ff);  // sub := dz_ff
         norm_ff.backward(c.sub.data(), c.xhat_ff.data(), c.rstd_ff.data(), nq, dmid, dy);
 
-        // Attention sublayer, the same way: $\partial L/\partial x = \partial L/\partial x' +
-        // \text{LN}_{att}'^\top [\partial L/\partial kv]_{\text{segment rows}}$ (`Attn'^T` writes
-        // $\partial L/\partial kv$ for all $K B$ rows).
+        // Steps 4-6, the attention sublayer the same way: dropout, then $\text{Attn}'^\top$ writes
+        // $\partial L/\partial kv$ for all $K B$ rows, then
+        // $\partial L/\partial x = \partial L/\partial x' + \text{LN}_{att}'^\top [\partial L/\partial kv]_{\text{segment rows}}$.
         const S* g_att = dmid;
         if (c.dropped) {
             std::copy(dmid, dmid + n, d_sub);
@@ -144,9 +160,10 @@ public:
         self_attn.backward(c.kv.data(), g_att, c.dkv.data(), c.attn);
         norm_self_attn.backward(c.dkv.data() + mb * d_model, c.xhat_att.data() + mb * d_model, c.rstd_att.data() + mb,
                                 nq, dx, dmid);
-        // Memory rows: $\partial L/\partial \gamma_{att}$, $\partial L/\partial \beta_{att}$ only; the
-        // memory itself is a constant (`dx = nullptr`).
-        norm_self_attn.backward(c.dkv.data(), c.xhat_att.data(), c.rstd_att.data(), mb, nullptr);
+        // Step 7, the memory rows: $\partial L/\partial \gamma_{att}$, $\partial L/\partial \beta_{att}$
+        // only; the memory itself is a constant: no input gradient (`dx = nullptr`).
+        norm_self_attn.backward(c.dkv.data(), c.xhat_att.data(), c.rstd_att.data(), mb,
+                                nullptr);  // stop-gradient {#memory-stop-gradient}
     }
 
     /// The key/value cache, passed on from the attention (present only if it has one).

@@ -20,7 +20,7 @@
 
 namespace txl {
 
-/// B contiguous streams stepped through T rows at a time (see the file comment).
+/// B contiguous streams stepped through T rows at a time (see [the file comment](#top)).
 class SequentialLoader {
 public:
     SequentialLoader() = default;

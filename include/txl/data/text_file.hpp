@@ -41,7 +41,7 @@ struct ReadTextOptions {
     std::size_t chunk_bytes = std::size_t(1) << 20;
 };
 
-/// Read, check and tokenise a UTF-8 text file in chunks (see the file comment). The first
+/// Read, check and tokenise a UTF-8 text file in chunks (see [the file comment](#top)). The first
 /// pass validates the UTF-8, counts the characters and collects the vocabulary (or checks
 /// every character is in `o.vocabulary`); the second fills `TokenIds` of exactly that size.
 /// Peak memory: the ids (1-4 bytes per character) plus one chunk. Throws `txl::error` with the

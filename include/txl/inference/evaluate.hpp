@@ -2,12 +2,12 @@
 /// @file inference/evaluate.hpp
 /// # Evaluation with memory: the loss over a whole text, segment after segment
 ///
-/// A text of $N$ tokens is read as `batch` parallel streams of consecutive segments of
+/// A text is read as `batch` parallel streams of consecutive segments of
 /// `seq_len` steps (the sequential loader, `data/loader.hpp`), exactly as training reads it,
 /// and each segment attends over the memory the earlier segments of its stream left (up to
-/// `mem_len` positions). The figures are means over every target token of the text:
-/// $$\begin{aligned} L &= -\frac1N \sum_{t} \log p(x_{t+1} \mid x_{\le t}), \\
-///   \text{acc} &= \frac1N \sum_t [\arg\max_c p(c \mid x_{\le t}) = x_{t+1}], \end{aligned}$$
+/// `mem_len` positions). The figures are means over the $n$ target tokens of the text:
+/// $$\begin{aligned} L &= -\frac1n \sum_{t} \log p(x_{t+1} \mid x_{\le t}), \\
+///   \text{acc} &= \frac1n \sum_t [\arg\max_c p(c \mid x_{\le t}) = x_{t+1}], \end{aligned}$$
 /// in nats per token ($L / \ln 2$ bits). Dropout is off (the model is `const`), and the memory's
 /// keys and values are reused from segment to segment where the model can (`Memory::reuse_keys_values`):
 /// the same logits as recomputing them, at a fraction of the projections.

@@ -2,9 +2,9 @@
 /// @file model/layer_stack.hpp
 /// # The layer stack
 ///
-/// $$x_0 = \text{input}, \qquad x_{l+1} = \text{Layer}_l(x_l, mem_l), \qquad
-///   \text{out} = \text{LN}(x_L)$$
-/// Each $x_l$ ($l < L$) is kept: it is layer $l$'s new memory (see `memory.hpp`) and, with the
+/// $$x_0 = \text{input}, \qquad x_{l+1} = \text{Layer}_l(x_l, mem_l) \ \ (l = 0 .. N-1), \qquad
+///   \text{out} = \text{LN}(x_N)$$
+/// Each $x_l$ ($l < N$) is kept: it is layer $l$'s new memory (see `memory.hpp`) and, with the
 /// layer caches, what the backward pass needs. labml's `TransformerXL` (the stack; in txl that
 /// name is the whole standard model, see `model.hpp`); its parameters keep labml's prefix
 /// `transformer.`.
@@ -21,7 +21,7 @@
 namespace txl {
 
 /// @tparam Layer   a layer block (the layer slot), e.g. `XLLayer<...>`.
-/// @tparam NLayers the number of layers $L$.
+/// @tparam NLayers the number of layers $N$ (`n_layers`; the loss is $L$).
 template <class Layer, std::size_t NLayers>
 class LayerStack {
 public:
@@ -33,7 +33,7 @@ public:
 
     struct Cache {
         std::size_t M = 0, T = 0, B = 0;
-        std::vector<tensor<S, 3>> x;  ///< `x[l]`, `l = 0..L`: `[T, B, d_model]`
+        std::vector<tensor<S, 3>> x;  ///< `x[l]`, `l = 0..N`: `[T, B, d_model]`
         std::array<typename Layer::Cache, n_layers> layer;
         tensor<S, 2> xhat;  ///< final LayerNorm
         tensor<S, 1> rstd;
@@ -73,7 +73,7 @@ public:
         ensure_shape(c.out, {T, B, d_model});
         ensure_shape(c.xhat, {T * B, d_model});
         ensure_shape(c.rstd, {T * B});
-        // $\text{out} = \text{LN}(x_L)$ `[T, B, d]`.
+        // $\text{out} = \text{LN}(x_N)$ `[T, B, d]`.
         norm.forward(c.x[n_layers].data(), T * B, c.out.data(), c.xhat.data(), c.rstd.data());
     }
 
@@ -81,8 +81,8 @@ public:
     const tensor<S, 3>& backward(const S* d_out, Cache& c) {
         ensure_shape(c.dx_a, {c.T, c.B, d_model});
         ensure_shape(c.dx_b, {c.T, c.B, d_model});
-        c.dx_a.fill(S(0));  // LayerNorm's backward adds into $\partial L/\partial x_L$
-        // $\partial L/\partial x_L = \text{LN}'^\top\, \partial L/\partial\,\text{out}$.
+        c.dx_a.fill(S(0));  // LayerNorm's backward adds into $\partial L/\partial x_N$
+        // $\partial L/\partial x_N = \text{LN}'^\top\, \partial L/\partial\,\text{out}$.
         norm.backward(d_out, c.xhat.data(), c.rstd.data(), c.T * c.B, c.dx_a.data());
         tensor<S, 3>* dy = &c.dx_a;
         tensor<S, 3>* dx = &c.dx_b;

@@ -5,8 +5,9 @@
 /// Before each layer $l$ runs on a segment, its input $x_l$ `[T, B, d_model]` is recorded.
 /// After the segment, each layer's memory becomes the last `mem_len` rows of
 /// $[\,mem_l;\ x_l\,]$ (time-wise), so the next segment attends over up to `mem_len`
-/// earlier positions. The memory is a *constant* to the next segment: no gradient flows into
-/// it (labml's `x.detach()`), which is what makes the cost of a step independent of how long
+/// earlier positions. The memory is a *constant* to the next segment:
+/// [no gradient flows into it](../blocks/xl_layer.hpp#memory-stop-gradient) (labml's
+/// `x.detach()`), which is what makes the cost of a step independent of how long
 /// the text has been running.
 ///
 /// Two parts: `Memory<S>`, the *state* (what is remembered, per stream of segments, owned by

@@ -2,7 +2,11 @@
 /// @file model/model.hpp
 /// # The autoregressive model
 ///
-/// $$\text{logits} = \text{generator}\big(\text{TransformerXL}(\text{embedding}(\text{tokens}), mem)\big)$$
+/// In the order the steps run, layers numbered from 0 as in the code (the overview's
+/// [notation](../../docs/overview.md#notation)):
+/// $$\begin{aligned} x_0 &= \text{embedding}(\text{tokens}), \\
+///   x_{l+1} &= \text{Layer}_l(x_l,\ mem_l), \quad l = 0 .. N-1, \\
+///   \text{logits} &= \text{generator}\big(\text{LN}(x_N)\big). \end{aligned}$$
 /// labml's `AutoregressiveModel` for Transformer-XL: `src_embed` ($E$, `[n_vocab, d_model]`),
 /// the layer stack `transformer` with its final LayerNorm, and `generator`, a linear layer
 /// `[n_vocab, d_model]` to the vocabulary. Mask: query $i$ of the segment sees all $M$ memory
@@ -92,7 +96,7 @@ public:
     };
 
     /// A model with PyTorch's default initialisation drawn from `Rng(seed)`, in the order
-    /// embedding, layers 0..L-1 (attention q, k, v, o; feed-forward 1, 2), generator.
+    /// embedding, layers $0 .. N-1$ (attention q, k, v, o; feed-forward 1, 2), generator.
     explicit AutoregressiveModel(std::size_t n_vocab, std::uint64_t seed = 0, S dropout = S(0))
         : src_embed(n_vocab), generator(n_vocab) {
         Rng rng(seed);
@@ -116,7 +120,7 @@ public:
     /// Throws `shape_error` unless `tokens` `[T, B]` and `mem` fit this model.
     void check_inputs(const tensor<std::int64_t, 2>& tokens, const Memory<S>& mem) const {
         const std::size_t T = tokens.shape()[0], B = tokens.shape()[1];
-        // $T \ge 1$, $B \ge 1$, every id in $[0, V)$; each $mem_l$ is `[M, B, d]`; $M + T$ within
+        // $T \ge 1$, $B \ge 1$, every id in $[0, n_{vocab})$; each $mem_l$ is `[M, B, d]`; $M + T$ within
         // what the attention takes ($\le P$ for the relative tables).
         check(T >= 1, "AutoregressiveModel::forward: segment length T = 0, expected T >= 1");
         check(B >= 1, "AutoregressiveModel::forward: batch B = 0, expected B >= 1");
@@ -159,11 +163,11 @@ public:
             v_ptr[l] = reused ? mem.values[l].data() : nullptr;
         }
         c.reused_keys_values = reused;
-        // $x_{l+1} = \text{Layer}_l(x_l, mem_l)$ for $l = 0 .. L-1$, then $\text{out} = \text{LN}(x_L)$
+        // $x_{l+1} = \text{Layer}_l(x_l, mem_l)$ for $l = 0 .. N-1$, then $\text{out} = \text{LN}(x_N)$
         // `[T, B, d]`.
         transformer.forward(mem_ptr, M, c.stack, rng, reused ? &k_ptr : nullptr, reused ? &v_ptr : nullptr);
 
-        ensure_shape(c.logits, {T, B, n_vocab()});  // $[T, B, V]$
+        ensure_shape(c.logits, {T, B, n_vocab()});  // `[T, B, n_vocab]`
         // $\text{logits} = \text{generator}(\text{out})$ `[T, B, n_vocab]`.
         generator.forward(c.stack.out.data(), T * B, c.logits.data());
     }

@@ -52,7 +52,7 @@ struct Checked {
     std::size_t n;
 };
 
-/// The default tolerance on the relative error (see the file comment).
+/// The default tolerance on the relative error (see [the file comment](#top)).
 inline constexpr double kGradTol = 1e-6;
 
 /// The outcome for one tensor.

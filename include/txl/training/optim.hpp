@@ -145,7 +145,7 @@ public:
     double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
     double weight_decay = 0;  ///< AdamW's $\lambda$ (0: labml's Adam)
 
-    /// Whether AdamW's decay applies to the parameter `name` (see the file comment).
+    /// Whether AdamW's decay applies to the parameter `name` (see [the file comment](#top)).
     static bool decays(const std::string& name) {
         const bool bias = name.size() >= 4 && name.compare(name.size() - 4, 4, "bias") == 0;
         return !bias && name.find("norm") == std::string::npos;

@@ -106,7 +106,7 @@ public:
     const Memory<S>& memory() const { return memory_; }
     Adam<S>& optimizer() { return adam_; }
 
-    /// One training step (see the file comment).
+    /// One training step (see [the file comment](#top)).
     StepStats step() {
         // 1. The next segment $x, y$ `[T, B]`; a new epoch starts from an empty memory.
         if (loader_.at_epoch_start()) memory_.clear();
