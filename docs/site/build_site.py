@@ -344,7 +344,7 @@ def link_mentions(body, here, symbols):
     def code_repl(m):
         text = html.unescape(m.group(1))
         key = re.sub(r"<.*", "", text)  # RelativeMultiHeadAttention<C> names the type
-        target = symbols.get(key) or (symbols.get(os.path.basename(key)) if key.endswith(".hpp") else None)
+        target = symbols.get(key) or (symbols.get(os.path.basename(key)) if key.endswith((".hpp", ".md")) else None)
         if not target or target[0] == here and not target[1]:
             return m.group(0)
         return '<a href="%s.html%s">%s</a>' % (target[0], "#" + target[1] if target[1] else "", m.group(0))
@@ -392,7 +392,7 @@ def main():
 
     page_of_path = {link_key(src): name for name, _, _, _, src in pages if "/detail/" not in src}
     page_of_path.update({"detail/" + os.path.basename(src): name for name, _, _, _, src in pages if "/detail/" in src})
-    symbols = {key: (page, "") for key, page in page_of_path.items() if key.endswith(".hpp")}
+    symbols = {key: (page, "") for key, page in page_of_path.items() if key.endswith((".hpp", ".md"))}
     symbols.update({key[len("txl/"):]: target for key, target in list(symbols.items()) if key.startswith("txl/")})
     sources = {}
     for name, _, _, kind, src in pages:

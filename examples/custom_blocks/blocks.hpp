@@ -32,8 +32,8 @@
 namespace custom {
 
 /// ## GELU feed-forward
-/// $$\begin{aligned} \text{FFN}(z) &= \text{GELU}(z W_1^\top + b_1)\, W_2^\top + b_2, \\
-///   \text{GELU}(a) &= a\,\Phi(a) = \tfrac{a}{2}\big(1 + \operatorname{erf}(a/\sqrt 2)\big) \end{aligned}$$
+/// $$\begin{aligned} \text{FFN}(z) &= \text{GELU}(z W_1^\top + b_1)\, W_2^\top + b_2,
+///   \\ \text{GELU}(a) &= a\,\Phi(a) = \tfrac{a}{2}\big(1 + \operatorname{erf}(a/\sqrt 2)\big) \end{aligned}$$
 /// **Backward.** With $h = \text{GELU}(a)$ and $\delta = \partial L/\partial y$:
 /// $\partial L/\partial h = \delta W_2$, then $\partial L/\partial a = \partial L/\partial h
 /// \odot \text{GELU}'(a)$ with $\text{GELU}'(a) = \Phi(a) + a\,\varphi(a)$
@@ -101,10 +101,10 @@ public:
 /// ## Causal self-attention with absolute positions
 /// Rows of the window `kv[K*B, d_model]` (memory first, row $t B + b$) get the sinusoidal
 /// encoding of their place $t$ in the window, $p_t$, before the query and key projections:
-/// $$\begin{aligned} q_i &= (z_i + p_{M+i}) W_q^\top + b_q, \quad k_j = (kv_j + p_j) W_k^\top, \\
-///   v_j &= kv_j W_v^\top + b_v, \end{aligned}$$
-/// $$\begin{aligned} a_{ij} &= \operatorname{softmax}_j\big(q_i \cdot k_j / \sqrt{d_k}\big) \text{ over } j \le M + i, \\
-///   o_i &= \textstyle\sum_j a_{ij} v_j, \qquad \text{out} = o W_o^\top + b_o \end{aligned}$$
+/// $$\begin{aligned} q_i &= (z_i + p_{M+i}) W_q^\top + b_q, \quad k_j = (kv_j + p_j) W_k^\top,
+///   \\ v_j &= kv_j W_v^\top + b_v, \end{aligned}$$
+/// $$\begin{aligned} a_{ij} &= \operatorname{softmax}_j\big(q_i \cdot k_j / \sqrt{d_k}\big) \text{ over } j \le M + i,
+///   \\ o_i &= \textstyle\sum_j a_{ij} v_j, \qquad \text{out} = o W_o^\top + b_o \end{aligned}$$
 /// per head. $p_{t,2c} = \sin(t / 10000^{2c/d})$, $p_{t,2c+1} = \cos(t / 10000^{2c/d})$.
 /// The keys have no bias: $b_k$ would add $q_i \cdot b_k$ to every score of row $i$, which the
 /// softmax cancels, so its gradient is exactly zero (the gradient check flags such a tensor:

@@ -40,8 +40,8 @@
 ///   $$\frac{\partial a_j}{\partial s_k} = a_j\,[j = k] - a_j a_k$$
 ///   (the bracket is 1 if $j = k$, else 0), so
 ///   $$\begin{aligned} \frac{\partial L}{\partial s_k} &= \sum_j \partial_{a_j}\,\frac{\partial a_j}{\partial s_k}
-///     = a_k \partial_{a_k} - a_k \sum_j a_j \partial_{a_j} \\
-///     &= a_k\Big(\partial_{a_k} - \sum_j a_j \partial_{a_j}\Big). \end{aligned}$$
+///     = a_k \partial_{a_k} - a_k \sum_j a_j \partial_{a_j}
+///     \\ &= a_k\Big(\partial_{a_k} - \sum_j a_j \partial_{a_j}\Big). \end{aligned}$$
 ///   With $s = A/\sqrt{d_k}$, the score gradient of query $i$, key $j$ is
 ///   $g_{ij} = \partial L/\partial A_{ij} = a_{ij}\big(\partial_{a_{ij}} - \sum_{j'} a_{ij'}\partial_{a_{ij'}}\big)/\sqrt{d_k}$,
 ///   zero on masked keys (where $a = 0$): the mask needs no backward of its own.

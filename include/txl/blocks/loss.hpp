@@ -3,8 +3,8 @@
 /// # Cross-entropy loss and accuracy
 ///
 /// For $n = T B$ positions with logits $\ell_r \in \mathbb R^{n_{vocab}}$ and targets $y_r$:
-/// $$\begin{aligned} L &= \frac1n \sum_r \Big(\log \sum_c e^{\ell_{r,c}} - \ell_{r, y_r}\Big), \\
-///   \text{acc} &= \frac1n \sum_r [\arg\max_c \ell_{r,c} = y_r] \end{aligned}$$
+/// $$\begin{aligned} L &= \frac1n \sum_r \Big(\log \sum_c e^{\ell_{r,c}} - \ell_{r, y_r}\Big),
+///   \\ \text{acc} &= \frac1n \sum_r [\arg\max_c \ell_{r,c} = y_r] \end{aligned}$$
 /// **Backward**: $\partial L/\partial \ell_{r,c} = (\operatorname{softmax}(\ell_r)_c - [c = y_r])/n$.
 
 #include <cmath>

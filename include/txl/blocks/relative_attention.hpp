@@ -23,9 +23,9 @@
 ///   \quad\text{over the visible keys } j \le M + i$$
 /// $$o_i = \textstyle\sum_j a_{ij} v_j, \qquad \text{out} = \text{concat}_h(o)\, W_o^\top + b_o$$
 ///
-/// **Names.** labml's comments write `query_pos_bias` as $v$ (it stands where the paper's
-/// $v$ would meet the keys); txl writes $u$, the paper's letter for the bias of the content
-/// term (c), which is what it adds to. The tables have $2P$ rows as labml's do (distances
+/// **Names.** labml's comments write `query_pos_bias` as $v$; it is the bias of the content
+/// term (c), which the paper writes with $u$ (the paper's $v$ belongs to term (d)), so txl
+/// writes $u$. The tables have $2P$ rows as labml's do (distances
 /// $P$ down to $-P+1$); a causal model only reads rows $P - K + 1 .. P$, the distances
 /// $K - 1 .. 0$, and a step updates only those.
 ///

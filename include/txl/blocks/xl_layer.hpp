@@ -5,9 +5,9 @@
 /// Pre-norm: both sublayers read a normalised copy of the residual stream and add their output
 /// back. The memory `mem[M, B, d_model]` (this layer's input from earlier segments) is
 /// normalised with the *same* LayerNorm and put in front of the segment:
-/// $$\begin{aligned} z &= \text{LN}_{att}(x), \quad kv = [\,\text{LN}_{att}(mem);\ z\,], \\
-///   x' &= x + \text{dropout}(\text{Attn}(z, kv)), \\
-///   y &= x' + \text{dropout}(f), \quad f = \text{FFN}(n), \quad n = \text{LN}_{ff}(x'). \end{aligned}$$
+/// $$\begin{aligned} z &= \text{LN}_{att}(x), \quad kv = [\,\text{LN}_{att}(mem);\ z\,],
+///   \\ x' &= x + \text{dropout}(\text{Attn}(z, kv)),
+///   \\ y &= x' + \text{dropout}(f), \quad f = \text{FFN}(n), \quad n = \text{LN}_{ff}(x'). \end{aligned}$$
 ///
 /// ## Backward {#backward}
 /// Notation: for a block $f$ with output gradient $\delta$, $f'^\top \delta$ is what its

@@ -6,8 +6,8 @@
 /// `seq_len` steps (the sequential loader, `data/loader.hpp`), exactly as training reads it,
 /// and each segment attends over the memory the earlier segments of its stream left (up to
 /// `mem_len` positions). The figures are means over the $n$ target tokens of the text:
-/// $$\begin{aligned} L &= -\frac1n \sum_{t} \log p(x_{t+1} \mid x_{\le t}), \\
-///   \text{acc} &= \frac1n \sum_t [\arg\max_c p(c \mid x_{\le t}) = x_{t+1}], \end{aligned}$$
+/// $$\begin{aligned} L &= -\frac1n \sum_{t} \log p(x_{t+1} \mid x_{\le t}),
+///   \\ \text{acc} &= \frac1n \sum_t [\arg\max_c p(c \mid x_{\le t}) = x_{t+1}], \end{aligned}$$
 /// in nats per token ($L / \ln 2$ bits). Dropout is off (the model is `const`), and the memory's
 /// keys and values are reused from segment to segment where the model can (`Memory::reuse_keys_values`):
 /// the same logits as recomputing them, at a fraction of the projections.

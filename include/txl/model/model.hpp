@@ -4,9 +4,9 @@
 ///
 /// In the order the steps run, layers numbered from 0 as in the code (the overview's
 /// [notation](../../docs/overview.md#notation)):
-/// $$\begin{aligned} x_0 &= \text{embedding}(\text{tokens}), \\
-///   x_{l+1} &= \text{Layer}_l(x_l,\ mem_l), \quad l = 0 .. N-1, \\
-///   \text{logits} &= \text{generator}\big(\text{LN}(x_N)\big). \end{aligned}$$
+/// $$\begin{aligned} x_0 &= \text{embedding}(\text{tokens}),
+///   \\ x_{l+1} &= \text{Layer}_l(x_l,\ mem_l), \quad l = 0 .. N-1,
+///   \\ \text{logits} &= \text{generator}\big(\text{LN}(x_N)\big). \end{aligned}$$
 /// labml's `AutoregressiveModel` for Transformer-XL: `src_embed` ($E$, `[n_vocab, d_model]`),
 /// the layer stack `transformer` with its final LayerNorm, and `generator`, a linear layer
 /// `[n_vocab, d_model]` to the vocabulary. Mask: query $i$ of the segment sees all $M$ memory
