@@ -119,7 +119,8 @@ TEST_CASE("SinusoidalTransformerXL: the key/value cache gives the same logits; n
     CHECK(std::isfinite(r.loss));
 }
 
-TEST_CASE("same_length: every query sees the last K_s keys (same_length_span = K_s); gradients; K_s >= K changes nothing") {
+TEST_CASE(
+    "same_length: every query sees the last K_s keys (same_length_span = K_s); gradients; K_s >= K changes nothing") {
     using Rel = txl::RelativeMultiHeadAttention<D>;
     auto span3 = [](auto& a) { a.same_length_span = 3; };
     for (auto r : {txl::testing::check_attention<Attn>(4, 3, 2, 1, std::function<void(Attn&)>(span3)),

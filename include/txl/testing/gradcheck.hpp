@@ -242,7 +242,8 @@ GradReport check_feed_forward(std::size_t n, unsigned seed = 1) {
     auto checked = parameters_of(ff);
     checked.push_back({"input z", z.data(), dz.data(), z.size()});
     GradReport report = check_gradients(checked, f);
-    report.visit_complete = visit_is_complete(ff, seed, [](FF&) {}, loss);
+    report.visit_complete = visit_is_complete(
+        ff, seed, [](FF&) {}, loss);
     return report;
 }
 
