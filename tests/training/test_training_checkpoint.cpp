@@ -3,6 +3,8 @@
 
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <limits>
 #include <unistd.h>
 
@@ -96,4 +98,32 @@ TEST_CASE("Trainer: resume is bit-exact with AdamW decay, dropout and accumulati
     for (int i = 0; i < 5; ++i) t2.step();
     CHECK(flat_parameters(resumed) == flat_parameters(straight));
     fs::remove_all(dir);
+}
+
+TEST_CASE("Trainer: a checkpoint of a newer format is refused, by name, before anything changes") {
+    const auto ids = synthetic_ids(400, 9);
+    TempDir tmp;
+    const fs::path dir = tmp.path / "run";
+    Model a(9, 3);
+    txl::Trainer<Model> ta(a, options(0.0), ids);
+    ta.step();
+    ta.save(dir, [](const fs::path&) {});
+    // What a later txl would write: the same files, trainer.txt saying format 2, checksums valid.
+    std::string text;
+    {
+        std::ifstream in(dir / "trainer.txt");
+        text.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    REQUIRE(text.rfind("format 1\n", 0) == 0);
+    text.replace(0, std::strlen("format 1"), "format 2");
+    std::ofstream(dir / "trainer.txt") << text;
+    txl::detail::seal_directory(dir);  // checksums.txt anew, as a save writes it
+
+    Model b(9, 4);
+    const auto before = flat_parameters(b);
+    txl::Trainer<Model> tb(b, options(0.0), ids);
+    const std::string msg = checkpoint_error_text([&] { tb.load(dir); });
+    CHECK(msg == (dir / "trainer.txt").string() + ": format 2 was written by a newer txl; this program reads format 1");
+    CHECK(flat_parameters(b) == before);
+    CHECK(tb.step_count() == 0);
 }

@@ -7,7 +7,7 @@
 /// - `optimizer/<name>.m.npy`, `optimizer/<name>.v.npy`: Adam's moments $m$ and $v$ of every
 ///   parameter, flat;
 /// - `memory/layer_<l>.npy`: the training memory $mem_l$ `[M, B, d_model]` of each layer;
-/// - `trainer.txt`, one `key value` per line: `format 1`, `step` (Adam's $t$), `tokens`
+/// - `trainer.txt`, one `key value` per line: `format 1` (any other is refused), `step` (Adam's $t$), `tokens`
 ///   (targets trained on), `epoch` and `position` (the sequential loader's place), `seq_len`,
 ///   `mem_len`, `batch` (the shape it was trained with, checked on resume), `memory_layers`,
 ///   `rng` (the dropout generator's state).
@@ -38,6 +38,9 @@
 #include "optim.hpp"
 
 namespace txl {
+
+/// The `format` this program writes into `trainer.txt`, and the only one it reads.
+inline constexpr unsigned long long kTrainingCheckpointFormat = 1;
 
 /// Where a training run stands: what `trainer.txt` records besides the files.
 struct TrainingProgress {
@@ -80,7 +83,7 @@ void save_training_checkpoint(const std::filesystem::path& dir, Model& model, co
             write_npy((tmp / "memory" / ("layer_" + std::to_string(l) + ".npy")).string(), memory.states[l]);
         const std::string trainer_txt = (tmp / "trainer.txt").string();
         std::ofstream t(trainer_txt);
-        t << "format 1\n"
+        t << "format " << kTrainingCheckpointFormat << "\n"
           << "step " << p.step << "\n"
           << "tokens " << p.tokens << "\n"
           << "epoch " << p.epoch << "\n"
@@ -153,6 +156,10 @@ TrainingProgress load_training_checkpoint(const std::filesystem::path& dir, Mode
     const KeyValues kv((dir / "trainer.txt").string());
     auto num = [&](const std::string& k) -> std::size_t { return std::size_t(kv.whole(k, 0, ~0ull)); };
     const std::string where = (dir / "trainer.txt").string();
+    // A later format may add state this program would silently drop: refused, never guessed.
+    const auto format = kv.whole("format", 1, ~0ull);
+    check<checkpoint_error>(format == kTrainingCheckpointFormat, where, ": format ", format,
+                            " was written by a newer txl; this program reads format ", kTrainingCheckpointFormat);
     TrainingProgress p;
     p.seq_len = num("seq_len");
     p.batch = num("batch");
