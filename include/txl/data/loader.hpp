@@ -5,7 +5,7 @@
 /// The ids are cut into $B$ contiguous streams (`ids[:n*B].view(B, n).t()`), and each batch
 /// is the next $T$ rows of all streams with targets one row ahead:
 /// $$x_{t,b} = \text{ids}[b\,n + p + t],\qquad y_{t,b} = \text{ids}[b\,n + p + t + 1],\qquad t < T,$$
-/// with $n = \lfloor N / B \rfloor$ rows per stream and $p$ the loader's position. Stream $b$
+/// with $n = \lfloor \lvert\text{ids}\rvert / B \rfloor$ rows per stream and $p$ the loader's position. Stream $b$
 /// continues in the same column from batch to batch, which is what lets the memory of one
 /// segment be the true past of the next. The last batch of an epoch may be shorter; an epoch
 /// ends when fewer than two rows remain.
