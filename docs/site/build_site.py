@@ -88,14 +88,16 @@ def list_breaks(text):
     return "\n".join(out)
 
 
+def line_span(indent, line_html, attrs=""):
+    """One line of code that wraps with a hanging indent: indented by `indent` columns, it
+    starts there and continues 4 columns deeper (CSS: `pre .ln`)."""
+    return '<span class="ln"%s style="--indent:%d">%s</span>' % (attrs, indent, line_html or " ")
+
+
 def wrap_lines(code_html):
-    """Lines of code (already HTML) that wrap with a hanging indent: a line indented by n
-    columns starts at n and continues at n + 4 (CSS: `pre .ln`)."""
-    out = []
-    for line in code_html.rstrip("\n").split("\n"):
-        indent = len(line) - len(line.lstrip(" "))
-        out.append('<span class="ln" style="--indent:%d">%s</span>' % (indent, line.lstrip(" ") or " "))
-    return "".join(out)
+    """A code block's lines (already HTML), each a `line_span`."""
+    lines = code_html.rstrip("\n").split("\n")
+    return "".join(line_span(len(l) - len(l.lstrip(" ")), l.lstrip(" ")) for l in lines)
 
 
 def render_markdown(text):
@@ -120,29 +122,29 @@ def doc_tags(text):
 
 
 def split_sections(source):
-    """[(prose, code, first)]: each run of comment lines, then the code up to the next comment
-    line; `code` is [(line number, line)], `first` the number of the section's first line."""
-    sections, prose, code, first = [], [], [], 1
+    """[(prose, code)]: each run of comment lines, then the code up to the next comment line;
+    `code` is [(line number, line)], blank lines at either end dropped."""
+    sections, prose, code = [], [], []
     for number, line in enumerate(source.splitlines(), 1):
         s = line.strip()
         if s.startswith("#pragma once") or s.startswith("/// @file"):
             continue
         if s.startswith("//"):
             if code and any(c.strip() for _, c in code):
-                sections.append(("\n".join(prose), code, first))
-                prose, code, first = [], [], number
+                sections.append(("\n".join(prose), code))
+                prose, code = [], []
             prose.append(doc_tags(re.sub(r"^///?\s?", "", s)))
         else:
             code.append((number, line))
-    sections.append(("\n".join(prose), code, first))
+    sections.append(("\n".join(prose), code))
     out = []
-    for p, c, f in sections:
+    for p, c in sections:
         while c and not c[0][1].strip():
             c = c[1:]
         while c and not c[-1][1].strip():
             c = c[:-1]
         if p.strip() or c:
-            out.append((p, c, f))
+            out.append((p, c))
     return out
 
 
@@ -227,7 +229,7 @@ main.prose h1.page-title { padding-left: 0; }
 .section.intro .code { border-left: 0; }
 .code pre { margin: 0; font: 12.5px/1.45 "DejaVu Sans Mono", Menlo, monospace; }
 pre .ln { display: block; white-space: pre-wrap; overflow-wrap: anywhere;
-                padding-left: calc((var(--indent) + 4) * 1ch); text-indent: -4ch; }
+          padding-left: calc((var(--indent) + 4) * 1ch); text-indent: -4ch; }
 pre .ln:target { background: #fff3b0; }
 .doc p { margin: 6px 0; }
 table { border-collapse: collapse; } td, th { border: 1px solid #ddd; padding: 3px 8px; vertical-align: top; }
@@ -304,9 +306,9 @@ def code_lines(code):
         if d:
             ids.append(d.group(1))
         indent = len(line) - len(line.lstrip(" "))
-        h = re.sub(r'^<span class="w"> +</span>', "", h) if indent else h
+        h = re.sub(r'^<span class="w"> +</span>', "", h) if indent else h  # the indent is the span's
         anchors = "".join('<a id="%s"></a>' % i for i in ids[1:])
-        out.append('<span class="ln" id="%s" style="--indent:%d">%s%s</span>' % (ids[0], indent, anchors, h or " "))
+        out.append(line_span(indent, anchors + h, ' id="%s"' % ids[0]))
     return "<pre>%s</pre>" % "".join(out)
 
 
@@ -317,13 +319,13 @@ def is_preamble(code):
 
 def side_by_side(source):
     rows = []
-    for n, (prose, code, first) in enumerate(split_sections(source)):
+    for n, (prose, code) in enumerate(split_sections(source)):
         # The page's introduction, and long prose beside nothing but includes, take the full
         # width with their code below them.
         intro = n == 0 and prose.count("\n") >= 8 or code and is_preamble(code) and len(prose) > 200
         kind = "section intro" if intro else "section"
-        rows.append('<div class="%s" id="s%d"><div class="doc">%s</div><div class="code">%s</div></div>'
-                    % (kind, first, render_markdown(prose), code_lines(code) if code else ""))
+        rows.append('<div class="%s"><div class="doc">%s</div><div class="code">%s</div></div>'
+                    % (kind, render_markdown(prose), code_lines(code) if code else ""))
     return "\n".join(rows)
 
 
@@ -360,7 +362,7 @@ def link_mentions(body, here, symbols):
     for piece in re.split(r"(<a\b.*?</a>|<code>.*?</code>|<[^>]+>)", body, flags=re.S):
         if piece.startswith("<code>"):
             out.append(re.sub(r"<code>(.*?)</code>", code_repl, piece, flags=re.S))
-        elif piece.startswith("<") or "\x00" in piece:
+        elif piece.startswith("<"):
             out.append(piece)
         else:
             out.append(re.sub(r"(?<![\w$])(?:\.\./)?(?:[a-z_]+/)*[a-z_]+\.hpp\b", text_repl, piece))
@@ -393,7 +395,6 @@ def main():
     page_of_path = {link_key(src): name for name, _, _, _, src in pages if "/detail/" not in src}
     page_of_path.update({"detail/" + os.path.basename(src): name for name, _, _, _, src in pages if "/detail/" in src})
     symbols = {key: (page, "") for key, page in page_of_path.items() if key.endswith((".hpp", ".md"))}
-    symbols.update({key[len("txl/"):]: target for key, target in list(symbols.items()) if key.startswith("txl/")})
     sources = {}
     for name, _, _, kind, src in pages:
         with open(os.path.join(ROOT, src), encoding="utf-8") as f:

@@ -113,7 +113,7 @@ public:
 /// **Backward.** $\partial L/\partial o = \delta W_o$; per head $\partial L/\partial a = (\partial L/\partial o) V^\top$,
 /// $\partial L/\partial V = a^\top \partial L/\partial o$; softmax
 /// $g_{ij} = a_{ij}(\partial_{a_{ij}} - \sum_{j'} a_{ij'} \partial_{a_{ij'}}) / \sqrt{d_k}$;
-/// $\partial L/\partial Q = g K$, $\partial L/\partial K = g^\top Q$. The positions are constants
+/// $\partial L/\partial q = g\, k$, $\partial L/\partial k = g^\top q$. The positions are constants
 /// added to the input, so the query and key projections' input gradients flow into
 /// $\partial L/\partial kv$ unchanged, beside the value projection's.
 template <class C>
@@ -178,7 +178,7 @@ public:
             for (std::size_t h = 0; h < H; ++h) {
                 const std::size_t col = b * d_model + h * d_k;  // this (b, h)'s slice of a row
                 S* a = &c.a(b, h, 0, 0);
-                // scores $= Q K^\top$: `[T, d_k] x [d_k, K]`, rows B*d_model apart
+                // scores $= q\, k^\top$: `[T, d_k] x [d_k, K]`, rows B*d_model apart
                 txl::gemm(txl::Trans::No, txl::Trans::Yes, T, K, d_k, S(1), c.q.data() + col, ld, c.k.data() + col, ld,
                           S(0), a, K);
                 // a = softmax(scale * scores) over the visible keys j <= M + i
@@ -196,7 +196,7 @@ public:
                 txl::gemm(txl::Trans::No, txl::Trans::No, T, d_k, K, S(1), a, K, c.v.data() + col, ld, S(0),
                           c.o.data() + col, ld);
             }
-        // $out = o W_o^\top + b_o$
+        // $\text{out} = o\, W_o^\top + b_o$
         output.forward(c.o.data(), nq, out);
     }
 
@@ -215,7 +215,7 @@ public:
                 const std::size_t col = b * d_model + h * d_k;
                 const S* a = &c.a(b, h, 0, 0);
                 S* g = c.g.data();
-                // $\partial L/\partial a = \partial O\, V^\top$, $\partial L/\partial V = a^\top \partial O$
+                // $\partial L/\partial a = (\partial L/\partial o)\, V^\top$, $\partial L/\partial V = a^\top\, \partial L/\partial o$
                 txl::gemm(txl::Trans::No, txl::Trans::Yes, T, K, d_k, S(1), c.d_o.data() + col, ld, c.v.data() + col,
                           ld, S(0), g, K);
                 txl::gemm(txl::Trans::Yes, txl::Trans::No, K, d_k, T, S(1), a, K, c.d_o.data() + col, ld, S(0),
@@ -226,7 +226,7 @@ public:
                     for (std::size_t j = 0; j < K; ++j) dot += a[i * K + j] * g[i * K + j];
                     for (std::size_t j = 0; j < K; ++j) g[i * K + j] = a[i * K + j] * (g[i * K + j] - dot) * scale;
                 }
-                // $\partial L/\partial Q = g K$, $\partial L/\partial K = g^\top Q$
+                // $\partial L/\partial q = g\, k$, $\partial L/\partial k = g^\top q$
                 txl::gemm(txl::Trans::No, txl::Trans::No, T, d_k, K, S(1), g, K, c.k.data() + col, ld, S(0),
                           c.dq.data() + col, ld);
                 txl::gemm(txl::Trans::Yes, txl::Trans::No, K, d_k, T, S(1), g, K, c.q.data() + col, ld, S(0),

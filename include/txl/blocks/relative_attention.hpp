@@ -53,8 +53,10 @@
 ///   the score gradient $g = \partial L/\partial A$, then $\partial L/\partial (q+u)$,
 ///   $\partial L/\partial k$, $\partial L/\partial V$ and $\partial L/\partial u$;
 /// * the position term $A_{ij} \mathrel{+}= X_{i,\,T-1+j-i} + b^{pos}_{M+i-j}$: each $g_{ij}$ goes
-///   back to the entry it read, $\bar X_{i,\,T-1+j-i} = g_{ij}$ (0 where no key reads), and to
-///   its bias row, $\partial L/\partial b^{pos}_{K-1-c} \mathrel{+}= \sum_{i,b} \bar X_{(i,b), c}$;
+///   back to the entry it read, $\bar X_{i,\,T-1+j-i} \mathrel{+}= g_{ij}$ (0 where no key reads;
+///   under `clamp_len` the far keys all read column 0 and add up there), and to its bias row:
+///   column $c$ holds distance $n_{win} - 1 - c$, so
+///   $\partial L/\partial b^{pos}_{n_{win}-1-c} \mathrel{+}= \sum_{i,b} \bar X_{(i,b), c}$;
 ///   then $X = q R_{win}^\top$ gives $\partial L/\partial q \mathrel{+}= \bar X R_{win}$ and
 ///   $\partial L/\partial R_{win} \mathrel{+}= \bar X^\top q$;
 /// * $q$ also reached the content term: its gradient is $\partial L/\partial (q+u)$ plus the line
