@@ -14,10 +14,14 @@
 #include <cmath>
 #include <iomanip>
 #include <iostream>
+#include <memory>
 #include <sstream>
 #include <string>
 
 #include <txl/txl.hpp>
+#ifdef TXL_WITH_MPI
+#include <txl/distributed.hpp>
+#endif
 
 #include "console.hpp"
 #include "presets.hpp"
@@ -237,18 +241,46 @@ int main(int argc, char** argv) {
     samp->add_option("--mem-len", sa.mem_len, "Memory length (default: the trained one)")
         ->check(whole_in(0, 1'000'000));
 
+#ifdef TXL_WITH_MPI
+    // Started by mpirun: one process of a data-parallel run (`train`); rank 0 does the talking.
+    std::unique_ptr<txl::MpiSession> mpi;
+    std::unique_ptr<txl::MpiCommunicator> world;
+    if (txl::MpiSession::launched()) {
+        try {
+            mpi = std::make_unique<txl::MpiSession>(argc, argv);
+            world = std::make_unique<txl::MpiCommunicator>();
+        } catch (const std::exception& e) {
+            std::cerr << "error: " << e.what() << "\n";
+            return 1;
+        }
+        if (world->rank() != 0) std::cout.rdbuf(nullptr);
+    }
+    txl::Communicator* comm = world.get();
+#else
+    txl::Communicator* comm = nullptr;
+#endif
+    const bool primary = !comm || comm->rank() == 0;
+
     CLI11_PARSE(app, argc, argv);
 
-    auto say = [](const std::string& s) { std::cerr << s << "\n"; };
+    const Say say = [primary](const std::string& s) {
+        if (primary) std::cerr << s << "\n";
+    };
     try {
-        note_openblas();
+        if (primary) note_openblas();
         if (*train)
-            return with_model(ta.model, ta.encoding, train_size(ta, say),
-                              [&](auto tag) { return run_train<typename decltype(tag)::type>(ta, say); });
+            return with_model(ta.model, ta.encoding, train_size(ta, say, comm),
+                              [&](auto tag) { return run_train<typename decltype(tag)::type>(ta, say, comm); });
+        txl::check<txl::error>(!comm || comm->size() == 1, "eval and sample run as one process (not under mpirun -np ",
+                               comm ? comm->size() : 1, ")");
         if (*eval) return run_eval(ea, say);
         if (*samp) return run_sample(sa, say);
     } catch (const std::exception& e) {
-        std::cerr << "error: " << e.what() << "\n";
+        std::cerr << (primary ? "" : "rank " + std::to_string(comm->rank()) + ": ") << "error: " << e.what() << "\n";
+#ifdef TXL_WITH_MPI
+        // The other processes may be waiting for this one in a collective call: end them all.
+        if (comm && comm->size() > 1) txl::MpiSession::abort(1);
+#endif
         return 1;
     }
     return 0;

@@ -2,6 +2,9 @@
 // `txl_shakespeare train`: the settings of a run (a built-in config, the command line's
 // overrides, or a checkpoint's own on --resume), then the loop of llm.c's shape:
 //   step; validate (keeping the best weights; fitting the cosine to --minutes); log; save.
+// Under mpirun the run is one of N processes training data-parallel (txl/distributed.hpp):
+// every decision that hangs on a clock or a signal (stop, the cosine's fitted end) is taken
+// together, rank 0 writes the run directory and talks.
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -10,6 +13,7 @@
 #include <iostream>
 #include <memory>
 #include <sstream>
+#include <typeinfo>
 #include <string>
 #include <unistd.h>
 #include <utility>
@@ -38,6 +42,7 @@ struct TrainArgs {
     bool resume = false, force = false;
     std::uint64_t seed = 1;
     std::size_t valid_every = 0, save_every = 0, log_every = 0;
+    std::size_t check_every = 100;  ///< data parallel: compare the replicas' weights every N steps
 };
 
 /// A save interrupted between its two renames left the previous copy aside: put it back, and say so.
@@ -47,11 +52,13 @@ inline void recover(const fs::path& ckpt, const Say& say) {
 }
 
 /// The size a train command builds: `--size`, else (`--resume`) its checkpoint's, else its config's.
-inline std::string train_size(const TrainArgs& a, const Say& say) {
+/// Data parallel: rank 0 alone repairs an interrupted save, the others wait for it.
+inline std::string train_size(const TrainArgs& a, const Say& say, txl::Communicator* world = nullptr) {
     if (!a.size.empty()) return a.size;
     const fs::path ckpt = fs::path(a.out) / "checkpoint";
     if (a.resume) {
-        recover(ckpt, say);
+        if (!world || world->rank() == 0) recover(ckpt, say);
+        if (world) world->barrier();
         if (fs::exists(ckpt / "config.txt")) return saved_size(ckpt);
     }
     return builtin_config(a.config).size;
@@ -115,7 +122,15 @@ inline RunConfig resumed_config(const TrainArgs& a, const fs::path& ckpt, std::u
 template <class Model>
 class TrainingRun {
 public:
-    TrainingRun(const TrainArgs& a, const Say& say) : a_(a), say_(say), out_(a.out), ckpt_(out_ / "checkpoint") {}
+    using S = typename Model::S;
+
+    TrainingRun(const TrainArgs& a, const Say& say, txl::Communicator* world)
+        : a_(a),
+          say_(say),
+          out_(a.out),
+          ckpt_(out_ / "checkpoint"),
+          world_(world && world->size() > 1 ? world : nullptr),
+          primary_(!world || world->rank() == 0) {}
 
     int run() {
         prepare();
@@ -125,8 +140,11 @@ public:
         if (a_.steps && start_ >= a_.steps) say_("already at step " + std::to_string(start_));
         std::string log_failure;  // a metrics.csv row that could not be written
         while (!done()) {
-            const auto s = trainer_->step();
+            const auto s = trainer_->step(asked_to_stop());  // any process's stop travels with the step
+            stopping_ = s.stop;
             const std::size_t step = trainer_->step_count();
+            if (world_ && step % a_.check_every == 0)  // a silent divergence of the replicas, caught
+                txl::check_same_on_all_ranks(world_, trainer_->weights_fingerprint(), "the weights after step " + std::to_string(step));
             sum_loss_ += s.loss, sum_acc_ += s.accuracy, ++n_logged_;
             tokens_run_ += s.tokens, tokens_window_ += s.tokens;
             const bool last = done();
@@ -142,14 +160,16 @@ public:
         save();
         txl::check<txl::error>(log_failure.empty(), log_failure, "; stopped training (checkpoint saved at step ",
                                trainer_->step_count(), ")");
-        write_loss_svg(metrics_->path(), out_ / "loss.svg");
+        if (metrics_) write_loss_svg(metrics_->path(), out_ / "loss.svg");
         Interrupts::release_them();  // nothing left to save: the final sample may be long
-        if (Interrupts::raised) {
-            say_(std::string(Interrupts::signal == SIGTERM ? "terminated" : "interrupted") +
+        if (Interrupts::raised || (world_ && stopping_ && !budget_over())) {
+            const int sig = Interrupts::raised ? Interrupts::signal.load() : SIGTERM;  // another process's signal
+            say_(std::string(sig == SIGTERM ? "terminated" : "interrupted") +
                  ": checkpoint saved at step " + std::to_string(trainer_->step_count()) +
                  "; continue with the same command and --resume");
-            return 128 + Interrupts::signal;  // 130 for Ctrl-C, 143 for SIGTERM, as if killed, but saved
+            return 128 + sig;  // 130 for Ctrl-C, 143 for SIGTERM, as if killed, but saved
         }
+        if (!primary_) return 0;  // rank 0 sums up and samples
         summary();
         final_sample();
         return 0;
@@ -158,7 +178,8 @@ public:
 private:
     /// The settings, the text, the model and its trainer (resumed from the checkpoint), the log.
     void prepare() {
-        recover(ckpt_, say_);
+        if (primary_) recover(ckpt_, say_);
+        if (world_) world_->barrier();  // the others read the checkpoint rank 0 may have repaired
         const bool have = fs::exists(ckpt_);
         txl::check<txl::error>(a_.steps > 0 || a_.minutes > 0, "train: give --steps N or --minutes M");
         txl::check<txl::error>(!(have && !a_.resume && !a_.force), ckpt_.string(),
@@ -188,14 +209,51 @@ private:
         load_data(saved_vocab.get());
         model_ = std::make_unique<Model>(text_.tokenizer.size(), seed_);
         rc_.train.seed = seed_;
-        trainer_ = std::make_unique<txl::Trainer<Model>>(*model_, rc_.train, text_.train);
+        trainer_ = std::make_unique<txl::Trainer<Model>>(*model_, rc_.train, text_.train, world_);
         if (a_.resume) trainer_->load(ckpt_);
-        fs::create_directories(out_);
-        metrics_ = std::make_unique<MetricsLog>(out_, a_.resume, trainer_->step_count());
+        check_processes_agree();
         // best/: a resumed run keeps its record; a new run starts one.
         best_ = a_.resume ? read_best(out_ / "best") : Best{};
-        if (!a_.resume) fs::remove_all(out_ / "best");
+        if (primary_) {
+            fs::create_directories(out_);
+            metrics_ = std::make_unique<MetricsLog>(out_, a_.resume, trainer_->step_count());
+            if (!a_.resume) fs::remove_all(out_ / "best");
+        }
         describe();
+    }
+
+    /// Data parallel: processes started on other data, settings or builds, or holding other
+    /// weights (another checkpoint), are refused before the first step, on every process.
+    void check_processes_agree() const {
+        if (!world_) return;
+        const auto ids = [](const txl::TokenIds& t) {
+            std::uint64_t h = txl::fingerprint(nullptr, 0);
+            for (std::size_t i = 0; i < t.size(); ++i) {
+                const std::int64_t v = t[i];
+                h = txl::fingerprint(&v, sizeof v, h);
+            }
+            return h;
+        };
+        const auto& vocab = text_.tokenizer.chars();
+        const std::uint64_t text = txl::fingerprint(vocab.data(), vocab.size() * sizeof(char32_t), ids(text_.train));
+        txl::check_same_on_all_ranks(world_, text ^ ids(text_.valid), "the text (--data)");
+        std::ostringstream settings;
+        const auto& t = rc_.train;
+        settings << std::setprecision(17) << rc_.name << rc_.model << rc_.encoding << rc_.size << seed_ << t.seq_len
+                 << ' ' << t.mem_len << ' ' << t.batch << ' ' << t.accumulate << ' ' << t.dropout << ' ' << t.dropatt
+                 << ' ' << t.weight_decay << ' ' << t.clip << ' ' << txl::Schedule::name(t.schedule.kind) << ' '
+                 << t.schedule.lr << ' ' << t.schedule.min_lr << ' ' << t.schedule.warmup << ' ' << t.schedule.total
+                 << ' ' << rc_.valid_every << ' ' << rc_.save_every << ' ' << a_.steps << ' ' << a_.minutes;
+        txl::check_same_on_all_ranks(world_, txl::fingerprint(settings.str()), "the settings");
+        std::ostringstream build;
+        build << TXL_VERSION_MAJOR << '.' << TXL_VERSION_MINOR << '.' << TXL_VERSION_PATCH << ' ' << sizeof(S) << ' '
+              << typeid(Model).name();
+        model_->visit([&](const std::string& name, const auto& p) {
+            build << ' ' << name;
+            for (auto n : p.value.shape()) build << ' ' << n;
+        });
+        txl::check_same_on_all_ranks(world_, txl::fingerprint(build.str()), "the build (txl version, model type, parameter shapes)");
+        txl::check_same_on_all_ranks(world_, trainer_->weights_fingerprint(), "the starting weights (the checkpoint)");
     }
 
     /// The text (its vocabulary must be the checkpoint's on --resume), the validation split's
@@ -229,20 +287,34 @@ private:
              "): seq_len " + std::to_string(t.seq_len) + ", mem_len " + std::to_string(t.mem_len) + ", batch " +
              std::to_string(t.batch) + ", " + std::to_string(model_->parameter_count()) +
              " parameters, OpenBLAS kernel " + openblas_get_corename() + ", txl GEMM kernel " +
-             txl::kernel_name(txl::gemm_kernel()) + ", " + std::to_string(txl::max_threads()) + " threads");
+             txl::kernel_name(txl::gemm_kernel()) + ", " + std::to_string(txl::max_threads()) + " threads" +
+             (world_ ? " per process, " + std::to_string(world_->size()) + " processes (data parallel, " +
+                           std::to_string(trainer_->columns().count) + " streams each)"
+                     : ""));
         if (a_.resume) say_("resumed at step " + std::to_string(trainer_->step_count()));
     }
 
     double elapsed() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count(); }
 
+    /// This process would stop here: a signal, or --minutes used up.
+    bool asked_to_stop() const { return Interrupts::raised || budget_over(); }
+    bool budget_over() const { return a_.minutes > 0 && elapsed() >= a_.minutes * 60; }
+
     bool done() const {
         const std::size_t step = trainer_->step_count();
-        if (Interrupts::raised) return true;
+        // Alone, this process's own stop; data parallel, the one all took with the last step.
+        if (world_ ? stopping_ : asked_to_stop()) return true;
         if (a_.steps && step >= a_.steps) return true;
         // With --minutes the run ends where the cosine decay does (with --steps, steps past the
         // end train at --min-lr).
-        if (a_.minutes > 0 && cosine_ && rc_.train.schedule.total && step >= rc_.train.schedule.total) return true;
-        return a_.minutes > 0 && elapsed() >= a_.minutes * 60;
+        return a_.minutes > 0 && cosine_ && rc_.train.schedule.total && step >= rc_.train.schedule.total;
+    }
+
+    /// Rank 0's `value` on every process (alone: `value`): what a clock decides is decided once.
+    template <class T>
+    T from_rank0(T value) const {
+        if (world_) world_->broadcast(&value, sizeof value, 0);
+        return value;
     }
 
     double progress() const {  // the fraction of this run done
@@ -257,20 +329,21 @@ private:
     /// Validate every `valid_every` steps, at the last step, and once to fit the cosine to the
     /// budget (`txl::TimeBudget`); keep the best weights. True if this step has a validation.
     bool validate(std::size_t step, bool last) {
-        const bool fit = budget_.ready(rc_.train.schedule, step, step - start_, elapsed());
+        bool fit = budget_.ready(rc_.train.schedule, step, step - start_, elapsed());
+        if (budget_.seconds > 0 && cosine_ && rc_.train.schedule.total == 0) fit = from_rank0(fit);
         if (!(step % rc_.valid_every == 0 || last || fit)) return false;
         const double v0 = elapsed();
         // Stops at the next batch on Ctrl-C / SIGTERM (a large text validates for minutes).
         const auto& t = rc_.train;
         const auto v = txl::evaluate(*model_, text_.valid, t.batch, t.seq_len, t.mem_len,
-                                     [] { return Interrupts::raised.load(); });
+                                     [] { return Interrupts::raised.load(); }, world_);
         const double v_time = elapsed() - v0;
         if (!v.complete) return false;
         last_valid_ = v;
         if (v.loss < best_.loss) save_best(v, step);
         if (fit) {
             auto& sched = rc_.train.schedule;
-            sched.total = budget_.fit(step, step - start_, v0, v_time, rc_.valid_every, elapsed());
+            sched.total = from_rank0(budget_.fit(step, step - start_, v0, v_time, rc_.valid_every, elapsed()));
             trainer_->set_schedule_total(sched.total);
             std::ostringstream m;
             m << std::fixed << std::setprecision(3) << "schedule: the cosine decay ends at step " << sched.total
@@ -284,6 +357,7 @@ private:
     /// A line every `log_every` steps (and at each validation) on stdout and in metrics.csv;
     /// between them a progress bar on a terminal.
     void log(std::size_t step, double lr, bool validated) {
+        if (!primary_) return;
         const bool tty = isatty(STDOUT_FILENO);
         if (!(step % rc_.log_every == 0 || validated)) {
             if (!tty) return;
@@ -321,7 +395,8 @@ private:
     /// best/: the weights with the lowest validation loss so far (what eval and sample read),
     /// replaced atomically like checkpoint/.
     void save_best(const txl::EvalStats& v, std::size_t step) {
-        txl::write_directory_atomically(out_ / "best", true, [&](const fs::path& tmp) {
+        if (primary_)
+            txl::write_directory_atomically(out_ / "best", true, [&](const fs::path& tmp) {
             txl::save_parameters(*model_, tmp);
             text_.tokenizer.save((tmp / "vocab.txt").string());
             write_config(tmp, rc_, seed_);
@@ -379,6 +454,9 @@ private:
     const TrainArgs& a_;
     Say say_;
     fs::path out_, ckpt_;
+    txl::Communicator* world_;  ///< data parallel (null: alone)
+    bool primary_;              ///< rank 0, or alone: writes the run directory
+    bool stopping_ = false;     ///< data parallel: the stop all processes took with the last step
     RunConfig rc_;
     std::uint64_t seed_ = 1;
     bool cosine_ = false;
@@ -397,8 +475,8 @@ private:
 };
 
 template <class Model>
-int run_train(const TrainArgs& a, const Say& say) {
-    return TrainingRun<Model>(a, say).run();
+int run_train(const TrainArgs& a, const Say& say, txl::Communicator* world = nullptr) {
+    return TrainingRun<Model>(a, say, world).run();
 }
 
 }  // namespace shakespeare

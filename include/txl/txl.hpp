@@ -17,6 +17,7 @@
 #include "core/errors.hpp"
 #include "core/tensor.hpp"
 #include "core/random.hpp"
+#include "core/communicator.hpp"
 #include "blocks/dropout.hpp"
 #include "blocks/linear.hpp"
 #include "blocks/layer_norm.hpp"

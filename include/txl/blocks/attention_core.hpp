@@ -244,7 +244,7 @@ protected:
             ensure_shape(c.a_drop, c.a.shape());
             ensure_shape(c.mask, c.a.shape());
             std::copy(c.a.begin(), c.a.end(), c.a_drop.begin());
-            dropout.forward(c.a_drop.data(), c.a_drop.size(), c.mask.data(), *rng);
+            dropout.forward(c.a_drop.data(), 1, B, H * T * K, c.mask.data(), *rng);  // `[B, H, T, K]`
         }
 
         // $o_{bh} = \tilde a_{bh} V_{bh}$ `[T, K] x [K, d_k]`, then the heads side by side again.

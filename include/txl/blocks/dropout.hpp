@@ -17,11 +17,22 @@
 /// training step with dropout much slower than without it (`docs/performance.md` has the
 /// figures). The generator's state still advances once per mask, so a resumed
 /// run draws the same masks bit for bit, and the masks do not depend on the thread count.
+///
+/// **The index is the element's place in the global batch.** A tensor with a batch axis is
+/// seen as `[outer, b, inner]`, its $b$ columns being columns `first ..` of the global batch of
+/// $B$ streams (`Rng::columns`); element $(o, j, c)$ is keyed by
+/// $$i = (o B + \text{first} + j)\,\text{inner} + c,$$
+/// its index in the same tensor computed for the whole batch. So two processes that each
+/// compute half the streams (`distributed.hpp`), or $k$ micro-batches in turn, drop exactly
+/// what one process computing all of them drops; with the whole batch ($b = B$) $i$ is the
+/// flat index.
 
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <stdexcept>
+#include <string>
 
 #include "../core/random.hpp"
 
@@ -51,31 +62,76 @@ struct Dropout {
         return t >= 4294967295.0 ? 4294967295U : std::uint32_t(t);
     }
 
-    /// Draw a mask of `n` values and apply it in place: `x *= mask`.
+    /// Draw a mask of `n` values and apply it in place: `x *= mask`, keyed by the flat index.
+    /// (A tensor without a batch axis; one with it takes the form below.)
     void forward(S* x, std::size_t n, S* mask, Rng& rng) const {
+        const std::uint64_t k = rng();
+        apply(x, mask, n, 0, k, threshold(p), S(1) / (S(1) - p));
+    }
+
+    /// The same for `x` seen as `[outer, b, inner]` with its batch axis in the middle (the
+    /// columns `rng.columns` of the global batch, all of it when unset): keyed by the global index.
+    void forward(S* x, std::size_t outer, std::size_t b, std::size_t inner, S* mask, Rng& rng) const {
         const std::uint64_t k = rng();
         const std::uint32_t t = threshold(p);
         const S scale = S(1) / (S(1) - p);
-        // The counter $i$ is 32 bits: a mask longer than $2^{32}$ goes in blocks, each keyed
-        // by its own hash of $k$ and the block number.
-        for (std::size_t b0 = 0, blk = 0; b0 < n; b0 += (std::size_t(1) << 32), ++blk) {
-            const std::size_t len = std::min<std::size_t>(n - b0, std::size_t(1) << 32);
-            const std::uint32_t k_lo = std::uint32_t(k),
-                                k_hi = std::uint32_t(k >> 32) + detail::mix32(std::uint32_t(blk));
-            S* __restrict xb = x + b0;
-            S* __restrict mb = mask + b0;
-#pragma omp simd
-            for (std::size_t i = 0; i < len; ++i) {
-                // $u_i = h(h(i \oplus k_{lo}) + k_{hi})$; keep iff $u_i \ge t$.
-                const std::uint32_t u = detail::mix32(detail::mix32(std::uint32_t(i) ^ k_lo) + k_hi);
-                mb[i] = u >= t ? scale : S(0);
-                xb[i] *= mb[i];
+        const BatchColumns& c = rng.columns;
+        const bool cut = c.count != 0 && !(c.first == 0 && c.total == b);
+        check_columns(c, b, cut);
+        const std::size_t B = cut ? c.total : b, first = cut ? c.first : 0;
+        for (std::size_t o = 0; o < outer; ++o)
+            for (std::size_t j = 0; j < b; ++j) {
+                const std::size_t local = (o * b + j) * inner, global = (o * B + first + j) * inner;
+                apply(x + local, mask + local, inner, global, k, t, scale);
             }
-        }
     }
+
+    /// `dx *= mask`, in place.    /// The same for `rows` rows of `width` values laid out time-major (row $t b + j$ is stream
+    /// $j$ at time $t$, as activations are), $b$ = the generator's column count (all rows when unset).
+    void forward_rows(S* x, std::size_t rows, std::size_t width, S* mask, Rng& rng) const {
+        const std::size_t b = rng.columns.count ? rng.columns.count : rows;
+        if (rows % b != 0)
+            throw std::invalid_argument("Dropout: " + std::to_string(rows) + " rows are not time steps of " +
+                                        std::to_string(b) + " streams");
+        forward(x, rows / b, b, width, mask, rng);
+    }
+
     /// `dx *= mask`, in place.
     static void backward(S* dx, std::size_t n, const S* mask) {
         for (std::size_t i = 0; i < n; ++i) dx[i] *= mask[i];
+    }
+
+private:
+    /// Elements `[0, len)` of `x`, keyed by the global indices `g0 + i`: keep iff
+    /// $u = h(h(i_{lo} \oplus k_{lo}) + k_{hi} + h(i_{hi})) \ge t$, $i_{lo}$ and $i_{hi}$ the low and
+    /// high 32 bits of the index (the counter is 32 bits; each block of $2^{32}$ is keyed anew).
+    static void apply(S* x, S* mask, std::size_t len, std::size_t g0, std::uint64_t k, std::uint32_t t, S scale) {
+        const std::size_t block = std::size_t(1) << 32;
+        for (std::size_t done = 0; done < len;) {
+            const std::size_t g = g0 + done, run = std::min(len - done, block - g % block);
+            const std::uint32_t k_lo = std::uint32_t(k),
+                                k_hi = std::uint32_t(k >> 32) + detail::mix32(std::uint32_t(g / block)),
+                                i0 = std::uint32_t(g % block);
+            S* __restrict xb = x + done;
+            S* __restrict mb = mask + done;
+#pragma omp simd
+            for (std::size_t i = 0; i < run; ++i) {
+                // $u_i = h(h(i \oplus k_{lo}) + k_{hi})$; keep iff $u_i \ge t$.
+                const std::uint32_t u = detail::mix32(detail::mix32((i0 + std::uint32_t(i)) ^ k_lo) + k_hi);
+                mb[i] = u >= t ? scale : S(0);
+                xb[i] *= mb[i];
+            }
+            done += run;
+        }
+    }
+
+    /// A forward's `b` columns must lie inside the global batch `rng.columns` names.
+    static void check_columns(const BatchColumns& c, std::size_t b, bool cut) {
+        if (!cut) return;
+        if (c.count != b || c.first + c.count > c.total)
+            throw std::invalid_argument("Dropout: the generator's batch columns [" + std::to_string(c.first) + ", " +
+                                        std::to_string(c.first + c.count) + ") of " + std::to_string(c.total) +
+                                        " do not fit a forward of " + std::to_string(b) + " streams");
     }
 };
 

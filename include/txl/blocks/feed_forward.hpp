@@ -61,7 +61,7 @@ public:
         cache.dropped = dropout.active(rng);
         if (cache.dropped) {
             ensure_shape(cache.mask, {n, d_ff});
-            dropout.forward(h, n * d_ff, cache.mask.data(), *rng);
+            dropout.forward_rows(h, n, d_ff, cache.mask.data(), *rng);  // rows are time-major
         }
         // $y = h W_2^\top + b_2$ `[n, d]`.
         layer2.forward(h, n, y);

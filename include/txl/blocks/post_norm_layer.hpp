@@ -76,13 +76,13 @@ public:
 
         // $x' = \text{LN}_{att}(x + \text{dropout}(\text{Attn}(x, kv)))$.
         self_attn.forward(c.kv.data(), M, T, B, c.sub.data(), c.attn, rng);
-        if (drop) dropout.forward(c.sub.data(), n, c.mask_att.data(), *drop);
+        if (drop) dropout.forward(c.sub.data(), T, B, d_model, c.mask_att.data(), *drop);
         for (std::size_t i = 0; i < n; ++i) c.sum.data()[i] = x[i] + c.sub.data()[i];
         norm_self_attn.forward(c.sum.data(), nq, c.x1.data(), c.xhat_att.data(), c.rstd_att.data());
 
         // $y = \text{LN}_{ff}(x' + \text{dropout}(\text{FFN}(x')))$.
         feed_forward.forward(c.x1.data(), nq, c.sub.data(), c.ff, rng);
-        if (drop) dropout.forward(c.sub.data(), n, c.mask_ff.data(), *drop);
+        if (drop) dropout.forward(c.sub.data(), T, B, d_model, c.mask_ff.data(), *drop);
         for (std::size_t i = 0; i < n; ++i) c.sum.data()[i] = c.x1.data()[i] + c.sub.data()[i];
         norm_ff.forward(c.sum.data(), nq, y, c.xhat_ff.data(), c.rstd_ff.data());
     }

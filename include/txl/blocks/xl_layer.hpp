@@ -117,13 +117,13 @@ public:
                               reused ? v_mem : nullptr);
         else
             self_attn.forward(c.kv.data(), M, T, B, sub, c.attn, rng);
-        if (drop) dropout.forward(sub, n, c.mask_att.data(), *drop);
+        if (drop) dropout.forward(sub, T, B, d_model, c.mask_att.data(), *drop);
         for_range(n, n >= (std::size_t(1) << 16), [&](std::size_t i) { y[i] = x[i] + sub[i]; });
 
         // $y = x' + \text{dropout}(\text{FFN}(\text{LN}_{ff}(x')))$ `[T*B, d]`.
         norm_ff.forward(y, nq, c.z_ff.data(), c.xhat_ff.data(), c.rstd_ff.data());
         feed_forward.forward(c.z_ff.data(), nq, sub, c.ff, rng);
-        if (drop) dropout.forward(sub, n, c.mask_ff.data(), *drop);
+        if (drop) dropout.forward(sub, T, B, d_model, c.mask_ff.data(), *drop);
         for_range(n, n >= (std::size_t(1) << 16), [&](std::size_t i) { y[i] += sub[i]; });
     }
 

@@ -9,12 +9,17 @@
 /// continues in the same column from batch to batch, which is what lets the memory of one
 /// segment be the true past of the next. The last batch of an epoch may be shorter; an epoch
 /// ends when fewer than two rows remain.
+///
+/// A process of a data-parallel run (`core/communicator.hpp`) reads only its own streams,
+/// `columns` $[\,b_0, b_0 + b)$ of the $B$: the same rows of the same streams one process would
+/// read for them, so $x$ and $y$ are columns $b_0 ..$ of the whole batch.
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
 #include "../core/errors.hpp"
+#include "../core/random.hpp"
 #include "../core/tensor.hpp"
 #include "token_ids.hpp"
 
@@ -24,17 +29,26 @@ namespace txl {
 class SequentialLoader {
 public:
     SequentialLoader() = default;
-    /// Reads `ids` in place (they are shared, not copied).
-    SequentialLoader(const TokenIds& ids, std::size_t batch, std::size_t seq_len, const std::string& what = "text")
+    /// Reads `ids` in place (they are shared, not copied). `columns`: the streams this loader
+    /// yields (unset: all `batch` of them).
+    SequentialLoader(const TokenIds& ids, std::size_t batch, std::size_t seq_len, const std::string& what = "text",
+                     BatchColumns columns = {})
         : ids_(ids), B_(batch), T_(seq_len) {
         check(batch >= 1 && seq_len >= 1, what, ": batch and seq_len must be >= 1");
         n_ = ids.size() / batch;
         check(n_ >= 2, what, " has ", ids.size(), " characters: too short for one batch of ", batch,
               " streams (needs at least ", 2 * batch, ")");
+        if (columns.count == 0) columns = {0, batch, batch};
+        check(columns.total == batch && columns.first + columns.count <= batch, what, ": streams [", columns.first,
+              ", ", columns.first + columns.count, ") are not streams of a batch of ", batch);
+        b0_ = columns.first, b_ = columns.count;
     }
 
     std::size_t rows() const { return n_; }
     std::size_t batch() const { return B_; }
+    /// The streams this loader yields: `[first_stream(), first_stream() + streams())`.
+    std::size_t first_stream() const { return b0_; }
+    std::size_t streams() const { return b_; }
     std::size_t seq_len() const { return T_; }
     /// Batches in one epoch.
     std::size_t batches_per_epoch() const { return (n_ - 1 + T_ - 1) / T_; }
@@ -46,19 +60,19 @@ public:
     /// True when the next call to `next` starts a new epoch (the caller then clears memory).
     bool at_epoch_start() const { return position == 0; }
 
-    /// Fill `x`, `y` (`[T', B]`, T' = min(T, rows left)) with the next batch and advance.
+    /// Fill `x`, `y` (`[T', b]`, T' = min(T, rows left), $b$ its streams) with the next batch and advance.
     void next(tensor<std::int64_t, 2>& x, tensor<std::int64_t, 2>& y) {
         // Stream $b$ is the $b$-th run of $n$ consecutive ids, row $t$ of it is `ids[b n + t]`
         // (labml's `ids[:n*B].view(B, n).t()`). $x$ = rows $[p, p + T')$, $y$ = rows
         // $[p + 1, p + 1 + T')$: each target is the next character of the same stream.
         const std::size_t t = std::min(T_, n_ - 1 - position);
-        ensure_shape(x, {t, B_});
-        ensure_shape(y, {t, B_});
-        for (std::size_t b = 0; b < B_; ++b) {
-            const std::size_t first = b * n_ + position;
+        ensure_shape(x, {t, b_});
+        ensure_shape(y, {t, b_});
+        for (std::size_t j = 0; j < b_; ++j) {
+            const std::size_t first = (b0_ + j) * n_ + position;  // stream $b_0 + j$
             for (std::size_t i = 0; i < t; ++i) {
-                x(i, b) = ids_[first + i];
-                y(i, b) = ids_[first + i + 1];
+                x(i, j) = ids_[first + i];
+                y(i, j) = ids_[first + i + 1];
             }
         }
         position += t;
@@ -70,7 +84,7 @@ public:
 
 private:
     TokenIds ids_;
-    std::size_t B_ = 0, T_ = 0, n_ = 0;
+    std::size_t B_ = 0, T_ = 0, n_ = 0, b0_ = 0, b_ = 0;
 };
 
 }  // namespace txl

@@ -16,7 +16,18 @@
 /// $L = \frac1k \sum_j L_j$, so each backward starts from $\frac1k \partial L_j/\partial\text{logits}$
 /// and the sum of the $k$ backward passes is exactly $\nabla_\theta L$ of the whole batch (up to
 /// the order of float additions); clipping and the Adam step then see the same gradient as
-/// without accumulation. The activations held at once are those of $B/k$ streams.
+/// without accumulation. The activations held at once are those of $B/k$ streams. Each
+/// micro-batch draws its dropout masks as its columns of the whole batch would (`dropout.hpp`):
+/// accumulation changes the order of additions, nothing else.
+///
+/// **Data parallel** (a `Communicator`, `core/communicator.hpp`): $W$ processes each run the
+/// steps above on their $b = B/W$ streams and their memory, starting from $\frac1W
+/// \partial L_r/\partial\text{logits}$ so that the gradients add up to the whole batch's:
+/// $$\nabla_\theta L = \sum_{r} \tfrac1W \nabla_\theta L_r,\qquad L = \tfrac1W \sum_r L_r.$$
+/// Between the backward and the clipping, one sum across the processes of every gradient,
+/// packed into one buffer (the row-sparse tables only over the rows some process touched); then
+/// every process clips and steps the same gradient. A stop flag any process raises travels with
+/// the step's sums, so all stop after the same step.
 ///
 /// `save` and `load` write and read a training checkpoint (`training_checkpoint.hpp`: the
 /// parameters, Adam's moments, the training memory, the loader's place and the dropout
@@ -26,11 +37,13 @@
 #include <cmath>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "../blocks/loss.hpp"
+#include "../core/communicator.hpp"
 #include "../core/random.hpp"
 #include "../data/loader.hpp"
 #include "../io/key_values.hpp"
@@ -53,7 +66,9 @@ struct TrainOptions {
 
 struct StepStats {
     double loss = 0, accuracy = 0, lr = 0, grad_norm = 0;
-    std::size_t tokens = 0;
+    std::size_t tokens = 0;   ///< targets of the whole batch (all processes)
+    std::size_t summed = 0;   ///< gradient values summed across processes this step (0 alone)
+    bool stop = false;        ///< some process asked to stop after this step (`step(true)`)
 };
 
 /// @tparam Model an `AutoregressiveModel<...>`.
@@ -62,12 +77,19 @@ class Trainer {
 public:
     using S = typename Model::S;
 
-    /// `train_ids` are shared, not copied (a `std::vector<std::int64_t>` converts).
-    Trainer(Model& model, const TrainOptions& options, const TokenIds& train_ids)
+    /// `train_ids` are shared, not copied (a `std::vector<std::int64_t>` converts). With `comm`
+    /// this process trains its share of the batch's streams (see [the file comment](#top));
+    /// `options.batch` is the whole batch.
+    Trainer(Model& model, const TrainOptions& options, const TokenIds& train_ids, Communicator* comm = nullptr)
         : model_(model),
           options_(checked(options)),
-          loader_(train_ids, options.batch, options.seq_len, "training text"),
+          comm_(comm && comm->size() > 1 ? comm : nullptr),
+          columns_(batch_columns(comm_, options.batch)),
+          loader_(train_ids, options.batch, options.seq_len, "training text", columns_),
           rng_(options.seed) {
+        check<error>(columns_.count % options.accumulate == 0, "TrainOptions: accumulate ", options.accumulate,
+                     " must divide each process's ", columns_.count, " streams");
+        rng_.columns = columns_;
         model_.set_dropout(S(options.dropout), S(options.dropatt < 0 ? options.dropout : options.dropatt));
         adam_.attach(model_);
         adam_.weight_decay = options.weight_decay;
@@ -106,8 +128,12 @@ public:
     const Memory<S>& memory() const { return memory_; }
     Adam<S>& optimizer() { return adam_; }
 
-    /// One training step (see [the file comment](#top)).
-    StepStats step() {
+    /// The streams of the batch this process trains (all of them alone).
+    const BatchColumns& columns() const { return columns_; }
+
+    /// One training step (see [the file comment](#top)). `stop`: this process asks all to stop
+    /// after this step; the result's `stop` says whether any did.
+    StepStats step(bool stop = false) {
         // 1. The next segment $x, y$ `[T, B]`; a new epoch starts from an empty memory.
         if (loader_.at_epoch_start()) memory_.clear();
         loader_.next(x_, y_);
@@ -115,16 +141,22 @@ public:
         zero_grad(adam_.refs);
         Rng* rng = options_.dropout > 0 || options_.dropatt > 0 ? &rng_ : nullptr;
         LossResult<S> r;
+        const S share = S(1) / S(world());  // $\frac1W$: this process's share of the mean
         if (options_.accumulate == 1) {
             model_.forward(x_, memory_, cache_, rng);
             ensure_shape(dlogits_, cache_.logits.shape());
             r = cross_entropy(cache_.logits.data(), y_.data(), y_.size(), model_.n_vocab(), dlogits_.data());
+            if (comm_)
+                for (auto& g : dlogits_) g *= share;
             model_.backward(dlogits_.data(), cache_);
         } else {
-            r = accumulate_gradients(rng);  // the same, $k$ micro-batches in turn (see the file comment)
+            r = accumulate_gradients(rng, share);  // the same, $k$ micro-batches in turn (see the file comment)
         }
-        // 3. Clip $\lVert \nabla_\theta L \rVert$ to `clip`, one Adam step at $\eta_t$ = schedule($t$).
+        // $\nabla_\theta L = \sum_r \frac1W \nabla_\theta L_r$ and $L = \frac1W \sum_r L_r$ (data parallel).
         StepStats s;
+        s.stop = stop;
+        if (comm_) sum_across_processes(r, s);
+        // 3. Clip $\lVert \nabla_\theta L \rVert$ to `clip`, one Adam step at $\eta_t$ = schedule($t$).
         s.grad_norm = clip_grad_norm(adam_.refs, options_.clip > 0 ? options_.clip : HUGE_VAL);  // HUGE_VAL: norm only
         // A loss or gradient that is not finite (a diverged run) would put NaN into every weight
         // with the update: stop before it, weights, moments and memory as they were.
@@ -139,26 +171,46 @@ public:
         if (options_.accumulate == 1) model_.update_memory(memory_, cache_, options_.mem_len);
         s.loss = r.loss;
         s.accuracy = r.accuracy;
-        s.tokens = y_.size();
+        s.tokens = y_.size() * world();
         tokens_ += s.tokens;
         return s;
     }
 
     /// Write a complete training checkpoint to `dir`, atomically (`training_checkpoint.hpp`).
-    /// `extra(tmp_dir)` may add files of the caller's (a vocabulary, a config).
+    /// `extra(tmp_dir)` may add files of the caller's (a vocabulary, a config). Data parallel:
+    /// every process calls it; the memory of all streams is gathered and rank 0 writes, so the
+    /// checkpoint is the one a single process would write.
     template <class Extra>
     void save(const std::filesystem::path& dir, Extra&& extra) {
-        save_training_checkpoint(dir, model_, adam_, memory_, progress(), std::forward<Extra>(extra));
+        if (!comm_) return save_training_checkpoint(dir, model_, adam_, memory_, progress(), std::forward<Extra>(extra));
+        const Memory<S> all = gathered_memory();
+        if (comm_->rank() == 0) save_training_checkpoint(dir, model_, adam_, all, progress(), std::forward<Extra>(extra));
     }
 
     /// Restore everything `save` wrote. The loader's shape (batch, seq_len) and mem_len must
-    /// match this trainer's options; all files are checked before anything changes.
+    /// match this trainer's options; all files are checked before anything changes. Data
+    /// parallel: every process reads it (the directory must be visible to all) and keeps its
+    /// streams' memory; any world size that divides the batch resumes any checkpoint.
     void load(const std::filesystem::path& dir) {
-        const TrainingProgress p = load_training_checkpoint(dir, model_, adam_, memory_, progress(), loader_.rows());
+        Memory<S> all;
+        const TrainingProgress p = load_training_checkpoint(dir, model_, adam_, all, progress(), loader_.rows());
+        memory_.states.resize(all.states.size());
+        for (std::size_t l = 0; l < all.states.size(); ++l)
+            take_columns(all.states[l], columns_.first, columns_.count, memory_.states[l]);
         tokens_ = p.tokens;
         loader_.epoch = p.epoch;
         loader_.position = p.position;
         rng_ = p.rng;
+        rng_.columns = columns_;
+    }
+
+    /// A fingerprint of the weights (`fingerprint`): equal on every process while the replicas
+    /// agree. `check_same_on_all_ranks(comm, trainer.weights_fingerprint(), "the weights")`
+    /// catches a silent divergence.
+    std::uint64_t weights_fingerprint() const {
+        std::uint64_t h = fingerprint(nullptr, 0);
+        for (const auto& r : adam_.refs) h = fingerprint(r.value, r.size * sizeof(S), h);
+        return h;
     }
 
     /// Deprecated: `txl::read_key_values` (`key_values.hpp`), kept for one release.
@@ -195,16 +247,80 @@ private:
             std::copy(from.data() + i * b * d, from.data() + (i + 1) * b * d, to.data() + (i * B + b0) * d);
     }
 
+    std::size_t world() const { return comm_ ? comm_->size() : 1; }
+
+    /// Data parallel, between the backward and the clipping: the sums across the processes of
+    /// the stop flags, the losses and accuracies (their means: $\frac1W \sum_r$), and every
+    /// gradient, packed into one buffer. A row-sparse table is summed over the union of the
+    /// rows the processes touched (outside its own span a process's gradient is exactly 0).
+    void sum_across_processes(LossResult<S>& r, StepStats& s) {
+        const double W = double(comm_->size());
+        double small[3] = {r.loss / W, r.accuracy / W, s.stop ? 1.0 : 0.0};
+        comm_->sum(small, 3);
+        r.loss = small[0], r.accuracy = small[1], s.stop = small[2] > 0;
+        // The union of the sparse spans: $\max_r(-\text{begin}_r)$ and $\max_r \text{end}_r$.
+        const std::int64_t none = std::numeric_limits<std::int64_t>::min();
+        spans_.clear();
+        for (const auto& p : adam_.refs)
+            if (p.sparse) {
+                spans_.push_back(p.touched->empty() ? none : -std::int64_t(p.touched->begin));
+                spans_.push_back(p.touched->empty() ? none : std::int64_t(p.touched->end));
+            }
+        if (!spans_.empty()) comm_->max(spans_.data(), spans_.size());
+        std::size_t k = 0, n = 0;
+        for (auto& p : adam_.refs) {
+            if (p.sparse) {
+                if (spans_[k + 1] != none) p.touched->extend(std::size_t(-spans_[k]), std::size_t(spans_[k + 1]));
+                k += 2;
+            }
+            n += p.touched->empty() ? 0 : p.touched->end - p.touched->begin;
+        }
+        // One buffer, one sum (tensor fusion), unpacked in place.
+        fused_.resize(n);
+        S* f = fused_.data();
+        for (const auto& p : adam_.refs)
+            if (!p.touched->empty()) f = std::copy(p.grad + p.touched->begin, p.grad + p.touched->end, f);
+        comm_->sum(fused_.data(), n);
+        f = fused_.data();
+        for (const auto& p : adam_.refs)
+            if (!p.touched->empty()) {
+                std::copy(f, f + (p.touched->end - p.touched->begin), p.grad + p.touched->begin);
+                f += p.touched->end - p.touched->begin;
+            }
+        s.summed = n;
+    }
+
+    /// The memory of all the batch's streams `[M, B, d]`, from every process's columns.
+    Memory<S> gathered_memory() const {
+        Memory<S> all;
+        const std::size_t W = comm_->size(), b = columns_.count;
+        for (const auto& mine : memory_.states) {
+            const std::size_t M = mine.shape()[0], d = mine.shape()[2];
+            std::vector<S> side_by_side(W * mine.size());
+            comm_->allgather(mine.data(), mine.size() * sizeof(S), side_by_side.data());
+            tensor<S, 3> t = tensor<S, 3>::from_shape({M, W * b, d});
+            for (std::size_t r = 0; r < W; ++r)  // rank $r$'s `[M, b, d]` into columns $[r b, (r+1) b)$
+                for (std::size_t m = 0; m < M; ++m)
+                    std::copy_n(side_by_side.data() + (r * M + m) * b * d, b * d, t.data() + (m * W + r) * b * d);
+            all.states.push_back(std::move(t));
+        }
+        return all;
+    }
+
     /// Steps 2 and 4 for $k$ = `accumulate` micro-batches: for each, its columns of `x_`, `y_`
-    /// and the memory; forward, $\frac1k \partial L_j / \partial \text{logits}$, backward (adding to
-    /// the gradients), its memory update, written back into its columns. Returns the mean loss
-    /// and accuracy over the whole batch.
-    LossResult<S> accumulate_gradients(Rng* rng) {
+    /// and the memory; forward, $\frac1k \partial L_j / \partial \text{logits}$ (times `share`),
+    /// backward (adding to the gradients), its memory update, written back into its columns.
+    /// Every micro-batch draws from the same generator state, keyed by its columns of the whole
+    /// batch, so its masks are those of the whole batch. Returns the mean loss and accuracy.
+    LossResult<S> accumulate_gradients(Rng* rng, S share) {
         const std::size_t k = options_.accumulate, T = x_.shape()[0], B = x_.shape()[1], b = B / k;
         ensure_shape(x_micro_, {T, b});
         ensure_shape(y_micro_, {T, b});
         LossResult<S> total{};
+        const Rng start = rng_;
         for (std::size_t j = 0; j < k; ++j) {
+            Rng micro_rng = start;
+            micro_rng.columns = {columns_.first + j * b, b, columns_.total};
             for (std::size_t t = 0; t < T; ++t)
                 for (std::size_t i = 0; i < b; ++i) {
                     x_micro_(t, i) = x_(t, j * b + i);
@@ -213,12 +329,13 @@ private:
             micro_memory_.states.resize(memory_.states.size());
             for (std::size_t l = 0; l < memory_.states.size(); ++l)
                 take_columns(memory_.states[l], j * b, b, micro_memory_.states[l]);
-            model_.forward(x_micro_, micro_memory_, cache_, rng);
+            model_.forward(x_micro_, micro_memory_, cache_, rng ? &micro_rng : nullptr);
+            if (rng && j + 1 == k) (rng_ = micro_rng).columns = columns_;  // advanced as by one forward
             ensure_shape(dlogits_, cache_.logits.shape());
             const auto r = cross_entropy(cache_.logits.data(), y_micro_.data(), y_micro_.size(), model_.n_vocab(),
                                          dlogits_.data());
             // $\partial L / \partial \text{logits}_j = \frac1k \partial L_j / \partial \text{logits}_j$.
-            const S inv_k = S(1) / S(k);
+            const S inv_k = share / S(k);
             for (auto& g : dlogits_) g *= inv_k;
             model_.backward(dlogits_.data(), cache_);
             total.loss += r.loss / double(k);
@@ -234,6 +351,8 @@ private:
 
     Model& model_;
     TrainOptions options_;
+    Communicator* comm_;   ///< null: this process trains alone
+    BatchColumns columns_;  ///< the streams it trains
     SequentialLoader loader_;
     Rng rng_;
     Adam<S> adam_;
@@ -245,6 +364,9 @@ private:
     // Gradient accumulation only: a micro-batch's tokens and memory, the memory being built.
     tensor<std::int64_t, 2> x_micro_, y_micro_;
     Memory<S> micro_memory_, next_memory_;
+    // Data parallel only: the gradients packed for the sum, the sparse spans' union.
+    std::vector<S> fused_;
+    std::vector<std::int64_t> spans_;
 };
 
 }  // namespace txl
