@@ -198,6 +198,11 @@ CLI::App* add_train(CLI::App& app, TrainArgs& ta) {
         ->capture_default_str()
         ->check(whole_in(0, 10'000'000));
     train->add_option("--prompt", ta.prompt, "Prompt of the final sample")->capture_default_str();
+    train
+        ->add_option("--check-every", ta.check_every,
+                     "Under mpirun: compare the processes' weights (a checksum) every N steps")
+        ->capture_default_str()
+        ->check(whole_in(1, 1'000'000'000));
     return train;
 }
 
