@@ -31,9 +31,15 @@ public:
     explicit Timed(txl::Communicator& inner) : inner_(inner) {}
     std::size_t rank() const override { return inner_.rank(); }
     std::size_t size() const override { return inner_.size(); }
-    void sum(float* x, std::size_t n) override { timed(n * sizeof(float), [&] { inner_.sum(x, n); }); }
-    void sum(double* x, std::size_t n) override { timed(n * sizeof(double), [&] { inner_.sum(x, n); }); }
-    void max(std::int64_t* x, std::size_t n) override { timed(n * 8, [&] { inner_.max(x, n); }); }
+    void sum(float* x, std::size_t n) override {
+        timed(n * sizeof(float), [&] { inner_.sum(x, n); });
+    }
+    void sum(double* x, std::size_t n) override {
+        timed(n * sizeof(double), [&] { inner_.sum(x, n); });
+    }
+    void max(std::int64_t* x, std::size_t n) override {
+        timed(n * 8, [&] { inner_.max(x, n); });
+    }
     void allgather(const void* l, std::size_t b, void* a) override { inner_.allgather(l, b, a); }
     void broadcast(void* d, std::size_t b, std::size_t r) override { inner_.broadcast(d, b, r); }
     void barrier() override { inner_.barrier(); }
@@ -81,8 +87,8 @@ int run(txl::MpiCommunicator& world, const std::string& name, std::size_t T, std
                   << txl::max_threads() << " threads, OpenBLAS " << openblas_get_corename() << ", txl kernel "
                   << txl::kernel_name(txl::gemm_kernel()) << "\n"
                   << "  " << double(tokens) / secs << " tokens/s; " << std::setprecision(1)
-                  << 1e3 * secs / double(steps) << " ms a step, of which the sums " << 1e3 * comm.seconds / double(steps)
-                  << " ms\n"
+                  << 1e3 * secs / double(steps) << " ms a step, of which the sums "
+                  << 1e3 * comm.seconds / double(steps) << " ms\n"
                   << std::setprecision(2) << "  sent per rank per step: touched rows "
                   << wire * double(summed) * sizeof(float) / double(steps) / 1e6 << " MB (" << summed / steps
                   << " values), all gradients " << wire * double(model.parameter_count()) * sizeof(float) / 1e6

@@ -144,7 +144,8 @@ public:
             stopping_ = s.stop;
             const std::size_t step = trainer_->step_count();
             if (world_ && step % a_.check_every == 0)  // a silent divergence of the replicas, caught
-                txl::check_same_on_all_ranks(world_, trainer_->weights_fingerprint(), "the weights after step " + std::to_string(step));
+                txl::check_same_on_all_ranks(world_, trainer_->weights_fingerprint(),
+                                             "the weights after step " + std::to_string(step));
             sum_loss_ += s.loss, sum_acc_ += s.accuracy, ++n_logged_;
             tokens_run_ += s.tokens, tokens_window_ += s.tokens;
             const bool last = done();
@@ -164,9 +165,8 @@ public:
         Interrupts::release_them();  // nothing left to save: the final sample may be long
         if (Interrupts::raised || (world_ && stopping_ && !budget_over())) {
             const int sig = Interrupts::raised ? Interrupts::signal.load() : SIGTERM;  // another process's signal
-            say_(std::string(sig == SIGTERM ? "terminated" : "interrupted") +
-                 ": checkpoint saved at step " + std::to_string(trainer_->step_count()) +
-                 "; continue with the same command and --resume");
+            say_(std::string(sig == SIGTERM ? "terminated" : "interrupted") + ": checkpoint saved at step " +
+                 std::to_string(trainer_->step_count()) + "; continue with the same command and --resume");
             return 128 + sig;  // 130 for Ctrl-C, 143 for SIGTERM, as if killed, but saved
         }
         if (!primary_) return 0;  // rank 0 sums up and samples
@@ -252,7 +252,8 @@ private:
             build << ' ' << name;
             for (auto n : p.value.shape()) build << ' ' << n;
         });
-        txl::check_same_on_all_ranks(world_, txl::fingerprint(build.str()), "the build (txl version, model type, parameter shapes)");
+        txl::check_same_on_all_ranks(world_, txl::fingerprint(build.str()),
+                                     "the build (txl version, model type, parameter shapes)");
         txl::check_same_on_all_ranks(world_, trainer_->weights_fingerprint(), "the starting weights (the checkpoint)");
     }
 
@@ -335,8 +336,8 @@ private:
         const double v0 = elapsed();
         // Stops at the next batch on Ctrl-C / SIGTERM (a large text validates for minutes).
         const auto& t = rc_.train;
-        const auto v = txl::evaluate(*model_, text_.valid, t.batch, t.seq_len, t.mem_len,
-                                     [] { return Interrupts::raised.load(); }, world_);
+        const auto v = txl::evaluate(
+            *model_, text_.valid, t.batch, t.seq_len, t.mem_len, [] { return Interrupts::raised.load(); }, world_);
         const double v_time = elapsed() - v0;
         if (!v.complete) return false;
         last_valid_ = v;
@@ -397,11 +398,11 @@ private:
     void save_best(const txl::EvalStats& v, std::size_t step) {
         if (primary_)
             txl::write_directory_atomically(out_ / "best", true, [&](const fs::path& tmp) {
-            txl::save_parameters(*model_, tmp);
-            text_.tokenizer.save((tmp / "vocab.txt").string());
-            write_config(tmp, rc_, seed_);
-            write_best(tmp, v, step);
-        });
+                txl::save_parameters(*model_, tmp);
+                text_.tokenizer.save((tmp / "vocab.txt").string());
+                write_config(tmp, rc_, seed_);
+                write_best(tmp, v, step);
+            });
         best_ = {step, v.loss, v.accuracy, true};
     }
 

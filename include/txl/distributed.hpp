@@ -57,9 +57,13 @@ inline void mpi_check(int rc, const char* call) {
 template <class T>
 MPI_Datatype mpi_type();
 template <>
-inline MPI_Datatype mpi_type<float>() { return MPI_FLOAT; }
+inline MPI_Datatype mpi_type<float>() {
+    return MPI_FLOAT;
+}
 template <>
-inline MPI_Datatype mpi_type<double>() { return MPI_DOUBLE; }
+inline MPI_Datatype mpi_type<double>() {
+    return MPI_DOUBLE;
+}
 }  // namespace detail
 
 /// MPI for the life of this object: `MPI_Init_thread` at `MPI_THREAD_FUNNELED` (only this
@@ -162,8 +166,8 @@ private:
             for (int i = 0; i < mine; ++i) out[i] += from[i];
         }
         // 3. Every summed segment to every rank.
-        detail::mpi_check(
-            MPI_Allgatherv(MPI_IN_PLACE, 0, type, x, counts_.data(), displs_.data(), type, comm_), "MPI_Allgatherv");
+        detail::mpi_check(MPI_Allgatherv(MPI_IN_PLACE, 0, type, x, counts_.data(), displs_.data(), type, comm_),
+                          "MPI_Allgatherv");
     }
 
     template <class T>

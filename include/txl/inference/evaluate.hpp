@@ -53,7 +53,7 @@ EvalStats evaluate(const Model& model, const TokenIds& ids, std::size_t batch, s
     do {
         double stopping = stop && stop() ? 1.0 : 0.0;
         if (comm) comm->sum(&stopping, 1);  // any process's stop stops all
-        if (stopping > 0) {  // asked to stop (Ctrl-C): a partial pass, marked as such
+        if (stopping > 0) {                 // asked to stop (Ctrl-C): a partial pass, marked as such
             out.complete = false;
             break;
         }

@@ -66,9 +66,9 @@ struct TrainOptions {
 
 struct StepStats {
     double loss = 0, accuracy = 0, lr = 0, grad_norm = 0;
-    std::size_t tokens = 0;   ///< targets of the whole batch (all processes)
-    std::size_t summed = 0;   ///< gradient values summed across processes this step (0 alone)
-    bool stop = false;        ///< some process asked to stop after this step (`step(true)`)
+    std::size_t tokens = 0;  ///< targets of the whole batch (all processes)
+    std::size_t summed = 0;  ///< gradient values summed across processes this step (0 alone)
+    bool stop = false;       ///< some process asked to stop after this step (`step(true)`)
 };
 
 /// @tparam Model an `AutoregressiveModel<...>`.
@@ -182,9 +182,11 @@ public:
     /// checkpoint is the one a single process would write.
     template <class Extra>
     void save(const std::filesystem::path& dir, Extra&& extra) {
-        if (!comm_) return save_training_checkpoint(dir, model_, adam_, memory_, progress(), std::forward<Extra>(extra));
+        if (!comm_)
+            return save_training_checkpoint(dir, model_, adam_, memory_, progress(), std::forward<Extra>(extra));
         const Memory<S> all = gathered_memory();
-        if (comm_->rank() == 0) save_training_checkpoint(dir, model_, adam_, all, progress(), std::forward<Extra>(extra));
+        if (comm_->rank() == 0)
+            save_training_checkpoint(dir, model_, adam_, all, progress(), std::forward<Extra>(extra));
     }
 
     /// Restore everything `save` wrote. The loader's shape (batch, seq_len) and mem_len must
@@ -351,7 +353,7 @@ private:
 
     Model& model_;
     TrainOptions options_;
-    Communicator* comm_;   ///< null: this process trains alone
+    Communicator* comm_;    ///< null: this process trains alone
     BatchColumns columns_;  ///< the streams it trains
     SequentialLoader loader_;
     Rng rng_;
