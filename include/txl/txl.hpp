@@ -18,6 +18,7 @@
 #include "core/tensor.hpp"
 #include "core/random.hpp"
 #include "core/communicator.hpp"
+#include "core/precision.hpp"
 #include "blocks/dropout.hpp"
 #include "blocks/linear.hpp"
 #include "blocks/layer_norm.hpp"

@@ -18,6 +18,8 @@
 #include <xtensor-blas/xblas_config.hpp>
 #include <xtensor-blas/xblas.hpp>
 
+#include "../core/precision.hpp"
+#include "bf16gemm.hpp"
 #include "sgemm.hpp"
 #include "threads.hpp"
 
@@ -41,8 +43,8 @@ inline void blas_one_thread() {
 // (sampling: one position, batch 1) is a matrix-vector product, since BLAS's gemv skips
 // gemm's packing and costs a fraction of its fixed overhead.
 template <class S>
-inline void gemm_one_thread(Trans ta, Trans tb, int m, int n, int k, S alpha, const S* a, int lda, const S* b, int ldb,
-                            S beta, S* c, int ldc, const S* bias = nullptr) {
+inline void gemm_one_thread_own_precision(Trans ta, Trans tb, int m, int n, int k, S alpha, const S* a, int lda,
+                                          const S* b, int ldb, S beta, S* c, int ldc, const S* bias = nullptr) {
     constexpr bool f32 = std::is_same_v<S, float>;
     if constexpr (f32)
         if (m >= 8 && alpha == 1.0f && gemm_kernel() != GemmKernel::blas)
@@ -72,6 +74,25 @@ inline void gemm_one_thread(Trans ta, Trans tb, int m, int n, int k, S alpha, co
         cblas_sgemm(CblasRowMajor, opa, opb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     else
         cblas_dgemm(CblasRowMajor, opa, opb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+// One product on the calling thread at this thread's precision (core/precision.hpp): under
+// bf16 a `float` product runs on the bf16 kernel of this run (detail/bf16gemm.hpp), whose
+// portable kernel runs the fp32 product above on rounded copies.
+template <class S>
+inline void gemm_one_thread(Trans ta, Trans tb, int m, int n, int k, S alpha, const S* a, int lda, const S* b, int ldb,
+                            S beta, S* c, int ldc, const S* bias = nullptr) {
+    if constexpr (std::is_same_v<S, float>)
+        if (gemm_precision() == Precision::bf16) {
+            auto fp32 = [](std::size_t m, std::size_t n, std::size_t k, float alpha, const float* a, std::size_t lda,
+                           const float* b, std::size_t ldb, float beta, float* c, std::size_t ldc, const float* bias) {
+                gemm_one_thread_own_precision(Trans::No, Trans::No, int(m), int(n), int(k), alpha, a, int(lda), b,
+                                              int(ldb), beta, c, int(ldc), bias);
+            };
+            return bf16_gemm(bf16_kernel(), ta, tb, std::size_t(m), std::size_t(n), std::size_t(k), alpha, a,
+                             std::size_t(lda), b, std::size_t(ldb), beta, c, std::size_t(ldc), bias, fp32);
+        }
+    gemm_one_thread_own_precision(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias);
 }
 }  // namespace detail
 

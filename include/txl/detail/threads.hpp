@@ -57,6 +57,7 @@
 #endif
 
 #include "isa.hpp"
+#include "../core/precision.hpp"
 
 namespace txl {
 
@@ -314,9 +315,15 @@ inline bool in_parallel() { return detail::Pool::in_task(); }
 
 /// `f(t)` for every `t < tasks`, spread over txl's threads (tasks claimed one at a time; each
 /// must write its own outputs). Inside a task, or with one thread, a plain loop.
+/// The tasks run at the caller's product precision (`core/precision.hpp`), on whichever thread.
 template <class F>
 inline void parallel_tasks(std::size_t tasks, F&& f) {
-    detail::Pool::instance().run(tasks, f);
+    const Precision precision = gemm_precision();
+    auto task = [&](std::size_t t) {
+        PrecisionScope scope(precision);
+        f(t);
+    };
+    detail::Pool::instance().run(tasks, task);
 }
 
 /// `f(i)` for `i < n`: split over the threads when `parallel` (and not already inside a
