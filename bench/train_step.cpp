@@ -2,7 +2,7 @@
 // update) on labml's configs, split into its parts, with the FLOPs of a step counted from
 // the shapes and the heap allocations of the steady state counted.
 //
-//   txl_bench_train --config labml|practical|large --steps N [--warmup W]
+//   txl_bench_train --config labml|practical|large --steps N [--warmup W] [--precision fp32|bf16]
 //
 // Last line: tokens_per_s <float>
 #include <CLI/CLI.hpp>
@@ -59,7 +59,8 @@ double step_flops(const Shape& s) {
 }
 
 template <class C>
-int run(const std::string& name, const Shape& s, std::size_t steps, std::size_t warmup) {
+int run(const std::string& name, const Shape& s, std::size_t steps, std::size_t warmup, txl::Precision precision) {
+    txl::PrecisionScope scope(precision);
     if (warmup == 0) warmup = (s.M + s.T - 1) / s.T + 2;
     using Model = txl::TransformerXL<C>;
     using S = typename C::scalar;
@@ -106,7 +107,10 @@ int run(const std::string& name, const Shape& s, std::size_t steps, std::size_t 
               << C::heads << ", d_ff " << C::d_ff << ", layers " << C::n_layers << ", seq_len " << s.T << ", mem_len "
               << s.M << ", batch " << s.B << ", " << model.parameter_count() << " parameters; OpenBLAS kernel "
               << openblas_get_corename() << "; txl GEMM kernel " << txl::kernel_name(txl::gemm_kernel())
-              << ", vector loops " << txl::kernel_name(txl::vector_isa()) << ", " << txl::max_threads() << " threads\n"
+              << ", vector loops " << txl::kernel_name(txl::vector_isa()) << ", " << txl::max_threads() << " threads; products in "
+              << txl::precision_name(precision)
+              << (precision == txl::Precision::bf16 ? std::string(" (") + txl::kernel_name(txl::bf16_kernel()) + ")" : "")
+              << "\n"
               << "ms per step " << per * 1e3 << ": forward " << t_fwd / double(steps) * 1e3 << ", backward "
               << t_bwd / double(steps) * 1e3 << ", clip " << t_clip / double(steps) * 1e3 << ", optimizer "
               << t_opt / double(steps) * 1e3 << "\n"
@@ -129,10 +133,22 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--steps", steps, "Timed steps")->capture_default_str();
     app.add_option("--warmup", warmup, "Untimed steps first (default: until the memory is full, plus 2)");
+    std::string precision_name = "fp32";
+    app.add_option("--precision", precision_name, "Products in fp32 or bf16 (mixed precision)")
+        ->check(CLI::IsMember({"fp32", "bf16"}))
+        ->capture_default_str();
     CLI11_PARSE(app, argc, argv);
+    txl::Precision precision = txl::Precision::fp32;
+    txl::parse_precision(precision_name, precision);
+    if (precision == txl::Precision::bf16) try {
+            txl::bf16_kernel();
+        } catch (const txl::error& e) {
+            std::cerr << "error: " << e.what() << "\n";
+            return 2;
+        }
     using Small = txl::Config<float, 128, 4, 256, 6>;
     using Large = txl::Config<float, 256, 8, 1024, 6>;
-    if (config == "labml") return run<Small>(config, {2, 32, 32, 65}, steps, warmup);
-    if (config == "practical") return run<Small>(config, {64, 64, 32, 65}, steps, warmup);
-    return run<Large>(config, {128, 128, 16, 65}, steps, warmup);
+    if (config == "labml") return run<Small>(config, {2, 32, 32, 65}, steps, warmup, precision);
+    if (config == "practical") return run<Small>(config, {64, 64, 32, 65}, steps, warmup, precision);
+    return run<Large>(config, {128, 128, 16, 65}, steps, warmup, precision);
 }

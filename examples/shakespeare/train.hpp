@@ -43,6 +43,7 @@ struct TrainArgs {
     std::uint64_t seed = 1;
     std::size_t valid_every = 0, save_every = 0, log_every = 0;
     std::size_t check_every = 100;  ///< data parallel: compare the replicas' weights every N steps
+    std::string precision = "fp32";  ///< the products': fp32 or bf16 (a choice of this run, not saved)
 };
 
 /// A save interrupted between its two renames left the previous copy aside: put it back, and say so.
@@ -196,6 +197,7 @@ private:
             saved_vocab =
                 std::make_unique<txl::CharTokenizer>(txl::CharTokenizer::load((ckpt_ / "vocab.txt").string()));
         }
+        txl::parse_precision(a_.precision, rc_.train.precision);  // a resumed run may change it
         auto& sched = rc_.train.schedule;
         sched.d_model = Model::config::d_model;  // Noam's $d_{model}^{-1/2}$, of the size built
         // A cosine run for --steps N ends its decay at step N unless told otherwise; with
@@ -243,7 +245,8 @@ private:
                  << ' ' << t.mem_len << ' ' << t.batch << ' ' << t.accumulate << ' ' << t.dropout << ' ' << t.dropatt
                  << ' ' << t.weight_decay << ' ' << t.clip << ' ' << txl::Schedule::name(t.schedule.kind) << ' '
                  << t.schedule.lr << ' ' << t.schedule.min_lr << ' ' << t.schedule.warmup << ' ' << t.schedule.total
-                 << ' ' << rc_.valid_every << ' ' << rc_.save_every << ' ' << a_.steps << ' ' << a_.minutes;
+                 << ' ' << rc_.valid_every << ' ' << rc_.save_every << ' ' << a_.steps << ' ' << a_.minutes << ' '
+                 << txl::precision_name(t.precision);
         txl::check_same_on_all_ranks(world_, txl::fingerprint(settings.str()), "the settings");
         std::ostringstream build;
         build << TXL_VERSION_MAJOR << '.' << TXL_VERSION_MINOR << '.' << TXL_VERSION_PATCH << ' ' << sizeof(S) << ' '
@@ -288,7 +291,9 @@ private:
              "): seq_len " + std::to_string(t.seq_len) + ", mem_len " + std::to_string(t.mem_len) + ", batch " +
              std::to_string(t.batch) + ", " + std::to_string(model_->parameter_count()) +
              " parameters, OpenBLAS kernel " + openblas_get_corename() + ", txl GEMM kernel " +
-             txl::kernel_name(txl::gemm_kernel()) + ", " + std::to_string(txl::max_threads()) + " threads" +
+             txl::kernel_name(txl::gemm_kernel()) + ", products in " + txl::precision_name(t.precision) +
+             (t.precision == txl::Precision::bf16 ? std::string(" (") + txl::kernel_name(txl::bf16_kernel()) + ")" : "") +
+             ", " + std::to_string(txl::max_threads()) + " threads" +
              (world_ ? " per process, " + std::to_string(world_->size()) + " processes (data parallel, " +
                            std::to_string(trainer_->columns().count) + " streams each)"
                      : ""));
@@ -336,6 +341,7 @@ private:
         const double v0 = elapsed();
         // Stops at the next batch on Ctrl-C / SIGTERM (a large text validates for minutes).
         const auto& t = rc_.train;
+        txl::PrecisionScope precision(t.precision);  // validation at the training's precision
         const auto v = txl::evaluate(
             *model_, text_.valid, t.batch, t.seq_len, t.mem_len, [] { return Interrupts::raised.load(); }, world_);
         const double v_time = elapsed() - v0;
@@ -427,6 +433,7 @@ private:
             txl::load_checkpoint(bm, best_dir);
             std::ostringstream line;
             line << std::fixed << std::setprecision(4) << "best, by memory length:";
+            txl::PrecisionScope precision(t.precision);
             for (std::size_t mem : {std::size_t(0), t.mem_len, 2 * t.mem_len})
                 if (mem + t.seq_len <= C::P) {
                     const auto r = txl::evaluate(bm, text_.valid, t.batch, t.seq_len, mem);

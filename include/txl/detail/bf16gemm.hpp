@@ -83,8 +83,8 @@ inline bool amx_permitted() {
 #endif
 }  // namespace detail
 
-/// Why this CPU (and system) cannot run bf16 kernel `k`, in words; empty when it can.
-inline std::string kernel_unsupported_reason(Bf16Kernel k) {
+namespace detail {
+inline std::string bf16_unsupported_reason(Bf16Kernel k) {
     if (k == Bf16Kernel::portable) return {};
 #if TXL_X86_KERNELS
     const bool avx512 = cpu_supports(GemmKernel::avx512) && __builtin_cpu_supports("avx512bw");
@@ -98,6 +98,16 @@ inline std::string kernel_unsupported_reason(Bf16Kernel k) {
 #else
     return "txl's bf16 kernels are x86-64 only (GCC or Clang)";
 #endif
+}
+}  // namespace detail
+
+/// Why this CPU (and system) cannot run bf16 kernel `k`, in words; empty when it can. Asked
+/// once per kernel and run (`cpuid` is slow where a hypervisor answers it).
+inline const std::string& kernel_unsupported_reason(Bf16Kernel k) {
+    static const std::string reasons[3] = {detail::bf16_unsupported_reason(Bf16Kernel::portable),
+                                           detail::bf16_unsupported_reason(Bf16Kernel::avx512_bf16),
+                                           detail::bf16_unsupported_reason(Bf16Kernel::amx)};
+    return reasons[int(k)];
 }
 inline bool cpu_supports(Bf16Kernel k) { return kernel_unsupported_reason(k).empty(); }
 
@@ -179,7 +189,7 @@ inline void bf16_gemm_portable(Trans ta, Trans tb, std::size_t m, std::size_t n,
 
 /// `dst[q] = pair(src[2q], src[2q+1])` for the `n` values of `src` (`ceil(n/2)` pairs; an odd
 /// last value pairs with zero): pairs along a row whose $k$ is contiguous.
-TXL_TARGET_AVX512BF16 inline void bf16_pairs_along(const float* src, std::size_t n, std::uint32_t* dst) {
+TXL_TARGET_AVX512BF16 __attribute__((noinline)) inline void bf16_pairs_along(const float* src, std::size_t n, std::uint32_t* dst) {
     std::size_t p = 0;
     for (; p + 32 <= n; p += 32) {
         const __m512bh h = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(src + p + 16), _mm512_loadu_ps(src + p));
@@ -191,7 +201,7 @@ TXL_TARGET_AVX512BF16 inline void bf16_pairs_along(const float* src, std::size_t
 
 /// `dst[j] = pair(row0[j], row1[j])` for `j < n` (`row1` null: zeros): pairs across two rows
 /// $k$, $k+1$ whose columns are contiguous.
-TXL_TARGET_AVX512BF16 inline void bf16_pairs_across(const float* row0, const float* row1, std::size_t n,
+TXL_TARGET_AVX512BF16 __attribute__((noinline)) inline void bf16_pairs_across(const float* row0, const float* row1, std::size_t n,
                                                     std::uint32_t* dst) {
     // Interleave: bf16 word j of row 0, then word j of row 1 (words 16..31 of the converted pair).
     const __m512i order = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6,
@@ -219,7 +229,7 @@ inline Bf16Buffers& bf16_buffers() {
 /// $op(A)$ rows `[i0, i0+mc)`, $k$ `[p0, p0+kc)` into `dst[r * kp + q]` (pairs), zero-padded
 /// to `mp` rows and `kp` pairs. A transposed $A$ is paired across its stored rows, then
 /// transposed (32-bit words, `sg_transpose`).
-inline void bf16_pack_a(Trans ta, const float* a, std::size_t lda, std::size_t i0, std::size_t mc, std::size_t p0,
+__attribute__((noinline)) inline void bf16_pack_a(Trans ta, const float* a, std::size_t lda, std::size_t i0, std::size_t mc, std::size_t p0,
                         std::size_t kc, std::uint32_t* dst, std::size_t mp, std::size_t kp, std::uint32_t* scratch) {
     const std::size_t pairs = (kc + 1) / 2;
     if (ta == Trans::No) {
@@ -237,7 +247,7 @@ inline void bf16_pack_a(Trans ta, const float* a, std::size_t lda, std::size_t i
 
 /// $op(B)$ $k$ `[p0, p0+kc)`, columns `[j0, j0+nc)` into `dst[q * np + j]` (pairs),
 /// zero-padded to `kp` pairs and `np` columns.
-inline void bf16_pack_b(Trans tb, const float* b, std::size_t ldb, std::size_t p0, std::size_t kc, std::size_t j0,
+__attribute__((noinline)) inline void bf16_pack_b(Trans tb, const float* b, std::size_t ldb, std::size_t p0, std::size_t kc, std::size_t j0,
                         std::size_t nc, std::uint32_t* dst, std::size_t kp, std::size_t np, std::uint32_t* scratch) {
     const std::size_t pairs = (kc + 1) / 2;
     if (tb == Trans::No) {
@@ -253,66 +263,77 @@ inline void bf16_pack_b(Trans tb, const float* b, std::size_t ldb, std::size_t p
     std::fill(dst + pairs * np, dst + kp * np, 0u);
 }
 
-/// A tile's fp32 sums `acc` (`rows x cols`, rows `ld` apart) into C:
-/// $C \leftarrow \alpha\,\text{acc} + b + \beta C$ (`Set`: $\beta C$ left out, `Add`: $\beta = 1$).
-inline void bf16_store(const float* acc, std::size_t ld, std::size_t rows, std::size_t cols, float* c, std::size_t ldc,
-                       SgStore mode, float alpha, float beta, const float* bias) {
-    vectorized([&] {
-        for (std::size_t r = 0; r < rows; ++r) {
-            float* dst = c + r * ldc;
-            const float* src = acc + r * ld;
-            for (std::size_t j = 0; j < cols; ++j) {
-                const float v = alpha * src[j] + (bias ? bias[j] : 0.0f);
-                dst[j] = mode == SgStore::Set ? v : mode == SgStore::Add ? dst[j] + v : beta * dst[j] + v;
-            }
-        }
-    });
-}
+/// Where a tile's sums start: from zero, from the bias row, or from what C holds (a later
+/// $k$-block, or $\beta \ne 0$, C then made $\beta C + b$ first). Every element of C goes
+/// through the same additions whatever tile it falls in: results do not depend on the band.
+enum class TileStart { zero, bias, c };
 
 /// ## AVX512_BF16: tiles of 8 rows x 32 columns, 16 fp32 accumulators
-/// Per pair $q$: two loads of B's pairs (32 columns), 8 broadcasts of A's pair, 16 `vdpbf16ps`.
+/// The first `rows` rows and `cols` columns of the tile are C's (masked loads and stores); the
+/// packed operands are padded, so the loop always runs the whole tile. Per pair $q$: two loads
+/// of B's pairs (32 columns), 8 broadcasts of A's pair, 16 `vdpbf16ps`.
 TXL_TARGET_AVX512BF16 inline void bf16_tile_avx512(const std::uint32_t* a, std::size_t kp, const std::uint32_t* b,
-                                                   std::size_t np, float* out /* [8][32] */) {
+                                                   std::size_t np, float* c, std::size_t ldc, std::size_t rows,
+                                                   std::size_t cols, TileStart start, const float* bias) {
+    const __mmask16 lanes[2] = {__mmask16(cols >= 16 ? 0xffff : (1u << cols) - 1),
+                                __mmask16(cols >= 32 ? 0xffff : cols > 16 ? (1u << (cols - 16)) - 1 : 0)};
     __m512 acc[8][2];
 #pragma GCC unroll 8
-    for (int r = 0; r < 8; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    for (std::size_t r = 0; r < 8; ++r)
+        for (int h = 0; h < 2; ++h)
+            acc[r][h] = start == TileStart::bias               ? _mm512_maskz_loadu_ps(lanes[h], bias + 16 * h)
+                        : start == TileStart::c && r < rows ? _mm512_maskz_loadu_ps(lanes[h], c + r * ldc + 16 * h)
+                                                              : _mm512_setzero_ps();
     for (std::size_t q = 0; q < kp; ++q) {
         const __m512bh b0 = (__m512bh)_mm512_loadu_si512(b + q * np);
         const __m512bh b1 = (__m512bh)_mm512_loadu_si512(b + q * np + 16);
 #pragma GCC unroll 8
-        for (int r = 0; r < 8; ++r) {
-            const __m512bh av = (__m512bh)_mm512_set1_epi32(int(a[std::size_t(r) * kp + q]));
+        for (std::size_t r = 0; r < 8; ++r) {
+            const __m512bh av = (__m512bh)_mm512_set1_epi32(int(a[r * kp + q]));
             acc[r][0] = _mm512_dpbf16_ps(acc[r][0], av, b0);
             acc[r][1] = _mm512_dpbf16_ps(acc[r][1], av, b1);
         }
     }
-    for (int r = 0; r < 8; ++r) {
-        _mm512_storeu_ps(out + r * 32, acc[r][0]);
-        _mm512_storeu_ps(out + r * 32 + 16, acc[r][1]);
-    }
+    for (std::size_t r = 0; r < rows; ++r)
+        for (int h = 0; h < 2; ++h) _mm512_mask_storeu_ps(c + r * ldc + 16 * h, lanes[h], acc[r][h]);
 }
 
 /// ## AMX: tiles of 32 x 32, four 16 x 16 accumulator tiles
 /// Tiles 0-3 hold the sums, 4-5 two 16-row slices of A's pairs (16 pairs = 64 bytes a row),
-/// 6-7 two 16-column slices of B's (16 pair-rows of 16 columns). Per 16 pairs: four loads,
-/// four `tdpbf16ps`.
+/// 6-7 two 16-column slices of B's (16 pair-rows of 16 columns). The sums start from C's tile
+/// (rows `ldc` apart), from the bias (loaded with a row distance of zero: every row the same),
+/// or from zero; per 16 pairs: four loads, four `tdpbf16ps`; then stored into C's tile.
 struct alignas(64) AmxConfig {
     std::uint8_t palette = 1, start_row = 0, reserved[14] = {};
     std::uint16_t bytes_per_row[16] = {64, 64, 64, 64, 64, 64, 64, 64};
     std::uint8_t rows[16] = {16, 16, 16, 16, 16, 16, 16, 16};
 };
 TXL_TARGET_AMX inline void bf16_tile_amx(const std::uint32_t* a, std::size_t kp, const std::uint32_t* b,
-                                         std::size_t np, float* out /* [32][32] */) {
+                                         std::size_t np, float* c, std::size_t ldc, TileStart start,
+                                         const float* bias) {
     thread_local bool configured = false;
     if (!configured) {
         static const AmxConfig config;
         _tile_loadconfig(&config);
         configured = true;
     }
-    _tile_zero(0);
-    _tile_zero(1);
-    _tile_zero(2);
-    _tile_zero(3);
+    const std::size_t ld = ldc * 4;
+    if (start == TileStart::c) {
+        _tile_loadd(0, c, ld);
+        _tile_loadd(1, c + 16, ld);
+        _tile_loadd(2, c + 16 * ldc, ld);
+        _tile_loadd(3, c + 16 * ldc + 16, ld);
+    } else if (start == TileStart::bias) {
+        _tile_loadd(0, bias, 0);
+        _tile_loadd(1, bias + 16, 0);
+        _tile_loadd(2, bias, 0);
+        _tile_loadd(3, bias + 16, 0);
+    } else {
+        _tile_zero(0);
+        _tile_zero(1);
+        _tile_zero(2);
+        _tile_zero(3);
+    }
     for (std::size_t q = 0; q < kp; q += 16) {
         _tile_loadd(4, a + q, kp * 4);
         _tile_loadd(5, a + 16 * kp + q, kp * 4);
@@ -323,23 +344,40 @@ TXL_TARGET_AMX inline void bf16_tile_amx(const std::uint32_t* a, std::size_t kp,
         _tile_dpbf16ps(2, 5, 6);
         _tile_dpbf16ps(3, 5, 7);
     }
-    _tile_stored(0, out, 32 * 4);
-    _tile_stored(1, out + 16, 32 * 4);
-    _tile_stored(2, out + 16 * 32, 32 * 4);
-    _tile_stored(3, out + 16 * 32 + 16, 32 * 4);
+    _tile_stored(0, c, ld);
+    _tile_stored(1, c + 16, ld);
+    _tile_stored(2, c + 16 * ldc, ld);
+    _tile_stored(3, c + 16 * ldc + 16, ld);
 }
 
-/// The blocked product on a native bf16 kernel: pack $B$'s $(k, n)$ block once, then per row
-/// block pack $A$'s and run the tiles (AMX: 32 x 32, AVX512_BF16: 8 x 32) over it.
+/// An AMX tile of C with fewer than 32 rows or columns goes through a 32 x 32 copy: C's part
+/// in (zero elsewhere) when the sums start from C, the bias zero-padded, C's part out after.
+inline void bf16_edge_tile_amx(const std::uint32_t* a, std::size_t kp, const std::uint32_t* b, std::size_t np,
+                               float* c, std::size_t ldc, std::size_t rows, std::size_t cols, TileStart start,
+                               const float* bias) {
+    alignas(64) float tile[32 * 32] = {};
+    alignas(64) float bias32[32] = {};
+    if (start == TileStart::c)
+        for (std::size_t r = 0; r < rows; ++r) std::copy_n(c + r * ldc, cols, tile + r * 32);
+    if (start == TileStart::bias) std::copy_n(bias, cols, bias32);
+    bf16_tile_amx(a, kp, b, np, tile, 32, start, bias32);
+    for (std::size_t r = 0; r < rows; ++r) std::copy_n(tile + r * 32, cols, c + r * ldc);
+}
+
+/// The blocked product on a native bf16 kernel, $\alpha = 1$: C made $\beta C + b$ first when
+/// $\beta \ne 0$; then per $(k, n)$ block $B$'s pairs packed once, and per row block $A$'s, and
+/// the tiles (AMX: 32 x 32, AVX512_BF16: 8 x 32) over it.
 inline void bf16_gemm_native(Bf16Kernel kernel, Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k,
-                             float alpha, const float* a, std::size_t lda, const float* b, std::size_t ldb, float beta,
-                             float* c, std::size_t ldc, const float* bias) {
+                             const float* a, std::size_t lda, const float* b, std::size_t ldb, float beta, float* c,
+                             std::size_t ldc, const float* bias) {
+    if (beta != 0.0f && (beta != 1.0f || bias))
+        for (std::size_t i = 0; i < m; ++i)
+            for (std::size_t j = 0; j < n; ++j) c[i * ldc + j] = beta * c[i * ldc + j] + (bias ? bias[j] : 0.0f);
     Bf16Buffers& buf = bf16_buffers();
     const std::size_t tile_rows = kernel == Bf16Kernel::amx ? 32 : 8;
-    alignas(64) float acc[32 * 32];
     for (std::size_t p0 = 0; p0 < k; p0 += bf_KC) {
         const std::size_t kc = std::min(bf_KC, k - p0), kp = round_up((kc + 1) / 2, 16);
-        const SgStore mode = p0 > 0 || beta == 1.0f ? SgStore::Add : beta == 0.0f ? SgStore::Set : SgStore::Beta;
+        const TileStart start = p0 > 0 || beta != 0.0f ? TileStart::c : bias ? TileStart::bias : TileStart::zero;
         for (std::size_t j0 = 0; j0 < n; j0 += bf_NC) {
             const std::size_t nc = std::min(bf_NC, n - j0), np = round_up(nc, 32);
             bf16_pack_b(tb, b, ldb, p0, kc, j0, nc, buf.b.data(), kp, np, buf.scratch.data());
@@ -350,13 +388,15 @@ inline void bf16_gemm_native(Bf16Kernel kernel, Trans ta, Trans tb, std::size_t 
                     for (std::size_t j = 0; j < nc; j += 32) {
                         const std::uint32_t* ai = buf.a.data() + i * kp;
                         const std::uint32_t* bj = buf.b.data() + j;
-                        if (kernel == Bf16Kernel::amx)
-                            bf16_tile_amx(ai, kp, bj, np, acc);
+                        float* cij = c + (i0 + i) * ldc + j0 + j;
+                        const float* bias_j = start == TileStart::bias ? bias + j0 + j : nullptr;
+                        const std::size_t rows = std::min(tile_rows, mc - i), cols = std::min<std::size_t>(32, nc - j);
+                        if (kernel == Bf16Kernel::avx512_bf16)
+                            bf16_tile_avx512(ai, kp, bj, np, cij, ldc, rows, cols, start, bias_j);
+                        else if (rows == 32 && cols == 32)
+                            bf16_tile_amx(ai, kp, bj, np, cij, ldc, start, bias_j);
                         else
-                            bf16_tile_avx512(ai, kp, bj, np, acc);
-                        bf16_store(acc, 32, std::min(tile_rows, mc - i), std::min<std::size_t>(32, nc - j),
-                                   c + (i0 + i) * ldc + j0 + j, ldc, mode, alpha, beta,
-                                   bias && p0 == 0 ? bias + j0 + j : nullptr);
+                            bf16_edge_tile_amx(ai, kp, bj, np, cij, ldc, rows, cols, start, bias_j);
                     }
             }
         }
@@ -385,8 +425,18 @@ inline void bf16_gemm(Bf16Kernel kernel, Trans ta, Trans tb, std::size_t m, std:
         return;
     }
 #if TXL_X86_KERNELS
-    if (kernel != Bf16Kernel::portable)
-        return detail::bf16_gemm_native(kernel, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias);
+    if (kernel != Bf16Kernel::portable && alpha == 1.0f)
+        return detail::bf16_gemm_native(kernel, ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc, bias);
+    if (kernel != Bf16Kernel::portable) {  // alpha != 1 (txl's blocks never ask): the product, then C
+        thread_local std::vector<float> product;
+        product.resize(m * n);
+        detail::bf16_gemm_native(kernel, ta, tb, m, n, k, a, lda, b, ldb, 0.0f, product.data(), n, nullptr);
+        for (std::size_t i = 0; i < m; ++i)
+            for (std::size_t j = 0; j < n; ++j)
+                c[i * ldc + j] = alpha * product[i * n + j] + (bias ? bias[j] : 0.0f) +
+                                 (beta == 0.0f ? 0.0f : beta * c[i * ldc + j]);
+        return;
+    }
 #endif
     detail::bf16_gemm_portable(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, fp32);
 }

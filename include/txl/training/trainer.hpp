@@ -40,10 +40,12 @@
 #include <limits>
 #include <map>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "../blocks/loss.hpp"
 #include "../core/communicator.hpp"
+#include "../core/precision.hpp"
 #include "../core/random.hpp"
 #include "../data/loader.hpp"
 #include "../io/key_values.hpp"
@@ -62,6 +64,9 @@ struct TrainOptions {
     double weight_decay = 0;     ///< AdamW's decoupled $\lambda$ (0: labml's Adam, see `optim.hpp`)
     std::uint64_t seed = 1;      ///< dropout masks
     std::size_t accumulate = 1;  ///< micro-batches per step (gradient accumulation); must divide `batch`
+    /// The products' precision (`core/precision.hpp`): bf16 multiplies bf16-rounded operands;
+    /// weights, gradients, Adam's moments and the checkpoint stay fp32 in both.
+    Precision precision = Precision::fp32;
 };
 
 struct StepStats {
@@ -90,6 +95,10 @@ public:
         check<error>(columns_.count % options.accumulate == 0, "TrainOptions: accumulate ", options.accumulate,
                      " must divide each process's ", columns_.count, " streams");
         rng_.columns = columns_;
+        if (options.precision == Precision::bf16) {
+            check<error>(std::is_same_v<S, float>, "TrainOptions: precision bf16 needs a float model");
+            bf16_kernel();  // throws here, before training, where the CPU cannot run bf16 products
+        }
         model_.set_dropout(S(options.dropout), S(options.dropatt < 0 ? options.dropout : options.dropatt));
         adam_.attach(model_);
         adam_.weight_decay = options.weight_decay;
@@ -134,6 +143,7 @@ public:
     /// One training step (see [the file comment](#top)). `stop`: this process asks all to stop
     /// after this step; the result's `stop` says whether any did.
     StepStats step(bool stop = false) {
+        PrecisionScope precision(options_.precision);  // the products of this step's forward and backward
         // 1. The next segment $x, y$ `[T, B]`; a new epoch starts from an empty memory.
         if (loader_.at_epoch_start()) memory_.clear();
         loader_.next(x_, y_);
