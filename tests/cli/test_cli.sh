@@ -281,5 +281,38 @@ for d in "$tmp"/narrow_bad/*/; do  # a config.txt whose size and shape disagree 
 done
 expect_fail "size and shape disagree" "this program builds size wide as" "$bin" eval --checkpoint "$tmp/narrow_bad" --data "$tmp/text.txt"
 
+# --- bf16 products (--precision bf16): resume bit-exact, the thread count changes no bit, and
+# checkpoints go between precisions. Where the CPU has no native bf16 kernel, the portable one
+# (TXL_GEMM_BF16=portable) runs the same path.
+expect_fail "unknown precision" "--precision" "$bin" "${train[@]}" --steps 1 --precision fp16 --out "$tmp/r0"
+expect_fail "unknown bf16 kernel" "TXL_GEMM_BF16=avx9: expected amx, avx512_bf16, portable or auto" env TXL_GEMM_BF16=avx9 "$bin" "${train[@]}" --steps 1 --precision bf16 --out "$tmp/bf16_r0"
+[ -e "$tmp/bf16_r0" ] && bad "a refused bf16 run left $tmp/bf16_r0 behind" || ok
+if ! "$bin" "${train[@]}" --steps 1 --precision bf16 --out "$tmp/bf16_probe" > "$tmp/bf16_probe.log" 2>&1; then
+  grep -q "need AMX or AVX512_BF16" "$tmp/bf16_probe.log" && ok || bad "bf16 refused without the reason: $(tail -2 "$tmp/bf16_probe.log")"
+  export TXL_GEMM_BF16=portable
+fi
+bf16=("${train[@]}" --precision bf16)
+"$bin" "${bf16[@]}" --steps 4 --out "$tmp/bf16_straight" > "$tmp/bf16.log" 2>&1 || bad "bf16 run failed: $(tail -3 "$tmp/bf16.log")"
+grep -q "products in bf16" "$tmp/bf16.log" && ok || bad "bf16 run does not say so: $(grep config "$tmp/bf16.log")"
+cmp -s "$tmp/straight/checkpoint/generator.weight.npy" "$tmp/bf16_straight/checkpoint/generator.weight.npy" &&
+  bad "bf16 and fp32 runs wrote the same weights (bf16 not in effect?)" || ok
+"$bin" "${bf16[@]}" --steps 2 --total-steps 4 --out "$tmp/bf16_resumed" > /dev/null 2>&1 || bad "bf16 first half failed"
+"$bin" "${bf16[@]}" --steps 4 --out "$tmp/bf16_resumed" --resume > /dev/null 2>&1 || bad "bf16 resume failed"
+for run in bf16_resumed bf16_threads1 bf16_threads3; do
+  case $run in bf16_threads*) TXL_NUM_THREADS=${run#bf16_threads} "$bin" "${bf16[@]}" --steps 4 --out "$tmp/$run" > /dev/null 2>&1 || bad "$run failed";; esac
+  same=1
+  for f in "$tmp/bf16_straight/checkpoint/"*.npy "$tmp/bf16_straight/checkpoint/optimizer/"*.npy "$tmp/bf16_straight/checkpoint/memory/"*.npy; do
+    cmp -s "$f" "${f/bf16_straight/$run}" || { same=0; echo "differs ($run): ${f#$tmp/bf16_straight/}"; }
+  done
+  [ $same = 1 ] && ok || bad "bf16: $run is not bit-identical to the straight bf16 run"
+done
+# A checkpoint of either precision resumes in the other (they hold fp32 weights alike).
+"$bin" "${train[@]}" --steps 2 --total-steps 4 --out "$tmp/to_fp32" --precision bf16 > /dev/null 2>&1 &&
+  "$bin" "${train[@]}" --steps 4 --out "$tmp/to_fp32" --resume --precision fp32 > /dev/null 2>&1 && ok || bad "bf16 checkpoint resumed in fp32"
+"$bin" "${train[@]}" --steps 2 --total-steps 4 --out "$tmp/to_bf16" > /dev/null 2>&1 &&
+  "$bin" "${bf16[@]}" --steps 4 --out "$tmp/to_bf16" --resume > /dev/null 2>&1 && ok || bad "fp32 checkpoint resumed in bf16"
+"$bin" eval --checkpoint "$tmp/bf16_straight" --data "$tmp/text.txt" > /dev/null 2>&1 && ok || bad "eval of a bf16 run's checkpoint"
+unset TXL_GEMM_BF16
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
