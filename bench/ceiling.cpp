@@ -4,13 +4,17 @@
 //     short run measures the neighbours as much as the CPU;
 // (2) sgemm on 2048 x 2048 x 2048, split across the threads as txl splits its GEMMs, both with
 //     OpenBLAS (`sgemm_gflops`) and with txl::gemm (`txl_gemm_gflops`: txl's own kernel, the
-//     best the CPU has or the one TXL_GEMM names; OpenBLAS again with TXL_GEMM=blas).
+//     best the CPU has or the one TXL_GEMM names; OpenBLAS again with TXL_GEMM=blas);
+// (3) where the CPU multiplies bf16 natively, the same product under Precision::bf16
+//     (`txl_gemm_bf16_gflops`, on the bf16 kernel txl chose: the ceiling of bf16 training).
 // Last line: fma_gflops <float>
 #include <algorithm>
 #include <chrono>
 #include <iostream>
+#include <string>
 #include <vector>
 
+#include <txl/core/precision.hpp>
 #include <txl/core/tensor.hpp>
 
 namespace {
@@ -77,6 +81,18 @@ int main() {
     });
     const double own = time_gemm(
         [&] { txl::gemm(txl::Trans::No, txl::Trans::No, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n); });
+    double own_bf16 = 0;
+    std::string bf16_kernel = "none";
+    try {
+        bf16_kernel = txl::kernel_name(txl::bf16_kernel());
+        own_bf16 = time_gemm([&] {
+            txl::PrecisionScope bf16(txl::Precision::bf16);
+            txl::gemm(txl::Trans::No, txl::Trans::No, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
+        });
+    } catch (const txl::error&) {  // no bf16 kernel on this CPU: reported as 0
+    }
+    std::cout << "bf16 kernel " << bf16_kernel << "\n"
+              << "txl_gemm_bf16_gflops " << own_bf16 << "\n";
     std::cout << "threads " << threads << ", vector lanes " << kLanes << " (checksum " << (sink > 0) << ")\n"
               << "sgemm_gflops " << blas << "\n"
               << "txl_gemm_gflops " << own << "\n"

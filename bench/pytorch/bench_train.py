@@ -3,7 +3,11 @@
 labml's model (tests/reference/labml_xl.py), PyTorch's default initialisation, Adam, gradient
 clipping to norm 1, memory carried between steps, random tokens.
 
-    OMP_WAIT_POLICY=passive /usr/bin/python3 bench/pytorch/bench_train.py --config practical --steps 10
+    OMP_WAIT_POLICY=passive /usr/bin/python3 bench/pytorch/bench_train.py --config practical --steps 10 [--bf16]
+
+--bf16: the forward and the loss under torch.autocast('cpu', dtype=torch.bfloat16) (PyTorch's
+mixed precision on the CPU: matrix products in bf16, fp32 weights and optimizer), the backward
+following the forward's types, as PyTorch's autocast recipe has it.
 
 Last line: tokens_per_s <float>. Also prints peak_rss_mb (the process's maximum resident set).
 """
@@ -33,6 +37,7 @@ def main():
     ap.add_argument('--steps', type=int, default=10)
     ap.add_argument('--warmup', type=int, default=0)
     ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--bf16', action='store_true', help='mixed precision: autocast to bfloat16')
     a = ap.parse_args()
     d, h, f, L, T, M, B = CONFIGS[a.config]
     torch.set_num_threads(a.threads)
@@ -45,8 +50,9 @@ def main():
         x = torch.randint(0, N_VOCAB, (T, B))
         y = torch.randint(0, N_VOCAB, (T, B))
         t0 = time.perf_counter()
-        logits, new_mem = model(x, mem)
-        loss = nn.functional.cross_entropy(logits.view(-1, N_VOCAB), y.view(-1))
+        with torch.autocast('cpu', dtype=torch.bfloat16, enabled=a.bf16):
+            logits, new_mem = model(x, mem)
+            loss = nn.functional.cross_entropy(logits.view(-1, N_VOCAB).float(), y.view(-1))
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -54,7 +60,8 @@ def main():
         mem = merge_memory(mem, new_mem, M)
         if i >= warmup:
             elapsed += time.perf_counter() - t0
-    print(f'pytorch {torch.__version__}, {torch.get_num_threads()} threads, config {a.config}')
+    print(f'pytorch {torch.__version__}, {torch.get_num_threads()} threads, config {a.config}, '
+          f'{"bf16 autocast" if a.bf16 else "fp32"}')
     print(f'ms per step {elapsed / a.steps * 1e3:.2f}')
     print(f'peak_rss_mb {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f}')
     print(f'tokens_per_s {T * B * a.steps / elapsed:.2f}')

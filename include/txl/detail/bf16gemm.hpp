@@ -25,9 +25,9 @@
 /// **Pairs.** Both instructions multiply pairs of consecutive $k$: one 32-bit word holds
 /// $\text{bf16}(x_{2q})$ in its low half and $\text{bf16}(x_{2q+1})$ in its high half. So the
 /// operands are *packed*, block by block as in the fp32 kernel (detail/sgemm.hpp): $A$'s block
-/// into rows of pairs `a[r][q]` (an AMX tile's rows), $B$'s into rows of pairs across columns
-/// `b[q][j]` (AMX's "VNNI" layout: one 32-bit lane per column). Padding (rows to 32, columns to
-/// 32, pairs to 16) is zero, so it adds exact zeros. Each $C_{ij}$ is summed over the pairs in
+/// into rows of pairs `a[r][q]` (an AMX tile's rows), $B$'s into panels of 32 columns, each
+/// rows of pairs across its columns `b[q][j]` (AMX's "VNNI" layout: one 32-bit lane per
+/// column). Padding (rows to 32, columns to 32, pairs to 16) is zero, so it adds exact zeros. Each $C_{ij}$ is summed over the pairs in
 /// order inside a $k$-block and the blocks added in order, so a row's result does not depend on
 /// the band or thread it falls in.
 
@@ -160,7 +160,7 @@ inline float round_bf16(float x) { return from_bf16(to_bf16(x)); }
 namespace detail {
 
 constexpr std::size_t bf_KC = 256;  ///< k-block (128 pairs; a multiple of AMX's 32)
-constexpr std::size_t bf_NC = 256;  ///< column block (a multiple of 32)
+constexpr std::size_t bf_NC = 2048;  ///< column block (a multiple of 32): B's packed block, 1 MiB, fits L2
 constexpr std::size_t bf_MC = 128;  ///< row block (a multiple of 32)
 
 inline std::size_t round_up(std::size_t x, std::size_t to) { return (x + to - 1) / to * to; }
@@ -189,7 +189,7 @@ inline void bf16_gemm_portable(Trans ta, Trans tb, std::size_t m, std::size_t n,
 
 /// `dst[q] = pair(src[2q], src[2q+1])` for the `n` values of `src` (`ceil(n/2)` pairs; an odd
 /// last value pairs with zero): pairs along a row whose $k$ is contiguous.
-TXL_TARGET_AVX512BF16 __attribute__((noinline)) inline void bf16_pairs_along(const float* src, std::size_t n, std::uint32_t* dst) {
+TXL_TARGET_AVX512BF16 inline void bf16_pairs_along(const float* src, std::size_t n, std::uint32_t* dst) {
     std::size_t p = 0;
     for (; p + 32 <= n; p += 32) {
         const __m512bh h = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(src + p + 16), _mm512_loadu_ps(src + p));
@@ -201,7 +201,7 @@ TXL_TARGET_AVX512BF16 __attribute__((noinline)) inline void bf16_pairs_along(con
 
 /// `dst[j] = pair(row0[j], row1[j])` for `j < n` (`row1` null: zeros): pairs across two rows
 /// $k$, $k+1$ whose columns are contiguous.
-TXL_TARGET_AVX512BF16 __attribute__((noinline)) inline void bf16_pairs_across(const float* row0, const float* row1, std::size_t n,
+TXL_TARGET_AVX512BF16 inline void bf16_pairs_across(const float* row0, const float* row1, std::size_t n,
                                                     std::uint32_t* dst) {
     // Interleave: bf16 word j of row 0, then word j of row 1 (words 16..31 of the converted pair).
     const __m512i order = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6,
@@ -229,7 +229,7 @@ inline Bf16Buffers& bf16_buffers() {
 /// $op(A)$ rows `[i0, i0+mc)`, $k$ `[p0, p0+kc)` into `dst[r * kp + q]` (pairs), zero-padded
 /// to `mp` rows and `kp` pairs. A transposed $A$ is paired across its stored rows, then
 /// transposed (32-bit words, `sg_transpose`).
-__attribute__((noinline)) inline void bf16_pack_a(Trans ta, const float* a, std::size_t lda, std::size_t i0, std::size_t mc, std::size_t p0,
+inline void bf16_pack_a(Trans ta, const float* a, std::size_t lda, std::size_t i0, std::size_t mc, std::size_t p0,
                         std::size_t kc, std::uint32_t* dst, std::size_t mp, std::size_t kp, std::uint32_t* scratch) {
     const std::size_t pairs = (kc + 1) / 2;
     if (ta == Trans::No) {
@@ -245,22 +245,31 @@ __attribute__((noinline)) inline void bf16_pack_a(Trans ta, const float* a, std:
     std::fill(dst + mc * kp, dst + mp * kp, 0u);
 }
 
-/// $op(B)$ $k$ `[p0, p0+kc)`, columns `[j0, j0+nc)` into `dst[q * np + j]` (pairs),
-/// zero-padded to `kp` pairs and `np` columns.
-__attribute__((noinline)) inline void bf16_pack_b(Trans tb, const float* b, std::size_t ldb, std::size_t p0, std::size_t kc, std::size_t j0,
-                        std::size_t nc, std::uint32_t* dst, std::size_t kp, std::size_t np, std::uint32_t* scratch) {
+/// $op(B)$ $k$ `[p0, p0+kc)`, columns `[j0, j0+nc)` into panels of 32 columns: panel `jp`
+/// holds `dst[(jp * kp + q) * 32 + jj]` (pairs), zero-padded to `kp` pairs and 32 columns. A
+/// panel's pair rows lie 128 bytes apart: the 16 rows of a tile spread over the cache's sets
+/// (rows a power of two kilobytes apart would all fall into one set).
+inline void bf16_pack_b(Trans tb, const float* b, std::size_t ldb, std::size_t p0, std::size_t kc, std::size_t j0,
+                        std::size_t nc, std::uint32_t* dst, std::size_t kp, std::uint32_t* scratch) {
     const std::size_t pairs = (kc + 1) / 2;
-    if (tb == Trans::No) {
-        for (std::size_t q = 0; q < pairs; ++q) {
-            const float* row0 = b + (p0 + 2 * q) * ldb + j0;
-            bf16_pairs_across(row0, 2 * q + 1 < kc ? row0 + ldb : nullptr, nc, dst + q * np);
-        }
-    } else {
+    if (tb == Trans::Yes)  // pairs along each stored row of B (a column of op(B)), transposed below
         for (std::size_t j = 0; j < nc; ++j) bf16_pairs_along(b + (j0 + j) * ldb + p0, kc, scratch + j * pairs);
-        sg_transpose(reinterpret_cast<const float*>(scratch), pairs, nc, pairs, reinterpret_cast<float*>(dst), np);
+    for (std::size_t jp = 0; jp * 32 < nc; ++jp) {
+        std::uint32_t* panel = dst + jp * kp * 32;
+        const std::size_t w = std::min<std::size_t>(32, nc - jp * 32);
+        if (tb == Trans::No) {
+            for (std::size_t q = 0; q < pairs; ++q) {
+                const float* row0 = b + (p0 + 2 * q) * ldb + j0 + jp * 32;
+                bf16_pairs_across(row0, 2 * q + 1 < kc ? row0 + ldb : nullptr, w, panel + q * 32);
+            }
+        } else {
+            sg_transpose(reinterpret_cast<const float*>(scratch + jp * 32 * pairs), pairs, w, pairs,
+                         reinterpret_cast<float*>(panel), 32);
+        }
+        if (w < 32)
+            for (std::size_t q = 0; q < pairs; ++q) std::fill(panel + q * 32 + w, panel + (q + 1) * 32, 0u);
+        std::fill(panel + pairs * 32, panel + kp * 32, 0u);
     }
-    for (std::size_t q = 0; q < pairs; ++q) std::fill(dst + q * np + nc, dst + (q + 1) * np, 0u);
-    std::fill(dst + pairs * np, dst + kp * np, 0u);
 }
 
 /// Where a tile's sums start: from zero, from the bias row, or from what C holds (a later
@@ -273,7 +282,7 @@ enum class TileStart { zero, bias, c };
 /// packed operands are padded, so the loop always runs the whole tile. Per pair $q$: two loads
 /// of B's pairs (32 columns), 8 broadcasts of A's pair, 16 `vdpbf16ps`.
 TXL_TARGET_AVX512BF16 inline void bf16_tile_avx512(const std::uint32_t* a, std::size_t kp, const std::uint32_t* b,
-                                                   std::size_t np, float* c, std::size_t ldc, std::size_t rows,
+                                                   float* c, std::size_t ldc, std::size_t rows,
                                                    std::size_t cols, TileStart start, const float* bias) {
     const __mmask16 lanes[2] = {__mmask16(cols >= 16 ? 0xffff : (1u << cols) - 1),
                                 __mmask16(cols >= 32 ? 0xffff : cols > 16 ? (1u << (cols - 16)) - 1 : 0)};
@@ -285,8 +294,8 @@ TXL_TARGET_AVX512BF16 inline void bf16_tile_avx512(const std::uint32_t* a, std::
                         : start == TileStart::c && r < rows ? _mm512_maskz_loadu_ps(lanes[h], c + r * ldc + 16 * h)
                                                               : _mm512_setzero_ps();
     for (std::size_t q = 0; q < kp; ++q) {
-        const __m512bh b0 = (__m512bh)_mm512_loadu_si512(b + q * np);
-        const __m512bh b1 = (__m512bh)_mm512_loadu_si512(b + q * np + 16);
+        const __m512bh b0 = (__m512bh)_mm512_loadu_si512(b + q * 32);
+        const __m512bh b1 = (__m512bh)_mm512_loadu_si512(b + q * 32 + 16);
 #pragma GCC unroll 8
         for (std::size_t r = 0; r < 8; ++r) {
             const __m512bh av = (__m512bh)_mm512_set1_epi32(int(a[r * kp + q]));
@@ -308,8 +317,7 @@ struct alignas(64) AmxConfig {
     std::uint16_t bytes_per_row[16] = {64, 64, 64, 64, 64, 64, 64, 64};
     std::uint8_t rows[16] = {16, 16, 16, 16, 16, 16, 16, 16};
 };
-TXL_TARGET_AMX inline void bf16_tile_amx(const std::uint32_t* a, std::size_t kp, const std::uint32_t* b,
-                                         std::size_t np, float* c, std::size_t ldc, TileStart start,
+TXL_TARGET_AMX inline void bf16_tile_amx(const std::uint32_t* a, std::size_t kp, const std::uint32_t* b, float* c, std::size_t ldc, TileStart start,
                                          const float* bias) {
     thread_local bool configured = false;
     if (!configured) {
@@ -337,8 +345,8 @@ TXL_TARGET_AMX inline void bf16_tile_amx(const std::uint32_t* a, std::size_t kp,
     for (std::size_t q = 0; q < kp; q += 16) {
         _tile_loadd(4, a + q, kp * 4);
         _tile_loadd(5, a + 16 * kp + q, kp * 4);
-        _tile_loadd(6, b + q * np, np * 4);
-        _tile_loadd(7, b + q * np + 16, np * 4);
+        _tile_loadd(6, b + q * 32, 32 * 4);
+        _tile_loadd(7, b + q * 32 + 16, 32 * 4);
         _tile_dpbf16ps(0, 4, 6);
         _tile_dpbf16ps(1, 4, 7);
         _tile_dpbf16ps(2, 5, 6);
@@ -352,15 +360,14 @@ TXL_TARGET_AMX inline void bf16_tile_amx(const std::uint32_t* a, std::size_t kp,
 
 /// An AMX tile of C with fewer than 32 rows or columns goes through a 32 x 32 copy: C's part
 /// in (zero elsewhere) when the sums start from C, the bias zero-padded, C's part out after.
-inline void bf16_edge_tile_amx(const std::uint32_t* a, std::size_t kp, const std::uint32_t* b, std::size_t np,
-                               float* c, std::size_t ldc, std::size_t rows, std::size_t cols, TileStart start,
+inline void bf16_edge_tile_amx(const std::uint32_t* a, std::size_t kp, const std::uint32_t* b, float* c, std::size_t ldc, std::size_t rows, std::size_t cols, TileStart start,
                                const float* bias) {
     alignas(64) float tile[32 * 32] = {};
     alignas(64) float bias32[32] = {};
     if (start == TileStart::c)
         for (std::size_t r = 0; r < rows; ++r) std::copy_n(c + r * ldc, cols, tile + r * 32);
     if (start == TileStart::bias) std::copy_n(bias, cols, bias32);
-    bf16_tile_amx(a, kp, b, np, tile, 32, start, bias32);
+    bf16_tile_amx(a, kp, b, tile, 32, start, bias32);
     for (std::size_t r = 0; r < rows; ++r) std::copy_n(tile + r * 32, cols, c + r * ldc);
 }
 
@@ -379,24 +386,24 @@ inline void bf16_gemm_native(Bf16Kernel kernel, Trans ta, Trans tb, std::size_t 
         const std::size_t kc = std::min(bf_KC, k - p0), kp = round_up((kc + 1) / 2, 16);
         const TileStart start = p0 > 0 || beta != 0.0f ? TileStart::c : bias ? TileStart::bias : TileStart::zero;
         for (std::size_t j0 = 0; j0 < n; j0 += bf_NC) {
-            const std::size_t nc = std::min(bf_NC, n - j0), np = round_up(nc, 32);
-            bf16_pack_b(tb, b, ldb, p0, kc, j0, nc, buf.b.data(), kp, np, buf.scratch.data());
+            const std::size_t nc = std::min(bf_NC, n - j0);
+            bf16_pack_b(tb, b, ldb, p0, kc, j0, nc, buf.b.data(), kp, buf.scratch.data());
             for (std::size_t i0 = 0; i0 < m; i0 += bf_MC) {
                 const std::size_t mc = std::min(bf_MC, m - i0), mp = round_up(mc, 32);
                 bf16_pack_a(ta, a, lda, i0, mc, p0, kc, buf.a.data(), mp, kp, buf.scratch.data());
                 for (std::size_t i = 0; i < mc; i += tile_rows)
                     for (std::size_t j = 0; j < nc; j += 32) {
                         const std::uint32_t* ai = buf.a.data() + i * kp;
-                        const std::uint32_t* bj = buf.b.data() + j;
+                        const std::uint32_t* bj = buf.b.data() + j / 32 * kp * 32;
                         float* cij = c + (i0 + i) * ldc + j0 + j;
                         const float* bias_j = start == TileStart::bias ? bias + j0 + j : nullptr;
                         const std::size_t rows = std::min(tile_rows, mc - i), cols = std::min<std::size_t>(32, nc - j);
                         if (kernel == Bf16Kernel::avx512_bf16)
-                            bf16_tile_avx512(ai, kp, bj, np, cij, ldc, rows, cols, start, bias_j);
+                            bf16_tile_avx512(ai, kp, bj, cij, ldc, rows, cols, start, bias_j);
                         else if (rows == 32 && cols == 32)
-                            bf16_tile_amx(ai, kp, bj, np, cij, ldc, start, bias_j);
+                            bf16_tile_amx(ai, kp, bj, cij, ldc, start, bias_j);
                         else
-                            bf16_edge_tile_amx(ai, kp, bj, np, cij, ldc, rows, cols, start, bias_j);
+                            bf16_edge_tile_amx(ai, kp, bj, cij, ldc, rows, cols, start, bias_j);
                     }
             }
         }
