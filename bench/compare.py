@@ -10,6 +10,10 @@ fraction of the measured fp32 FMA ceiling, peak memory of both), sampling charac
 memory, and the evaluation-speed table (memory reuse against recomputing the window).
 PyTorch runs with two threads and OMP_WAIT_POLICY=passive, its best setting here.
 
+`--precision fp32,bf16` (the default where txl has a native bf16 kernel): each config in both
+precisions, all four runs interleaved: txl's `--precision bf16` beside PyTorch's
+`torch.autocast('cpu', dtype=torch.bfloat16)`, and each side's bf16 / fp32 speed-up.
+
 OpenBLAS kernels: both sides always see the same OpenBLAS settings. The training table is
 measured twice: with the environment as it is (some machines set OPENBLAS_CORETYPE, e.g. to
 Haswell's AVX2 kernel on an AVX-512 CPU, because older OpenBLAS builds misbehave there), and
@@ -95,6 +99,8 @@ def main():
     ap.add_argument('--kernels', choices=['both', 'env'], default='both')
     ap.add_argument('--busy', action='store_true', help='only the training table, beside a busy core')
     ap.add_argument('--training-only', action='store_true', help='skip the sampling and evaluation tables')
+    ap.add_argument('--precision', default=None,
+                    help='fp32, bf16 or fp32,bf16 (default: both where txl has a native bf16 kernel)')
     a = ap.parse_args()
     b = os.path.join(a.build, 'bench')
     if a.busy:
@@ -111,30 +117,46 @@ def main():
     for label, env in settings:
         ceiling = run([f'{b}/txl_bench_ceiling'], env)
         fma, sgemm = value(ceiling, 'fma_gflops'), value(ceiling, 'sgemm_gflops')
-        own_gemm = value(ceiling, 'txl_gemm_gflops')
-        core = re.search(r'OpenBLAS kernel (\S+)',
+        own_gemm, own_bf16 = value(ceiling, 'txl_gemm_gflops'), value(ceiling, 'txl_gemm_bf16_gflops')
+        bf16_kernel = re.search(r'bf16 kernel (\w+)', ceiling).group(1)
+        precisions = (a.precision or ('fp32,bf16' if own_bf16 > 0 else 'fp32')).split(',')
+        core = re.search(r'OpenBLAS kernel ([\w-]+)',
                          run([f'{b}/txl_bench_train', '--config', 'labml', '--steps', '1'], env))
         print(f'### Training, {label}\n')
         print(f'machine: {os.cpu_count()} cores, OpenBLAS kernel {core.group(1) if core else "?"}'
               f' (OPENBLAS_CORETYPE={env.get("OPENBLAS_CORETYPE", "unset")}), '
               f'fp32 ceiling: FMA loop {fma:.0f} GFLOP/s; 2048^3 sgemm: OpenBLAS {sgemm:.0f}, '
-              f'txl::gemm {own_gemm:.0f} GFLOP/s\n')
-        print('| config | txl tokens/s | PyTorch tokens/s | ratio | txl GFLOP/s | of FMA ceiling | peak MB txl / PyTorch |')
-        print('|---|---:|---:|---:|---:|---:|---:|')
+              f'txl::gemm {own_gemm:.0f} GFLOP/s'
+              + (f'; txl bf16 kernel {bf16_kernel}, its 2048^3 product {own_bf16:.0f} GFLOP/s' if own_bf16 else '')
+              + '\n')
+        print('| config | precision | txl tokens/s | PyTorch tokens/s | ratio | txl GFLOP/s | of FMA ceiling '
+              '| bf16 / fp32 txl, PyTorch | peak MB txl / PyTorch |')
+        print('|---|---|---:|---:|---:|---:|---:|---:|---:|')
         p_env = dict(env, OMP_WAIT_POLICY='passive')
         for cfg in a.configs.split(','):
-            t_tok, p_tok, t_gf, t_mem, p_mem = [], [], [], [], []
+            runs = {p: {k: [] for k in ('t_tok', 'p_tok', 't_gf', 't_mem', 'p_mem')} for p in precisions}
             for _ in range(a.reps):
-                out = run([f'{b}/txl_bench_train', '--config', cfg, '--steps', str(STEPS[cfg][0])], env)
-                t_tok.append(value(out, 'tokens_per_s'))
-                t_gf.append(value(out, 'GFLOP/s') if 'GFLOP/s' in out else 0)
-                t_mem.append(value(out, 'peak_rss_mb'))
-                out = run([py, f'{HERE}/pytorch/bench_train.py', '--config', cfg, '--steps', str(STEPS[cfg][1])], p_env)
-                p_tok.append(value(out, 'tokens_per_s'))
-                p_mem.append(value(out, 'peak_rss_mb'))
-            tm, pm, gf = statistics.median(t_tok), statistics.median(p_tok), statistics.median(t_gf)
-            print(f'| {cfg} | {tm:,.0f} | {pm:,.0f} | {tm / pm:.1f}x | {gf:.0f} | {gf / fma:.0%} | '
-                  f'{statistics.median(t_mem):.0f} / {statistics.median(p_mem):.0f} |', flush=True)
+                for prec in precisions:  # interleaved: every precision of both sides in each round
+                    r = runs[prec]
+                    out = run([f'{b}/txl_bench_train', '--config', cfg, '--steps', str(STEPS[cfg][0]),
+                               '--precision', prec], env)
+                    r['t_tok'].append(value(out, 'tokens_per_s'))
+                    r['t_gf'].append(value(out, 'GFLOP/s') if 'GFLOP/s' in out else 0)
+                    r['t_mem'].append(value(out, 'peak_rss_mb'))
+                    out = run([py, f'{HERE}/pytorch/bench_train.py', '--config', cfg, '--steps', str(STEPS[cfg][1])]
+                              + (['--bf16'] if prec == 'bf16' else []), p_env)
+                    r['p_tok'].append(value(out, 'tokens_per_s'))
+                    r['p_mem'].append(value(out, 'peak_rss_mb'))
+            med = {p: {k: statistics.median(v) for k, v in r.items()} for p, r in runs.items()}
+            for prec in precisions:
+                m = med[prec]
+                gain = ''
+                if prec == 'bf16' and 'fp32' in med:
+                    gain = (f"{m['t_tok'] / med['fp32']['t_tok']:.2f}x, "
+                            f"{m['p_tok'] / med['fp32']['p_tok']:.2f}x")
+                print(f"| {cfg} | {prec} | {m['t_tok']:,.0f} | {m['p_tok']:,.0f} | {m['t_tok'] / m['p_tok']:.1f}x | "
+                      f"{m['t_gf']:.0f} | {m['t_gf'] / fma:.0%} | {gain} | {m['t_mem']:.0f} / {m['p_mem']:.0f} |",
+                      flush=True)
         print()
 
     if a.training_only:

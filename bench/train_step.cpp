@@ -107,9 +107,10 @@ int run(const std::string& name, const Shape& s, std::size_t steps, std::size_t 
               << C::heads << ", d_ff " << C::d_ff << ", layers " << C::n_layers << ", seq_len " << s.T << ", mem_len "
               << s.M << ", batch " << s.B << ", " << model.parameter_count() << " parameters; OpenBLAS kernel "
               << openblas_get_corename() << "; txl GEMM kernel " << txl::kernel_name(txl::gemm_kernel())
-              << ", vector loops " << txl::kernel_name(txl::vector_isa()) << ", " << txl::max_threads() << " threads; products in "
-              << txl::precision_name(precision)
-              << (precision == txl::Precision::bf16 ? std::string(" (") + txl::kernel_name(txl::bf16_kernel()) + ")" : "")
+              << ", vector loops " << txl::kernel_name(txl::vector_isa()) << ", " << txl::max_threads()
+              << " threads; products in " << txl::precision_name(precision)
+              << (precision == txl::Precision::bf16 ? std::string(" (") + txl::kernel_name(txl::bf16_kernel()) + ")"
+                                                    : "")
               << "\n"
               << "ms per step " << per * 1e3 << ": forward " << t_fwd / double(steps) * 1e3 << ", backward "
               << t_bwd / double(steps) * 1e3 << ", clip " << t_clip / double(steps) * 1e3 << ", optimizer "

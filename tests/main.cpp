@@ -31,8 +31,8 @@ int main(int argc, char** argv) {
         !txl::cpu_supports(txl::Bf16Kernel::avx512_bf16))
         setenv("TXL_GEMM_BF16", "portable", 1);
     try {
-        std::cout << "txl float products: " << txl::kernel_name(txl::gemm_kernel()) << " kernel; bf16 products: "
-                  << txl::kernel_name(txl::bf16_kernel()) << " kernel\n";
+        std::cout << "txl float products: " << txl::kernel_name(txl::gemm_kernel())
+                  << " kernel; bf16 products: " << txl::kernel_name(txl::bf16_kernel()) << " kernel\n";
     } catch (const txl::error& e) {
         std::cerr << e.what() << "\n";
         return 2;

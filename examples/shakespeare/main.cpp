@@ -179,9 +179,10 @@ CLI::App* add_train(CLI::App& app, TrainArgs& ta) {
                      "Gradient accumulation: run each batch as this many micro-batches (must divide --batch; "
                      "the same gradient, the activations of batch/N streams at a time)")
         ->check(whole_in(1, 100'000));
-    train->add_option("--precision", ta.precision,
-                      "Products in fp32, or bf16 (mixed precision: bf16 operands, fp32 sums, weights and Adam; "
-                      "needs AMX or AVX512_BF16; checkpoints are fp32 either way and resume in either)")
+    train
+        ->add_option("--precision", ta.precision,
+                     "Products in fp32, or bf16 (mixed precision: bf16 operands, fp32 sums, weights and Adam; "
+                     "needs AMX or AVX512_BF16; checkpoints are fp32 either way and resume in either)")
         ->check(CLI::IsMember({"fp32", "bf16"}))
         ->capture_default_str();
     train->add_option("--seed", ta.seed, "Seed of the initial weights and of dropout")

@@ -42,7 +42,7 @@ struct TrainArgs {
     bool resume = false, force = false;
     std::uint64_t seed = 1;
     std::size_t valid_every = 0, save_every = 0, log_every = 0;
-    std::size_t check_every = 100;  ///< data parallel: compare the replicas' weights every N steps
+    std::size_t check_every = 100;   ///< data parallel: compare the replicas' weights every N steps
     std::string precision = "fp32";  ///< the products': fp32 or bf16 (a choice of this run, not saved)
 };
 
@@ -292,7 +292,8 @@ private:
              std::to_string(t.batch) + ", " + std::to_string(model_->parameter_count()) +
              " parameters, OpenBLAS kernel " + openblas_get_corename() + ", txl GEMM kernel " +
              txl::kernel_name(txl::gemm_kernel()) + ", products in " + txl::precision_name(t.precision) +
-             (t.precision == txl::Precision::bf16 ? std::string(" (") + txl::kernel_name(txl::bf16_kernel()) + ")" : "") +
+             (t.precision == txl::Precision::bf16 ? std::string(" (") + txl::kernel_name(txl::bf16_kernel()) + ")"
+                                                  : "") +
              ", " + std::to_string(txl::max_threads()) + " threads" +
              (world_ ? " per process, " + std::to_string(world_->size()) + " processes (data parallel, " +
                            std::to_string(trainer_->columns().count) + " streams each)"

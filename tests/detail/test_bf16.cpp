@@ -151,7 +151,8 @@ TEST_CASE("bf16_gemm: each kernel equals the fp32 sum of the rounded operands, e
                 for (std::size_t m : {1, 7, 8, 9, 31, 33, 64})
                     for (std::size_t n : {1, 15, 17, 32, 45})
                         for (std::size_t k : {1, 2, 31, 32, 33, 64})
-                            for (float beta : {0.0f, 1.0f, 0.5f}) check_bf16(kernel, ta, tb, m, n, k, beta, beta != 1.0f);
+                            for (float beta : {0.0f, 1.0f, 0.5f})
+                                check_bf16(kernel, ta, tb, m, n, k, beta, beta != 1.0f);
                 for (float beta : {0.0f, 0.5f})
                     for (bool with_bias : {false, true}) {
                         check_bf16(kernel, ta, tb, 21, 300, 40, beta, with_bias);

@@ -66,7 +66,8 @@ double compare_precisions(Run&& run, double bound = kBound) {
     for (const auto& [name, a] : fp32) {
         const auto& b = bf16.at(name);
         double diff = 0, norm = 0;
-        for (std::size_t i = 0; i < a.size(); ++i) diff += double(a[i] - b[i]) * (a[i] - b[i]), norm += double(a[i]) * a[i];
+        for (std::size_t i = 0; i < a.size(); ++i)
+            diff += double(a[i] - b[i]) * (a[i] - b[i]), norm += double(a[i]) * a[i];
         const double rel = norm > 0 ? std::sqrt(diff / norm) : std::sqrt(diff);
         CAPTURE(name);
         CHECK(rel <= bound);
@@ -162,7 +163,8 @@ TEST_CASE("bf16 model: logits and every gradient of a two-segment step over memo
         for (int segment = 0; segment < 2; ++segment) {
             auto x = txl::tensor<std::int64_t, 2>::from_shape({T, B});
             auto y = txl::tensor<std::int64_t, 2>::from_shape({T, B});
-            for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::int64_t((i * 5 + segment) % 11), y[i] = std::int64_t((i * 3 + 1) % 11);
+            for (std::size_t i = 0; i < x.size(); ++i)
+                x[i] = std::int64_t((i * 5 + segment) % 11), y[i] = std::int64_t((i * 3 + 1) % 11);
             model.forward(x, mem, cache);
             txl::ensure_shape(dlogits, cache.logits.shape());
             txl::cross_entropy(cache.logits.data(), y.data(), y.size(), 11, dlogits.data());

@@ -143,9 +143,9 @@ inline Bf16Kernel bf16_kernel() {
 inline std::uint16_t to_bf16(float x) {
     std::uint32_t u;
     std::memcpy(&u, &x, 4);
-    if ((u & 0x7f800000u) == 0) return std::uint16_t((u >> 16) & 0x8000u);               // zero, subnormal
-    if ((u & 0x7fffffffu) > 0x7f800000u) return std::uint16_t((u >> 16) | 0x0040u);      // NaN, made quiet
-    return std::uint16_t((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);                        // ties to even
+    if ((u & 0x7f800000u) == 0) return std::uint16_t((u >> 16) & 0x8000u);           // zero, subnormal
+    if ((u & 0x7fffffffu) > 0x7f800000u) return std::uint16_t((u >> 16) | 0x0040u);  // NaN, made quiet
+    return std::uint16_t((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);                    // ties to even
 }
 /// The float a bfloat16 stands for (exact).
 inline float from_bf16(std::uint16_t h) {
@@ -159,12 +159,14 @@ inline float round_bf16(float x) { return from_bf16(to_bf16(x)); }
 
 namespace detail {
 
-constexpr std::size_t bf_KC = 256;  ///< k-block (128 pairs; a multiple of AMX's 32)
+constexpr std::size_t bf_KC = 256;   ///< k-block (128 pairs; a multiple of AMX's 32)
 constexpr std::size_t bf_NC = 2048;  ///< column block (a multiple of 32): B's packed block, 1 MiB, fits L2
-constexpr std::size_t bf_MC = 128;  ///< row block (a multiple of 32)
+constexpr std::size_t bf_MC = 128;   ///< row block (a multiple of 32)
 
 inline std::size_t round_up(std::size_t x, std::size_t to) { return (x + to - 1) / to * to; }
-inline std::uint32_t bf16_pair(float lo, float hi) { return std::uint32_t(to_bf16(lo)) | std::uint32_t(to_bf16(hi)) << 16; }
+inline std::uint32_t bf16_pair(float lo, float hi) {
+    return std::uint32_t(to_bf16(lo)) | std::uint32_t(to_bf16(hi)) << 16;
+}
 
 /// The portable kernel: $op(A)$ and $op(B)$ rounded to bf16 into dense fp32 copies (rows
 /// of $A$ `[m, k]`, rows of $B$ `[k, n]`, per-thread buffers kept between calls), then `fp32`,
@@ -282,17 +284,19 @@ enum class TileStart { zero, bias, c };
 /// packed operands are padded, so the loop always runs the whole tile. Per pair $q$: two loads
 /// of B's pairs (32 columns), 8 broadcasts of A's pair, 16 `vdpbf16ps`.
 TXL_TARGET_AVX512BF16 inline void bf16_tile_avx512(const std::uint32_t* a, std::size_t kp, const std::uint32_t* b,
-                                                   float* c, std::size_t ldc, std::size_t rows,
-                                                   std::size_t cols, TileStart start, const float* bias) {
+                                                   float* c, std::size_t ldc, std::size_t rows, std::size_t cols,
+                                                   TileStart start, const float* bias) {
     const __mmask16 lanes[2] = {__mmask16(cols >= 16 ? 0xffff : (1u << cols) - 1),
-                                __mmask16(cols >= 32 ? 0xffff : cols > 16 ? (1u << (cols - 16)) - 1 : 0)};
+                                __mmask16(cols >= 32  ? 0xffff
+                                          : cols > 16 ? (1u << (cols - 16)) - 1
+                                                      : 0)};
     __m512 acc[8][2];
 #pragma GCC unroll 8
     for (std::size_t r = 0; r < 8; ++r)
         for (int h = 0; h < 2; ++h)
-            acc[r][h] = start == TileStart::bias               ? _mm512_maskz_loadu_ps(lanes[h], bias + 16 * h)
+            acc[r][h] = start == TileStart::bias            ? _mm512_maskz_loadu_ps(lanes[h], bias + 16 * h)
                         : start == TileStart::c && r < rows ? _mm512_maskz_loadu_ps(lanes[h], c + r * ldc + 16 * h)
-                                                              : _mm512_setzero_ps();
+                                                            : _mm512_setzero_ps();
     for (std::size_t q = 0; q < kp; ++q) {
         const __m512bh b0 = (__m512bh)_mm512_loadu_si512(b + q * 32);
         const __m512bh b1 = (__m512bh)_mm512_loadu_si512(b + q * 32 + 16);
@@ -317,8 +321,8 @@ struct alignas(64) AmxConfig {
     std::uint16_t bytes_per_row[16] = {64, 64, 64, 64, 64, 64, 64, 64};
     std::uint8_t rows[16] = {16, 16, 16, 16, 16, 16, 16, 16};
 };
-TXL_TARGET_AMX inline void bf16_tile_amx(const std::uint32_t* a, std::size_t kp, const std::uint32_t* b, float* c, std::size_t ldc, TileStart start,
-                                         const float* bias) {
+TXL_TARGET_AMX inline void bf16_tile_amx(const std::uint32_t* a, std::size_t kp, const std::uint32_t* b, float* c,
+                                         std::size_t ldc, TileStart start, const float* bias) {
     thread_local bool configured = false;
     if (!configured) {
         static const AmxConfig config;
@@ -360,7 +364,8 @@ TXL_TARGET_AMX inline void bf16_tile_amx(const std::uint32_t* a, std::size_t kp,
 
 /// An AMX tile of C with fewer than 32 rows or columns goes through a 32 x 32 copy: C's part
 /// in (zero elsewhere) when the sums start from C, the bias zero-padded, C's part out after.
-inline void bf16_edge_tile_amx(const std::uint32_t* a, std::size_t kp, const std::uint32_t* b, float* c, std::size_t ldc, std::size_t rows, std::size_t cols, TileStart start,
+inline void bf16_edge_tile_amx(const std::uint32_t* a, std::size_t kp, const std::uint32_t* b, float* c,
+                               std::size_t ldc, std::size_t rows, std::size_t cols, TileStart start,
                                const float* bias) {
     alignas(64) float tile[32 * 32] = {};
     alignas(64) float bias32[32] = {};
@@ -422,8 +427,8 @@ template <class Fp32>
 inline void bf16_gemm(Bf16Kernel kernel, Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, float alpha,
                       const float* a, std::size_t lda, const float* b, std::size_t ldb, float beta, float* c,
                       std::size_t ldc, const float* bias, Fp32&& fp32) {
-    check<error>(cpu_supports(kernel), "bf16 kernel ", kernel_name(kernel), " cannot run here: ",
-                 kernel_unsupported_reason(kernel));
+    check<error>(cpu_supports(kernel), "bf16 kernel ", kernel_name(kernel),
+                 " cannot run here: ", kernel_unsupported_reason(kernel));
     if (m == 0 || n == 0) return;
     if (k == 0) {  // C = beta C (+ bias)
         for (std::size_t i = 0; i < m; ++i)
