@@ -25,6 +25,8 @@
 
 #include <string>
 
+#include "../detail/bf16gemm.hpp"
+
 namespace txl {
 
 /// What the operands of `float` products are rounded to before they are multiplied.
@@ -50,9 +52,14 @@ inline Precision& thread_precision() {
 inline Precision gemm_precision() { return detail::thread_precision(); }
 
 /// Sets this thread's product precision for the scope's lifetime, then restores the one before.
+/// Entering bf16 where no bf16 kernel can run throws `txl::error` with the reason (here, on the
+/// calling thread, not later inside a product).
 class PrecisionScope {
 public:
-    explicit PrecisionScope(Precision p) : before_(detail::thread_precision()) { detail::thread_precision() = p; }
+    explicit PrecisionScope(Precision p) : before_(detail::thread_precision()) {
+        if (p == Precision::bf16) bf16_kernel();
+        detail::thread_precision() = p;
+    }
     ~PrecisionScope() { detail::thread_precision() = before_; }
     PrecisionScope(const PrecisionScope&) = delete;
     PrecisionScope& operator=(const PrecisionScope&) = delete;
