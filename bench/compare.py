@@ -13,6 +13,8 @@ PyTorch runs with two threads and OMP_WAIT_POLICY=passive, its best setting here
 `--precision fp32,bf16` (the default where txl has a native bf16 kernel): each config in both
 precisions, all four runs interleaved: txl's `--precision bf16` beside PyTorch's
 `torch.autocast('cpu', dtype=torch.bfloat16)`, and each side's bf16 / fp32 speed-up.
+`--peer trimmed`: PyTorch's model with relative tables of the rows a step reads (2(M+T), not
+labml's 2P = 8,192: Adam then skips the rows no step reads), the faster peer.
 
 OpenBLAS kernels: both sides always see the same OpenBLAS settings. The training table is
 measured twice: with the environment as it is (some machines set OPENBLAS_CORETYPE, e.g. to
@@ -99,6 +101,8 @@ def main():
     ap.add_argument('--kernels', choices=['both', 'env'], default='both')
     ap.add_argument('--busy', action='store_true', help='only the training table, beside a busy core')
     ap.add_argument('--training-only', action='store_true', help='skip the sampling and evaluation tables')
+    ap.add_argument('--peer', choices=['labml', 'trimmed'], default='labml',
+                    help="PyTorch's model: labml's as it is, or with tables of the rows read")
     ap.add_argument('--precision', default=None,
                     help='fp32, bf16 or fp32,bf16 (default: both where txl has a native bf16 kernel)')
     a = ap.parse_args()
@@ -122,7 +126,7 @@ def main():
         precisions = (a.precision or ('fp32,bf16' if own_bf16 > 0 else 'fp32')).split(',')
         core = re.search(r'OpenBLAS kernel ([\w-]+)',
                          run([f'{b}/txl_bench_train', '--config', 'labml', '--steps', '1'], env))
-        print(f'### Training, {label}\n')
+        print(f'### Training, {label}; PyTorch peer: {a.peer}\n')
         print(f'machine: {os.cpu_count()} cores, OpenBLAS kernel {core.group(1) if core else "?"}'
               f' (OPENBLAS_CORETYPE={env.get("OPENBLAS_CORETYPE", "unset")}), '
               f'fp32 ceiling: FMA loop {fma:.0f} GFLOP/s; 2048^3 sgemm: OpenBLAS {sgemm:.0f}, '
@@ -144,7 +148,8 @@ def main():
                     r['t_gf'].append(value(out, 'GFLOP/s') if 'GFLOP/s' in out else 0)
                     r['t_mem'].append(value(out, 'peak_rss_mb'))
                     out = run([py, f'{HERE}/pytorch/bench_train.py', '--config', cfg, '--steps', str(STEPS[cfg][1])]
-                              + (['--bf16'] if prec == 'bf16' else []), p_env)
+                              + (['--bf16'] if prec == 'bf16' else [])
+                              + (['--trimmed'] if a.peer == 'trimmed' else []), p_env)
                     r['p_tok'].append(value(out, 'tokens_per_s'))
                     r['p_mem'].append(value(out, 'peak_rss_mb'))
             med = {p: {k: statistics.median(v) for k, v in r.items()} for p, r in runs.items()}

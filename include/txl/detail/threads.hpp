@@ -319,6 +319,7 @@ inline bool in_parallel() { return detail::Pool::in_task(); }
 template <class F>
 inline void parallel_tasks(std::size_t tasks, F&& f) {
     const Precision precision = gemm_precision();
+    if (precision == Precision::fp32) return detail::Pool::instance().run(tasks, f);  // the workers' own
     auto task = [&](std::size_t t) {
         PrecisionScope scope(precision);
         f(t);
