@@ -1,12 +1,14 @@
 #pragma once
 // Small pieces several test files share: a temporary directory, the message a checkpoint
-// error carries, two tensors or two models' parameters compared bit for bit, and a short synthetic text with
-// the training options the trainer tests use.
+// error carries, two tensors or two models' parameters compared bit for bit, a product's result
+// against its reference, and a short synthetic text with the training options the trainer tests use.
 
 #include <doctest/doctest.h>
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -81,6 +83,26 @@ txl::TrainOptions small_train_options(double dropout) {
     o.seq_len = 5, o.mem_len = 7, o.batch = 3, o.dropout = dropout, o.seed = 11;
     o.schedule = {txl::Schedule::Kind::noam, 1.0, 10, C::d_model, 0, 0};
     return o;
+}
+
+/// A product's result `c` (`m x n`, rows `ldc` apart) against `ref`: the largest
+/// $|c_{ij} - \text{ref}_{ij}|$ (a NaN counts as 1e30), and whether the columns between `n` and
+/// `ldc` still hold what `before` held (a product must not write past its columns).
+inline double worst_product_error(const std::vector<float>& c, const std::vector<float>& before,
+                                  const std::vector<double>& ref, std::size_t m, std::size_t n, std::size_t ldc,
+                                  bool& padding_untouched) {
+    double worst = 0;
+    padding_untouched = true;
+    for (std::size_t i = 0; i < m; ++i)
+        for (std::size_t j = 0; j < ldc; ++j) {
+            if (j >= n) {
+                padding_untouched = padding_untouched && c[i * ldc + j] == before[i * ldc + j];
+                continue;
+            }
+            const double e = std::abs(double(c[i * ldc + j]) - ref[i * ldc + j]);
+            worst = std::isnan(e) ? 1e30 : std::max(worst, e);
+        }
+    return worst;
 }
 
 }  // namespace txl_test

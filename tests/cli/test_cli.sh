@@ -4,26 +4,7 @@
 # Usage: test_cli.sh /path/to/txl_shakespeare
 set -u
 bin=$1
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-
-ok() { pass=$((pass + 1)); }
-bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
-
-# expect_fail NAME EXPECTED_SUBSTRING CMD...: must exit non-zero and print EXPECTED on stderr.
-expect_fail() {
-  local name=$1 want=$2
-  shift 2
-  local out rc
-  out=$("$@" 2>&1 >/dev/null)
-  rc=$?
-  if [ $rc -eq 0 ]; then bad "$name: exit 0, expected failure"; return; fi
-  if [[ "$out" != *"$want"* ]]; then bad "$name: message '$out' lacks '$want'"; return; fi
-  if [[ "$out" == *"Segmentation"* || $rc -ge 128 && $rc -ne 130 ]]; then bad "$name: crashed ($rc)"; return; fi
-  ok
-}
+source "$(dirname "$0")/common.sh"
 
 # A small text the test writes itself: 8000 characters of a play-like pattern.
 python3 - "$tmp/text.txt" <<'PY' 2>/dev/null || awk 'BEGIN{for(i=0;i<200;i++) printf "ROMEO:\nWhat light through yonder window breaks %d?\n\n", i%7}' > "$tmp/text.txt"
@@ -59,11 +40,7 @@ grep -q "^valid_loss " "$tmp/straight.log" && ok || bad "train prints valid_loss
 "$bin" "${train[@]}" --steps 2 --total-steps 4 --out "$tmp/resumed" > /dev/null 2>&1 || bad "first half failed"
 expect_fail "existing checkpoint is not overwritten" "already exists" "$bin" "${train[@]}" --steps 4 --out "$tmp/resumed"
 "$bin" "${train[@]}" --steps 4 --out "$tmp/resumed" --resume > /dev/null 2>&1 || bad "resume failed"
-same=1
-for f in "$tmp/straight/checkpoint/"*.npy "$tmp/straight/checkpoint/optimizer/"*.npy "$tmp/straight/checkpoint/memory/"*.npy; do
-  cmp -s "$f" "${f/straight/resumed}" || { same=0; echo "differs: ${f#$tmp/straight/}"; }
-done
-[ $same = 1 ] && ok || bad "resumed run is not bit-identical to the straight run"
+same_checkpoint "$tmp/straight" "$tmp/resumed" && ok || bad "resumed run is not bit-identical to the straight run"
 
 # --- a GEMM kernel that does not exist, or that this CPU lacks, is an error with the reason
 expect_fail "unknown TXL_GEMM" "TXL_GEMM=avx9: expected blas, avx2, avx512 or auto" env TXL_GEMM=avx9 "$bin" "${train[@]}" --steps 1 --out "$tmp/gemm"
@@ -73,11 +50,7 @@ expect_fail "unknown TXL_GEMM" "TXL_GEMM=avx9: expected blas, avx2, avx512 or au
 # the straight run above.
 for n in 1 3; do
   TXL_NUM_THREADS=$n "$bin" "${train[@]}" --steps 4 --out "$tmp/threads$n" > /dev/null 2>&1 || bad "run on $n threads failed"
-  same=1
-  for f in "$tmp/straight/checkpoint/"*.npy "$tmp/straight/checkpoint/optimizer/"*.npy "$tmp/straight/checkpoint/memory/"*.npy; do
-    cmp -s "$f" "${f/straight/threads$n}" || { same=0; echo "differs on $n threads: ${f#$tmp/straight/}"; }
-  done
-  [ $same = 1 ] && ok || bad "a run on $n threads is not bit-identical to the default run"
+  same_checkpoint "$tmp/straight" "$tmp/threads$n" && ok || bad "a run on $n threads is not bit-identical to the default run"
 done
 
 # --- eval and sample
@@ -300,11 +273,7 @@ cmp -s "$tmp/straight/checkpoint/generator.weight.npy" "$tmp/bf16_straight/check
 "$bin" "${bf16[@]}" --steps 4 --out "$tmp/bf16_resumed" --resume > /dev/null 2>&1 || bad "bf16 resume failed"
 for run in bf16_resumed bf16_threads1 bf16_threads3; do
   case $run in bf16_threads*) TXL_NUM_THREADS=${run#bf16_threads} "$bin" "${bf16[@]}" --steps 4 --out "$tmp/$run" > /dev/null 2>&1 || bad "$run failed";; esac
-  same=1
-  for f in "$tmp/bf16_straight/checkpoint/"*.npy "$tmp/bf16_straight/checkpoint/optimizer/"*.npy "$tmp/bf16_straight/checkpoint/memory/"*.npy; do
-    cmp -s "$f" "${f/bf16_straight/$run}" || { same=0; echo "differs ($run): ${f#$tmp/bf16_straight/}"; }
-  done
-  [ $same = 1 ] && ok || bad "bf16: $run is not bit-identical to the straight bf16 run"
+  same_checkpoint "$tmp/bf16_straight" "$tmp/$run" && ok || bad "bf16: $run is not bit-identical to the straight bf16 run"
 done
 # A checkpoint of either precision resumes in the other (they hold fp32 weights alike).
 "$bin" "${train[@]}" --steps 2 --total-steps 4 --out "$tmp/to_fp32" --precision bf16 > /dev/null 2>&1 &&

@@ -11,12 +11,7 @@ set -u
 bin=$1
 mpirun=$2
 shift 2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
+source "$(dirname "$0")/common.sh"
 run() {  # run NP ARGS...: the example on NP processes
   local np=$1
   shift
@@ -33,15 +28,6 @@ for path, k in ((sys.argv[1], 7), (sys.argv[2], 5)):
 PY
 train=(train --data "$tmp/text.txt" --config practical --size base --log-every 5 --sample-length 0)
 short=(--total-steps 20 --valid-every 5 --save-every 5)
-
-# Two checkpoints (and run directories) are the same bits: every file of checkpoint/.
-same_checkpoint() {
-  local a=$1/checkpoint b=$2/checkpoint f
-  [ -d "$a" ] && [ -d "$b" ] || return 1
-  while IFS= read -r f; do cmp -s "$a/$f" "$b/$f" || { echo "differs: $f"; return 1; }; done \
-    < <(cd "$a" && find . -type f | sort)
-  return 0
-}
 
 # --- 1 and 2 processes: the same run (float, up to the order of the sums)
 run 1 "${train[@]}" "${short[@]}" --steps 20 --out "$tmp/np1" > "$tmp/np1.log" 2> /dev/null || bad "np 1 run failed"

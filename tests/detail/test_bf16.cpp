@@ -6,6 +6,7 @@
 #include <limits>
 #include <vector>
 
+#include "../fixtures.hpp"
 #include "../gradcheck.hpp"
 
 using namespace txl_test;
@@ -124,17 +125,8 @@ static void check_bf16(Bf16Kernel kernel, Trans ta, Trans tb, std::size_t m, std
             for (std::size_t j = 0; j < n; ++j) ref[i * ldc + j] += double(bias[j]);
     txl::bf16_gemm(kernel, ta, tb, m, n, k, alpha, a.data(), lda, b.data(), ldb, beta, c.data(), ldc,
                    with_bias ? bias.data() : nullptr, fp32_product);
-    double worst = 0;
     bool padding_untouched = true;
-    for (std::size_t i = 0; i < m; ++i)
-        for (std::size_t j = 0; j < ldc; ++j) {
-            if (j >= n) {
-                padding_untouched = padding_untouched && c[i * ldc + j] == before[i * ldc + j];
-                continue;
-            }
-            const double e = std::abs(double(c[i * ldc + j]) - ref[i * ldc + j]);
-            worst = std::isnan(e) ? 1e30 : std::max(worst, e);
-        }
+    const double worst = worst_product_error(c, before, ref, m, n, ldc, padding_untouched);
     CHECK(padding_untouched);
     // |a|, |b| <= 1 and the products of bf16 values exact in fp32: only fp32's k additions round.
     CHECK(worst <= 2e-7 * double(k + 3));

@@ -1,3 +1,4 @@
+#include "../fixtures.hpp"
 #include "../gradcheck.hpp"
 
 using namespace txl_test;
@@ -69,17 +70,8 @@ static void check_sgemm(txl::GemmKernel kernel, txl::Trans ta, txl::Trans tb, st
             for (std::size_t j = 0; j < n; ++j) ref[i * ldc + j] += double(bias[j]);
     txl::sgemm(kernel, ta, tb, m, n, k, a.data(), lda, b.data(), ldb, beta, c.data(), ldc,
                with_bias ? bias.data() : nullptr);
-    double worst = 0;
     bool padding_untouched = true;
-    for (std::size_t i = 0; i < m; ++i)
-        for (std::size_t j = 0; j < ldc; ++j) {
-            if (j >= n) {
-                padding_untouched = padding_untouched && c[i * ldc + j] == before[i * ldc + j];
-                continue;
-            }
-            const double e = std::abs(double(c[i * ldc + j]) - ref[i * ldc + j]);
-            worst = std::isnan(e) ? 1e30 : std::max(worst, e);
-        }
+    const double worst = worst_product_error(c, before, ref, m, n, ldc, padding_untouched);
     CHECK(padding_untouched);
     CHECK(worst <= 2e-7 * double(k + 2));  // |a|, |b| <= 1: rounding of k float sums
 }

@@ -382,9 +382,7 @@ inline void bf16_edge_tile_amx(const std::uint32_t* a, std::size_t kp, const std
 inline void bf16_gemm_native(Bf16Kernel kernel, Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k,
                              const float* a, std::size_t lda, const float* b, std::size_t ldb, float beta, float* c,
                              std::size_t ldc, const float* bias) {
-    if (beta != 0.0f && (beta != 1.0f || bias))
-        for (std::size_t i = 0; i < m; ++i)
-            for (std::size_t j = 0; j < n; ++j) c[i * ldc + j] = beta * c[i * ldc + j] + (bias ? bias[j] : 0.0f);
+    if (beta != 0.0f && (beta != 1.0f || bias)) scale_add_bias(m, n, beta, c, ldc, bias);
     Bf16Buffers& buf = bf16_buffers();
     const std::size_t tile_rows = kernel == Bf16Kernel::amx ? 32 : 8;
     for (std::size_t p0 = 0; p0 < k; p0 += bf_KC) {
@@ -430,12 +428,7 @@ inline void bf16_gemm(Bf16Kernel kernel, Trans ta, Trans tb, std::size_t m, std:
     check<error>(cpu_supports(kernel), "bf16 kernel ", kernel_name(kernel),
                  " cannot run here: ", kernel_unsupported_reason(kernel));
     if (m == 0 || n == 0) return;
-    if (k == 0) {  // C = beta C (+ bias)
-        for (std::size_t i = 0; i < m; ++i)
-            for (std::size_t j = 0; j < n; ++j)
-                c[i * ldc + j] = (beta == 0.0f ? 0.0f : beta * c[i * ldc + j]) + (bias ? bias[j] : 0.0f);
-        return;
-    }
+    if (k == 0) return detail::scale_add_bias(m, n, beta, c, ldc, bias);
 #if TXL_X86_KERNELS
     if (kernel != Bf16Kernel::portable && alpha == 1.0f)
         return detail::bf16_gemm_native(kernel, ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc, bias);

@@ -6,7 +6,8 @@
 /// for every block. Large products are cut into one band of rows per thread; each band runs
 /// on txl's own `float` kernel (`detail/sgemm.hpp`: AVX-512 or AVX2, whichever the CPU has,
 /// chosen at run time) or on BLAS (`double`, other CPUs, single-row products, or
-/// `TXL_GEMM=blas`). `gemm_naive` is the
+/// `TXL_GEMM=blas`); under `Precision::bf16` (core/precision.hpp) a `float` product runs on
+/// the bf16 kernel of the run instead (`detail/bf16gemm.hpp`). `gemm_naive` is the
 /// triple loop all of this stands for, and the tests hold the two to each other.
 
 #include <algorithm>
@@ -51,11 +52,7 @@ inline void gemm_one_thread_own_precision(Trans ta, Trans tb, int m, int n, int 
             return sgemm(gemm_kernel(), ta, tb, std::size_t(m), std::size_t(n), std::size_t(k), a, std::size_t(lda), b,
                          std::size_t(ldb), beta, c, std::size_t(ldc), bias);
     if (bias) {  // BLAS has no bias: C = beta C + bias first, then C += op(A) op(B)
-        for (int i = 0; i < m; ++i)
-            for (int j = 0; j < n; ++j) {
-                S& cij = c[std::size_t(i) * std::size_t(ldc) + std::size_t(j)];
-                cij = (beta == S(0) ? S(0) : beta * cij) + bias[j];
-            }
+        scale_add_bias(std::size_t(m), std::size_t(n), beta, c, std::size_t(ldc), bias);
         beta = S(1);
     }
     if (m == 1) {

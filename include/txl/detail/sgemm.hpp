@@ -70,6 +70,18 @@ namespace detail {
 constexpr std::size_t sg_KC = 256;  ///< k-block
 constexpr std::size_t sg_NC = 256;  ///< column block (a multiple of both panel widths)
 
+/// $C \leftarrow \beta C + \mathbf 1 b^\top$ for an `m x n` C (rows `ldc` apart; `bias` may be null);
+/// $\beta = 0$ ignores what C held (NaN included), as BLAS does. A product with $k = 0$ is this,
+/// and so is what BLAS and the bf16 kernels do to C before they add $op(A)\,op(B)$.
+template <class S>
+inline void scale_add_bias(std::size_t m, std::size_t n, S beta, S* c, std::size_t ldc, const S* bias) {
+    for (std::size_t i = 0; i < m; ++i)
+        for (std::size_t j = 0; j < n; ++j) {
+            S& cij = c[i * ldc + j];
+            cij = (beta == S(0) ? S(0) : beta * cij) + (bias ? bias[j] : S(0));
+        }
+}
+
 /// What a tile does with C: overwrite, add, or scale by beta and add.
 enum class SgStore { Set, Add, Beta };
 
@@ -355,12 +367,7 @@ inline void sgemm(GemmKernel kernel, Trans ta, Trans tb, std::size_t m, std::siz
         throw error(std::string("sgemm: kernel ") + kernel_name(kernel) + " cannot run here: " +
                     (kernel == GemmKernel::blas ? "it is BLAS, not one of txl's" : kernel_unsupported_reason(kernel)));
     if (m == 0 || n == 0) return;
-    if (k == 0) {  // C = beta C (+ bias)
-        for (std::size_t i = 0; i < m; ++i)
-            for (std::size_t j = 0; j < n; ++j)
-                c[i * ldc + j] = (beta == 0.0f ? 0.0f : beta * c[i * ldc + j]) + (bias ? bias[j] : 0.0f);
-        return;
-    }
+    if (k == 0) return detail::scale_add_bias(m, n, beta, c, ldc, bias);
 #if TXL_X86_KERNELS
     if (kernel == GemmKernel::avx512)
         detail::sgemm_blocked<detail::SgAvx512>(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc, bias);
