@@ -50,12 +50,12 @@ inline txl::tensor<std::int64_t, 2> random_tokens(std::size_t T, std::size_t B, 
 
 /// `txl::testing::check_model` (two segments over memory, the memory held fixed), asserted.
 template <class Model>
-void check_model_gradients(std::size_t T1, std::size_t T2, std::size_t B, std::size_t mem_len) {
+void check_model_gradients(std::size_t T1, std::size_t T2, std::size_t B, std::size_t mem_len, std::size_t V = 7) {
     CAPTURE(T1);
     CAPTURE(T2);
     CAPTURE(B);
     CAPTURE(mem_len);
-    const double worst = expect_report(txl::testing::check_model<Model>(T1, T2, B, mem_len));
+    const double worst = expect_report(txl::testing::check_model<Model>(T1, T2, B, mem_len, 400, V));
     MESSAGE("model gradient check: worst relative error " << worst);
 }
 

@@ -189,6 +189,24 @@ using gen_backward_t =
     decltype(std::declval<G&>().backward(std::declval<const scalar_t<G>*>(), std::declval<const scalar_t<G>*>(),
                                          std::size_t(), std::declval<scalar_t<G>*>()));
 
+// Generator, scoring kind: nll(x, y, n, hits) const; nll_backward(x, y, n, s, dx, hits);
+// log_probs(x, n, logp) const.
+template <class G>
+using gen_nll_t = decltype(double(std::declval<const G&>().nll(
+    std::declval<const scalar_t<G>*>(), std::declval<const std::int64_t*>(), std::size_t(), std::declval<std::size_t*>())));
+template <class G>
+using gen_nll_backward_t = decltype(double(std::declval<G&>().nll_backward(
+    std::declval<const scalar_t<G>*>(), std::declval<const std::int64_t*>(), std::size_t(), std::declval<scalar_t<G>>(),
+    std::declval<scalar_t<G>*>(), std::declval<std::size_t*>())));
+template <class G>
+using gen_log_probs_t = decltype(std::declval<const G&>().log_probs(std::declval<const scalar_t<G>*>(), std::size_t(),
+                                                                    std::declval<scalar_t<G>*>()));
+// A generator that shares tensors with the embedding: ties (true) and tie(embedding).
+template <class G>
+using ties_t = decltype(bool(G::ties));
+template <class G, class E>
+using tie_t = decltype(std::declval<G&>().tie(std::declval<E&>()));
+
 // Memory: update(mem, layer_inputs, n_layers, mem_len) const.
 template <class Mm>
 using remembers_t = decltype(bool(Mm::remembers));
@@ -377,23 +395,49 @@ struct check_embedding_slot {
 };
 
 /// ## The generator slot
-/// `Gen(n_vocab)`, `forward(x, n, logits) const` (`x[n, d_model]`, `logits[n, n_vocab]`),
-/// `backward(x, dlogits, n, dx)`: accumulate parameter gradients, *write* `dx`.
+/// `Gen(n_vocab)`, then one of two kinds:
+/// * **logits**: `forward(x, n, logits) const` (`x[n, d_model]`, `logits[n, n_vocab]`) and
+///   `backward(x, dlogits, n, dx)`: accumulate parameter gradients, *write* `dx`; the model's
+///   loss is `cross_entropy` over the logits;
+/// * **scores** (a generator that never forms the whole vocabulary's logits, such as
+///   `AdaptiveSoftmax`): `double nll(x, y, n, hits) const` ($\sum_r -\log p(y_r)$, and with
+///   `hits` the argmax hits), `double nll_backward(x, y, n, s, dx, hits)` (the same, the
+///   gradients of $s \sum_r -\log p(y_r)$ accumulated, `dx` written) and
+///   `log_probs(x, n, logp) const` (`logp[n, n_vocab]`, for sampling).
 template <class G, class C>
 struct check_generator_slot {
     TXL_COMMON_SLOT_CHECKS("generator", G, C)
     static constexpr bool has_ctor = common && detail::is_detected_v<detail::embed_ctor_t, G>;
     static_assert(!common || has_ctor, "txl generator slot: the block needs a constructor from n_vocab");
-    static constexpr bool has_forward = has_ctor && detail::is_detected_v<detail::gen_forward_t, G>;
-    static_assert(!has_ctor || has_forward,
-                  "txl generator slot: the block has no `void forward(const S* x, std::size_t n, "
-                  "S* logits) const`");
-    static constexpr bool has_backward = has_forward && detail::is_detected_v<detail::gen_backward_t, G>;
-    static_assert(!has_forward || has_backward,
-                  "txl generator slot: the block has no `void backward(const S* x, const S* dlogits, "
-                  "std::size_t n, S* dx)`");
-    static constexpr bool value = has_backward;
+    static constexpr bool logits = detail::is_detected_v<detail::gen_forward_t, G> &&
+                                   detail::is_detected_v<detail::gen_backward_t, G>;
+    static constexpr bool scores = detail::is_detected_v<detail::gen_nll_t, G> &&
+                                   detail::is_detected_v<detail::gen_nll_backward_t, G> &&
+                                   detail::is_detected_v<detail::gen_log_probs_t, G>;
+    static constexpr bool has_kind = has_ctor && (logits || scores);
+    static_assert(!has_ctor || has_kind,
+                  "txl generator slot: the block gives neither logits (`void forward(const S* x, std::size_t n, "
+                  "S* logits) const` and `void backward(const S* x, const S* dlogits, std::size_t n, S* dx)`) nor "
+                  "scores (`double nll(x, y, n, hits) const`, `double nll_backward(x, y, n, s, dx, hits)`, "
+                  "`void log_probs(x, n, logp) const`)");
+    static constexpr bool value = has_kind;
 };
+
+/// Whether a generator is of the scoring kind (no logits; see the generator slot).
+template <class G>
+inline constexpr bool generator_scores_v = detail::is_detected_v<detail::gen_nll_t, G> &&
+                                           !detail::is_detected_v<detail::gen_forward_t, G>;
+
+/// Whether a generator shares tensors with the embedding (`G::ties`), and can (`tie(embed)`).
+template <class G>
+inline constexpr bool generator_ties_v = [] {
+    if constexpr (detail::is_detected_v<detail::ties_t, G>)
+        return bool(G::ties);
+    else
+        return false;
+}();
+template <class G, class E>
+inline constexpr bool can_tie_v = detail::is_detected_v<detail::tie_t, G, E>;
 
 /// ## The memory slot
 /// `update(mem, layer_inputs, n_layers, mem_len) const`: after a segment, what each layer

@@ -59,7 +59,7 @@ EvalStats evaluate(const Model& model, const TokenIds& ids, std::size_t batch, s
         }
         loader.next(x, y);
         model.forward(x, mem, cache);
-        const auto r = cross_entropy(cache.logits.data(), y.data(), y.size(), model.n_vocab());
+        const auto r = model.loss(y.data(), cache);
         loss_sum += r.loss * double(y.size());
         hit_sum += r.accuracy * double(y.size());
         out.tokens += y.size();

@@ -76,6 +76,7 @@ std::vector<std::int64_t> sample(const Model& model, const std::vector<std::int6
     Rng rng(o.seed);
     const std::size_t V = model.n_vocab();
     tensor<std::int64_t, 2> x;
+    std::vector<S> scores(V);  // the next token's logits (or log-probabilities)
     if constexpr (!Model::has_memory) {
         // A model without memory sees only what one forward gets: every prediction re-reads
         // the window of the last mem_len + 1 tokens (the prompt included).
@@ -86,7 +87,8 @@ std::vector<std::int64_t> sample(const Model& model, const std::vector<std::int6
             ensure_shape(x, {w, std::size_t(1)});
             std::copy(context.end() - std::ptrdiff_t(w), context.end(), x.data());
             model.forward(x, mem, cache);
-            const std::int64_t next = pick_token(cache.logits.data() + (w - 1) * V, V, o, rng);
+            model.token_scores(cache, w - 1, scores.data());
+            const std::int64_t next = pick_token(scores.data(), V, o, rng);
             out.push_back(next);
             if (on_token) on_token(next);
             context.push_back(next);
@@ -106,8 +108,8 @@ std::vector<std::int64_t> sample(const Model& model, const std::vector<std::int6
     out.reserve(length);
     ensure_shape(x, {std::size_t(1), std::size_t(1)});
     for (std::size_t n = 0; n < length; ++n) {
-        const std::size_t T = cache.logits.shape()[0];
-        const std::int64_t next = pick_token(cache.logits.data() + (T - 1) * V, V, o, rng);
+        model.token_scores(cache, cache.T - 1, scores.data());
+        const std::int64_t next = pick_token(scores.data(), V, o, rng);
         out.push_back(next);
         if (on_token) on_token(next);
         if (n + 1 == length) break;

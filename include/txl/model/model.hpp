@@ -41,6 +41,7 @@
 #include "../core/errors.hpp"
 #include "../blocks/feed_forward.hpp"
 #include "../blocks/generator.hpp"
+#include "../blocks/loss.hpp"
 #include "layer_stack.hpp"
 #include "memory.hpp"
 #include "../core/random.hpp"
@@ -90,7 +91,8 @@ public:
         std::size_t T = 0, B = 0, M = 0;
         tensor<std::int64_t, 2> tokens;  ///< `[T, B]`
         typename Stack::Cache stack;
-        tensor<S, 3> logits;              ///< `[T, B, n_vocab]`
+        tensor<S, 3> logits;              ///< `[T, B, n_vocab]` (a generator of the logits kind)
+        tensor<S, 3> dlogits;             ///< `loss_backward`'s workspace (logits kind)
         tensor<S, 3> d_out;               ///< `[T, B, d_model]` backward workspace
         bool reused_keys_values = false;  ///< forward reused the memory's keys and values: no backward
     };
@@ -99,6 +101,7 @@ public:
     /// embedding, layers $0 .. N-1$ (attention q, k, v, o; feed-forward 1, 2), generator.
     explicit AutoregressiveModel(std::size_t n_vocab, std::uint64_t seed = 0, S dropout = S(0))
         : src_embed(n_vocab), generator(n_vocab) {
+        tie_generator();
         Rng rng(seed);
         src_embed.init(rng);
         transformer.init(rng);
@@ -106,7 +109,22 @@ public:
         set_dropout(dropout);
     }
 
+    /// A copy is a model of its own: a generator tied to the embedding is tied to the copy's.
+    AutoregressiveModel(const AutoregressiveModel& o)
+        : src_embed(o.src_embed), transformer(o.transformer), generator(o.generator), memory_rule(o.memory_rule) {
+        tie_generator();
+    }
+    AutoregressiveModel& operator=(const AutoregressiveModel& o) {
+        src_embed = o.src_embed, transformer = o.transformer, generator = o.generator, memory_rule = o.memory_rule;
+        tie_generator();
+        return *this;
+    }
+
     std::size_t n_vocab() const { return src_embed.n_vocab(); }
+    /// Whether the generator scores targets itself (`AdaptiveSoftmax`) instead of giving logits:
+    /// then `forward` leaves `cache.logits` empty and `loss`, `loss_backward` and
+    /// `token_scores` are the way to the loss, its gradient and the next token's distribution.
+    static constexpr bool generator_scores = generator_scores_v<Gen>;
 
     void set_dropout(S p) { set_dropout(p, p); }
     /// Residual and feed-forward dropout `p`, attention-weight dropout `p_att` (labml uses one
@@ -167,15 +185,68 @@ public:
         // `[T, B, d]`.
         transformer.forward(mem_ptr, M, c.stack, rng, reused ? &k_ptr : nullptr, reused ? &v_ptr : nullptr);
 
-        ensure_shape(c.logits, {T, B, n_vocab()});  // `[T, B, n_vocab]`
-        // $\text{logits} = \text{generator}(\text{out})$ `[T, B, n_vocab]`.
-        generator.forward(c.stack.out.data(), T * B, c.logits.data());
+        if constexpr (!generator_scores) {
+            ensure_shape(c.logits, {T, B, n_vocab()});  // `[T, B, n_vocab]`
+            // $\text{logits} = \text{generator}(\text{out})$ `[T, B, n_vocab]`.
+            generator.forward(c.stack.out.data(), T * B, c.logits.data());
+        }
+    }
+
+    /// ## The loss
+    /// After `forward`: $L = \frac1n \sum_r -\log p(y_r)$ over the $n = TB$ positions of
+    /// `targets[T, B]`, and the accuracy (the argmax over the vocabulary is $y_r$), for either
+    /// kind of generator: `cross_entropy` over the logits, or the generator's own scores.
+    LossResult<S> loss(const std::int64_t* targets, const Cache& c) const {
+        const std::size_t n = c.T * c.B;
+        if constexpr (generator_scores) {
+            std::size_t hits = 0;
+            const double sum = generator.nll(c.stack.out.data(), targets, n, &hits);
+            return {sum / double(n), double(hits) / double(n)};
+        } else {
+            return cross_entropy(c.logits.data(), targets, n, n_vocab());
+        }
+    }
+
+    /// `loss`, and the gradient of $s L$ accumulated into every parameter (the backward of the
+    /// whole model; $s$ = `scale`, e.g. a share of a larger batch).
+    LossResult<S> loss_backward(const std::int64_t* targets, Cache& c, S scale = S(1)) {
+        const std::size_t n = c.T * c.B;
+        if constexpr (generator_scores) {
+            check<error>(!c.reused_keys_values, "AutoregressiveModel::loss_backward: the forward used the memory's "
+                                                "cached keys and values (inference only)");
+            std::size_t hits = 0;
+            ensure_shape(c.d_out, {c.T, c.B, d_model});
+            // $\partial (sL)/\partial\,\text{out}$ from the generator's scores, $\frac{s}{n}$ per position.
+            const double sum = generator.nll_backward(c.stack.out.data(), targets, n, S(scale / S(n)), c.d_out.data(),
+                                                      &hits);
+            backward_from_out(c);
+            return {sum / double(n), double(hits) / double(n)};
+        } else {
+            ensure_shape(c.dlogits, c.logits.shape());
+            const auto r = cross_entropy(c.logits.data(), targets, n, n_vocab(), c.dlogits.data());
+            if (scale != S(1))
+                for (auto& g : c.dlogits) g *= scale;
+            backward(c.dlogits.data(), c);
+            return r;
+        }
+    }
+
+    /// Scores over the vocabulary at position `row` of the last forward (`row = t*B + b`)
+    /// whose softmax is the model's distribution of the next token: the logits, or the
+    /// log-probabilities of a scoring generator. `scores[n_vocab]`.
+    void token_scores(const Cache& c, std::size_t row, S* scores) const {
+        if constexpr (generator_scores)
+            generator.log_probs(c.stack.out.data() + row * d_model, 1, scores);
+        else
+            std::copy_n(c.logits.data() + row * n_vocab(), n_vocab(), scores);
     }
 
     /// ## Backward
     /// From `dlogits[T, B, n_vocab]` (e.g. from `cross_entropy`), accumulate the gradient of
     /// every parameter. Nothing flows into the memory.
     void backward(const S* dlogits, Cache& c) {
+        static_assert(!generator_scores, "AutoregressiveModel::backward(dlogits): this generator gives no logits; "
+                                         "use loss_backward(targets, cache)");
         check<error>(!c.reused_keys_values,
                      "AutoregressiveModel::backward: the forward used the memory's cached "
                      "keys and values (Memory::reuse_keys_values, inference only)");
@@ -184,8 +255,7 @@ public:
         // The chain in reverse: $\partial L/\partial\,\text{out} = \text{generator}'^\top \partial L/\partial\,\text{logits}$,
         // $\partial L/\partial x_0 = \text{stack}'^\top \partial L/\partial\,\text{out}$, then the embedding's scatter-add.
         generator.backward(c.stack.out.data(), dlogits, n, c.d_out.data());
-        const auto& dx0 = transformer.backward(c.d_out.data(), c.stack);
-        src_embed.backward(c.tokens.data(), dx0.data(), c.T, c.B);
+        backward_from_out(c);
     }
 
     /// Carry this segment into `mem` as the memory block says (`XLMemory`: layer inputs
@@ -251,6 +321,25 @@ public:
         return s.str();
     }
 
+private:
+    /// From $\partial L/\partial\,\text{out}$ in `c.d_out`: the layers, then the embedding.
+    void backward_from_out(Cache& c) {
+        const auto& dx0 = transformer.backward(c.d_out.data(), c.stack);
+        src_embed.backward(c.tokens.data(), dx0.data(), c.T, c.B);
+    }
+
+    /// A generator that shares the embedding's tensors (`AdaptiveSoftmax` with tied weights)
+    /// points at this model's embedding.
+    void tie_generator() {
+        if constexpr (generator_ties_v<Gen>) {
+            static_assert(can_tie_v<Gen, Embed>, "txl generator slot: the generator ties its weights to the "
+                                                 "embedding (ties = true), but has no tie() for this embedding "
+                                                 "(an AdaptiveEmbedding with the same clusters)");
+            generator.tie(src_embed);
+        }
+    }
+
+public:
     Embed src_embed;
     Stack transformer;
     Gen generator;

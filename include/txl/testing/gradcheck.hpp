@@ -289,9 +289,8 @@ GradReport check_layer(std::size_t M, std::size_t T, std::size_t B, unsigned see
 /// held fixed: exactly what backward computes, since no gradient flows into the memory. Works
 /// for any composition of slots, a memory block of one's own included.
 template <class Model>
-GradReport check_model(std::size_t T1, std::size_t T2, std::size_t B, std::size_t mem_len, unsigned seed = 400) {
-    using S = typename Model::S;
-    const std::size_t V = 7;
+GradReport check_model(std::size_t T1, std::size_t T2, std::size_t B, std::size_t mem_len, unsigned seed = 400,
+                       std::size_t V = 7) {
     Model model(V, 1);
     randomize(model, seed);
     auto tokens = [&](std::size_t T, unsigned s) {
@@ -302,23 +301,19 @@ GradReport check_model(std::size_t T1, std::size_t T2, std::size_t B, std::size_
     };
     const auto x1 = tokens(T1, 1), y1 = tokens(T1, 2), x2 = tokens(T2, 3), y2 = tokens(T2, 4);
     typename Model::Cache cache;
-    tensor<S, 3> dlogits;
-    Memory<S> empty, mem;
-    auto segment = [&](const tensor<std::int64_t, 2>& x, const tensor<std::int64_t, 2>& y, const Memory<S>& m) {
-        model.forward(x, m, cache);
-        dlogits.resize(cache.logits.shape());
-        cross_entropy(cache.logits.data(), y.data(), x.size(), V, dlogits.data());
-        model.backward(dlogits.data(), cache);
-    };
+    Memory<typename Model::S> empty, mem;
+    // $f = L_1 + L_2$: the mean losses of two segments, the second over the first's memory.
     model.zero_grad();
-    segment(x1, y1, empty);
+    model.forward(x1, empty, cache);
+    model.loss_backward(y1.data(), cache);
     model.update_memory(mem, cache, mem_len);
-    segment(x2, y2, mem);
+    model.forward(x2, mem, cache);
+    model.loss_backward(y2.data(), cache);
     auto f = [&] {
         model.forward(x1, empty, cache);
-        double l = cross_entropy(cache.logits.data(), y1.data(), x1.size(), V).loss;
+        double l = model.loss(y1.data(), cache).loss;
         model.forward(x2, mem, cache);
-        return l + cross_entropy(cache.logits.data(), y2.data(), x2.size(), V).loss;
+        return l + model.loss(y2.data(), cache).loss;
     };
     return check_gradients(parameters_of(model), f);
 }

@@ -154,11 +154,7 @@ public:
         const S share = S(1) / S(world());  // $\frac1W$: this process's share of the mean
         if (options_.accumulate == 1) {
             model_.forward(x_, memory_, cache_, rng);
-            ensure_shape(dlogits_, cache_.logits.shape());
-            r = cross_entropy(cache_.logits.data(), y_.data(), y_.size(), model_.n_vocab(), dlogits_.data());
-            if (comm_)
-                for (auto& g : dlogits_) g *= share;
-            model_.backward(dlogits_.data(), cache_);
+            r = model_.loss_backward(y_.data(), cache_, comm_ ? share : S(1));
         } else {
             r = accumulate_gradients(rng, share);  // the same, $k$ micro-batches in turn (see the file comment)
         }
@@ -343,13 +339,8 @@ private:
                 take_columns(memory_.states[l], j * b, b, micro_memory_.states[l]);
             model_.forward(x_micro_, micro_memory_, cache_, rng ? &micro_rng : nullptr);
             if (rng && j + 1 == k) (rng_ = micro_rng).columns = columns_;  // advanced as by one forward
-            ensure_shape(dlogits_, cache_.logits.shape());
-            const auto r = cross_entropy(cache_.logits.data(), y_micro_.data(), y_micro_.size(), model_.n_vocab(),
-                                         dlogits_.data());
-            // $\partial L / \partial \text{logits}_j = \frac1k \partial L_j / \partial \text{logits}_j$.
-            const S inv_k = share / S(k);
-            for (auto& g : dlogits_) g *= inv_k;
-            model_.backward(dlogits_.data(), cache_);
+            // $\nabla_\theta L \mathrel{+}= \frac1k \nabla_\theta L_j$ (times `share`).
+            const auto r = model_.loss_backward(y_micro_.data(), cache_, share / S(k));
             total.loss += r.loss / double(k);
             total.accuracy += r.accuracy / double(k);
             model_.update_memory(micro_memory_, cache_, options_.mem_len);
@@ -372,7 +363,6 @@ private:
     std::size_t tokens_ = 0;
     typename Model::Cache cache_;
     tensor<std::int64_t, 2> x_, y_;
-    tensor<S, 3> dlogits_;
     // Gradient accumulation only: a micro-batch's tokens and memory, the memory being built.
     tensor<std::int64_t, 2> x_micro_, y_micro_;
     Memory<S> micro_memory_, next_memory_;
