@@ -48,6 +48,7 @@
 #include "data/char_tokenizer.hpp"
 #include "data/token_ids.hpp"
 #include "data/text_file.hpp"
+#include "data/word_tokenizer.hpp"
 #include "data/loader.hpp"
 #include "inference/evaluate.hpp"
 #include "inference/sampling.hpp"

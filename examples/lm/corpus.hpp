@@ -1,0 +1,115 @@
+#pragma once
+// A text at the level of bytes, characters or words: read, tokenised with the vocabulary of its
+// level (txl/data/word_tokenizer.hpp, txl/data/char_tokenizer.hpp), split 90/10 into training
+// and validation tokens, and the figure a level reports (bits per character, or perplexity).
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <unistd.h>
+
+#include <txl/txl.hpp>
+
+namespace lm {
+
+namespace fs = std::filesystem;
+
+enum class Level { bytes, chars, words };
+
+inline Level parse_level(const std::string& s) {
+    if (s == "bytes") return Level::bytes;
+    if (s == "chars") return Level::chars;
+    if (s == "words") return Level::words;
+    throw txl::error("--tokens '" + s + "': expected bytes, chars or words");
+}
+inline const char* level_name(Level l) { return l == Level::bytes ? "bytes" : l == Level::chars ? "chars" : "words"; }
+
+/// The figure a level reports: bits per byte or character ($L / \ln 2$), or perplexity ($e^L$).
+inline double metric(Level l, double nats) { return l == Level::words ? std::exp(nats) : nats / std::log(2.0); }
+inline const char* metric_name(Level l) { return l == Level::words ? "perplexity" : "bits/char"; }
+
+/// The bytes of `path`, or of standard input for `-` (read whole: the tokenisers take two passes).
+inline std::string read_all(const std::string& path) {
+    std::ostringstream s;
+    if (path == "-") {
+        s << std::cin.rdbuf();
+        txl::check<txl::error>(!std::cin.bad(), "standard input cannot be read");
+    } else {
+        std::error_code ec;
+        txl::check<txl::error>(fs::exists(path, ec), path, ": no such file");
+        txl::check<txl::error>(!fs::is_directory(path, ec), path, ": is a directory, expected a text file");
+        std::ifstream in(path, std::ios::binary);
+        txl::check<txl::error>(bool(in), path, ": cannot be opened");
+        s << in.rdbuf();
+        txl::check<txl::error>(!in.bad(), path, ": cannot be read");
+    }
+    txl::check<txl::error>(s.tellp() > 0, path == "-" ? std::string("standard input") : path, " is empty");
+    return s.str();
+}
+
+/// One vocabulary of the three kinds, behind the few calls the program makes.
+struct Vocabulary {
+    Level level = Level::chars;
+    txl::ByteTokenizer bytes;
+    txl::CharTokenizer chars;
+    txl::WordTokenizer words;
+
+    std::size_t size() const {
+        return level == Level::bytes ? bytes.size() : level == Level::chars ? chars.size() : words.size();
+    }
+    std::string decode(std::int64_t id) const {
+        return level == Level::bytes ? bytes.decode(id) : level == Level::chars ? chars.decode(id) : words.decode(id);
+    }
+    /// The ids of a prompt (plain text; words split as the training text was).
+    std::vector<std::int64_t> encode(const std::string& text) const {
+        if (level == Level::bytes) return bytes.encode(text);
+        if (level == Level::chars) return chars.encode(text);
+        auto tokens = txl::WordTokenizer::split(text, txl::WordSplit::words_and_punctuation);
+        if (!tokens.empty() && text.back() != '\n') tokens.pop_back();  // no <eos> after an unfinished line
+        return words.encode(tokens);
+    }
+    void save(const fs::path& path) const {
+        if (level == Level::bytes) return bytes.save(path.string());
+        if (level == Level::chars) return chars.save(path.string());
+        words.save(path.string());
+    }
+};
+
+struct Corpus {
+    Vocabulary vocab;
+    txl::TokenIds train, valid;
+    std::size_t bytes = 0, tokens = 0;
+};
+
+/// Read and tokenise `path` at `level`; words below `min_count` in training are `<unk>`.
+inline Corpus load_corpus(const std::string& path, Level level, std::size_t min_count) {
+    const std::string text = read_all(path);
+    Corpus c;
+    c.vocab.level = level;
+    c.bytes = text.size();
+    std::vector<std::int64_t> ids;
+    if (level == Level::bytes) {
+        c.vocab.bytes = txl::ByteTokenizer(text);
+        ids = c.vocab.bytes.encode(text);
+    } else if (level == Level::chars) {
+        const auto cps = txl::utf8_decode(text);  // throws naming the first byte that is not UTF-8
+        c.vocab.chars = txl::CharTokenizer(cps);
+        ids = c.vocab.chars.encode(cps);
+    } else {
+        // The split is over tokens, so the vocabulary is the first 90%'s (validation words it never saw: <unk>).
+        const auto tokens = txl::WordTokenizer::split(text, txl::WordSplit::words_and_punctuation);
+        const std::size_t n_train = std::size_t(double(tokens.size()) * 0.9);
+        c.vocab.words = txl::WordTokenizer::build({tokens.begin(), tokens.begin() + std::ptrdiff_t(n_train)}, min_count);
+        ids = c.vocab.words.encode(tokens);
+    }
+    c.tokens = ids.size();
+    txl::TokenIds all(ids);
+    std::tie(c.train, c.valid) = txl::split_train_valid(all);
+    return c;
+}
+
+}  // namespace lm

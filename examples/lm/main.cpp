@@ -1,0 +1,162 @@
+// txl_lm: Transformer-XL on any text, at the level of bytes (the paper's enwik8 path),
+// characters or words, with a full softmax or the paper's adaptive input and adaptive softmax.
+// Reports bits per character (bytes, characters) or perplexity (words).
+//
+//   txl_lm train --data tiny_shakespeare.txt --tokens words --softmax adaptive --minutes 10 --out runs/words
+//   txl_lm train --data enwik8 --tokens bytes --steps 2000 --out runs/bytes
+//
+// The model is the Shakespeare example's practical shape (d_model 128, 4 heads, d_ff 512, 6
+// layers); the adaptive one replaces its embedding and generator with AdaptiveEmbedding and
+// AdaptiveSoftmax (the paper's WikiText-103 arrangement: div_val 1, tied tables), clusters cut
+// at the 1,000th and 3,000th most frequent word. The run directory gets log.csv, the best
+// model (weights, vocab.txt, config.txt) and a sample.
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include <txl/txl.hpp>
+
+#include "corpus.hpp"
+
+namespace lm {
+
+using C = txl::Config<float, 128, 4, 512, 6>;
+using Clusters = txl::AdaptiveClusters<1, 1000, 3000>;
+using FullModel = txl::TransformerXL<C>;
+using AdaptiveModel = txl::AutoregressiveModel<C, txl::TransformerXLLayer<C>, txl::XLMemory<C>,
+                                               txl::AdaptiveEmbedding<C, Clusters>,
+                                               txl::AdaptiveSoftmax<C, Clusters, /*tie weights*/ true>>;
+
+struct Args {
+    std::string data, out, tokens = "chars", softmax = "full", prompt;
+    double minutes = 0;
+    std::size_t steps = 0, min_count = 2, valid_every = 250, sample_length = 200;
+    std::uint64_t seed = 1;
+    txl::TrainOptions train;
+};
+
+volatile std::sig_atomic_t g_stop = 0;
+extern "C" void on_signal(int) { g_stop = 1; }
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+/// Train `Model` on the corpus: steps until the budget (minutes or steps), validation every
+/// `valid_every` steps with the training memory length, the best model kept, saved and sampled.
+template <class Model>
+int train(const Args& a, const Corpus& corpus) {
+    const Level level = corpus.vocab.level;
+    Model model(corpus.vocab.size(), a.seed);
+    std::cout << model.describe();
+    txl::Trainer<Model> trainer(model, a.train, corpus.train);
+    fs::create_directories(a.out);
+    std::ofstream log(fs::path(a.out) / "log.csv");
+    log << "step,seconds,train_loss,valid_loss," << (level == Level::words ? "valid_ppl" : "valid_bpc")
+        << ",tokens_per_s\n";
+    std::unique_ptr<Model> best;
+    double best_loss = HUGE_VAL, train_sum = 0, train_seconds = 0;
+    std::size_t best_step = 0, n_sum = 0, tokens = 0;
+    const auto t0 = Clock::now();
+    const double budget = a.minutes * 60;
+    for (std::size_t step = 1;; ++step) {
+        const auto ts = Clock::now();
+        const auto s = trainer.step();
+        train_seconds += since(ts);
+        train_sum += s.loss, ++n_sum, tokens += s.tokens;
+        // With --minutes the cosine ends where the budget is expected to: fixed from the first 50 steps' pace.
+        if (budget > 0 && step == 50)
+            trainer.set_schedule_total(std::size_t(50 + (budget - since(t0)) / (since(t0) / 50.0) * 0.95));
+        const bool last = g_stop || (a.steps && step >= a.steps) || (budget > 0 && since(t0) >= budget);
+        if (step % a.valid_every == 0 || last) {
+            const auto v = txl::evaluate(model, corpus.valid, a.train.batch, a.train.seq_len, a.train.mem_len);
+            const double tps = double(tokens) / train_seconds;
+            std::cout << "step " << step << " | " << std::fixed << std::setprecision(1) << since(t0) << " s | train "
+                      << std::setprecision(4) << train_sum / double(n_sum) << " | valid " << v.loss << " ("
+                      << std::setprecision(level == Level::words ? 2 : 4) << metric(level, v.loss) << " "
+                      << metric_name(level) << ") | " << std::setprecision(0) << tps << " tokens/s" << std::endl;
+            log << step << "," << since(t0) << "," << train_sum / double(n_sum) << "," << v.loss << ","
+                << metric(level, v.loss) << "," << tps << "\n";
+            train_sum = 0, n_sum = 0;
+            if (v.loss < best_loss) best_loss = v.loss, best_step = step, best = std::make_unique<Model>(model);
+        }
+        if (last) break;
+    }
+    std::cout << std::setprecision(4) << "best: step " << best_step << ", validation " << best_loss << " nats/token = "
+              << metric(level, best_loss) << " " << metric_name(level) << " (" << corpus.valid.size() << " "
+              << level_name(level) << ")\n";
+    const fs::path dir = fs::path(a.out) / "best";
+    txl::save_checkpoint(*best, dir, /*overwrite*/ true);
+    corpus.vocab.save(dir / "vocab.txt");
+    std::ofstream(dir / "config.txt") << "tokens=" << level_name(level) << "\nsoftmax=" << a.softmax << "\nstep="
+                                      << best_step << "\nvalid_loss=" << std::setprecision(17) << best_loss << "\n";
+    if (a.sample_length > 0) {
+        txl::SampleOptions so;
+        so.mem_len = a.train.mem_len;
+        so.top_k = level == Level::words ? 40 : 0;
+        // The prompt given, else the training text's first tokens.
+        std::vector<std::int64_t> prompt = corpus.vocab.encode(a.prompt);
+        for (std::size_t i = 0; a.prompt.empty() && i < std::min<std::size_t>(16, corpus.train.size()); ++i)
+            prompt.push_back(corpus.train[i]);
+        std::cout << "sample:\n";
+        for (auto id : prompt) std::cout << corpus.vocab.decode(id);
+        txl::sample(*best, prompt, a.sample_length, so,
+                    [&](std::int64_t id) { std::cout << corpus.vocab.decode(id) << std::flush; });
+        std::cout << "\n";
+    }
+    return 0;
+}
+
+}  // namespace lm
+
+int main(int argc, char** argv) {
+    using namespace lm;
+    CLI::App app{"txl_lm: Transformer-XL on bytes, characters or words, with a full or an adaptive softmax"};
+    app.require_subcommand(1);
+    Args a;
+    auto* tr = app.add_subcommand("train", "Train on a text file and report bits/char or perplexity");
+    tr->add_option("--data", a.data, "The text (a file, or - for standard input)")->required();
+    tr->add_option("--out", a.out, "The run directory (log.csv, best/)")->required();
+    tr->add_option("--tokens", a.tokens, "bytes | chars | words")->capture_default_str();
+    tr->add_option("--softmax", a.softmax, "full | adaptive (adaptive input and softmax; words)")
+        ->capture_default_str();
+    tr->add_option("--minutes", a.minutes, "Train for this long (the cosine schedule ends with it)");
+    tr->add_option("--steps", a.steps, "Train this many steps");
+    tr->add_option("--min-count", a.min_count, "Words seen fewer times in training are <unk>")->capture_default_str();
+    tr->add_option("--valid-every", a.valid_every, "Validate every N steps")->capture_default_str();
+    tr->add_option("--batch", a.train.batch, "Streams per batch")->default_val(16);
+    tr->add_option("--seq-len", a.train.seq_len, "Segment length")->default_val(64);
+    tr->add_option("--mem-len", a.train.mem_len, "Memory length")->default_val(64);
+    tr->add_option("--dropout", a.train.dropout, "Dropout")->default_val(0.1);
+    tr->add_option("--lr", a.train.schedule.lr, "Peak learning rate")->default_val(3e-3);
+    tr->add_option("--seed", a.seed, "Initialisation seed")->capture_default_str();
+    tr->add_option("--prompt", a.prompt, "The sample's prompt (empty: the start of the text)");
+    tr->add_option("--sample-length", a.sample_length, "Tokens sampled at the end")->capture_default_str();
+    CLI11_PARSE(app, argc, argv);
+    try {
+        const Level level = parse_level(a.tokens);
+        txl::check<txl::error>(a.softmax == "full" || a.softmax == "adaptive", "--softmax '", a.softmax,
+                               "': expected full or adaptive");
+        txl::check<txl::error>(a.steps > 0 || a.minutes > 0, "give --steps or --minutes");
+        txl::check<txl::error>(a.valid_every > 0, "--valid-every must be >= 1");
+        a.train.schedule = {txl::Schedule::Kind::cosine, a.train.schedule.lr, 200, C::d_model, a.steps,
+                            a.train.schedule.lr / 30};
+        std::signal(SIGINT, on_signal);
+        std::signal(SIGTERM, on_signal);
+        const Corpus corpus = load_corpus(a.data, level, a.min_count);
+        std::cout << a.data << ": " << corpus.bytes << " bytes, " << corpus.tokens << " " << level_name(level)
+                  << ", vocabulary " << corpus.vocab.size() << "; training " << corpus.train.size()
+                  << ", validation " << corpus.valid.size() << "\n";
+        if (a.softmax == "adaptive") return train<AdaptiveModel>(a, corpus);
+        return train<FullModel>(a, corpus);
+    } catch (const std::exception& e) {
+        std::cerr << "txl_lm: " << e.what() << "\n";
+        return 1;
+    }
+}
