@@ -79,9 +79,8 @@ int main(int argc, char** argv) {
     }
     auto report = [&](const char* what, double t) {
         std::cout << std::left << std::setw(34) << what << std::right << std::fixed << std::setprecision(1)
-                  << std::setw(9) << 1e3 * t << " ms/pass" << std::setw(11) << std::setprecision(0)
-                  << double(rows) / t << " rows/s" << std::setw(8) << std::setprecision(1) << median(t_full) / t
-                  << "x\n";
+                  << std::setw(9) << 1e3 * t << " ms/pass" << std::setw(11) << std::setprecision(0) << double(rows) / t
+                  << " rows/s" << std::setw(8) << std::setprecision(1) << median(t_full) / t << "x\n";
     };
     std::cout << "output layer, n_vocab " << V << ", d_model " << D << ", " << rows << " rows, " << txl::max_threads()
               << " threads, medians of " << repeats << ":\n";

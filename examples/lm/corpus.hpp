@@ -81,9 +81,21 @@ struct Vocabulary {
 
 struct Corpus {
     Vocabulary vocab;
-    txl::TokenIds train, valid;
+    txl::TokenIds train, valid, test;  ///< test: empty for a plain file (split 90/10)
     std::size_t bytes = 0, tokens = 0;
 };
+
+/// Encode `text` at `level` with a vocabulary built from it whole (bytes, characters).
+inline std::vector<std::int64_t> encode_whole(const std::string& text, Level level, Vocabulary& vocab) {
+    vocab.level = level;
+    if (level == Level::bytes) {
+        vocab.bytes = txl::ByteTokenizer(text);
+        return vocab.bytes.encode(text);
+    }
+    const auto cps = txl::utf8_decode(text);  // throws naming the first byte that is not UTF-8
+    vocab.chars = txl::CharTokenizer(cps);
+    return vocab.chars.encode(cps);
+}
 
 /// Read and tokenise `path` at `level`; words below `min_count` in training are `<unk>`.
 inline Corpus load_corpus(const std::string& path, Level level, std::size_t min_count) {
@@ -92,18 +104,14 @@ inline Corpus load_corpus(const std::string& path, Level level, std::size_t min_
     c.vocab.level = level;
     c.bytes = text.size();
     std::vector<std::int64_t> ids;
-    if (level == Level::bytes) {
-        c.vocab.bytes = txl::ByteTokenizer(text);
-        ids = c.vocab.bytes.encode(text);
-    } else if (level == Level::chars) {
-        const auto cps = txl::utf8_decode(text);  // throws naming the first byte that is not UTF-8
-        c.vocab.chars = txl::CharTokenizer(cps);
-        ids = c.vocab.chars.encode(cps);
+    if (level != Level::words) {
+        ids = encode_whole(text, level, c.vocab);
     } else {
         // The split is over tokens, so the vocabulary is the first 90%'s (validation words it never saw: <unk>).
         const auto tokens = txl::WordTokenizer::split(text, txl::WordSplit::words_and_punctuation);
         const std::size_t n_train = std::size_t(double(tokens.size()) * 0.9);
-        c.vocab.words = txl::WordTokenizer::build({tokens.begin(), tokens.begin() + std::ptrdiff_t(n_train)}, min_count);
+        c.vocab.words =
+            txl::WordTokenizer::build({tokens.begin(), tokens.begin() + std::ptrdiff_t(n_train)}, min_count);
         ids = c.vocab.words.encode(tokens);
     }
     c.tokens = ids.size();

@@ -3,7 +3,7 @@
 // Reports bits per character (bytes, characters) or perplexity (words).
 //
 //   txl_lm train --data tiny_shakespeare.txt --tokens words --softmax adaptive --minutes 10 --out runs/words
-//   txl_lm train --data enwik8 --tokens bytes --steps 2000 --out runs/bytes
+//   txl_lm train --corpus enwik8 --data-dir data --steps 2000 --out runs/enwik8
 //
 // The model is the Shakespeare example's practical shape (d_model 128, 4 heads, d_ff 512, 6
 // layers); the adaptive one replaces its embedding and generator with AdaptiveEmbedding and
@@ -23,21 +23,21 @@
 
 #include <txl/txl.hpp>
 
-#include "corpus.hpp"
+#include "corpora.hpp"
 
 namespace lm {
 
 using C = txl::Config<float, 128, 4, 512, 6>;
 using Clusters = txl::AdaptiveClusters<1, 1000, 3000>;
 using FullModel = txl::TransformerXL<C>;
-using AdaptiveModel = txl::AutoregressiveModel<C, txl::TransformerXLLayer<C>, txl::XLMemory<C>,
-                                               txl::AdaptiveEmbedding<C, Clusters>,
-                                               txl::AdaptiveSoftmax<C, Clusters, /*tie weights*/ true>>;
+using AdaptiveModel =
+    txl::AutoregressiveModel<C, txl::TransformerXLLayer<C>, txl::XLMemory<C>, txl::AdaptiveEmbedding<C, Clusters>,
+                             txl::AdaptiveSoftmax<C, Clusters, /*tie weights*/ true>>;
 
 struct Args {
-    std::string data, out, tokens = "chars", softmax = "full", prompt;
-    double minutes = 0;
-    std::size_t steps = 0, min_count = 2, valid_every = 250, sample_length = 200;
+    std::string data, corpus, data_dir = "data", out, tokens, softmax = "full", prompt;
+    double minutes = 0, download_timeout = 600;
+    std::size_t steps = 0, min_count = 0, valid_every = 250, sample_length = 200, eval_mem_len = 0;
     std::uint64_t seed = 1;
     txl::TrainOptions train;
 };
@@ -88,14 +88,25 @@ int train(const Args& a, const Corpus& corpus) {
         }
         if (last) break;
     }
-    std::cout << std::setprecision(4) << "best: step " << best_step << ", validation " << best_loss << " nats/token = "
-              << metric(level, best_loss) << " " << metric_name(level) << " (" << corpus.valid.size() << " "
-              << level_name(level) << ")\n";
+    if (!best) best = std::make_unique<Model>(model);  // no finite validation loss: the last weights
+    std::cout << std::setprecision(4) << "best: step " << best_step << ", validation " << best_loss
+              << " nats/token = " << metric(level, best_loss) << " " << metric_name(level) << " ("
+              << corpus.valid.size() << " " << level_name(level) << ")\n";
+    // The best model with the evaluation memory (the paper evaluates with a longer one), on the test text too.
+    const std::size_t eval_mem = a.eval_mem_len ? a.eval_mem_len : a.train.mem_len;
+    for (const auto* split : {&corpus.valid, &corpus.test}) {
+        if (split->empty() || (split == &corpus.valid && eval_mem == a.train.mem_len)) continue;
+        const auto e = txl::evaluate(*best, *split, a.train.batch, a.train.seq_len, eval_mem);
+        std::cout << (split == &corpus.valid ? "valid" : "test") << " with memory " << eval_mem << ": " << e.loss
+                  << " nats/token = " << metric(level, e.loss) << " " << metric_name(level) << " (" << split->size()
+                  << " " << level_name(level) << ")\n";
+    }
     const fs::path dir = fs::path(a.out) / "best";
     txl::save_checkpoint(*best, dir, /*overwrite*/ true);
     corpus.vocab.save(dir / "vocab.txt");
-    std::ofstream(dir / "config.txt") << "tokens=" << level_name(level) << "\nsoftmax=" << a.softmax << "\nstep="
-                                      << best_step << "\nvalid_loss=" << std::setprecision(17) << best_loss << "\n";
+    std::ofstream(dir / "config.txt") << "tokens=" << level_name(level) << "\nsoftmax=" << a.softmax
+                                      << "\nstep=" << best_step << "\nvalid_loss=" << std::setprecision(17) << best_loss
+                                      << "\n";
     if (a.sample_length > 0) {
         txl::SampleOptions so;
         so.mem_len = a.train.mem_len;
@@ -121,14 +132,22 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     Args a;
     auto* tr = app.add_subcommand("train", "Train on a text file and report bits/char or perplexity");
-    tr->add_option("--data", a.data, "The text (a file, or - for standard input)")->required();
-    tr->add_option("--out", a.out, "The run directory (log.csv, best/)")->required();
-    tr->add_option("--tokens", a.tokens, "bytes | chars | words")->capture_default_str();
+    auto* data = tr->add_option("--data", a.data, "A text file (or - for standard input), split 90/10");
+    auto* corpus = tr->add_option("--corpus", a.corpus,
+                                  "enwik8, text8, wikitext-103, wikitext-2 or shakespeare (fetched if missing)");
+    data->excludes(corpus);
+    tr->add_option("--data-dir", a.data_dir, "Where --corpus lives (and is downloaded to)")->capture_default_str();
+    tr->add_option("--download-timeout", a.download_timeout, "Seconds a download may take")
+        ->capture_default_str()
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+    auto* tokens = tr->add_option("--out", a.out, "The run directory (log.csv, best/)")->required();
+    tr->add_option("--tokens", a.tokens, "bytes | chars | words (default: chars; a named corpus has its own)");
     tr->add_option("--softmax", a.softmax, "full | adaptive (adaptive input and softmax; words)")
         ->capture_default_str();
     tr->add_option("--minutes", a.minutes, "Train for this long (the cosine schedule ends with it)");
     tr->add_option("--steps", a.steps, "Train this many steps");
-    tr->add_option("--min-count", a.min_count, "Words seen fewer times in training are <unk>")->capture_default_str();
+    tr->add_option("--min-count", a.min_count, "Words seen fewer times in training are <unk> (default 2; WikiText 1)");
+    tr->add_option("--eval-mem-len", a.eval_mem_len, "Memory of the final evaluation (default: --mem-len)");
     tr->add_option("--valid-every", a.valid_every, "Validate every N steps")->capture_default_str();
     tr->add_option("--batch", a.train.batch, "Streams per batch")->default_val(16);
     tr->add_option("--seq-len", a.train.seq_len, "Segment length")->default_val(64);
@@ -140,7 +159,8 @@ int main(int argc, char** argv) {
     tr->add_option("--sample-length", a.sample_length, "Tokens sampled at the end")->capture_default_str();
     CLI11_PARSE(app, argc, argv);
     try {
-        const Level level = parse_level(a.tokens);
+        txl::check<txl::error>(!a.data.empty() || !a.corpus.empty(), "give --data FILE or --corpus NAME");
+        Level level = parse_level(a.tokens.empty() ? "chars" : a.tokens);
         txl::check<txl::error>(a.softmax == "full" || a.softmax == "adaptive", "--softmax '", a.softmax,
                                "': expected full or adaptive");
         txl::check<txl::error>(a.steps > 0 || a.minutes > 0, "give --steps or --minutes");
@@ -149,10 +169,24 @@ int main(int argc, char** argv) {
                             a.train.schedule.lr / 30};
         std::signal(SIGINT, on_signal);
         std::signal(SIGTERM, on_signal);
-        const Corpus corpus = load_corpus(a.data, level, a.min_count);
-        std::cout << a.data << ": " << corpus.bytes << " bytes, " << corpus.tokens << " " << level_name(level)
-                  << ", vocabulary " << corpus.vocab.size() << "; training " << corpus.train.size()
-                  << ", validation " << corpus.valid.size() << "\n";
+        Corpus corpus;
+        if (!a.corpus.empty()) {
+            const NamedCorpus& named = find_corpus(a.corpus);
+            txl::check<txl::error>(a.tokens.empty() || named.members.empty() || level == named.level, a.corpus,
+                                   " is read as ", level_name(named.level), ", not --tokens ", a.tokens);
+            if (!named.members.empty()) level = named.level;
+            if (a.min_count == 0) a.min_count = level == Level::words && !named.members.empty() ? 1 : 2;
+            const auto texts = prepare(named, a.data_dir, a.download_timeout,
+                                       [](const std::string& m) { std::cout << m << std::endl; });
+            corpus = load_named(named, texts, level, a.min_count);
+        } else {
+            corpus = load_corpus(a.data, level, a.min_count ? a.min_count : 2);
+        }
+        std::cout << (a.corpus.empty() ? a.data : a.corpus) << ": " << corpus.bytes << " bytes, " << corpus.tokens
+                  << " " << level_name(level) << ", vocabulary " << corpus.vocab.size() << "; training "
+                  << corpus.train.size() << ", validation " << corpus.valid.size()
+                  << (corpus.test.empty() ? "" : ", test ")
+                  << (corpus.test.empty() ? std::string() : std::to_string(corpus.test.size())) << "\n";
         if (a.softmax == "adaptive") return train<AdaptiveModel>(a, corpus);
         return train<FullModel>(a, corpus);
     } catch (const std::exception& e) {

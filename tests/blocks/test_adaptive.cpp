@@ -46,8 +46,8 @@ void check_softmax(std::size_t V, std::size_t n, std::size_t skip_from = 0) {
         const std::string last = std::to_string(G::K);
         for (const auto& t : report.tensors) {
             CAPTURE(t.name);
-            const bool unused = t.name == "out_layers." + last + ".weight" || t.name == "out_layers." + last + ".bias" ||
-                                t.name == "out_projs." + last;
+            const bool unused = t.name == "out_layers." + last + ".weight" ||
+                                t.name == "out_layers." + last + ".bias" || t.name == "out_projs." + last;
             CHECK(t.relative <= kGradTol);
             CHECK((unused ? t.max_analytic == 0 && t.max_diff == 0 : t.max_analytic > 0));
         }
@@ -134,8 +134,7 @@ TEST_CASE("AdaptiveSoftmax: cutoffs beyond the vocabulary and untied weights use
     txl::AdaptiveSoftmax<C, txl::AdaptiveClusters<1, 5>, true> tied(9);
     std::vector<double> x(C::d_model, 0.1);
     const std::int64_t y = 1;
-    CHECK_THROWS_WITH_AS(tied.nll(x.data(), &y, 1), doctest::Contains("tie(embedding) was never called"),
-                         txl::error);
+    CHECK_THROWS_WITH_AS(tied.nll(x.data(), &y, 1), doctest::Contains("tie(embedding) was never called"), txl::error);
     const std::int64_t bad = 13;
     G g(13);
     CHECK_THROWS_AS(g.nll(x.data(), &bad, 1), txl::shape_error);
@@ -143,17 +142,21 @@ TEST_CASE("AdaptiveSoftmax: cutoffs beyond the vocabulary and untied weights use
 
 namespace {
 template <class Clusters, bool TieW, bool TieP>
-using AdaptiveXL = txl::AutoregressiveModel<C, txl::TransformerXLLayer<C>, txl::XLMemory<C>,
-                                            txl::AdaptiveEmbedding<C, Clusters>,
-                                            txl::AdaptiveSoftmax<C, Clusters, TieW, TieP>>;
+using AdaptiveXL =
+    txl::AutoregressiveModel<C, txl::TransformerXLLayer<C>, txl::XLMemory<C>, txl::AdaptiveEmbedding<C, Clusters>,
+                             txl::AdaptiveSoftmax<C, Clusters, TieW, TieP>>;
 }  // namespace
 
 TEST_CASE("Adaptive input and softmax in a model: gradients over two segments with memory, tied and untied") {
-    SUBCASE("div_val 1, tied weights") { check_model_gradients<AdaptiveXL<txl::AdaptiveClusters<1, 3, 6>, true, false>>(3, 2, 2, 3, 11); }
+    SUBCASE("div_val 1, tied weights") {
+        check_model_gradients<AdaptiveXL<txl::AdaptiveClusters<1, 3, 6>, true, false>>(3, 2, 2, 3, 11);
+    }
     SUBCASE("div_val 2, tied weights and projections") {
         check_model_gradients<AdaptiveXL<txl::AdaptiveClusters<2, 3, 6>, true, true>>(3, 2, 2, 3, 11);
     }
-    SUBCASE("div_val 2, untied") { check_model_gradients<AdaptiveXL<txl::AdaptiveClusters<2, 4>, false, false>>(2, 3, 2, 2, 9); }
+    SUBCASE("div_val 2, untied") {
+        check_model_gradients<AdaptiveXL<txl::AdaptiveClusters<2, 4>, false, false>>(2, 3, 2, 2, 9);
+    }
 }
 
 TEST_CASE("Tied weights are one tensor: visited once, updated by both blocks, kept by a copy") {

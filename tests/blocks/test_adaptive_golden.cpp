@@ -85,8 +85,8 @@ void run_case(const std::string& name, std::size_t V, double tol) {
     compare("d/d hidden", rel_error(dhidden, load_flat(dir + "/grad/hidden.npy", kRows * D)));
     auto grads = [&](auto& block, const std::string& prefix) {
         block.visit([&](const std::string& n, auto& p) {
-            compare("gradient of " + prefix + n, rel_error(p.grad, load_flat(dir + "/grad/" + prefix + n + ".npy",
-                                                                              p.grad.size())));
+            compare("gradient of " + prefix + n,
+                    rel_error(p.grad, load_flat(dir + "/grad/" + prefix + n + ".npy", p.grad.size())));
         });
     };
     grads(emb, "emb.");

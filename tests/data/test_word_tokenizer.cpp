@@ -11,17 +11,18 @@ using txl::WordTokenizer;
 using Tokens = std::vector<std::string>;
 
 TEST_CASE("WordTokenizer::split: plain text into words and punctuation, <eos> at each line's end") {
-    const Tokens got = WordTokenizer::split("Don't stop, o'er 'tis--\r\n\nCafé  42x\tend.", WordSplit::words_and_punctuation);
-    const Tokens want{"Don't", "stop", ",", "o'er", "'", "tis", "-", "-", "<eos>", "<eos>", "Café", "42x", "end", ".",
-                      "<eos>"};
+    const Tokens got =
+        WordTokenizer::split("Don't stop, o'er 'tis--\r\n\nCafé  42x\tend.", WordSplit::words_and_punctuation);
+    const Tokens want{"Don't", "stop",  ",",    "o'er", "'",   "tis", "-",    "-",
+                      "<eos>", "<eos>", "Café", "42x",  "end", ".",   "<eos>"};
     CHECK(got == want);
 }
 
 TEST_CASE("WordTokenizer::split: WikiText's tokenised lines by spaces, empty lines as <eos>") {
     const std::string wiki = " = Valkyria Chronicles III = \n \n Senjō no Valkyria 3 : <unk> Chronicles @-@ 1 \n";
     const Tokens got = WordTokenizer::split(wiki, WordSplit::whitespace);
-    const Tokens want{"=",     "Valkyria",   "Chronicles", "III", "=", "<eos>", "<eos>", "Senjō", "no",
-                      "Valkyria", "3", ":", "<unk>", "Chronicles", "@-@", "1", "<eos>"};
+    const Tokens want{"=",        "Valkyria", "Chronicles", "III",   "=",          "<eos>", "<eos>", "Senjō", "no",
+                      "Valkyria", "3",        ":",          "<unk>", "Chronicles", "@-@",   "1",     "<eos>"};
     CHECK(got == want);
 }
 
@@ -45,7 +46,8 @@ TEST_CASE("WordTokenizer::build: most frequent first, ties by first appearance, 
 TEST_CASE("WordTokenizer: save and load give the same ids; a bad file is a checkpoint error") {
     const auto dir = std::filesystem::temp_directory_path() / "txl_word_vocab";
     std::filesystem::create_directories(dir);
-    const auto v = WordTokenizer::build(WordTokenizer::split("to be or not to be\n", WordSplit::words_and_punctuation), 1);
+    const auto v =
+        WordTokenizer::build(WordTokenizer::split("to be or not to be\n", WordSplit::words_and_punctuation), 1);
     v.save((dir / "vocab.txt").string());
     CHECK(WordTokenizer::load((dir / "vocab.txt").string()).words() == v.words());
     std::ofstream((dir / "bad.txt").string()) << "a\nb c\n";

@@ -113,8 +113,8 @@ public:
             gather(tokens, n, i, rows, e);
             if (rows.empty()) continue;
             y.resize(rows.size() * D);
-            gemm(Trans::No, Trans::Yes, rows.size(), D, width(i), scale, e.data(), width(i),
-                 emb_projs[i].value.data(), width(i), S(0), y.data(), D);
+            gemm(Trans::No, Trans::Yes, rows.size(), D, width(i), scale, e.data(), width(i), emb_projs[i].value.data(),
+                 width(i), S(0), y.data(), D);
             for (std::size_t j = 0; j < rows.size(); ++j) std::copy_n(y.data() + j * D, D, x + rows[j] * D);
         }
     }
@@ -155,8 +155,7 @@ public:
     void visit(F&& f, const std::string& prefix = "") {
         for (std::size_t i = 0; i < emb_layers.size(); ++i)
             f(prefix + "emb_layers." + std::to_string(i) + ".weight", emb_layers[i]);
-        for (std::size_t i = 0; i < emb_projs.size(); ++i)
-            f(prefix + "emb_projs." + std::to_string(i), emb_projs[i]);
+        for (std::size_t i = 0; i < emb_projs.size(); ++i) f(prefix + "emb_projs." + std::to_string(i), emb_projs[i]);
     }
 
     std::vector<Param<S, 2>> emb_layers;  ///< $E$ (div_val = 1) or $E_0 .. E_K$
@@ -172,7 +171,8 @@ private:
         const std::size_t w = width(i);
         e.resize(rows.size() * w);
         for (std::size_t j = 0; j < rows.size(); ++j)
-            std::copy_n(emb_layers[i].value.data() + (std::size_t(tokens[rows[j]]) - first(i)) * w, w, e.data() + j * w);
+            std::copy_n(emb_layers[i].value.data() + (std::size_t(tokens[rows[j]]) - first(i)) * w, w,
+                        e.data() + j * w);
     }
 
     std::size_t n_vocab_ = 0;

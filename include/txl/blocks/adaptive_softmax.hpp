@@ -243,11 +243,15 @@ private:
     const S* W(std::size_t i) const {
         return projected ? weight_param(i).value.data() : weight_param(0).value.data() + first(i) * D;
     }
-    S* dW(std::size_t i) { return projected ? weight_param(i).grad.data() : weight_param(0).grad.data() + first(i) * D; }
+    S* dW(std::size_t i) {
+        return projected ? weight_param(i).grad.data() : weight_param(0).grad.data() + first(i) * D;
+    }
     const S* b(std::size_t i) const {
         return projected ? out_layers[i].bias.value.data() : out_layers[0].bias.value.data() + first(i);
     }
-    S* db(std::size_t i) { return projected ? out_layers[i].bias.grad.data() : out_layers[0].bias.grad.data() + first(i); }
+    S* db(std::size_t i) {
+        return projected ? out_layers[i].bias.grad.data() : out_layers[0].bias.grad.data() + first(i);
+    }
     std::size_t cluster_of(std::int64_t v) const {
         std::size_t i = 0;
         while (std::size_t(v) >= bounds_[i + 1]) ++i;
@@ -292,8 +296,8 @@ private:
     /// The forward of `nll`: the head for every row, each tail for the rows that need it.
     double forward_scores(const S* x, const std::int64_t* y, std::size_t n, Work& w, std::size_t* hits) const {
         for (std::size_t r = 0; r < n; ++r)
-            check(y[r] >= 0 && std::uint64_t(y[r]) < n_vocab_, "AdaptiveSoftmax: target id ", y[r], " at position ",
-                  r, " is outside the vocabulary [0, ", n_vocab_, ")");
+            check(y[r] >= 0 && std::uint64_t(y[r]) < n_vocab_, "AdaptiveSoftmax: target id ", y[r], " at position ", r,
+                  " is outside the vocabulary [0, ", n_vocab_, ")");
         const std::size_t H = head_size(), c1 = first(1);
         head(x, n, w);
         w.nll.assign(n, 0.0);

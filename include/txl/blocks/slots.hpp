@@ -192,8 +192,9 @@ using gen_backward_t =
 // Generator, scoring kind: nll(x, y, n, hits) const; nll_backward(x, y, n, s, dx, hits);
 // log_probs(x, n, logp) const.
 template <class G>
-using gen_nll_t = decltype(double(std::declval<const G&>().nll(
-    std::declval<const scalar_t<G>*>(), std::declval<const std::int64_t*>(), std::size_t(), std::declval<std::size_t*>())));
+using gen_nll_t = decltype(double(std::declval<const G&>().nll(std::declval<const scalar_t<G>*>(),
+                                                               std::declval<const std::int64_t*>(), std::size_t(),
+                                                               std::declval<std::size_t*>())));
 template <class G>
 using gen_nll_backward_t = decltype(double(std::declval<G&>().nll_backward(
     std::declval<const scalar_t<G>*>(), std::declval<const std::int64_t*>(), std::size_t(), std::declval<scalar_t<G>>(),
@@ -409,8 +410,8 @@ struct check_generator_slot {
     TXL_COMMON_SLOT_CHECKS("generator", G, C)
     static constexpr bool has_ctor = common && detail::is_detected_v<detail::embed_ctor_t, G>;
     static_assert(!common || has_ctor, "txl generator slot: the block needs a constructor from n_vocab");
-    static constexpr bool logits = detail::is_detected_v<detail::gen_forward_t, G> &&
-                                   detail::is_detected_v<detail::gen_backward_t, G>;
+    static constexpr bool logits =
+        detail::is_detected_v<detail::gen_forward_t, G> && detail::is_detected_v<detail::gen_backward_t, G>;
     static constexpr bool scores = detail::is_detected_v<detail::gen_nll_t, G> &&
                                    detail::is_detected_v<detail::gen_nll_backward_t, G> &&
                                    detail::is_detected_v<detail::gen_log_probs_t, G>;
@@ -425,8 +426,8 @@ struct check_generator_slot {
 
 /// Whether a generator is of the scoring kind (no logits; see the generator slot).
 template <class G>
-inline constexpr bool generator_scores_v = detail::is_detected_v<detail::gen_nll_t, G> &&
-                                           !detail::is_detected_v<detail::gen_forward_t, G>;
+inline constexpr bool generator_scores_v =
+    detail::is_detected_v<detail::gen_nll_t, G> && !detail::is_detected_v<detail::gen_forward_t, G>;
 
 /// Whether a generator shares tensors with the embedding (`G::ties`), and can (`tie(embed)`).
 template <class G>

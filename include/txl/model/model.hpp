@@ -212,13 +212,14 @@ public:
     LossResult<S> loss_backward(const std::int64_t* targets, Cache& c, S scale = S(1)) {
         const std::size_t n = c.T * c.B;
         if constexpr (generator_scores) {
-            check<error>(!c.reused_keys_values, "AutoregressiveModel::loss_backward: the forward used the memory's "
-                                                "cached keys and values (inference only)");
+            check<error>(!c.reused_keys_values,
+                         "AutoregressiveModel::loss_backward: the forward used the memory's "
+                         "cached keys and values (inference only)");
             std::size_t hits = 0;
             ensure_shape(c.d_out, {c.T, c.B, d_model});
             // $\partial (sL)/\partial\,\text{out}$ from the generator's scores, $\frac{s}{n}$ per position.
-            const double sum = generator.nll_backward(c.stack.out.data(), targets, n, S(scale / S(n)), c.d_out.data(),
-                                                      &hits);
+            const double sum =
+                generator.nll_backward(c.stack.out.data(), targets, n, S(scale / S(n)), c.d_out.data(), &hits);
             backward_from_out(c);
             return {sum / double(n), double(hits) / double(n)};
         } else {
@@ -245,8 +246,9 @@ public:
     /// From `dlogits[T, B, n_vocab]` (e.g. from `cross_entropy`), accumulate the gradient of
     /// every parameter. Nothing flows into the memory.
     void backward(const S* dlogits, Cache& c) {
-        static_assert(!generator_scores, "AutoregressiveModel::backward(dlogits): this generator gives no logits; "
-                                         "use loss_backward(targets, cache)");
+        static_assert(!generator_scores,
+                      "AutoregressiveModel::backward(dlogits): this generator gives no logits; "
+                      "use loss_backward(targets, cache)");
         check<error>(!c.reused_keys_values,
                      "AutoregressiveModel::backward: the forward used the memory's cached "
                      "keys and values (Memory::reuse_keys_values, inference only)");
@@ -332,9 +334,10 @@ private:
     /// points at this model's embedding.
     void tie_generator() {
         if constexpr (generator_ties_v<Gen>) {
-            static_assert(can_tie_v<Gen, Embed>, "txl generator slot: the generator ties its weights to the "
-                                                 "embedding (ties = true), but has no tie() for this embedding "
-                                                 "(an AdaptiveEmbedding with the same clusters)");
+            static_assert(can_tie_v<Gen, Embed>,
+                          "txl generator slot: the generator ties its weights to the "
+                          "embedding (ties = true), but has no tie() for this embedding "
+                          "(an AdaptiveEmbedding with the same clusters)");
             generator.tie(src_embed);
         }
     }
