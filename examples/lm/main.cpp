@@ -27,6 +27,8 @@
 
 namespace lm {
 
+// `--preset practical`: the Shakespeare example's practical shape, labml's layer; a full softmax,
+// or adaptive input and softmax cut at the 1,000th and 3,000th word.
 using C = txl::Config<float, 128, 4, 512, 6>;
 using Clusters = txl::AdaptiveClusters<1, 1000, 3000>;
 using FullModel = txl::TransformerXL<C>;
@@ -34,10 +36,43 @@ using AdaptiveModel =
     txl::AutoregressiveModel<C, txl::TransformerXLLayer<C>, txl::XLMemory<C>, txl::AdaptiveEmbedding<C, Clusters>,
                              txl::AdaptiveSoftmax<C, Clusters, /*tie weights*/ true>>;
 
+// The paper's base models (kimiyoung/transformer-xl run_enwik8_base.sh, run_wt103_base.sh), with
+// its post-LayerNorm layer and sinusoidal attention. enwik8: 12 layers, d_model 512, 8 heads,
+// d_ff 2048, a full softmax over the bytes. WikiText-103: 16 layers, d_model 410, 10 heads,
+// d_ff 2100, adaptive input and softmax cut at 20k, 40k and 200k, div_val 1, tied tables.
+template <class Cfg>
+using PaperLayer = txl::PostNormXLLayer<txl::SinusoidalRelativeAttention<Cfg>, txl::FeedForward<Cfg>>;
+using E8 = txl::Config<float, 512, 8, 2048, 12>;
+using Enwik8Base = txl::AutoregressiveModel<E8, PaperLayer<E8>>;
+using W103 = txl::Config<float, 410, 10, 2100, 16>;
+using WT103Clusters = txl::AdaptiveClusters<1, 20000, 40000, 200000>;
+using WT103Base =
+    txl::AutoregressiveModel<W103, PaperLayer<W103>, txl::XLMemory<W103>, txl::AdaptiveEmbedding<W103, WT103Clusters>,
+                             txl::AdaptiveSoftmax<W103, WT103Clusters, true, true>>;
+
+/// A preset's training settings (each overridden by its option when given).
+struct Preset {
+    std::size_t batch, seq_len, mem_len, warmup;
+    double lr, dropout, dropatt;
+    /// The final evaluation: segment, memory, clamp_len (0: none), the same_length mask.
+    std::size_t eval_seq_len, eval_mem_len, clamp_len;
+    bool same_length;
+};
+inline Preset preset_settings(const std::string& name) {
+    if (name == "practical") return {16, 64, 64, 200, 3e-3, 0.1, -1, 64, 64, 0, false};
+    // The paper's: batch 22, segments and memory 512, lr 2.5e-4 without warm-up, dropout 0.1;
+    // evaluated over segments of 80 with memory 2100, clamp_len 820 and the same_length mask.
+    if (name == "enwik8-base") return {22, 512, 512, 0, 2.5e-4, 0.1, 0.0, 80, 2100, 820, true};
+    // The paper's: batch 60, segments and memory 150; evaluated over 64 with memory 640, clamp 400.
+    if (name == "wt103-base") return {60, 150, 150, 0, 2.5e-4, 0.1, 0.0, 64, 640, 400, true};
+    throw txl::error("--preset '" + name + "': expected practical, enwik8-base or wt103-base");
+}
+
 struct Args {
-    std::string data, corpus, data_dir = "data", out, tokens, softmax = "full", prompt;
+    std::string data, corpus, data_dir = "data", out, tokens, softmax = "full", prompt, preset = "practical";
     double minutes = 0, download_timeout = 600;
-    std::size_t steps = 0, min_count = 0, valid_every = 250, sample_length = 200, eval_mem_len = 0;
+    std::size_t steps = 0, min_count = 0, valid_every = 250, sample_length = 200;
+    Preset preset_values{};
     std::uint64_t seed = 1;
     txl::TrainOptions train;
 };
@@ -92,14 +127,24 @@ int train(const Args& a, const Corpus& corpus) {
     std::cout << std::setprecision(4) << "best: step " << best_step << ", validation " << best_loss
               << " nats/token = " << metric(level, best_loss) << " " << metric_name(level) << " ("
               << corpus.valid.size() << " " << level_name(level) << ")\n";
-    // The best model with the evaluation memory (the paper evaluates with a longer one), on the test text too.
-    const std::size_t eval_mem = a.eval_mem_len ? a.eval_mem_len : a.train.mem_len;
-    for (const auto* split : {&corpus.valid, &corpus.test}) {
-        if (split->empty() || (split == &corpus.valid && eval_mem == a.train.mem_len)) continue;
-        const auto e = txl::evaluate(*best, *split, a.train.batch, a.train.seq_len, eval_mem);
-        std::cout << (split == &corpus.valid ? "valid" : "test") << " with memory " << eval_mem << ": " << e.loss
-                  << " nats/token = " << metric(level, e.loss) << " " << metric_name(level) << " (" << split->size()
-                  << " " << level_name(level) << ")\n";
+    // The best model evaluated as the preset says (the paper: shorter segments, a longer memory,
+    // clamp_len and same_length), on the validation text and the test text where there is one.
+    const Preset& p = a.preset_values;
+    if (p.eval_seq_len != a.train.seq_len || p.eval_mem_len != a.train.mem_len || !corpus.test.empty()) {
+        Model judged = *best;
+        for (auto& l : judged.transformer.layers) {
+            if (p.clamp_len) l.self_attn.clamp_len = p.clamp_len;
+            if (p.same_length) l.self_attn.same_length_span = p.eval_mem_len;
+        }
+        for (const auto* split : {&corpus.valid, &corpus.test}) {
+            if (split->empty()) continue;
+            const auto e = txl::evaluate(judged, *split, a.train.batch, p.eval_seq_len, p.eval_mem_len);
+            std::cout << (split == &corpus.valid ? "valid" : "test") << " (segments " << p.eval_seq_len << ", memory "
+                      << p.eval_mem_len << (p.clamp_len ? ", clamp_len " + std::to_string(p.clamp_len) : "")
+                      << (p.same_length ? ", same_length" : "") << "): " << e.loss
+                      << " nats/token = " << metric(level, e.loss) << " " << metric_name(level) << " (" << split->size()
+                      << " " << level_name(level) << ")\n";
+        }
     }
     const fs::path dir = fs::path(a.out) / "best";
     txl::save_checkpoint(*best, dir, /*overwrite*/ true);
@@ -140,20 +185,22 @@ int main(int argc, char** argv) {
     tr->add_option("--download-timeout", a.download_timeout, "Seconds a download may take")
         ->capture_default_str()
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-    auto* tokens = tr->add_option("--out", a.out, "The run directory (log.csv, best/)")->required();
+    tr->add_option("--out", a.out, "The run directory (log.csv, best/)")->required();
+    tr->add_option("--preset", a.preset, "practical, enwik8-base or wt103-base (the paper's base models)")
+        ->capture_default_str();
     tr->add_option("--tokens", a.tokens, "bytes | chars | words (default: chars; a named corpus has its own)");
     tr->add_option("--softmax", a.softmax, "full | adaptive (adaptive input and softmax; words)")
         ->capture_default_str();
     tr->add_option("--minutes", a.minutes, "Train for this long (the cosine schedule ends with it)");
     tr->add_option("--steps", a.steps, "Train this many steps");
     tr->add_option("--min-count", a.min_count, "Words seen fewer times in training are <unk> (default 2; WikiText 1)");
-    tr->add_option("--eval-mem-len", a.eval_mem_len, "Memory of the final evaluation (default: --mem-len)");
     tr->add_option("--valid-every", a.valid_every, "Validate every N steps")->capture_default_str();
-    tr->add_option("--batch", a.train.batch, "Streams per batch")->default_val(16);
-    tr->add_option("--seq-len", a.train.seq_len, "Segment length")->default_val(64);
-    tr->add_option("--mem-len", a.train.mem_len, "Memory length")->default_val(64);
-    tr->add_option("--dropout", a.train.dropout, "Dropout")->default_val(0.1);
-    tr->add_option("--lr", a.train.schedule.lr, "Peak learning rate")->default_val(3e-3);
+    // The preset's value unless given (see preset_settings).
+    auto* batch = tr->add_option("--batch", a.train.batch, "Streams per batch (practical: 16)");
+    auto* seq_len = tr->add_option("--seq-len", a.train.seq_len, "Segment length (practical: 64)");
+    auto* mem_len = tr->add_option("--mem-len", a.train.mem_len, "Memory length (practical: 64)");
+    auto* dropout = tr->add_option("--dropout", a.train.dropout, "Dropout (practical: 0.1)");
+    auto* lr = tr->add_option("--lr", a.train.schedule.lr, "Peak learning rate (practical: 3e-3)");
     tr->add_option("--seed", a.seed, "Initialisation seed")->capture_default_str();
     tr->add_option("--prompt", a.prompt, "The sample's prompt (empty: the start of the text)");
     tr->add_option("--sample-length", a.sample_length, "Tokens sampled at the end")->capture_default_str();
@@ -165,7 +212,15 @@ int main(int argc, char** argv) {
                                "': expected full or adaptive");
         txl::check<txl::error>(a.steps > 0 || a.minutes > 0, "give --steps or --minutes");
         txl::check<txl::error>(a.valid_every > 0, "--valid-every must be >= 1");
-        a.train.schedule = {txl::Schedule::Kind::cosine, a.train.schedule.lr, 200, C::d_model, a.steps,
+        const Preset p = preset_settings(a.preset);
+        if (!batch->count()) a.train.batch = p.batch;
+        if (!seq_len->count()) a.train.seq_len = p.seq_len;
+        if (!mem_len->count()) a.train.mem_len = p.mem_len;
+        if (!dropout->count()) a.train.dropout = p.dropout;
+        if (!lr->count()) a.train.schedule.lr = p.lr;
+        a.preset_values = p;
+        a.train.dropatt = p.dropatt;
+        a.train.schedule = {txl::Schedule::Kind::cosine, a.train.schedule.lr, p.warmup, C::d_model, a.steps,
                             a.train.schedule.lr / 30};
         std::signal(SIGINT, on_signal);
         std::signal(SIGTERM, on_signal);
@@ -187,6 +242,14 @@ int main(int argc, char** argv) {
                   << corpus.train.size() << ", validation " << corpus.valid.size()
                   << (corpus.test.empty() ? "" : ", test ")
                   << (corpus.test.empty() ? std::string() : std::to_string(corpus.test.size())) << "\n";
+        if (a.preset == "enwik8-base") {
+            txl::check<txl::error>(a.softmax == "full", "--preset enwik8-base has a full softmax");
+            return train<Enwik8Base>(a, corpus);
+        }
+        if (a.preset == "wt103-base") {
+            txl::check<txl::error>(a.softmax == "adaptive", "--preset wt103-base needs --softmax adaptive");
+            return train<WT103Base>(a, corpus);
+        }
         if (a.softmax == "adaptive") return train<AdaptiveModel>(a, corpus);
         return train<FullModel>(a, corpus);
     } catch (const std::exception& e) {
