@@ -41,6 +41,7 @@ DOC_PAGES = [
     ("docs/adding_a_block.md", "adding_a_block", "Adding a block"),
     ("docs/using.md", "using", "Using txl in your project"),
     ("examples/shakespeare/README.md", "shakespeare_options", "The example program's options"),
+    ("examples/lm/README.md", "lm_options", "Bytes, words and the paper's corpora (txl_lm)"),
     ("docs/results.md", "results", "Results"),
     ("docs/performance.md", "performance", "Performance"),
     ("docs/design.md", "design", "Design notes"),

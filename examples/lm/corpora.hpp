@@ -133,14 +133,16 @@ inline std::vector<fs::path> prepare(const NamedCorpus& c, const fs::path& dir, 
 }
 
 /// Read a named corpus as the paper does (see the file comment); `level` only for shakespeare.
-inline Corpus load_named(const NamedCorpus& c, const std::vector<fs::path>& texts, Level level, std::size_t min_count) {
-    if (c.members.empty()) return load_corpus(texts[0].string(), level, min_count);
+/// With `given` (a trained model's vocabulary), encode with it instead of building one.
+inline Corpus load_named(const NamedCorpus& c, const std::vector<fs::path>& texts, Level level, std::size_t min_count,
+                         const Vocabulary* given = nullptr) {
+    if (c.members.empty()) return load_corpus(texts[0].string(), level, min_count, given);
     Corpus out;
     out.vocab.level = c.level;
     if (c.level != Level::words) {  // one file: 90% / 5% / 5%
         const std::string text = read_all(texts[0].string());
         out.bytes = text.size();
-        txl::TokenIds all(encode_whole(text, c.level, out.vocab));
+        txl::TokenIds all(encode_whole(text, c.level, out.vocab, given));
         const std::size_t n = all.size(), part = n / 20;
         out.train = all.slice(0, n - 2 * part), out.valid = all.slice(n - 2 * part, n - part);
         out.test = all.slice(n - part, n);
@@ -153,10 +155,14 @@ inline Corpus load_named(const NamedCorpus& c, const std::vector<fs::path>& text
         out.bytes += text.size();
         split[i] = txl::WordTokenizer::split(text, txl::WordSplit::whitespace);
     }
-    std::vector<std::string> counted = split[0];
-    if (c.vocab_from_all_files)
-        for (std::size_t i = 1; i < 3; ++i) counted.insert(counted.end(), split[i].begin(), split[i].end());
-    out.vocab.words = txl::WordTokenizer::build(counted, min_count);
+    if (given) {
+        out.vocab.words = given->words;
+    } else {
+        std::vector<std::string> counted = split[0];
+        if (c.vocab_from_all_files)
+            for (std::size_t i = 1; i < 3; ++i) counted.insert(counted.end(), split[i].begin(), split[i].end());
+        out.vocab.words = txl::WordTokenizer::build(counted, min_count);
+    }
     out.train = out.vocab.words.encode(split[0]);
     out.valid = out.vocab.words.encode(split[1]);
     out.test = out.vocab.words.encode(split[2]);

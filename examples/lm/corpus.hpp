@@ -42,6 +42,8 @@ inline std::string read_all(const std::string& path) {
         std::error_code ec;
         txl::check<txl::error>(fs::exists(path, ec), path, ": no such file");
         txl::check<txl::error>(!fs::is_directory(path, ec), path, ": is a directory, expected a text file");
+        txl::check<txl::error>(fs::is_regular_file(path, ec) || fs::is_fifo(path, ec), path,
+                               ": not a regular file or a pipe (a device?), expected a text file");
         std::ifstream in(path, std::ios::binary);
         txl::check<txl::error>(bool(in), path, ": cannot be opened");
         s << in.rdbuf();
@@ -77,6 +79,14 @@ struct Vocabulary {
         if (level == Level::chars) return chars.save(path.string());
         words.save(path.string());
     }
+    static Vocabulary load(const fs::path& path, Level level) {
+        Vocabulary v;
+        v.level = level;
+        if (level == Level::bytes) v.bytes = txl::ByteTokenizer::load(path.string());
+        if (level == Level::chars) v.chars = txl::CharTokenizer::load(path.string());
+        if (level == Level::words) v.words = txl::WordTokenizer::load(path.string());
+        return v;
+    }
 };
 
 struct Corpus {
@@ -85,33 +95,39 @@ struct Corpus {
     std::size_t bytes = 0, tokens = 0;
 };
 
-/// Encode `text` at `level` with a vocabulary built from it whole (bytes, characters).
-inline std::vector<std::int64_t> encode_whole(const std::string& text, Level level, Vocabulary& vocab) {
+/// Encode `text` at `level` (bytes, characters) with `given`, else with a vocabulary built from
+/// the whole text into `vocab`.
+inline std::vector<std::int64_t> encode_whole(const std::string& text, Level level, Vocabulary& vocab,
+                                              const Vocabulary* given) {
+    if (given) vocab = *given;
     vocab.level = level;
     if (level == Level::bytes) {
-        vocab.bytes = txl::ByteTokenizer(text);
+        if (!given) vocab.bytes = txl::ByteTokenizer(text);
         return vocab.bytes.encode(text);
     }
     const auto cps = txl::utf8_decode(text);  // throws naming the first byte that is not UTF-8
-    vocab.chars = txl::CharTokenizer(cps);
+    if (!given) vocab.chars = txl::CharTokenizer(cps);
     return vocab.chars.encode(cps);
 }
 
-/// Read and tokenise `path` at `level`; words below `min_count` in training are `<unk>`.
-inline Corpus load_corpus(const std::string& path, Level level, std::size_t min_count) {
+/// Read and tokenise `path` at `level`, split 90/10 by tokens; words below `min_count` in
+/// training are `<unk>`. With `given` (a trained model's), encode with it instead.
+inline Corpus load_corpus(const std::string& path, Level level, std::size_t min_count,
+                          const Vocabulary* given = nullptr) {
     const std::string text = read_all(path);
     Corpus c;
     c.vocab.level = level;
     c.bytes = text.size();
     std::vector<std::int64_t> ids;
     if (level != Level::words) {
-        ids = encode_whole(text, level, c.vocab);
+        ids = encode_whole(text, level, c.vocab, given);
     } else {
         // The split is over tokens, so the vocabulary is the first 90%'s (validation words it never saw: <unk>).
         const auto tokens = txl::WordTokenizer::split(text, txl::WordSplit::words_and_punctuation);
         const std::size_t n_train = std::size_t(double(tokens.size()) * 0.9);
         c.vocab.words =
-            txl::WordTokenizer::build({tokens.begin(), tokens.begin() + std::ptrdiff_t(n_train)}, min_count);
+            given ? given->words
+                  : txl::WordTokenizer::build({tokens.begin(), tokens.begin() + std::ptrdiff_t(n_train)}, min_count);
         ids = c.vocab.words.encode(tokens);
     }
     c.tokens = ids.size();

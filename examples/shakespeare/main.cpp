@@ -117,8 +117,8 @@ int run_sample(const SampleArgs& a, const Say& say) {
 CLI::App* add_train(CLI::App& app, TrainArgs& ta) {
     auto* train = app.add_subcommand("train", "Train a model (resumable), validate with memory, and print a sample");
     train->add_option("--data", ta.data,
-                      "Text file (default: $TXL_TINY_SHAKESPEARE, else data/tiny_shakespeare.txt in the source tree, "
-                      "else downloaded there)");
+                      "Text file, or - or a pipe (copied to a temporary file; one process only) (default: "
+                      "$TXL_TINY_SHAKESPEARE, else data/tiny_shakespeare.txt in the source tree, else downloaded there)");
     train
         ->add_option(
             "--config", ta.config,

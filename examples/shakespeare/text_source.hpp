@@ -20,6 +20,7 @@
 #include <txl/txl.hpp>
 
 #include "../common/download.hpp"
+#include "../common/spool.hpp"
 #include "console.hpp"
 
 namespace shakespeare {
@@ -53,8 +54,10 @@ struct Text {
 
 /// Read, tokenise and split the text in chunks (`txl::read_text_file`: memory near one byte per
 /// character), with a progress line for a large file. With `vocab`, encode with it (a character
-/// outside it is an error).
-inline Text load_text(const std::string& path, const txl::CharTokenizer* vocab) {
+/// outside it is an error). A pipe or `-` (standard input) is read from a temporary copy.
+inline Text load_text(const std::string& given, const txl::CharTokenizer* vocab) {
+    const examples::Spooled spooled(given);  // a pipe or standard input: a temporary copy
+    const std::string& path = spooled.path();
     txl::ReadTextOptions o;
     o.vocabulary = vocab;
     std::error_code ec;

@@ -79,6 +79,14 @@ expect_fail "a changed byte in the optimizer state" "checksum mismatch" "$bin" t
 # --- files a loader must not trust: a device as the text, a vocabulary entry beyond Unicode, a
 # config with trailing text or a negative length (checksums removed, as if hand-edited)
 expect_fail "a device as the text" "not a regular file" "$bin" train --data /dev/zero --steps 1 --out "$tmp/dev"
+# A pipe or standard input is copied to a temporary file (the reader takes two passes): the same run as from the file.
+"$bin" train --data "$tmp/text.txt" --config practical --steps 2 --out "$tmp/from_file" > /dev/null 2>&1
+"$bin" train --data - --config practical --steps 2 --out "$tmp/from_stdin" < "$tmp/text.txt" > /dev/null 2>&1 &&
+  same_checkpoint "$tmp/from_file" "$tmp/from_stdin" && ok || bad "--data - (standard input) differs from the file"
+"$bin" train --data <(cat "$tmp/text.txt") --config practical --steps 2 --out "$tmp/from_pipe" > /dev/null 2>&1 &&
+  same_checkpoint "$tmp/from_file" "$tmp/from_pipe" && ok || bad "--data <(pipe) differs from the file"
+[ -z "$(find "${TMPDIR:-/tmp}" -maxdepth 1 -name 'txl-text-*' -newer "$tmp/text.txt" 2>/dev/null)" ] && ok ||
+  bad "a temporary copy of the text was left behind"
 for case in "vocab|\$ s/.*/1114112/|is not a Unicode character" "config|s/^seq_len 64\$/seq_len 64abc/|seq_len '64abc'" \
             "config|s/^seq_len 64\$/seq_len -64/|seq_len '-64'" "config|s/^dropout .*/dropout nan/|dropout 'nan'"; do
   IFS='|' read -r file sedexpr want <<< "$case"

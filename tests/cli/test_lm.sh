@@ -28,6 +28,15 @@ done
 out=$("$bin" "${small[@]}" --tokens words --min-count 1 --softmax adaptive --out "$tmp/adaptive" 2>&1) && ok || bad "adaptive: $out"
 [[ "$out" == *"AdaptiveSoftmax"* ]] && ok || bad "adaptive: the model is not the adaptive one"
 [ -f "$tmp/adaptive/best/generator.cluster_weight.npy" ] && ok || bad "adaptive: no cluster scores saved"
+# eval reads best/ back: the same validation loss as training saw, and any memory.
+out=$("$bin" eval --checkpoint "$tmp/adaptive" --data "$tmp/text.txt" 2>&1) || bad "eval: $out"
+want=$(grep '^valid_loss=' "$tmp/adaptive/best/config.txt" | cut -d= -f2)
+got=$(echo "$out" | sed -n 's/^valid (segments 8, memory 8): \([0-9.]*\) nats.*/\1/p')
+python3 -c "import sys; sys.exit(abs(float('$got') - float('$want')) > 5e-5)" 2>/dev/null && ok || bad "eval: '$got' vs training's '$want'"
+"$bin" eval --checkpoint "$tmp/adaptive/best" --data "$tmp/text.txt" --mem-len 24 --clamp-len 4 --same-length 2>&1 |
+  grep -q "^valid (segments 8, memory 24, clamp_len 4, same_length): " && ok || bad "eval with another memory"
+expect_fail "eval at another level" "the model reads words" "$bin" eval --checkpoint "$tmp/adaptive" --data "$tmp/text.txt" --tokens bytes
+expect_fail "eval of no run" "config.txt: missing" "$bin" eval --checkpoint "$tmp" --data "$tmp/text.txt"
 # The text from standard input.
 "$bin" train --data - --tokens words --steps 2 --valid-every 2 --batch 4 --seq-len 8 --mem-len 8 --sample-length 0 \
   --out "$tmp/stdin" < "$tmp/text.txt" > /dev/null 2>&1 && ok || bad "--data - (standard input)"

@@ -13,6 +13,8 @@
 /// the full width and there are no projections (the paper's WikiText-103 setup); with
 /// $\text{div\_val} > 1$ every cluster, the shortlist too, has its $P_i$ (the paper's code
 /// makes them all, as long as the width it projects from differs from $d_{model}$ somewhere).
+/// The widest representation is $d_{model}$ itself (the paper's `d_embed = d_model`, as in its
+/// enwik8 and WikiText-103 setups).
 ///
 /// ```cpp
 /// using WT103 = txl::AdaptiveClusters</*div_val*/ 1, 20000, 40000, 200000>;

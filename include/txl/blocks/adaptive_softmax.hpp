@@ -163,8 +163,8 @@ public:
     /// The same, and the gradients of $L = s \sum_r -\log p(y_r)$: accumulated into the
     /// parameters (tied ones into the embedding's), written into `dx[n, D]`.
     double nll_backward(const S* x, const std::int64_t* y, std::size_t n, S s, S* dx, std::size_t* hits = nullptr) {
-        const double sum = forward_scores(x, y, n, work_, hits);
-        backward_scores(x, y, n, s, work_, dx);
+        const double sum = forward_scores(x, y, n, scratch_.work, hits);
+        backward_scores(x, y, n, s, scratch_.work, dx);
         return sum;
     }
 
@@ -418,7 +418,13 @@ private:
     std::size_t n_vocab_ = 0;
     std::vector<std::size_t> bounds_;
     Embedding* tied_ = nullptr;
-    Work work_;
+    /// Training's scratch, kept only to reuse its memory: a copy of the block starts without it.
+    struct Scratch {
+        Work work;
+        Scratch() = default;
+        Scratch(const Scratch&) {}
+        Scratch& operator=(const Scratch&) { return *this; }
+    } scratch_;
 };
 
 }  // namespace txl
