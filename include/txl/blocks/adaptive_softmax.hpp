@@ -157,13 +157,13 @@ public:
     /// $y_r$ as the argmax of the whole distribution.
     double nll(const S* x, const std::int64_t* y, std::size_t n, std::size_t* hits = nullptr) const {
         Work w;
-        return forward_scores(x, y, n, w, hits);
+        return forward_scores(x, y, n, w, hits, /*keep*/ false);
     }
 
     /// The same, and the gradients of $L = s \sum_r -\log p(y_r)$: accumulated into the
     /// parameters (tied ones into the embedding's), written into `dx[n, D]`.
     double nll_backward(const S* x, const std::int64_t* y, std::size_t n, S s, S* dx, std::size_t* hits = nullptr) {
-        const double sum = forward_scores(x, y, n, scratch_.work, hits);
+        const double sum = forward_scores(x, y, n, scratch_.work, hits, /*keep*/ true);
         backward_scores(x, y, n, s, scratch_.work, dx);
         return sum;
     }
@@ -201,6 +201,9 @@ public:
         f(prefix + "cluster_bias", cluster_bias);
     }
 
+    /// How many scores a chunk of tail rows holds when they are scored and dropped (see `forward_scores`).
+    std::size_t chunk_values = std::size_t(1) << 24;
+
     std::vector<OutLayer> out_layers;
     std::vector<Param<S, 2>> out_projs;  ///< $P_i$ `[D, d_i]` (projected clusters only)
     Param<S, 2> cluster_weight;          ///< $W_c$ `[K, D]`
@@ -219,9 +222,10 @@ private:
     struct Work {
         std::vector<S> h0, z, dh0;  ///< $h_0$ `[n, D]` (projected), the head's log-probabilities `[n, c_1 + K]`
         std::vector<Tail> tails = std::vector<Tail>(K + 1);
+        Tail chunk;  ///< a chunk of rows scored and dropped (argmax rows; all rows in evaluation)
         std::vector<double> nll;
-        std::vector<S> best;            ///< the argmax's log-probability so far, per row
-        std::vector<std::size_t> rows;  ///< scratch list of rows
+        std::vector<S> best;                ///< the argmax's log-probability so far, per row
+        std::vector<std::int64_t> best_id;  ///< and its word
     };
 
     // The tensors of cluster i, wherever they live (its own, or the tied embedding's).
@@ -293,16 +297,19 @@ private:
         log_softmax_rows(t.t.data(), m, V, V);
     }
 
-    /// The forward of `nll`: the head for every row, each tail for the rows that need it.
-    double forward_scores(const S* x, const std::int64_t* y, std::size_t n, Work& w, std::size_t* hits) const {
+    /// The forward of `nll`: the head for every row, each tail for the rows that need it. With
+    /// `keep` (training) each tail's target rows stay in `w.tails[i]` for the backward; every
+    /// other tail row is scored in chunks of at most `chunk_values` scores, so that evaluating a large
+    /// batch at a large vocabulary never holds a tail's scores for all of its rows at once.
+    double forward_scores(const S* x, const std::int64_t* y, std::size_t n, Work& w, std::size_t* hits,
+                          bool keep) const {
         for (std::size_t r = 0; r < n; ++r)
             check(y[r] >= 0 && std::uint64_t(y[r]) < n_vocab_, "AdaptiveSoftmax: target id ", y[r], " at position ", r,
                   " is outside the vocabulary [0, ", n_vocab_, ")");
         const std::size_t H = head_size(), c1 = first(1);
         head(x, n, w);
         w.nll.assign(n, 0.0);
-        std::vector<std::int64_t> best_id;
-        if (hits) w.best.assign(n, S(0)), best_id.assign(n, 0);
+        if (hits) w.best.assign(n, S(0)), w.best_id.assign(n, 0);
         for (std::size_t r = 0; r < n; ++r) {
             const S* z = w.z.data() + r * H;
             // $-\log p(y_r) = -\log p_{head}[y_r]$ (shortlist) or $-\log p_{head}[c_1 + K - i]$ plus the tail's part, below.
@@ -312,40 +319,60 @@ private:
                 std::size_t a = 0;
                 for (std::size_t c = 1; c < c1; ++c)
                     if (z[c] > z[a]) a = c;
-                w.best[r] = z[a], best_id[r] = std::int64_t(a);
+                w.best[r] = z[a], w.best_id[r] = std::int64_t(a);
             }
         }
         for (std::size_t i = 1; i <= K; ++i) {
-            Tail& t = w.tails[i];
             // The rows whose target is in cluster $i$, then (argmax) those whose cluster could beat the best so far.
-            t.rows.clear();
+            std::vector<std::size_t> targets, others;
             for (std::size_t r = 0; r < n; ++r)
-                if (cluster_of(y[r]) == i) t.rows.push_back(r);
-            t.n_target = t.rows.size();
-            for (std::size_t r = 0; hits && r < n; ++r)
-                if (cluster_of(y[r]) != i && w.z[r * H + head_column(i)] > w.best[r]) t.rows.push_back(r);
-            if (t.rows.empty()) continue;
-            tail(x, i, t);
-            const std::size_t V = size(i);
-            for (std::size_t j = 0; j < t.n_target; ++j)
-                w.nll[t.rows[j]] -= double(t.t[j * V + std::size_t(y[t.rows[j]]) - first(i)]);
-            for (std::size_t j = 0; hits && j < t.rows.size(); ++j) {
-                const std::size_t r = t.rows[j];
-                const S* row = t.t.data() + j * V;
-                std::size_t a = 0;
-                for (std::size_t c = 1; c < V; ++c)
-                    if (row[c] > row[a]) a = c;
-                const S lp = w.z[r * H + head_column(i)] + row[a];
-                if (lp > w.best[r]) w.best[r] = lp, best_id[r] = std::int64_t(first(i) + a);
+                if (cluster_of(y[r]) == i)
+                    targets.push_back(r);
+                else if (hits && w.z[r * H + head_column(i)] > w.best[r])
+                    others.push_back(r);
+            Tail& t = w.tails[i];
+            t.rows.clear(), t.n_target = 0;
+            if (keep && !targets.empty()) {
+                t.rows = targets, t.n_target = targets.size();
+                score_tail(x, y, i, t, true, w, hits != nullptr);
             }
+            const std::size_t chunk = std::max<std::size_t>(1, chunk_values / size(i));
+            auto in_chunks = [&](const std::vector<std::size_t>& rows, bool are_targets) {
+                for (std::size_t s = 0; s < rows.size(); s += chunk) {
+                    w.chunk.rows.assign(rows.begin() + std::ptrdiff_t(s),
+                                        rows.begin() + std::ptrdiff_t(std::min(s + chunk, rows.size())));
+                    score_tail(x, y, i, w.chunk, are_targets, w, hits != nullptr);
+                }
+            };
+            if (!keep) in_chunks(targets, true);
+            in_chunks(others, false);
         }
         double sum = 0;
         for (std::size_t r = 0; r < n; ++r) sum += w.nll[r];
         if (hits) {
             *hits = 0;
-            for (std::size_t r = 0; r < n; ++r) *hits += best_id[r] == y[r];
+            for (std::size_t r = 0; r < n; ++r) *hits += w.best_id[r] == y[r];
         }
         return sum;
+    }
+
+    /// Tail `i` over `t.rows` (`tail`): their targets' terms into the nll when `targets`, and the
+    /// argmax so far updated when `argmax`.
+    void score_tail(const S* x, const std::int64_t* y, std::size_t i, Tail& t, bool targets, Work& w,
+                    bool argmax) const {
+        tail(x, i, t);
+        const std::size_t V = size(i), H = head_size();
+        for (std::size_t j = 0; j < t.rows.size(); ++j) {
+            const std::size_t r = t.rows[j];
+            const S* row = t.t.data() + j * V;
+            if (targets) w.nll[r] -= double(row[std::size_t(y[r]) - first(i)]);
+            if (!argmax) continue;
+            std::size_t a = 0;
+            for (std::size_t c = 1; c < V; ++c)
+                if (row[c] > row[a]) a = c;
+            const S lp = w.z[r * H + head_column(i)] + row[a];
+            if (lp > w.best[r]) w.best[r] = lp, w.best_id[r] = std::int64_t(first(i) + a);
+        }
     }
 
     /// The backward of $L = s \sum_r -\log p(y_r)$ after `forward_scores` filled `w`.
