@@ -142,6 +142,7 @@ int main(int argc, char** argv) {
         if (ev->parsed()) {
             fs::path dir = checkpoint;
             if (fs::is_directory(dir / "best")) dir /= "best";
+            if (fs::exists(dir / "checksums.txt")) txl::verify_checksums(dir);  // config and vocabulary too
             const auto cfg = read_config(dir / "config.txt");
             txl::check<txl::error>(ed.tokens.empty() || ed.tokens == cfg.at("tokens"), "--tokens ", ed.tokens,
                                    ": the model reads ", cfg.at("tokens"));

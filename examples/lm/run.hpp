@@ -57,16 +57,19 @@ double report(const Model& model, const Corpus& corpus, std::size_t batch, const
     return first;
 }
 
-/// best/: the weights, the vocabulary and what `txl_lm eval` needs to rebuild the model.
+/// best/: the weights, the vocabulary and what `txl_lm eval` needs to rebuild the model, written
+/// as one directory atomically (a crash leaves the previous one whole).
 template <class Model>
 void save_best(Model& model, const Corpus& corpus, const TrainArgs& a, std::size_t step, double loss) {
-    const fs::path dir = fs::path(a.out) / "best";
-    txl::save_checkpoint(model, dir, /*overwrite*/ true);
-    corpus.vocab.save(dir / "vocab.txt");
-    std::ofstream(dir / "config.txt") << "tokens=" << level_name(corpus.vocab.level) << "\nsoftmax=" << a.softmax
-                                      << "\npreset=" << a.preset << "\nbatch=" << a.train.batch
-                                      << "\nseq_len=" << a.train.seq_len << "\nmem_len=" << a.train.mem_len
-                                      << "\nstep=" << step << "\nvalid_loss=" << std::setprecision(17) << loss << "\n";
+    txl::write_directory_atomically(fs::path(a.out) / "best", /*overwrite*/ true, [&](const fs::path& tmp) {
+        txl::save_parameters(model, tmp);
+        corpus.vocab.save(tmp / "vocab.txt");
+        std::ofstream config(tmp / "config.txt");
+        config << "tokens=" << level_name(corpus.vocab.level) << "\nsoftmax=" << a.softmax << "\npreset=" << a.preset
+               << "\nbatch=" << a.train.batch << "\nseq_len=" << a.train.seq_len << "\nmem_len=" << a.train.mem_len
+               << "\nstep=" << step << "\nvalid_loss=" << std::setprecision(17) << loss << "\n";
+        txl::finish_file(config, (tmp / "config.txt").string());
+    });
 }
 
 /// config.txt as key=value pairs; a missing or malformed file is a checkpoint error.

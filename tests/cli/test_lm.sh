@@ -37,6 +37,8 @@ python3 -c "import sys; sys.exit(abs(float('$got') - float('$want')) > 5e-5)" 2>
   grep -q "^valid (segments 8, memory 24, clamp_len 4, same_length): " && ok || bad "eval with another memory"
 expect_fail "eval at another level" "the model reads words" "$bin" eval --checkpoint "$tmp/adaptive" --data "$tmp/text.txt" --tokens bytes
 expect_fail "eval of no run" "config.txt: missing" "$bin" eval --checkpoint "$tmp" --data "$tmp/text.txt"
+cp -r "$tmp/adaptive" "$tmp/edited" && sed -i 's/^preset=.*/preset=wt103-base/' "$tmp/edited/best/config.txt"
+expect_fail "eval of an edited config" "checksum mismatch" "$bin" eval --checkpoint "$tmp/edited" --data "$tmp/text.txt"
 # The text from standard input.
 "$bin" train --data - --tokens words --steps 2 --valid-every 2 --batch 4 --seq-len 8 --mem-len 8 --sample-length 0 \
   --out "$tmp/stdin" < "$tmp/text.txt" > /dev/null 2>&1 && ok || bad "--data - (standard input)"
