@@ -3,12 +3,9 @@
 // <source>/data/tiny_shakespeare.txt, else a download from the char-rnn repository with curl,
 // verified against its SHA-256 before it is used: examples/common/download.hpp), then reading,
 // tokenising and splitting it.
-#include <array>
 #include <cstdint>
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <string>
 

@@ -22,12 +22,33 @@
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "../core/errors.hpp"
 
 namespace txl {
+
+/// The clusters of one vocabulary: cluster $i$ holds the ids $[c_i, c_{i+1})$, from the bounds
+/// $[0, c_1, \dots, c_K, n_{vocab}]$ (`AdaptiveClusters::bounds` builds them, checked).
+class ClusterBounds {
+public:
+    ClusterBounds() = default;
+    explicit ClusterBounds(std::vector<std::size_t> bounds) : b_(std::move(bounds)) {}
+    /// Cluster $i$'s first id $c_i$ and its size $c_{i+1} - c_i$.
+    std::size_t first(std::size_t i) const { return b_[i]; }
+    std::size_t size(std::size_t i) const { return b_[i + 1] - b_[i]; }
+    /// The cluster of token `v`: the $i$ with $c_i \le v < c_{i+1}$.
+    std::size_t cluster_of(std::int64_t v) const {
+        std::size_t i = 0;
+        while (std::size_t(v) >= b_[i + 1]) ++i;
+        return i;
+    }
+
+private:
+    std::vector<std::size_t> b_;
+};
 
 /// @tparam DivVal  $\text{div\_val} \ge 1$: each cluster is this many times narrower than the one before.
 /// @tparam Cutoffs $c_1 < \dots < c_K$ ($K \ge 1$), each below the vocabulary's size.
@@ -59,7 +80,7 @@ struct AdaptiveClusters {
 
     /// The cluster bounds $[0, c_1, \dots, c_K, n_{vocab}]$; throws `shape_error` unless
     /// $c_K < n_{vocab}$ (every cluster non-empty) and every width $d_i \ge 1$.
-    static std::vector<std::size_t> bounds(std::size_t n_vocab, std::size_t D, const char* who) {
+    static ClusterBounds bounds(std::size_t n_vocab, std::size_t D, const char* who) {
         check(cutoffs[n_tails - 1] < n_vocab, who, ": the last cutoff ", cutoffs[n_tails - 1],
               " must be below the vocabulary's size ", n_vocab, " (every cluster needs a word)");
         check(width(D, n_tails) >= 1, who, ": d_model ", D, " / div_val^", n_tails,
@@ -67,7 +88,7 @@ struct AdaptiveClusters {
         std::vector<std::size_t> b{0};
         for (std::size_t c : cutoffs) b.push_back(c);
         b.push_back(n_vocab);
-        return b;
+        return ClusterBounds(std::move(b));
     }
 
     /// `"div_val=4, cutoffs=2000,6000"`, for `describe()` and the run's config.

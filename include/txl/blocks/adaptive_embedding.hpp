@@ -34,6 +34,7 @@
 #include "../core/tensor.hpp"
 #include "../detail/gemm.hpp"
 #include "adaptive_clusters.hpp"
+#include "embedding.hpp"
 
 namespace txl {
 
@@ -72,15 +73,11 @@ public:
 
     std::size_t n_vocab() const { return n_vocab_; }
     /// Cluster $i$'s first id $c_i$, size $c_{i+1} - c_i$ and width $d_i$.
-    std::size_t first(std::size_t i) const { return bounds_[i]; }
-    std::size_t size(std::size_t i) const { return bounds_[i + 1] - bounds_[i]; }
+    std::size_t first(std::size_t i) const { return bounds_.first(i); }
+    std::size_t size(std::size_t i) const { return bounds_.size(i); }
     static constexpr std::size_t width(std::size_t i) { return Clusters::width(D, i); }
     /// The cluster of token `v`: the $i$ with $c_i \le v < c_{i+1}$.
-    std::size_t cluster_of(std::int64_t v) const {
-        std::size_t i = 0;
-        while (std::size_t(v) >= bounds_[i + 1]) ++i;
-        return i;
-    }
+    std::size_t cluster_of(std::int64_t v) const { return bounds_.cluster_of(v); }
 
     void init(Rng& rng) {
         for (auto& t : emb_layers) init_normal_std(t.value.data(), t.value.size(), 0.02, rng);
@@ -88,9 +85,7 @@ public:
     }
 
     void check_tokens(const std::int64_t* tokens, std::size_t n) const {
-        for (std::size_t i = 0; i < n; ++i)
-            check(tokens[i] >= 0 && std::uint64_t(tokens[i]) < n_vocab_, "AdaptiveEmbedding: token id ", tokens[i],
-                  " at position ", i, " is outside the vocabulary [0, ", n_vocab_, ")");
+        check_ids("AdaptiveEmbedding", "token", tokens, n, n_vocab_);
     }
 
     /// `x[T*B, D]` from `tokens[T*B]` (ids checked by `check_tokens`).
@@ -167,7 +162,7 @@ private:
                 std::vector<S>& e) const {
         rows.clear();
         for (std::size_t r = 0; r < n; ++r)
-            if (std::size_t(tokens[r]) >= first(i) && std::size_t(tokens[r]) < first(i) + size(i)) rows.push_back(r);
+            if (cluster_of(tokens[r]) == i) rows.push_back(r);
         const std::size_t w = width(i);
         e.resize(rows.size() * w);
         for (std::size_t j = 0; j < rows.size(); ++j)
@@ -176,7 +171,7 @@ private:
     }
 
     std::size_t n_vocab_ = 0;
-    std::vector<std::size_t> bounds_;
+    ClusterBounds bounds_;
 };
 
 }  // namespace txl

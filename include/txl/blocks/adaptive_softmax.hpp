@@ -127,12 +127,12 @@ public:
     }
 
     std::size_t n_vocab() const { return n_vocab_; }
-    std::size_t first(std::size_t i) const { return bounds_[i]; }
-    std::size_t size(std::size_t i) const { return bounds_[i + 1] - bounds_[i]; }
+    std::size_t first(std::size_t i) const { return bounds_.first(i); }
+    std::size_t size(std::size_t i) const { return bounds_.size(i); }
     static constexpr std::size_t width(std::size_t i) { return Clusters::width(D, i); }
     /// The head's width $c_1 + K$ and tail $i$'s column in it, $c_1 + K - i$.
-    std::size_t head_size() const { return bounds_[1] + K; }
-    std::size_t head_column(std::size_t i) const { return bounds_[1] + K - i; }
+    std::size_t head_size() const { return first(1) + K; }
+    std::size_t head_column(std::size_t i) const { return first(1) + K - i; }
 
     /// Share the embedding's tables (and tails' projections) as the template says.
     void tie(Embedding& embedding) {
@@ -210,19 +210,19 @@ public:
     Param<S, 1> cluster_bias;            ///< $b_c$ `[K]`
 
 private:
-    /// Tail $i$'s rows of a batch: first the `n_target` rows whose target is in it, then the
-    /// rows scored only for the argmax; their inputs `x[m, D]`, $h$ `[m, d_i]` and, after
-    /// `tail`, the log-probabilities `t[m, size(i)]`.
+    /// Rows of a batch scored by tail $i$ (in training, those whose target is in it): their
+    /// inputs `x[m, D]`, $h$ `[m, d_i]` and, after `tail`, the log-probabilities `t[m, size(i)]`.
     struct Tail {
         std::vector<std::size_t> rows;
-        std::size_t n_target = 0;
         std::vector<S> x, h, t, dh, dx;
     };
     /// Scratch of one call (kept between calls only so that training reuses its memory).
     struct Work {
         std::vector<S> h0, z, dh0;  ///< $h_0$ `[n, D]` (projected), the head's log-probabilities `[n, c_1 + K]`
         std::vector<Tail> tails = std::vector<Tail>(K + 1);
-        Tail chunk;  ///< a chunk of rows scored and dropped (argmax rows; all rows in evaluation)
+        Tail chunk;                        ///< a chunk of rows scored and dropped (argmax rows; all rows in evaluation)
+        std::vector<std::size_t> cluster;  ///< the cluster of each row's target
+        std::vector<std::size_t> others;   ///< rows a tail scores only for the argmax
         std::vector<double> nll;
         std::vector<S> best;                ///< the argmax's log-probability so far, per row
         std::vector<std::int64_t> best_id;  ///< and its word
@@ -255,11 +255,6 @@ private:
     }
     S* db(std::size_t i) {
         return projected ? out_layers[i].bias.grad.data() : out_layers[0].bias.grad.data() + first(i);
-    }
-    std::size_t cluster_of(std::int64_t v) const {
-        std::size_t i = 0;
-        while (std::size_t(v) >= bounds_[i + 1]) ++i;
-        return i;
     }
 
     /// The head: $h_0$ and the log-probabilities `w.z[n, c_1 + K]`; returns $h_0$.
@@ -303,17 +298,17 @@ private:
     /// batch at a large vocabulary never holds a tail's scores for all of its rows at once.
     double forward_scores(const S* x, const std::int64_t* y, std::size_t n, Work& w, std::size_t* hits,
                           bool keep) const {
-        for (std::size_t r = 0; r < n; ++r)
-            check(y[r] >= 0 && std::uint64_t(y[r]) < n_vocab_, "AdaptiveSoftmax: target id ", y[r], " at position ", r,
-                  " is outside the vocabulary [0, ", n_vocab_, ")");
+        check_ids("AdaptiveSoftmax", "target", y, n, n_vocab_);
         const std::size_t H = head_size(), c1 = first(1);
         head(x, n, w);
+        w.cluster.resize(n);
+        for (std::size_t r = 0; r < n; ++r) w.cluster[r] = bounds_.cluster_of(y[r]);
         w.nll.assign(n, 0.0);
         if (hits) w.best.assign(n, S(0)), w.best_id.assign(n, 0);
         for (std::size_t r = 0; r < n; ++r) {
             const S* z = w.z.data() + r * H;
             // $-\log p(y_r) = -\log p_{head}[y_r]$ (shortlist) or $-\log p_{head}[c_1 + K - i]$ plus the tail's part, below.
-            const std::size_t i = cluster_of(y[r]);
+            const std::size_t i = w.cluster[r];
             w.nll[r] = -double(z[i == 0 ? std::size_t(y[r]) : head_column(i)]);
             if (hits) {  // the best shortlist word
                 std::size_t a = 0;
@@ -324,18 +319,15 @@ private:
         }
         for (std::size_t i = 1; i <= K; ++i) {
             // The rows whose target is in cluster $i$, then (argmax) those whose cluster could beat the best so far.
-            std::vector<std::size_t> targets, others;
+            Tail& t = w.tails[i];
+            std::vector<std::size_t>& targets = t.rows;  // kept with its scores for the backward when `keep`
+            targets.clear(), w.others.clear();
             for (std::size_t r = 0; r < n; ++r)
-                if (cluster_of(y[r]) == i)
+                if (w.cluster[r] == i)
                     targets.push_back(r);
                 else if (hits && w.z[r * H + head_column(i)] > w.best[r])
-                    others.push_back(r);
-            Tail& t = w.tails[i];
-            t.rows.clear(), t.n_target = 0;
-            if (keep && !targets.empty()) {
-                t.rows = targets, t.n_target = targets.size();
-                score_tail(x, y, i, t, true, w, hits != nullptr);
-            }
+                    w.others.push_back(r);
+            if (keep && !targets.empty()) score_tail(x, y, i, t, true, w, hits != nullptr);
             const std::size_t chunk = std::max<std::size_t>(1, chunk_values / size(i));
             auto in_chunks = [&](const std::vector<std::size_t>& rows, bool are_targets) {
                 for (std::size_t s = 0; s < rows.size(); s += chunk) {
@@ -344,8 +336,8 @@ private:
                     score_tail(x, y, i, w.chunk, are_targets, w, hits != nullptr);
                 }
             };
-            if (!keep) in_chunks(targets, true);
-            in_chunks(others, false);
+            if (!keep) in_chunks(targets, true), targets.clear();
+            in_chunks(w.others, false);
         }
         double sum = 0;
         for (std::size_t r = 0; r < n; ++r) sum += w.nll[r];
@@ -382,15 +374,15 @@ private:
         for_range(n, n * H >= 16384, [&](std::size_t r) {
             S* z = w.z.data() + r * H;
             for (std::size_t c = 0; c < H; ++c) z[c] = S(std::exp(double(z[c])) * double(s));
-            const std::size_t i = cluster_of(y[r]);
+            const std::size_t i = w.cluster[r];
             z[i == 0 ? std::size_t(y[r]) : head_column(i)] -= s;
         });
         const S* h0 = projected ? w.h0.data() : x;
         // $\partial L/\partial W_0 \mathrel{+}= \delta_{:, <c_1}^\top h_0$, $\partial L/\partial W_c \mathrel{+}= \delta_{:, \ge c_1}^\top h_0$, and the biases.
         gemm(Trans::Yes, Trans::No, c1, D, n, S(1), w.z.data(), H, h0, D, S(1), dW(0), D);
         gemm(Trans::Yes, Trans::No, K, D, n, S(1), w.z.data() + c1, H, h0, D, S(1), cluster_weight.grad.data(), D);
-        add_strided_column_sums(w.z.data(), n, c1, H, db(0));
-        add_strided_column_sums(w.z.data() + c1, n, K, H, cluster_bias.grad.data());
+        add_column_sums(w.z.data(), n, c1, db(0), H);
+        add_column_sums(w.z.data() + c1, n, K, cluster_bias.grad.data(), H);
         // $\partial L/\partial h_0 = \delta_{:, <c_1} W_0 + \delta_{:, \ge c_1} W_c$ (straight into `dx` without $P_0$).
         S* dh0 = dx;
         if (projected) w.dh0.resize(n * D), dh0 = w.dh0.data();
@@ -406,7 +398,7 @@ private:
 
     /// Tail `i`'s backward over its target rows, adding into `dx`.
     void tail_backward(std::size_t i, const std::int64_t* y, S s, Tail& t, S* dx) {
-        const std::size_t m = t.n_target, w = width(i), V = size(i);
+        const std::size_t m = t.rows.size(), w = width(i), V = size(i);
         if (m == 0) return;
         // $\partial L/\partial t_r = s\,(\operatorname{softmax}(t_r) - \text{onehot}(y_r - c_i))$.
         for_range(m, m * V >= 16384, [&](std::size_t j) {
@@ -436,14 +428,8 @@ private:
         }
     }
 
-    /// $y_c \mathrel{+}= \sum_r x_{r,c}$ for `d` columns of rows `ld` apart.
-    static void add_strided_column_sums(const S* x, std::size_t n, std::size_t d, std::size_t ld, S* y) {
-        for (std::size_t r = 0; r < n; ++r)
-            for (std::size_t c = 0; c < d; ++c) y[c] += x[r * ld + c];
-    }
-
     std::size_t n_vocab_ = 0;
-    std::vector<std::size_t> bounds_;
+    ClusterBounds bounds_;
     Embedding* tied_ = nullptr;
     /// Training's scratch, kept only to reuse its memory: a copy of the block starts without it.
     struct Scratch {

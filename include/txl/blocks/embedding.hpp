@@ -20,6 +20,15 @@
 
 namespace txl {
 
+/// Throws `shape_error` naming the first of `ids[n]` outside `[0, n_vocab)` and its position:
+/// "`who`: `what` id 7 at position 1 is outside the vocabulary [0, 7)".
+inline void check_ids(const char* who, const char* what, const std::int64_t* ids, std::size_t n, std::size_t n_vocab) {
+    // $0 \le \text{id}_i < n_{vocab}$ for every position $i$.
+    for (std::size_t i = 0; i < n; ++i)
+        check(ids[i] >= 0 && std::uint64_t(ids[i]) < n_vocab, who, ": ", what, " id ", ids[i], " at position ", i,
+              " is outside the vocabulary [0, ", n_vocab, ")");
+}
+
 /// @tparam C a `txl::Config` (gives the scalar type and $d_{model}$).
 template <class C>
 class Embedding {
@@ -42,10 +51,7 @@ public:
 
     /// Throws `shape_error` naming the first id outside `[0, n_vocab)` and its position.
     void check_tokens(const std::int64_t* tokens, std::size_t n) const {
-        // $0 \le \text{token}_i < n_{vocab}$ for every position $i$.
-        for (std::size_t i = 0; i < n; ++i)
-            check(tokens[i] >= 0 && std::uint64_t(tokens[i]) < n_vocab_, "Embedding: token id ", tokens[i],
-                  " at position ", i, " is outside the vocabulary [0, ", n_vocab_, ")");
+        check_ids("Embedding", "token", tokens, n, n_vocab_);
     }
 
     /// `x[T*B, D] = E[tokens[T*B]]`. Ids must have passed `check_tokens`.

@@ -141,17 +141,19 @@ inline void gemm_naive(Trans ta, Trans tb, std::size_t m, std::size_t n, std::si
 }
 
 /// $y \mathrel{+}= \sum_{r} x_{r,:}$: the column sums of an `[n, d]` matrix, added to `y`
-/// (the gradient of a bias broadcast over rows). Threads own blocks of 16 columns and walk the
-/// rows in order, so each sum runs in row order whatever the thread count.
+/// (the gradient of a bias broadcast over rows); its rows `ld` apart (0: packed, `ld = d`).
+/// Threads own blocks of 16 columns and walk the rows in order, so each sum runs in row order
+/// whatever the thread count.
 template <class S>
-inline void add_column_sums(const S* x, std::size_t n, std::size_t d, S* y) {
+inline void add_column_sums(const S* x, std::size_t n, std::size_t d, S* y, std::size_t ld = 0) {
+    if (ld == 0) ld = d;
     constexpr std::size_t CB = 16;
     const std::size_t blocks = (d + CB - 1) / CB;
     auto block = [&](std::size_t blk) {
         const std::size_t c0 = blk * CB, w = std::min(CB, d - c0);
         S acc[CB] = {};
         for (std::size_t r = 0; r < n; ++r) {
-            const S* row = x + r * d + c0;
+            const S* row = x + r * ld + c0;
             for (std::size_t c = 0; c < w; ++c) acc[c] += row[c];
         }
         for (std::size_t c = 0; c < w; ++c) y[c0 + c] += acc[c];

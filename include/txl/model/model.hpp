@@ -212,9 +212,7 @@ public:
     LossResult<S> loss_backward(const std::int64_t* targets, Cache& c, S scale = S(1)) {
         const std::size_t n = c.T * c.B;
         if constexpr (generator_scores) {
-            check<error>(!c.reused_keys_values,
-                         "AutoregressiveModel::loss_backward: the forward used the memory's "
-                         "cached keys and values (inference only)");
+            check_backward(c);
             std::size_t hits = 0;
             ensure_shape(c.d_out, {c.T, c.B, d_model});
             // $\partial (sL)/\partial\,\text{out}$ from the generator's scores, $\frac{s}{n}$ per position.
@@ -249,9 +247,7 @@ public:
         static_assert(!generator_scores,
                       "AutoregressiveModel::backward(dlogits): this generator gives no logits; "
                       "use loss_backward(targets, cache)");
-        check<error>(!c.reused_keys_values,
-                     "AutoregressiveModel::backward: the forward used the memory's cached "
-                     "keys and values (Memory::reuse_keys_values, inference only)");
+        check_backward(c);
         const std::size_t n = c.T * c.B;
         ensure_shape(c.d_out, {c.T, c.B, d_model});
         // The chain in reverse: $\partial L/\partial\,\text{out} = \text{generator}'^\top \partial L/\partial\,\text{logits}$,
@@ -324,6 +320,14 @@ public:
     }
 
 private:
+    /// Before any gradient changes: a forward that reused the memory's cached keys and values
+    /// kept nothing for a backward.
+    static void check_backward(const Cache& c) {
+        check<error>(!c.reused_keys_values,
+                     "AutoregressiveModel::backward: the forward used the memory's cached "
+                     "keys and values (Memory::reuse_keys_values, inference only)");
+    }
+
     /// From $\partial L/\partial\,\text{out}$ in `c.d_out`: the layers, then the embedding.
     void backward_from_out(Cache& c) {
         const auto& dx0 = transformer.backward(c.d_out.data(), c.stack);

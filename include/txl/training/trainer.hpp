@@ -154,7 +154,7 @@ public:
         const S share = S(1) / S(world());  // $\frac1W$: this process's share of the mean
         if (options_.accumulate == 1) {
             model_.forward(x_, memory_, cache_, rng);
-            r = model_.loss_backward(y_.data(), cache_, comm_ ? share : S(1));
+            r = model_.loss_backward(y_.data(), cache_, share);
         } else {
             r = accumulate_gradients(rng, share);  // the same, $k$ micro-batches in turn (see the file comment)
         }
