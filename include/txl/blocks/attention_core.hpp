@@ -94,7 +94,7 @@ public:
         tensor<S, 4> o_h;                 ///< `[B, H, T, d_k]`: $\tilde a V$ per head (when B > 1)
         tensor<S, 4> a, a_drop, mask;     ///< `[B, H, T, K]`: weights, after dropout, dropout mask
         tensor<S, 2> o;                   ///< `[T*B, d_model]` heads concatenated
-        tensor<S, 2> pos;                 ///< `[T*B, n_win]` workspace: $X$, then $\bar X$
+        tensor<S, 2> pos;                 ///< `[T*B, n_win]` backward workspace: $\bar X$
         tensor<S, 2> d_o, dq;             ///< `[T*B, d_model]` backward workspace
         tensor<S, 2> dk, dv;              ///< `[K*B, d_model]` backward workspace
         tensor<S, 4> d_oh, dq_h;          ///< `[B, H, T, d_k]` backward workspace, head-major
@@ -177,39 +177,79 @@ protected:
         }
         ensure_shape(c.a, {B, H, T, K});
         ensure_shape(c.o, {T * B, d_model});
-        ensure_shape(c.pos, {T * B, K});
     }
 
-    /// Step 1: head-major copies of $q + u$ (`q[T*B, d]`, `u[H, d_k]`), $k$, $V$ (`c.k`, `c.v`)
-    /// and the content scores $A_{bh} = (q + u)_{bh}\, k_{bh}^\top$ `[T, d_k] x [d_k, K]` into `c.a`.
-    void content_scores(const S* q, const S* u, Cache& c) const {
-        const std::size_t T = c.T, B = c.B, K = c.M + c.T;
+    /// Steps 1 to 4, one $(b, h)$ block at a time: the block's scores, its position term and its
+    /// weights (`[T, K]` each) are written, shifted, softmaxed, dropped and multiplied by $V_{bh}$
+    /// while they are in cache, and written to memory once (`c.a`, `c.a_drop`, `c.mask`, which the
+    /// backward reads). `q[T*B, d]` and `u[H, d_k]` give the content term; the subclass's
+    /// `position(b, h, x)` writes its $X_{bh}$ `[T, n_win]` (row $i$ is query $i$'s row
+    /// $(i, b)$ of $X$) into `x`, and `pos_bias` (`[n_win rows, H]`, may be null) is its
+    /// per-distance scalar; `c.k`, `c.v` hold $k$ and $V$.
+    template <class Position>
+    void attend(const S* q, const S* u, std::size_t n_win, const S* pos_bias, Cache& c, Rng* rng,
+                Position&& position) const {
+        const std::size_t M = c.M, T = c.T, B = c.B, K = M + T;
         ops::to_heads(q, T, B, c.qu_h.data(), u);
         if (c.head_major) {
             ops::to_heads(c.k.data(), K, B, c.k_h.data());
             ops::to_heads(c.v.data(), K, B, c.v_h.data());
         }
+        c.dropped = dropout.active(rng);
+        typename Dropout<S>::Keyed key{};
+        if (c.dropped) {
+            ensure_shape(c.a_drop, c.a.shape());
+            ensure_shape(c.mask, c.a.shape());
+            key = dropout.draw(B, H * T * K, *rng);  // `[1, B, H*T*K]`: one mask over the whole tensor
+        }
+        const S scale = S(1) / std::sqrt(S(d_k));
         ops::for_each_bh(B, T, K, [&](std::size_t b, std::size_t h) {
-            ops::head_gemm(Trans::No, Trans::Yes, T, K, d_k, &c.qu_h(b, h, 0, 0), d_k, c.key_block(b, h), c.kv_ld(),
-                           &c.a(b, h, 0, 0), K);
+            S* a = &c.a(b, h, 0, 0);
+            // Step 1: $A_{bh} = (q + u)_{bh}\, k_{bh}^\top$ `[T, d_k] x [d_k, K]`.
+            ops::head_gemm(Trans::No, Trans::Yes, T, K, d_k, &c.qu_h(b, h, 0, 0), d_k, c.key_block(b, h), c.kv_ld(), a,
+                           K);
+            // Step 2: the position term through the shift.
+            S* x = ops::thread_scratch(T * n_win);
+            position(b, h, x);
+            add_shifted(x, n_win, pos_bias, h, M, T, a);
+            // Step 3: $a_{ij} = \operatorname{softmax}_j(A_{ij} / \sqrt{d_k})$ over $j \in [\text{lo}, M + i]$,
+            // 0 for the masked keys; then $\tilde a = a \odot m / (1 - p)$ (training only).
+            for (std::size_t i = 0; i < T; ++i) {
+                S* row = a + i * K;
+                const std::size_t lo = first_visible(M, i);
+                ops::softmax_row(row + lo, M + i + 1 - lo, K - lo, scale);
+                std::fill(row, row + lo, S(0));
+            }
+            const S* a_used = a;
+            if (c.dropped) {
+                S* dropped = &c.a_drop(b, h, 0, 0);
+                std::copy(a, a + T * K, dropped);
+                key.apply(dropped, &c.mask(b, h, 0, 0), 0, b, h * T * K, T * K);
+                a_used = dropped;
+            }
+            // Step 4: $o_{bh} = \tilde a_{bh} V_{bh}$ `[T, K] x [K, d_k]`.
+            ops::head_gemm(Trans::No, Trans::No, T, d_k, K, a_used, K, c.value_block(b, h), c.kv_ld(),
+                           c.head_major ? &c.o_h(b, h, 0, 0) : c.o.data() + h * d_k, c.head_major ? d_k : d_model);
         });
+        // The heads side by side again: $o$ `[T*B, d_model]`.
+        if (c.head_major) ops::from_heads(c.o_h.data(), T, B, c.o.data());
     }
 
-    /// Step 2, the shift, for head $h$: $A_{bh,ij} \mathrel{+}= X_{(i,b),\,c} + \text{bias}_{c,h}$ for
-    /// the visible keys $j \le M + i$, with `x` = $X$ `[T*B, n_win]` and
+    /// Step 2, the shift, for one $(b, h)$ block: $A_{ij} \mathrel{+}= X_{i,c} + \text{bias}_{c,h}$ for the
+    /// visible keys $j \le M + i$, with `x` = $X_{bh}$ `[T, n_win]` and
     /// $c = n_{win} - 1 - \min(M + i - j,\ n_{win} - 1)$. Row $i$ of $X$ is read from column
     /// `base` $= n_{win} - 1 - (M + i) + \text{near}$ on, where the first `near` keys (farther than the
     /// window reaches) all read column 0. Without a clamp $n_{win} = K$, `near` $= 0$ and
     /// `base` $= T - 1 - i$: row $i$ shifted left by $T - 1 - i$. `bias` (`[n_win rows, H]`, may be
-    /// null) is a per-distance scalar read the same way. `scores` is $A$ `[B, H, T, K]`.
+    /// null) is a per-distance scalar read the same way. `a` is $A_{bh}$ `[T, K]`.
     static void add_shifted(const S* x, std::size_t n_win, const S* bias, std::size_t h, std::size_t M, std::size_t T,
-                            std::size_t B, S* scores) {
+                            S* a) {
         const std::size_t K = M + T;
-        for_range(B, ops::parallel_worth_it(B, T, K), [&](std::size_t b) {
+        vectorized([&] {
             for (std::size_t i = 0; i < T; ++i) {
-                S* row = scores + ((b * H + h) * T + i) * K;
+                S* row = a + i * K;
                 const std::size_t near = M + i + 1 > n_win ? M + i + 1 - n_win : 0, base = n_win - 1 + near - (M + i);
-                const S* xr = x + (i * B + b) * n_win + base;
+                const S* xr = x + i * n_win + base;
                 if (bias) {
                     const S* br = bias + base * H + h;
                     for (std::size_t j = 0; j < near; ++j) row[j] += xr[0] + br[0];
@@ -220,41 +260,6 @@ protected:
                 }
             }
         });
-    }
-
-    /// Steps 3 and 4: masked softmax of `c.a` (scores) into weights, dropout on them, and
-    /// $o = \text{concat}_h(\tilde a_{bh} V_{bh})$ into `c.o`.
-    void attend(Cache& c, Rng* rng) const {
-        const std::size_t M = c.M, T = c.T, B = c.B, K = M + T;
-        // $a_{ij} = \operatorname{softmax}_j(A_{ij} / \sqrt{d_k})$ over $j \in [\text{lo}, M + i]$;
-        // $a_{ij} = 0$ for the masked keys.
-        const S scale = S(1) / std::sqrt(S(d_k));
-        ops::for_each_bh(B, T, K, [&](std::size_t b, std::size_t h) {
-            for (std::size_t i = 0; i < T; ++i) {
-                S* row = &c.a(b, h, i, 0);
-                const std::size_t lo = first_visible(M, i);
-                ops::softmax_row(row + lo, M + i + 1 - lo, K - lo, scale);
-                std::fill(row, row + lo, S(0));
-            }
-        });
-
-        // $\tilde a = a \odot m / (1 - p)$ (training only).
-        c.dropped = dropout.active(rng);
-        if (c.dropped) {
-            ensure_shape(c.a_drop, c.a.shape());
-            ensure_shape(c.mask, c.a.shape());
-            std::copy(c.a.begin(), c.a.end(), c.a_drop.begin());
-            dropout.forward(c.a_drop.data(), 1, B, H * T * K, c.mask.data(), *rng);  // `[B, H, T, K]`
-        }
-
-        // $o_{bh} = \tilde a_{bh} V_{bh}$ `[T, K] x [K, d_k]`, then the heads side by side again.
-        const S* a = c.weights();
-        ops::for_each_bh(B, T, K, [&](std::size_t b, std::size_t h) {
-            ops::head_gemm(Trans::No, Trans::No, T, d_k, K, a + ((b * H + h) * T) * K, K, c.value_block(b, h),
-                           c.kv_ld(), c.head_major ? &c.o_h(b, h, 0, 0) : c.o.data() + h * d_k,
-                           c.head_major ? d_k : d_model);
-        });
-        if (c.head_major) ops::from_heads(c.o_h.data(), T, B, c.o.data());
     }
 
     /// The backward of steps 4, 3 and 1, from `c.d_o` $= \partial L/\partial o$ `[T*B, d]`: the

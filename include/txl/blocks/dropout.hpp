@@ -69,24 +69,43 @@ struct Dropout {
         apply(x, mask, n, 0, k, threshold(p), S(1) / (S(1) - p));
     }
 
-    /// The same for `x` seen as `[outer, b, inner]` with its batch axis in the middle (the
-    /// columns `rng.columns` of the global batch, all of it when unset): keyed by the global index.
-    void forward(S* x, std::size_t outer, std::size_t b, std::size_t inner, S* mask, Rng& rng) const {
+    /// A mask's key: the generator's one 64-bit draw $k$ with what places an element in the
+    /// global batch. `apply` then drops any piece of the tensor, in any order, on any thread
+    /// (a parallel loop's task its own block), exactly as one `forward` over the whole would.
+    struct Keyed {
+        std::uint64_t k;
+        std::uint32_t t;
+        S scale;
+        std::size_t B, first, inner;  ///< global batch, this forward's first column, values per column
+
+        /// `x *= mask` on `len` values of column `j` of row `o`, from its value `c0` on:
+        /// keyed by $i = (o B + \text{first} + j)\,\text{inner} + c_0 + 0 .. len-1$.
+        void apply(S* x, S* mask, std::size_t o, std::size_t j, std::size_t c0, std::size_t len) const {
+            Dropout::apply(x, mask, len, (o * B + first + j) * inner + c0, k, t, scale);
+        }
+    };
+
+    /// Draw the key of a mask over a tensor seen as `[outer, b, inner]` with its batch axis in
+    /// the middle (the columns `rng.columns` of the global batch, all of it when unset).
+    Keyed draw(std::size_t b, std::size_t inner, Rng& rng) const {
         const std::uint64_t k = rng();
-        const std::uint32_t t = threshold(p);
-        const S scale = S(1) / (S(1) - p);
         const BatchColumns& c = rng.columns;
         const bool cut = c.count != 0 && !(c.first == 0 && c.total == b);
         check_columns(c, b, cut);
-        const std::size_t B = cut ? c.total : b, first = cut ? c.first : 0;
+        return Keyed{k, threshold(p), S(1) / (S(1) - p), cut ? c.total : b, cut ? c.first : 0, inner};
+    }
+
+    /// Draw a mask over `x` seen as `[outer, b, inner]` and apply it in place, keyed by the global index.
+    void forward(S* x, std::size_t outer, std::size_t b, std::size_t inner, S* mask, Rng& rng) const {
+        const Keyed key = draw(b, inner, rng);
         for (std::size_t o = 0; o < outer; ++o)
             for (std::size_t j = 0; j < b; ++j) {
-                const std::size_t local = (o * b + j) * inner, global = (o * B + first + j) * inner;
-                apply(x + local, mask + local, inner, global, k, t, scale);
+                const std::size_t local = (o * b + j) * inner;
+                key.apply(x + local, mask + local, o, j, 0, inner);
             }
     }
 
-    /// `dx *= mask`, in place.    /// The same for `rows` rows of `width` values laid out time-major (row $t b + j$ is stream
+    /// The same for `rows` rows of `width` values laid out time-major (row $t b + j$ is stream
     /// $j$ at time $t$, as activations are), $b$ = the generator's column count (all rows when unset).
     void forward_rows(S* x, std::size_t rows, std::size_t width, S* mask, Rng& rng) const {
         const std::size_t b = rng.columns.count ? rng.columns.count : rows;

@@ -164,31 +164,39 @@ public:
             value.forward(kv, nk, c.v.data());
         }
 
-        // Content scores (a), (c): $A_{bh} = (q + u)_{bh}\, k_{bh}^\top$, $u$ = `query_pos_bias`.
-        Core::content_scores(c.q.data(), query_pos_bias.value.data(), c);
-        // Position scores (b), (d), added on: $A_{ij} \mathrel{+}= q_i \cdot R_{M+i-j} + b^{pos}_{M+i-j}$.
-        add_position_scores(c.q.data(), M, T, B, c.a.data(), c.pos.data());
-        // Softmax over the visible keys, dropout, $o = \text{concat}_h(\tilde a_{bh} V_{bh})$.
-        Core::attend(c, rng);
+        // Scores: content (a), (c) $(q + u)_{bh}\, k_{bh}^\top$ with $u$ = `query_pos_bias`, plus position
+        // (b), (d) $q_i \cdot R_{M+i-j} + b^{pos}_{M+i-j}$; softmax over the visible keys, dropout,
+        // $o = \text{concat}_h(\tilde a_{bh} V_{bh})$, one $(b, h)$ at a time.
+        const std::size_t n_win = window(K), first = P - n_win + 1;
+        Core::attend(c.q.data(), query_pos_bias.value.data(), n_win, key_pos_bias.value.data() + first * H, c, rng,
+                     [&](std::size_t b, std::size_t h, S* x) { position_block(c.q.data(), M, T, B, b, h, x); });
         // $\text{out} = o W_o^\top + b_o$ `[T*B, d]`.
         output.forward(c.o.data(), nq, out);
     }
 
-    /// The position term, fast path: per head $h$, with the window
-    /// $R_{win} = R[P-n_{win}+1 \,..\, P]$ of $n_{win}$ rows (`first` $= P - n_{win} + 1$; $n_{win} = K$ without a clamp),
-    /// one GEMM for every dot product any query needs, then the shift (`add_shifted`) adds
-    /// $X_{(i,b),\,c} + b^{pos}_{first + c,\,h}$ to $A_{bh,ij}$ for the visible keys.
-    /// `q[T*B, d]`, `scores` $A$ `[B, H, T, K]`, `x` a `[T*B, K]` workspace.
+    /// The position term's dot products for batch row $b$, head $h$: with the window
+    /// $R_{win} = R[P-n_{win}+1 \,..\, P]$ of $n_{win}$ rows ($n_{win} = K$ without a clamp),
+    /// $X_{bh} = q_{bh} R_{win,h}^\top$ `[T, d_k] x [d_k, n_win]` into `x` `[T, n_win]`: every dot
+    /// product any query of the block needs, one GEMM (the shift, `add_shifted`, then picks each
+    /// key's). `q[T*B, d]`.
+    void position_block(const S* q, std::size_t M, std::size_t T, std::size_t B, std::size_t b, std::size_t h,
+                        S* x) const {
+        const std::size_t n_win = window(M + T), first = P - n_win + 1;
+        Core::ops::head_gemm(Trans::No, Trans::Yes, T, n_win, d_k, q + b * d_model + h * d_k, B * d_model,
+                             key_pos_embeddings.value.data() + first * d_model + h * d_k, d_model, x, n_win);
+    }
+
+    /// The position term alone, as the forward adds it (`position_block`, then the shift), for
+    /// the tests: $A_{bh,ij} \mathrel{+}= X_{(i,b),\,c} + b^{pos}_{first + c,\,h}$ for the visible keys.
+    /// `q[T*B, d]`, `scores` $A$ `[B, H, T, K]`, `x` a `[T, n_win]` workspace.
     void add_position_scores(const S* q, std::size_t M, std::size_t T, std::size_t B, S* scores, S* x) const {
         const std::size_t K = M + T, n_win = window(K), first = P - n_win + 1;
-        const S* R = key_pos_embeddings.value.data();
-        const S* bpos = key_pos_bias.value.data();
-        for (std::size_t h = 0; h < H; ++h) {
-            // $X = q_h R_{win,h}^\top$: `[T*B, d_k] x [d_k, n_win]`.
-            gemm(Trans::No, Trans::Yes, T * B, n_win, d_k, S(1), q + h * d_k, d_model, R + first * d_model + h * d_k,
-                 d_model, S(0), x, n_win);
-            Core::add_shifted(x, n_win, bpos + first * H, h, M, T, B, scores);
-        }
+        for (std::size_t b = 0; b < B; ++b)
+            for (std::size_t h = 0; h < H; ++h) {
+                position_block(q, M, T, B, b, h, x);
+                Core::add_shifted(x, n_win, key_pos_bias.value.data() + first * H, h, M, T,
+                                  scores + (b * H + h) * T * K);
+            }
     }
 
     /// The position term by its definition, one dot product per (b, h, i, j), for the tests:
@@ -217,6 +225,7 @@ public:
         const std::size_t M = c.M, T = c.T, B = c.B, K = M + T, n_win = window(K), nq = T * B, nk = K * B,
                           first = P - n_win + 1;  // the window R[first, first + n_win)
         ensure_shape(c.d_o, {nq, d_model});
+        ensure_shape(c.pos, {nq, n_win});
         ensure_shape(c.part, {n_win});
 
         // Output projection: $\partial L/\partial o = \delta W_o$ `[T*B, d]` (and

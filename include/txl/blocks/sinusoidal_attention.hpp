@@ -141,10 +141,11 @@ public:
         // $[\,q;\ k;\ V\,] = kv\, W_{qkv}^\top$ `[K*B, 3d]`; $q$ from the segment's rows only,
         // and $q + v$ (the position term's query) beside it. With cached keys and values, only
         // the segment's rows are projected and the memory's $k$, $V$ are the cached ones.
-        c.reused_keys_values = M > 0 && k_mem && v_mem;
-        const std::size_t first_row = c.reused_keys_values ? M * B : 0;
+        const bool reuse = M > 0 && k_mem && v_mem;
+        c.reused_keys_values = reuse;
+        const std::size_t first_row = reuse ? M * B : 0;
         qkv_net.forward(kv + first_row * d, nk - first_row, c.w.data() + first_row * 3 * d);
-        if (c.reused_keys_values) {
+        if (reuse) {
             std::copy(k_mem, k_mem + M * B * d, c.k.data());
             std::copy(v_mem, v_mem + M * B * d, c.v.data());
         }
@@ -163,20 +164,15 @@ public:
         encodings(K, c.pe.data());
         r_net.forward(c.pe.data(), K, c.r.data());
 
-        // (a) + (c): $A_{bh} = (q + u)_{bh}\, k_{bh}^\top$ `[T, K]`, $u$ = `r_w_bias`.
-        Core::content_scores(c.q.data(), r_w_bias.value.data(), c);
-
-        // (b) + (d), per head: $X = (q + v)_h R_{win,h}^\top$ `[T*B, K]`, then the shift:
-        // $A_{bh,ij} \mathrel{+}= X_{(i,b),\, T-1+j-i}$ for the visible keys.
-        for (std::size_t h = 0; h < H; ++h) {
-            gemm(Trans::No, Trans::Yes, nq, K, d_k, S(1), c.qv.data() + h * d_k, d, c.r.data() + h * d_k, d, S(0),
-                 c.pos.data(), K);
-            Core::add_shifted(c.pos.data(), K, nullptr, h, M, T, B, c.a.data());
-        }
-
-        // Softmax over the visible keys, dropout (the paper's `dropatt`), $o = \text{concat}_h(\tilde a_{bh} V_{bh})$;
+        // (a) + (c): $A_{bh} = (q + u)_{bh}\, k_{bh}^\top$ `[T, K]`, $u$ = `r_w_bias`; (b) + (d):
+        // $X_{bh} = (q + v)_{bh} R_{win,h}^\top$ `[T, K]`, then the shift adds
+        // $X_{bh,\, i,\, T-1+j-i}$ for the visible keys. Softmax over them, dropout (the paper's
+        // `dropatt`), $o = \text{concat}_h(\tilde a_{bh} V_{bh})$, one $(b, h)$ at a time; then
         // $\text{out} = o\, W_o^\top$.
-        Core::attend(c, rng);
+        Core::attend(c.q.data(), r_w_bias.value.data(), K, nullptr, c, rng, [&](std::size_t b, std::size_t h, S* x) {
+            Core::ops::head_gemm(Trans::No, Trans::Yes, T, K, d_k, c.qv.data() + b * d + h * d_k, B * d,
+                                 c.r.data() + h * d_k, d, x, K);
+        });
         o_net.forward(c.o.data(), nq, out);
     }
 
@@ -188,6 +184,7 @@ public:
         ensure_shape(c.d_o, {nq, d});
         ensure_shape(c.dqv, {nq, d});
         ensure_shape(c.dr, {K, d});
+        ensure_shape(c.pos, {nq, K});
 
         // $\partial L/\partial o = \delta W_o$ (and $\partial L/\partial W_o$).
         o_net.backward(c.o.data(), dout, nq, c.d_o.data());

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
+#include <vector>
 
 #include <xsimd/xsimd.hpp>
 
@@ -56,6 +57,15 @@ struct AttentionOps {
             parallel_tasks(B * H, [&](std::size_t bh) { f(bh / H, bh % H); });
         else
             for (std::size_t bh = 0; bh < B * H; ++bh) f(bh / H, bh % H);
+    }
+
+    /// This thread's workspace of at least `n` values, for what a per-(b, h) task computes and
+    /// uses at once (no other task reads it): grown on demand, kept for the next call, so it
+    /// stays in this core's cache and a training step allocates nothing after its first.
+    static S* thread_scratch(std::size_t n) {
+        thread_local std::vector<S> buffer;
+        if (buffer.size() < n) buffer.resize(n);
+        return buffer.data();
     }
 
     /// `src[R*B, d_model]` (row $t B + b$, heads side by side) to head-major
