@@ -12,18 +12,22 @@
 /// Per batch row $b$ and head $h$, with the $T$ queries $i = 0 .. T-1$ at positions $M + i$
 /// and the $K = M + T$ keys $j = 0 .. K-1$ at positions $j$ (the [notation](../../docs/overview.md#notation)):
 /// 1. **content scores** $A_{bh} = (q + u)_{bh}\, k_{bh}^\top$ `[T, K]` (terms (a) and (c) of
-///    the paper's eq. (4); `content_scores`);
+///    the paper's eq. (4));
 /// 2. the subclass adds its **position scores** (terms (b) and (d)) through the **shift**:
-///    it computes $X = q' R_{win}^\top$ `[T*B, n_win]` for a window of $n_{win}$ table rows
-///    (distances $n_{win} - 1$ down to 0) and `add_shifted` adds $X_{(i,b),\,c(i,j)}$ to
-///    $A_{bh,ij}$, where column $c(i,j) = n_{win} - 1 - \min(M + i - j,\ n_{win} - 1)$ holds
-///    distance $M + i - j$ (distances past the window read column 0: the clamp);
+///    it computes $X_{bh} = q'_{bh} R_{win,h}^\top$ `[T, n_win]` for a window of $n_{win}$
+///    table rows (distances $n_{win} - 1$ down to 0; row $i$ of $X_{bh}$ is row $(i, b)$ of
+///    $X$) and `add_shifted` adds $X_{(i,b),\,c(i,j)}$ to $A_{bh,ij}$, where column
+///    $c(i,j) = n_{win} - 1 - \min(M + i - j,\ n_{win} - 1)$ holds distance $M + i - j$
+///    (distances past the window read column 0: the clamp);
 /// 3. **weights** $a_{ij} = \operatorname{softmax}_j(A_{ij} / \sqrt{d_k})$ over the visible
 ///    keys $j \in [\,\text{first\_visible}(M, i),\ M + i\,]$, 0 elsewhere (`first_visible` is 0
 ///    but under the [same_length](#same_length) mask); then dropout on the weights,
 ///    $\tilde a = a \odot m / (1 - p)$ with a 0/1 mask $m$ (training only);
 /// 4. **values** $o_{bh} = \tilde a_{bh}\, V_{bh}$ `[T, d_k]`, heads concatenated into
-///    $o$ `[T*B, d_{model}]` for the subclass's output projection (`attend`).
+///    $o$ `[T*B, d_{model}]` for the subclass's output projection.
+///
+/// `attend` runs the four steps for one $(b, h)$ at a time, so that a block's scores stay in
+/// cache from the first product to the last.
 ///
 /// ## Backward {#backward}
 /// `backward_core` starts from $\partial L/\partial o$, which the subclass's output projection
@@ -135,6 +139,16 @@ public:
         return K_s && M + i + 1 > K_s ? M + i + 1 - K_s : 0;
     }
 
+    /// Queries per panel of the forward's products (see `attend`).
+    static constexpr std::size_t query_panel = 32;
+    /// The end of the panel that starts at query `i0`: `query_panel` rows on, or $T$; a remainder
+    /// of fewer than 8 rows joins the panel before it (a product of so few rows would go to BLAS,
+    /// `detail/gemm.hpp`, and round differently from the rest).
+    static std::size_t panel_end(std::size_t i0, std::size_t T) {
+        const std::size_t i1 = std::min(T, i0 + query_panel);
+        return T - i1 < 8 ? T : i1;
+    }
+
     /// One row of attention weights by the formula, with `std::exp`:
     /// $a_j = e^{s x_j - \max} / \sum_{j' < \text{visible}} e^{s x_{j'} - \max}$, 0 after `visible`.
     /// `ops::softmax_row` is the same on SIMD batches; a test checks the two agree.
@@ -183,9 +197,16 @@ protected:
     /// weights (`[T, K]` each) are written, shifted, softmaxed, dropped and multiplied by $V_{bh}$
     /// while they are in cache, and written to memory once (`c.a`, `c.a_drop`, `c.mask`, which the
     /// backward reads). `q[T*B, d]` and `u[H, d_k]` give the content term; the subclass's
-    /// `position(b, h, x)` writes its $X_{bh}$ `[T, n_win]` (row $i$ is query $i$'s row
-    /// $(i, b)$ of $X$) into `x`, and `pos_bias` (`[n_win rows, H]`, may be null) is its
-    /// per-distance scalar; `c.k`, `c.v` hold $k$ and $V$.
+    /// `position(b, h, i0, i1, c0, x)` writes rows $i_0 .. i_1 - 1$, columns $c_0 .. n_{win} - 1$ of
+    /// its $X_{bh}$ `[T, n_win]` (row $i$ is query $i$'s row $(i, b)$ of $X$) into `x`, and
+    /// `pos_bias` (`[n_win rows, H]`, may be null) is its per-distance scalar; `c.k`, `c.v` hold
+    /// $k$ and $V$.
+    ///
+    /// **The masked corner is skipped.** Query $i$ sees no key after $M + i$, so the queries run
+    /// in panels of `query_panel` rows and panel $[i_0, i_1)$ computes its scores, position
+    /// columns and values over the keys $j < M + i_1$ only: about a fifth of the three products
+    /// when $M = T$. Each result is the same sum in the same order as over all $K$ keys (the
+    /// skipped weights are zeros), so nothing changes but the time.
     template <class Position>
     void attend(const S* q, const S* u, std::size_t n_win, const S* pos_bias, Cache& c, Rng* rng,
                 Position&& position) const {
@@ -205,13 +226,17 @@ protected:
         const S scale = S(1) / std::sqrt(S(d_k));
         ops::for_each_bh(B, T, K, [&](std::size_t b, std::size_t h) {
             S* a = &c.a(b, h, 0, 0);
-            // Step 1: $A_{bh} = (q + u)_{bh}\, k_{bh}^\top$ `[T, d_k] x [d_k, K]`.
-            ops::head_gemm(Trans::No, Trans::Yes, T, K, d_k, &c.qu_h(b, h, 0, 0), d_k, c.key_block(b, h), c.kv_ld(), a,
-                           K);
-            // Step 2: the position term through the shift.
             S* x = ops::thread_scratch(T * n_win);
-            position(b, h, x);
-            add_shifted(x, n_win, pos_bias, h, M, T, a);
+            for (std::size_t i0 = 0; i0 < T;) {
+                const std::size_t i1 = panel_end(i0, T), rows = i1 - i0, keys = M + i1;
+                // Step 1: $A_{bh} = (q + u)_{bh}\, k_{bh}^\top$ `[T, d_k] x [d_k, K]`, this panel's rows and keys.
+                ops::head_gemm(Trans::No, Trans::Yes, rows, keys, d_k, &c.qu_h(b, h, i0, 0), d_k, c.key_block(b, h),
+                               c.kv_ld(), a + i0 * K, K);
+                // Step 2: the position term through the shift (its last query reads the most columns).
+                position(b, h, i0, i1, n_win - std::min(n_win, keys), x);
+                add_shifted(x, n_win, pos_bias, h, M, T, a, i0, i1);
+                i0 = i1;
+            }
             // Step 3: $a_{ij} = \operatorname{softmax}_j(A_{ij} / \sqrt{d_k})$ over $j \in [\text{lo}, M + i]$,
             // 0 for the masked keys; then $\tilde a = a \odot m / (1 - p)$ (training only).
             for (std::size_t i = 0; i < T; ++i) {
@@ -227,9 +252,15 @@ protected:
                 key.apply(dropped, &c.mask(b, h, 0, 0), 0, b, h * T * K, T * K);
                 a_used = dropped;
             }
-            // Step 4: $o_{bh} = \tilde a_{bh} V_{bh}$ `[T, K] x [K, d_k]`.
-            ops::head_gemm(Trans::No, Trans::No, T, d_k, K, a_used, K, c.value_block(b, h), c.kv_ld(),
-                           c.head_major ? &c.o_h(b, h, 0, 0) : c.o.data() + h * d_k, c.head_major ? d_k : d_model);
+            // Step 4: $o_{bh} = \tilde a_{bh} V_{bh}$ `[T, K] x [K, d_k]`, each panel over its keys.
+            S* o = c.head_major ? &c.o_h(b, h, 0, 0) : c.o.data() + h * d_k;
+            const std::size_t ldo = c.head_major ? d_k : d_model;
+            for (std::size_t i0 = 0; i0 < T;) {
+                const std::size_t i1 = panel_end(i0, T);
+                ops::head_gemm(Trans::No, Trans::No, i1 - i0, d_k, M + i1, a_used + i0 * K, K, c.value_block(b, h),
+                               c.kv_ld(), o + i0 * ldo, ldo);
+                i0 = i1;
+            }
         });
         // The heads side by side again: $o$ `[T*B, d_model]`.
         if (c.head_major) ops::from_heads(c.o_h.data(), T, B, c.o.data());
@@ -241,12 +272,12 @@ protected:
     /// `base` $= n_{win} - 1 - (M + i) + \text{near}$ on, where the first `near` keys (farther than the
     /// window reaches) all read column 0. Without a clamp $n_{win} = K$, `near` $= 0$ and
     /// `base` $= T - 1 - i$: row $i$ shifted left by $T - 1 - i$. `bias` (`[n_win rows, H]`, may be
-    /// null) is a per-distance scalar read the same way. `a` is $A_{bh}$ `[T, K]`.
+    /// null) is a per-distance scalar read the same way. `a` is $A_{bh}$ `[T, K]`; rows $i_0 .. i_1 - 1$.
     static void add_shifted(const S* x, std::size_t n_win, const S* bias, std::size_t h, std::size_t M, std::size_t T,
-                            S* a) {
+                            S* a, std::size_t i0, std::size_t i1) {
         const std::size_t K = M + T;
         vectorized([&] {
-            for (std::size_t i = 0; i < T; ++i) {
+            for (std::size_t i = i0; i < i1; ++i) {
                 S* row = a + i * K;
                 const std::size_t near = M + i + 1 > n_win ? M + i + 1 - n_win : 0, base = n_win - 1 + near - (M + i);
                 const S* xr = x + i * n_win + base;

@@ -169,21 +169,24 @@ public:
         // $o = \text{concat}_h(\tilde a_{bh} V_{bh})$, one $(b, h)$ at a time.
         const std::size_t n_win = window(K), first = P - n_win + 1;
         Core::attend(c.q.data(), query_pos_bias.value.data(), n_win, key_pos_bias.value.data() + first * H, c, rng,
-                     [&](std::size_t b, std::size_t h, S* x) { position_block(c.q.data(), M, T, B, b, h, x); });
+                     [&](std::size_t b, std::size_t h, std::size_t i0, std::size_t i1, std::size_t c0, S* x) {
+                         position_block(c.q.data(), M, T, B, b, h, i0, i1, c0, x);
+                     });
         // $\text{out} = o W_o^\top + b_o$ `[T*B, d]`.
         output.forward(c.o.data(), nq, out);
     }
 
     /// The position term's dot products for batch row $b$, head $h$: with the window
     /// $R_{win} = R[P-n_{win}+1 \,..\, P]$ of $n_{win}$ rows ($n_{win} = K$ without a clamp),
-    /// $X_{bh} = q_{bh} R_{win,h}^\top$ `[T, d_k] x [d_k, n_win]` into `x` `[T, n_win]`: every dot
-    /// product any query of the block needs, one GEMM (the shift, `add_shifted`, then picks each
-    /// key's). `q[T*B, d]`.
+    /// $X_{bh} = q_{bh} R_{win,h}^\top$ `[T, d_k] x [d_k, n_win]`: every dot product any query of the
+    /// block needs, one GEMM (the shift, `add_shifted`, then picks each key's). Rows
+    /// $i_0 .. i_1 - 1$ and columns $c_0 .. n_{win} - 1$ of it into `x` `[T, n_win]`; `q[T*B, d]`.
     void position_block(const S* q, std::size_t M, std::size_t T, std::size_t B, std::size_t b, std::size_t h,
-                        S* x) const {
+                        std::size_t i0, std::size_t i1, std::size_t c0, S* x) const {
         const std::size_t n_win = window(M + T), first = P - n_win + 1;
-        Core::ops::head_gemm(Trans::No, Trans::Yes, T, n_win, d_k, q + b * d_model + h * d_k, B * d_model,
-                             key_pos_embeddings.value.data() + first * d_model + h * d_k, d_model, x, n_win);
+        Core::ops::head_gemm(Trans::No, Trans::Yes, i1 - i0, n_win - c0, d_k, q + (i0 * B + b) * d_model + h * d_k,
+                             B * d_model, key_pos_embeddings.value.data() + (first + c0) * d_model + h * d_k, d_model,
+                             x + i0 * n_win + c0, n_win);
     }
 
     /// The position term alone, as the forward adds it (`position_block`, then the shift), for
@@ -193,9 +196,9 @@ public:
         const std::size_t K = M + T, n_win = window(K), first = P - n_win + 1;
         for (std::size_t b = 0; b < B; ++b)
             for (std::size_t h = 0; h < H; ++h) {
-                position_block(q, M, T, B, b, h, x);
+                position_block(q, M, T, B, b, h, 0, T, 0, x);
                 Core::add_shifted(x, n_win, key_pos_bias.value.data() + first * H, h, M, T,
-                                  scores + (b * H + h) * T * K);
+                                  scores + (b * H + h) * T * K, 0, T);
             }
     }
 
