@@ -313,12 +313,21 @@ protected:
         const S* a_used = c.weights();
         ops::for_each_bh(B, T, K, [&](std::size_t b, std::size_t h) {
             S* g = &c.g(b, h, 0, 0);
+            const S* a = a_used + ((b * H + h) * T) * K;
+            const S* d_o = &c.d_oh(b, h, 0, 0);
+            // Panel $[i_0, i_1)$ of the queries sees the keys $j < M + i_1$, and the keys
+            // $[M + i_0, M + i_1)$ (all $j < M + i_1$ in the first panel) are seen by the queries
+            // $i \ge i_0$ only: each product skips the masked corner, as the forward's do.
             // $\partial L/\partial \tilde a_{bh} = (\partial L/\partial o_{bh})\, V_{bh}^\top$ `[T, K]`,
             // $\partial L/\partial V_{bh} = \tilde a_{bh}^\top\, \partial L/\partial o_{bh}$ `[K, d_k]`.
-            ops::head_gemm(Trans::No, Trans::Yes, T, K, d_k, &c.d_oh(b, h, 0, 0), d_k, c.value_block(b, h), c.kv_ld(),
-                           g, K);
-            ops::head_gemm(Trans::Yes, Trans::No, K, d_k, T, a_used + ((b * H + h) * T) * K, K, &c.d_oh(b, h, 0, 0),
-                           d_k, &c.dv_h(b, h, 0, 0), d_k);
+            for (std::size_t i0 = 0; i0 < T;) {
+                const std::size_t i1 = panel_end(i0, T), j0 = i0 == 0 ? 0 : M + i0, j1 = M + i1;
+                ops::head_gemm(Trans::No, Trans::Yes, i1 - i0, j1, d_k, d_o + i0 * d_k, d_k, c.value_block(b, h),
+                               c.kv_ld(), g + i0 * K, K);
+                ops::head_gemm(Trans::Yes, Trans::No, j1 - j0, d_k, T - i0, a + i0 * K + j0, K, d_o + i0 * d_k, d_k,
+                               &c.dv_h(b, h, j0, 0), d_k);
+                i0 = i1;
+            }
             // Through dropout: $\partial L/\partial a = \partial L/\partial \tilde a \odot m / (1-p)$.
             if (c.dropped) Dropout<S>::backward(g, T * K, &c.mask(b, h, 0, 0));
             // Through the softmax and the scale, row by row:
@@ -327,9 +336,14 @@ protected:
                 ops::softmax_backward_row(g + i * K, &c.a(b, h, i, 0), first_visible(M, i), M + i + 1, K, scale);
             // Content term: $\partial L/\partial (q+u)_{bh} = g_{bh} K_{bh}$ `[T, d_k]`,
             // $\partial L/\partial K_{bh} = g_{bh}^\top (q+u)_{bh}$ `[K, d_k]`.
-            ops::head_gemm(Trans::No, Trans::No, T, d_k, K, g, K, c.key_block(b, h), c.kv_ld(), &c.dq_h(b, h, 0, 0),
-                           d_k);
-            ops::head_gemm(Trans::Yes, Trans::No, K, d_k, T, g, K, &c.qu_h(b, h, 0, 0), d_k, &c.dk_h(b, h, 0, 0), d_k);
+            for (std::size_t i0 = 0; i0 < T;) {
+                const std::size_t i1 = panel_end(i0, T), j0 = i0 == 0 ? 0 : M + i0, j1 = M + i1;
+                ops::head_gemm(Trans::No, Trans::No, i1 - i0, d_k, j1, g + i0 * K, K, c.key_block(b, h), c.kv_ld(),
+                               &c.dq_h(b, h, i0, 0), d_k);
+                ops::head_gemm(Trans::Yes, Trans::No, j1 - j0, d_k, T - i0, g + i0 * K + j0, K, &c.qu_h(b, h, i0, 0),
+                               d_k, &c.dk_h(b, h, j0, 0), d_k);
+                i0 = i1;
+            }
         });
         // Back to the `[rows*B, d]` layout the projections' backward reads.
         ops::from_heads(c.dq_h.data(), T, B, c.dq.data());
