@@ -144,7 +144,10 @@ public:
     /// The end of the panel that starts at query `i0`: `query_panel` rows on, or $T$; a remainder
     /// of fewer than 8 rows joins the panel before it (a product of so few rows would go to BLAS,
     /// `detail/gemm.hpp`, and round differently from the rest).
+    /// With bf16 products (`core/precision.hpp`) the block is one panel: each such product converts
+    /// and packs both operands, and more, smaller ones cost more than the corner saves.
     static std::size_t panel_end(std::size_t i0, std::size_t T) {
+        if (gemm_precision() != Precision::fp32) return T;
         const std::size_t i1 = std::min(T, i0 + query_panel);
         return T - i1 < 8 ? T : i1;
     }
@@ -206,7 +209,7 @@ protected:
     /// in panels of `query_panel` rows and panel $[i_0, i_1)$ computes its scores, position
     /// columns and values over the keys $j < M + i_1$ only: about a fifth of the three products
     /// when $M = T$. Each result is the same sum in the same order as over all $K$ keys (the
-    /// skipped weights are zeros), so nothing changes but the time.
+    /// skipped weights are zeros), so nothing changes but the time. (fp32 products only: see `panel_end`.)
     template <class Position>
     void attend(const S* q, const S* u, std::size_t n_win, const S* pos_bias, Cache& c, Rng* rng,
                 Position&& position) const {
