@@ -69,36 +69,34 @@ struct AttentionOps {
     }
 
     /// `src[R*B, d_model]` (row $t B + b$, heads side by side) to head-major
-    /// `dst[B, H, R, d_k]`, adding `bias[H, d_k]` (a per-head vector) when given.
+    /// `dst[B, H, R, d_k]`, adding `bias[H, d_k]` (a per-head vector) when given. One batch row $b$
+    /// per task: its rows of `src` read whole, each scattered to its $H$ heads (written in order).
     static void to_heads(const S* src, std::size_t R, std::size_t B, S* dst, const S* bias = nullptr) {
-        auto one = [&](std::size_t b, std::size_t h) {
-            S* out = dst + (b * H + h) * R * d_k;
+        for_range(B, R * B >= 256, [&](std::size_t b) {
             for (std::size_t t = 0; t < R; ++t) {
-                const S* in = src + (t * B + b) * d_model + h * d_k;
-                if (bias)
-                    for (std::size_t e = 0; e < d_k; ++e) out[t * d_k + e] = in[e] + bias[h * d_k + e];
-                else
-                    for (std::size_t e = 0; e < d_k; ++e) out[t * d_k + e] = in[e];
+                const S* in = src + (t * B + b) * d_model;
+                for (std::size_t h = 0; h < H; ++h) {
+                    S* out = dst + ((b * H + h) * R + t) * d_k;
+                    if (bias)
+                        for (std::size_t e = 0; e < d_k; ++e) out[e] = in[h * d_k + e] + bias[h * d_k + e];
+                    else
+                        for (std::size_t e = 0; e < d_k; ++e) out[e] = in[h * d_k + e];
+                }
             }
-        };
-        for_each_head(R * B, B, one);
+        });
     }
-    /// The inverse of `to_heads` (without a bias): head-major `src[B, H, R, d_k]` to `dst[R*B, d_model]`.
+    /// The inverse of `to_heads` (without a bias): head-major `src[B, H, R, d_k]` to `dst[R*B, d_model]`,
+    /// in the order of `dst`'s rows: written front to back, each row gathered from its $H$ heads.
+    /// (Per (b, h) instead, the writes land $B\,d_{model}$ apart, all in a few of the cache's sets.)
     static void from_heads(const S* src, std::size_t R, std::size_t B, S* dst) {
-        auto one = [&](std::size_t b, std::size_t h) {
-            const S* in = src + (b * H + h) * R * d_k;
-            for (std::size_t t = 0; t < R; ++t) {
-                S* out = dst + (t * B + b) * d_model + h * d_k;
-                for (std::size_t e = 0; e < d_k; ++e) out[e] = in[t * d_k + e];
+        for_range(R * B, R * B >= 256, [&](std::size_t row) {
+            const std::size_t t = row / B, b = row % B;
+            S* out = dst + row * d_model;
+            for (std::size_t h = 0; h < H; ++h) {
+                const S* in = src + ((b * H + h) * R + t) * d_k;
+                for (std::size_t e = 0; e < d_k; ++e) out[h * d_k + e] = in[e];
             }
-        };
-        for_each_head(R * B, B, one);
-    }
-    /// `f(b, h)` for every (b, h): on all threads when there are at least 256 rows to copy
-    /// (see `for_range`).
-    template <class F>
-    static void for_each_head(std::size_t rows, std::size_t B, F&& f) {
-        for_range(B * H, rows >= 256, [&](std::size_t bh) { f(bh / H, bh % H); });
+        });
     }
 
     /// The softmax's backward for one row, in place: with the weights `a` and the incoming
