@@ -99,6 +99,7 @@ public:
         tensor<S, 4> a, a_drop, mask;     ///< `[B, H, T, K]`: weights, after dropout, dropout mask
         tensor<S, 2> o;                   ///< `[T*B, d_model]` heads concatenated
         tensor<S, 2> pos;                 ///< `[T*B, n_win]` backward workspace: $\bar X$
+        tensor<S, 2> pos_heads;           ///< `[H*T*B, n_win]`: $X$ of every head (forward, $T$ < 8)
         tensor<S, 2> d_o, dq;             ///< `[T*B, d_model]` backward workspace
         tensor<S, 2> dk, dv;              ///< `[K*B, d_model]` backward workspace
         tensor<S, 4> d_oh, dq_h;          ///< `[B, H, T, d_k]` backward workspace, head-major
@@ -200,10 +201,13 @@ protected:
     /// weights (`[T, K]` each) are written, shifted, softmaxed, dropped and multiplied by $V_{bh}$
     /// while they are in cache, and written to memory once (`c.a`, `c.a_drop`, `c.mask`, which the
     /// backward reads). `q[T*B, d]` and `u[H, d_k]` give the content term; the subclass's
-    /// `position(b, h, i0, i1, c0, x)` writes rows $i_0 .. i_1 - 1$, columns $c_0 .. n_{win} - 1$ of
-    /// its $X_{bh}$ `[T, n_win]` (row $i$ is query $i$'s row $(i, b)$ of $X$) into `x`, and
-    /// `pos_bias` (`[n_win rows, H]`, may be null) is its per-distance scalar; `c.k`, `c.v` hold
-    /// $k$ and $V$.
+    /// `position(h, r0, rows, step, c0, x)` writes rows $r_0 + s \cdot \text{step}$ ($s$ < `rows`)
+    /// of its $X$ `[T*B, n_win]` for head $h$, columns $c_0 .. n_{win} - 1$, into `x` (`rows` rows,
+    /// `n_win` apart): a block's rows $(i, b)$ are $r_0 = i_0 B + b$, step $B$. `pos_bias`
+    /// (`[n_win rows, H]`, may be null) is its per-distance scalar; `c.k`, `c.v` hold $k$ and $V$.
+    /// With fewer than 8 queries (labml's $T = 2$, sampling's 1) a block's position product
+    /// would be a few rows long; each head's $X$ is then computed once for all rows (into `c.pos_heads`)
+    /// before the blocks.
     ///
     /// **The masked corner is skipped.** Query $i$ sees no key after $M + i$, so the queries run
     /// in panels of `query_panel` rows and panel $[i_0, i_1)$ computes its scores, position
@@ -227,17 +231,26 @@ protected:
             key = dropout.draw(B, H * T * K, *rng);  // `[1, B, H*T*K]`: one mask over the whole tensor
         }
         const S scale = S(1) / std::sqrt(S(d_k));
+        const bool whole_heads = T < 8;
+        if (whole_heads) {
+            ensure_shape(c.pos_heads, {H * T * B, n_win});
+            for (std::size_t h = 0; h < H; ++h) position(h, 0, T * B, 1, 0, &c.pos_heads(h * T * B, 0));
+        }
         ops::for_each_bh(B, T, K, [&](std::size_t b, std::size_t h) {
             S* a = &c.a(b, h, 0, 0);
-            S* x = ops::thread_scratch(T * n_win);
+            S* x = whole_heads ? nullptr : ops::thread_scratch(T * n_win);
             for (std::size_t i0 = 0; i0 < T;) {
                 const std::size_t i1 = panel_end(i0, T), rows = i1 - i0, keys = M + i1;
                 // Step 1: $A_{bh} = (q + u)_{bh}\, k_{bh}^\top$ `[T, d_k] x [d_k, K]`, this panel's rows and keys.
                 ops::head_gemm(Trans::No, Trans::Yes, rows, keys, d_k, &c.qu_h(b, h, i0, 0), d_k, c.key_block(b, h),
                                c.kv_ld(), a + i0 * K, K);
                 // Step 2: the position term through the shift (its last query reads the most columns).
-                position(b, h, i0, i1, n_win - std::min(n_win, keys), x);
-                add_shifted(x, n_win, pos_bias, h, M, T, a, i0, i1);
+                if (whole_heads) {
+                    add_shifted(&c.pos_heads(h * T * B + b, 0), B * n_win, n_win, pos_bias, h, M, T, a, i0, i1);
+                } else {
+                    position(h, i0 * B + b, rows, B, n_win - std::min(n_win, keys), x + i0 * n_win);
+                    add_shifted(x, n_win, n_win, pos_bias, h, M, T, a, i0, i1);
+                }
                 i0 = i1;
             }
             // Step 3: $a_{ij} = \operatorname{softmax}_j(A_{ij} / \sqrt{d_k})$ over $j \in [\text{lo}, M + i]$,
@@ -270,20 +283,20 @@ protected:
     }
 
     /// Step 2, the shift, for one $(b, h)$ block: $A_{ij} \mathrel{+}= X_{i,c} + \text{bias}_{c,h}$ for the
-    /// visible keys $j \le M + i$, with `x` = $X_{bh}$ `[T, n_win]` and
+    /// visible keys $j \le M + i$, with `x` = $X_{bh}$ `[T, n_win]` (rows `ldx` apart) and
     /// $c = n_{win} - 1 - \min(M + i - j,\ n_{win} - 1)$. Row $i$ of $X$ is read from column
     /// `base` $= n_{win} - 1 - (M + i) + \text{near}$ on, where the first `near` keys (farther than the
     /// window reaches) all read column 0. Without a clamp $n_{win} = K$, `near` $= 0$ and
     /// `base` $= T - 1 - i$: row $i$ shifted left by $T - 1 - i$. `bias` (`[n_win rows, H]`, may be
     /// null) is a per-distance scalar read the same way. `a` is $A_{bh}$ `[T, K]`; rows $i_0 .. i_1 - 1$.
-    static void add_shifted(const S* x, std::size_t n_win, const S* bias, std::size_t h, std::size_t M, std::size_t T,
-                            S* a, std::size_t i0, std::size_t i1) {
+    static void add_shifted(const S* x, std::size_t ldx, std::size_t n_win, const S* bias, std::size_t h, std::size_t M,
+                            std::size_t T, S* a, std::size_t i0, std::size_t i1) {
         const std::size_t K = M + T;
         vectorized([&] {
             for (std::size_t i = i0; i < i1; ++i) {
                 S* row = a + i * K;
                 const std::size_t near = M + i + 1 > n_win ? M + i + 1 - n_win : 0, base = n_win - 1 + near - (M + i);
-                const S* xr = x + i * n_win + base;
+                const S* xr = x + i * ldx + base;
                 if (bias) {
                     const S* br = bias + base * H + h;
                     for (std::size_t j = 0; j < near; ++j) row[j] += xr[0] + br[0];

@@ -169,35 +169,36 @@ public:
         // $o = \text{concat}_h(\tilde a_{bh} V_{bh})$, one $(b, h)$ at a time.
         const std::size_t n_win = window(K), first = P - n_win + 1;
         Core::attend(c.q.data(), query_pos_bias.value.data(), n_win, key_pos_bias.value.data() + first * H, c, rng,
-                     [&](std::size_t b, std::size_t h, std::size_t i0, std::size_t i1, std::size_t c0, S* x) {
-                         position_block(c.q.data(), M, T, B, b, h, i0, i1, c0, x);
+                     [&](std::size_t h, std::size_t r0, std::size_t rows, std::size_t step, std::size_t c0, S* x) {
+                         position_rows(c.q.data(), M, T, h, r0, rows, step, c0, x);
                      });
         // $\text{out} = o W_o^\top + b_o$ `[T*B, d]`.
         output.forward(c.o.data(), nq, out);
     }
 
-    /// The position term's dot products for batch row $b$, head $h$: with the window
+    /// The position term's dot products for head $h$: with the window
     /// $R_{win} = R[P-n_{win}+1 \,..\, P]$ of $n_{win}$ rows ($n_{win} = K$ without a clamp),
-    /// $X_{bh} = q_{bh} R_{win,h}^\top$ `[T, d_k] x [d_k, n_win]`: every dot product any query of the
-    /// block needs, one GEMM (the shift, `add_shifted`, then picks each key's). Rows
-    /// $i_0 .. i_1 - 1$ and columns $c_0 .. n_{win} - 1$ of it into `x` `[T, n_win]`; `q[T*B, d]`.
-    void position_block(const S* q, std::size_t M, std::size_t T, std::size_t B, std::size_t b, std::size_t h,
-                        std::size_t i0, std::size_t i1, std::size_t c0, S* x) const {
+    /// $X = q_h R_{win,h}^\top$ `[T*B, d_k] x [d_k, n_win]`: every dot product any query needs, as
+    /// GEMMs (the shift, `add_shifted`, then picks each key's). Rows $r_0 + s \cdot \text{step}$
+    /// ($s$ < `rows`), columns $c_0 .. n_{win} - 1$ of it into `x` (`rows` rows, `n_win` apart);
+    /// `q[T*B, d]`.
+    void position_rows(const S* q, std::size_t M, std::size_t T, std::size_t h, std::size_t r0, std::size_t rows,
+                       std::size_t step, std::size_t c0, S* x) const {
         const std::size_t n_win = window(M + T), first = P - n_win + 1;
-        Core::ops::head_gemm(Trans::No, Trans::Yes, i1 - i0, n_win - c0, d_k, q + (i0 * B + b) * d_model + h * d_k,
-                             B * d_model, key_pos_embeddings.value.data() + (first + c0) * d_model + h * d_k, d_model,
-                             x + i0 * n_win + c0, n_win);
+        Core::ops::head_gemm(Trans::No, Trans::Yes, rows, n_win - c0, d_k, q + r0 * d_model + h * d_k, step * d_model,
+                             key_pos_embeddings.value.data() + (first + c0) * d_model + h * d_k, d_model, x + c0,
+                             n_win);
     }
 
-    /// The position term alone, as the forward adds it (`position_block`, then the shift), for
+    /// The position term alone, as the forward adds it (`position_rows`, then the shift), for
     /// the tests: $A_{bh,ij} \mathrel{+}= X_{(i,b),\,c} + b^{pos}_{first + c,\,h}$ for the visible keys.
     /// `q[T*B, d]`, `scores` $A$ `[B, H, T, K]`, `x` a `[T, n_win]` workspace.
     void add_position_scores(const S* q, std::size_t M, std::size_t T, std::size_t B, S* scores, S* x) const {
         const std::size_t K = M + T, n_win = window(K), first = P - n_win + 1;
         for (std::size_t b = 0; b < B; ++b)
             for (std::size_t h = 0; h < H; ++h) {
-                position_block(q, M, T, B, b, h, 0, T, 0, x);
-                Core::add_shifted(x, n_win, key_pos_bias.value.data() + first * H, h, M, T,
+                position_rows(q, M, T, h, b, T, B, 0, x);
+                Core::add_shifted(x, n_win, n_win, key_pos_bias.value.data() + first * H, h, M, T,
                                   scores + (b * H + h) * T * K, 0, T);
             }
     }

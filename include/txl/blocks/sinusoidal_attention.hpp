@@ -170,10 +170,9 @@ public:
         // `dropatt`), $o = \text{concat}_h(\tilde a_{bh} V_{bh})$, one $(b, h)$ at a time; then
         // $\text{out} = o\, W_o^\top$.
         Core::attend(c.q.data(), r_w_bias.value.data(), K, nullptr, c, rng,
-                     [&](std::size_t b, std::size_t h, std::size_t i0, std::size_t i1, std::size_t c0, S* x) {
-                         Core::ops::head_gemm(Trans::No, Trans::Yes, i1 - i0, K - c0, d_k,
-                                              c.qv.data() + (i0 * B + b) * d + h * d_k, B * d,
-                                              c.r.data() + c0 * d + h * d_k, d, x + i0 * K + c0, K);
+                     [&](std::size_t h, std::size_t r0, std::size_t rows, std::size_t step, std::size_t c0, S* x) {
+                         Core::ops::head_gemm(Trans::No, Trans::Yes, rows, K - c0, d_k, c.qv.data() + r0 * d + h * d_k,
+                                              step * d, c.r.data() + c0 * d + h * d_k, d, x + c0, K);
                      });
         o_net.forward(c.o.data(), nq, out);
     }
