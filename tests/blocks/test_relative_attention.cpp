@@ -141,3 +141,62 @@ TEST_CASE("RelativeMultiHeadAttention: clamp_len (fast path = formula, gradients
     attn.forward(kv.data(), M, T, B, out2.data(), c, nullptr);
     CHECK(out1 == out2);
 }
+
+// Blocks of 8 or more queries take the per-block path, and 40 or more run in several panels of
+// 32 whose products skip the masked corner (`AttentionCore::attend`); the cases above are all
+// shorter. P = 96 admits M + T = 81.
+using CLong = txl::Config<double, 8, 2, 12, 1, 96>;
+
+TEST_CASE("RelativeMultiHeadAttention: forward equals the formula in one panel and in several (T = 12, 45, 72)") {
+    using Attn = txl::RelativeMultiHeadAttention<CLong>;
+    constexpr std::size_t d = 8, H = 2, dk = 4;
+    Attn attn;
+    randomize(attn, 11);
+    for (auto [M, T, B] : {std::array<std::size_t, 3>{3, 12, 2}, {0, 45, 1}, {9, 72, 2}}) {
+        CAPTURE(M);
+        CAPTURE(T);
+        const std::size_t K = M + T;
+        std::vector<double> kv(K * B * d), out(T * B * d);
+        fill_uniform(kv.data(), kv.size(), 12);
+        Attn::Cache c;
+        attn.forward(kv.data(), M, T, B, out.data(), c, nullptr);
+
+        // The formula, one query at a time: $s_j = ((q_i + u) \cdot k_j + q_i \cdot R_{M+i-j} +
+        // b^{pos}_{M+i-j}) / \sqrt{d_k}$ for $j \le M + i$, $a = \operatorname{softmax}(s)$,
+        // $o_i = \sum_j a_j v_j$, out $= o W_o^\top + b_o$.
+        std::vector<double> q(T * B * d), k(K * B * d), v(K * B * d), pos(B * H * T * K, 0.0), o(T * B * d, 0.0);
+        attn.query.forward(kv.data() + M * B * d, T * B, q.data());
+        attn.key.forward(kv.data(), K * B, k.data());
+        attn.value.forward(kv.data(), K * B, v.data());
+        attn.position_scores_naive(q.data(), M, T, B, pos.data());
+        const double* u = attn.query_pos_bias.value.data();
+        for (std::size_t b = 0; b < B; ++b)
+            for (std::size_t h = 0; h < H; ++h)
+                for (std::size_t i = 0; i < T; ++i) {
+                    std::vector<double> s(M + i + 1);
+                    double mx = -1e300, sum = 0;
+                    for (std::size_t j = 0; j <= M + i; ++j) {
+                        double dot = pos[((b * H + h) * T + i) * K + j];
+                        for (std::size_t e = 0; e < dk; ++e)
+                            dot += (q[(i * B + b) * d + h * dk + e] + u[h * dk + e]) * k[(j * B + b) * d + h * dk + e];
+                        s[j] = dot / std::sqrt(double(dk));
+                        mx = std::max(mx, s[j]);
+                    }
+                    for (double& x : s) sum += (x = std::exp(x - mx));
+                    for (std::size_t j = 0; j <= M + i; ++j)
+                        for (std::size_t e = 0; e < dk; ++e)
+                            o[(i * B + b) * d + h * dk + e] += s[j] / sum * v[(j * B + b) * d + h * dk + e];
+                }
+        std::vector<double> expected(T * B * d);
+        attn.output.forward(o.data(), T * B, expected.data());
+        double diff = 0;
+        for (std::size_t r = 0; r < out.size(); ++r) diff = std::max(diff, std::abs(out[r] - expected[r]));
+        CHECK(diff < 1e-12);
+    }
+}
+
+TEST_CASE("RelativeMultiHeadAttention: gradients in one panel and in several (T = 12, 72), with dropout") {
+    check_attention_gradients<CLong>(3, 12, 2);
+    check_attention_gradients<CLong>(9, 72, 2);
+    check_attention_gradients<CLong>(0, 45, 1, 0.25);
+}

@@ -161,3 +161,12 @@ TEST_CASE("SinusoidalRelativeAttention: T = 0 and M + T > P throw with the numbe
                          txl::shape_error);
     CHECK_NOTHROW(Attn::check_lengths(11, 5));
 }
+
+TEST_CASE("SinusoidalRelativeAttention: gradients in one panel and in several (T = 12, 72)") {
+    using Attn = txl::SinusoidalRelativeAttention<txl::Config<double, 8, 2, 12, 1, 96>>;
+    for (auto [M, T, B] : {std::array<std::size_t, 3>{3, 12, 2}, {9, 72, 2}}) {
+        CAPTURE(M);
+        CAPTURE(T);
+        expect_report(txl::testing::check_attention<Attn>(M, T, B, 300 + unsigned(T)));
+    }
+}
