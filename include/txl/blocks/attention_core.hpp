@@ -211,8 +211,8 @@ protected:
     ///
     /// **The masked corner is skipped.** Query $i$ sees no key after $M + i$, so the queries run
     /// in panels of `query_panel` rows and panel $[i_0, i_1)$ computes its scores, position
-    /// columns and values over the keys $j < M + i_1$ only: about a fifth of the three products
-    /// when $M = T$. Each result is the same sum in the same order as over all $K$ keys (the
+    /// columns and values over the keys $j < M + i_1$ only: an eighth of the three products
+    /// when $M = T = 64$, a fifth when $M = T = 128$. Each result is the same sum in the same order as over all $K$ keys (the
     /// skipped weights are zeros), so nothing changes but the time. (fp32 products only: see `panel_end`.)
     template <class Position>
     void attend(const S* q, const S* u, std::size_t n_win, const S* pos_bias, Cache& c, Rng* rng,
