@@ -129,6 +129,58 @@ TEST_CASE("bf16 blocks: the attentions, the feed-forward and both layers stay wi
     compare_precisions([] { return run_layer<txl::PostNormXLLayer<Attn, txl::FeedForward<C>>>(6, 5, 3); });
 }
 
+namespace {
+/// Output and d kv of batch row `b` of `run_attention`'s result for batch `B` (rows t*B + b).
+std::vector<float> batch_row(const std::vector<float>& x, std::size_t rows, std::size_t B, std::size_t b) {
+    const std::size_t d = C::d_model;
+    std::vector<float> row(rows * d);
+    for (std::size_t t = 0; t < rows; ++t) std::copy_n(x.data() + (t * B + b) * d, d, row.data() + t * d);
+    return row;
+}
+/// Bit for bit on txl's own kernels (a row's sums do not depend on the rows beside it); BLAS
+/// (`TXL_GEMM=blas`) makes no such promise, so there within fp32's rounding.
+void same_or_close(const std::vector<float>& a, const std::vector<float>& b) {
+    if (txl::gemm_kernel() != txl::GemmKernel::blas) {
+        CHECK(a == b);
+        return;
+    }
+    REQUIRE(a.size() == b.size());
+    double worst = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, double(std::abs(a[i] - b[i])) / (1.0 + std::abs(a[i])));
+    CHECK(worst < 1e-5);
+}
+template <class Attn>
+void check_rows_alone(std::size_t M, std::size_t T, std::size_t B) {
+    const auto batch = run_attention<Attn>(M, T, B);
+    for (std::size_t b = 0; b < B; ++b) {
+        // Row b alone: the same inputs (run_attention's are seeded by position in the batch).
+        Attn attn;
+        fill(attn, 7);
+        const auto kv_all = uniform((M + T) * B * C::d_model, 8), w_all = uniform(T * B * C::d_model, 9);
+        const auto kv = batch_row(kv_all, M + T, B, b), w = batch_row(w_all, T, B, b);
+        std::vector<float> out(T * C::d_model), dkv(kv.size());
+        typename Attn::Cache cache;
+        attn.forward(kv.data(), M, T, 1, out.data(), cache, nullptr);
+        attn.backward(kv.data(), w.data(), dkv.data(), cache);
+        CAPTURE(b);
+        same_or_close(out, batch_row(batch.at("output"), T, B, b));
+        same_or_close(dkv, batch_row(batch.at("d kv"), M + T, B, b));
+    }
+}
+}  // namespace
+
+TEST_CASE("attention in both precisions: each batch row gives the bits it gives alone (head-major or in place)") {
+    // With B > 1 the fp32 path copies the heads' blocks head-major; with B = 1, and under bf16,
+    // they are read and written in place. Every row's output and d kv are the same sums either way.
+    for (auto precision : {txl::Precision::fp32, txl::Precision::bf16}) {
+        txl::PrecisionScope scope(precision);
+        CAPTURE(int(precision));
+        check_rows_alone<txl::RelativeMultiHeadAttention<C>>(9, 12, 3);
+        check_rows_alone<txl::SinusoidalRelativeAttention<C>>(9, 12, 3);
+        check_rows_alone<txl::RelativeMultiHeadAttention<C>>(0, 40, 2);
+    }
+}
+
 TEST_CASE("bf16 blocks: LayerNorm has no product and gives the same bits in both precisions") {
     txl::LayerNorm<float, C::d_model> ln;
     fill(ln, 37);

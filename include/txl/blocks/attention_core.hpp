@@ -107,16 +107,20 @@ public:
         tensor<S, 4> g;                   ///< `[B, H, T, K]` gradient of the scores
         bool dropped = false;             ///< dropout ran on the weights
         bool reused_keys_values = false;  ///< forward reused the memory's keys and values: no backward
-        bool head_major = true;           ///< false with B = 1: k and v used in place
+        bool head_major = true;           ///< per-head blocks copied head-major, or used in place (`prepare`)
 
         const S* weights() const { return dropped ? a_drop.data() : a.data(); }
-        const S* key_block(std::size_t b, std::size_t h) const {
-            return head_major ? &k_h(b, h, 0, 0) : k.data() + h * d_k;
+        /// Head $h$ of batch row $b$ of a `[rows*B, d_model]` tensor, in place (rows `head_ld()` apart).
+        S* in_place(tensor<S, 2>& x, std::size_t b, std::size_t h) const { return x.data() + b * d_model + h * d_k; }
+        const S* in_place(const tensor<S, 2>& x, std::size_t b, std::size_t h) const {
+            return x.data() + b * d_model + h * d_k;
         }
+        /// The distance between consecutive rows of a per-head block: $d_k$ head-major, $B\,d_{model}$ in place.
+        std::size_t head_ld() const { return head_major ? d_k : B * d_model; }
+        const S* key_block(std::size_t b, std::size_t h) const { return head_major ? &k_h(b, h, 0, 0) : in_place(k, b, h); }
         const S* value_block(std::size_t b, std::size_t h) const {
-            return head_major ? &v_h(b, h, 0, 0) : v.data() + h * d_k;
+            return head_major ? &v_h(b, h, 0, 0) : in_place(v, b, h);
         }
-        std::size_t kv_ld() const { return head_major ? d_k : d_model; }
     };
 
     /// The key/value cache capability (see `slots.hpp`): the keys and values `[K*B, d_model]`
@@ -184,7 +188,13 @@ protected:
     static void prepare(std::size_t M, std::size_t T, std::size_t B, Cache& c) {
         const std::size_t K = M + T;
         c.M = M, c.T = T, c.B = B;
-        c.head_major = B > 1;
+        // Head-major copies pay for the fp32 kernel, which reads its operands in place (see
+        // detail/attention_ops.hpp). A bf16 product converts and packs both operands anyway, so
+        // there (and with B = 1, where a head's rows are $d_{model}$ apart) the blocks are read
+        // and written in place: the same sums, without the copies. Except with fewer than 8
+        // queries (labml's T = 2): products of a few rows over rows $B\,d_{model}$ apart measured
+        // slower than the copies.
+        c.head_major = B > 1 && (gemm_precision() == Precision::fp32 || T < 8);
         ensure_shape(c.k, {K * B, d_model});
         ensure_shape(c.v, {K * B, d_model});
         ensure_shape(c.qu_h, {B, H, T, d_k});
@@ -243,7 +253,7 @@ protected:
                 const std::size_t i1 = panel_end(i0, T), rows = i1 - i0, keys = M + i1;
                 // Step 1: $A_{bh} = (q + u)_{bh}\, k_{bh}^\top$ `[T, d_k] x [d_k, K]`, this panel's rows and keys.
                 ops::head_gemm(Trans::No, Trans::Yes, rows, keys, d_k, &c.qu_h(b, h, i0, 0), d_k, c.key_block(b, h),
-                               c.kv_ld(), a + i0 * K, K);
+                               c.head_ld(), a + i0 * K, K);
                 // Step 2: the position term through the shift (its last query reads the most columns).
                 if (whole_heads) {
                     add_shifted(&c.pos_heads(h * T * B + b, 0), B * n_win, n_win, pos_bias, h, M, T, a, i0, i1);
@@ -269,12 +279,12 @@ protected:
                 a_used = dropped;
             }
             // Step 4: $o_{bh} = \tilde a_{bh} V_{bh}$ `[T, K] x [K, d_k]`, each panel over its keys.
-            S* o = c.head_major ? &c.o_h(b, h, 0, 0) : c.o.data() + h * d_k;
-            const std::size_t ldo = c.head_major ? d_k : d_model;
+            S* o = c.head_major ? &c.o_h(b, h, 0, 0) : c.in_place(c.o, b, h);
+            const std::size_t ldo = c.head_ld();
             for (std::size_t i0 = 0; i0 < T;) {
                 const std::size_t i1 = panel_end(i0, T);
                 ops::head_gemm(Trans::No, Trans::No, i1 - i0, d_k, M + i1, a_used + i0 * K, K, c.value_block(b, h),
-                               c.kv_ld(), o + i0 * ldo, ldo);
+                               c.head_ld(), o + i0 * ldo, ldo);
                 i0 = i1;
             }
         });
@@ -318,19 +328,26 @@ protected:
         ensure_shape(c.dq, {nq, d_model});
         ensure_shape(c.dk, {nk, d_model});
         ensure_shape(c.dv, {nk, d_model});
-        ensure_shape(c.d_oh, {B, H, T, d_k});
-        ensure_shape(c.dq_h, {B, H, T, d_k});
-        ensure_shape(c.dk_h, {B, H, K, d_k});
-        ensure_shape(c.dv_h, {B, H, K, d_k});
         ensure_shape(c.g, {B, H, T, K});
-        ops::to_heads(c.d_o.data(), T, B, c.d_oh.data());
+        if (c.head_major) {
+            ensure_shape(c.d_oh, {B, H, T, d_k});
+            ensure_shape(c.dq_h, {B, H, T, d_k});
+            ensure_shape(c.dk_h, {B, H, K, d_k});
+            ensure_shape(c.dv_h, {B, H, K, d_k});
+            ops::to_heads(c.d_o.data(), T, B, c.d_oh.data());
+        }
 
         const S scale = S(1) / std::sqrt(S(d_k));
         const S* a_used = c.weights();
         ops::for_each_bh(B, T, K, [&](std::size_t b, std::size_t h) {
             S* g = &c.g(b, h, 0, 0);
             const S* a = a_used + ((b * H + h) * T) * K;
-            const S* d_o = &c.d_oh(b, h, 0, 0);
+            const bool hm = c.head_major;
+            const std::size_t ld = c.head_ld();
+            const S* d_o = hm ? &c.d_oh(b, h, 0, 0) : c.in_place(c.d_o, b, h);
+            S* dq = hm ? &c.dq_h(b, h, 0, 0) : c.in_place(c.dq, b, h);
+            S* dk = hm ? &c.dk_h(b, h, 0, 0) : c.in_place(c.dk, b, h);
+            S* dv = hm ? &c.dv_h(b, h, 0, 0) : c.in_place(c.dv, b, h);
             // Panel $[i_0, i_1)$ of the queries sees the keys $j < M + i_1$, and the keys
             // $[M + i_0, M + i_1)$ (all $j < M + i_1$ in the first panel) are seen by the queries
             // $i \ge i_0$ only: each product skips the masked corner, as the forward's do.
@@ -338,10 +355,10 @@ protected:
             // $\partial L/\partial V_{bh} = \tilde a_{bh}^\top\, \partial L/\partial o_{bh}$ `[K, d_k]`.
             for (std::size_t i0 = 0; i0 < T;) {
                 const std::size_t i1 = panel_end(i0, T), j0 = i0 == 0 ? 0 : M + i0, j1 = M + i1;
-                ops::head_gemm(Trans::No, Trans::Yes, i1 - i0, j1, d_k, d_o + i0 * d_k, d_k, c.value_block(b, h),
-                               c.kv_ld(), g + i0 * K, K);
-                ops::head_gemm(Trans::Yes, Trans::No, j1 - j0, d_k, T - i0, a + i0 * K + j0, K, d_o + i0 * d_k, d_k,
-                               &c.dv_h(b, h, j0, 0), d_k);
+                ops::head_gemm(Trans::No, Trans::Yes, i1 - i0, j1, d_k, d_o + i0 * ld, ld, c.value_block(b, h), ld,
+                               g + i0 * K, K);
+                ops::head_gemm(Trans::Yes, Trans::No, j1 - j0, d_k, T - i0, a + i0 * K + j0, K, d_o + i0 * ld, ld,
+                               dv + j0 * ld, ld);
                 i0 = i1;
             }
             // Through dropout: $\partial L/\partial a = \partial L/\partial \tilde a \odot m / (1-p)$.
@@ -354,17 +371,19 @@ protected:
             // $\partial L/\partial K_{bh} = g_{bh}^\top (q+u)_{bh}$ `[K, d_k]`.
             for (std::size_t i0 = 0; i0 < T;) {
                 const std::size_t i1 = panel_end(i0, T), j0 = i0 == 0 ? 0 : M + i0, j1 = M + i1;
-                ops::head_gemm(Trans::No, Trans::No, i1 - i0, d_k, j1, g + i0 * K, K, c.key_block(b, h), c.kv_ld(),
-                               &c.dq_h(b, h, i0, 0), d_k);
+                ops::head_gemm(Trans::No, Trans::No, i1 - i0, d_k, j1, g + i0 * K, K, c.key_block(b, h), ld,
+                               dq + i0 * ld, ld);
                 ops::head_gemm(Trans::Yes, Trans::No, j1 - j0, d_k, T - i0, g + i0 * K + j0, K, &c.qu_h(b, h, i0, 0),
-                               d_k, &c.dk_h(b, h, j0, 0), d_k);
+                               d_k, dk + j0 * ld, ld);
                 i0 = i1;
             }
         });
         // Back to the `[rows*B, d]` layout the projections' backward reads.
-        ops::from_heads(c.dq_h.data(), T, B, c.dq.data());
-        ops::from_heads(c.dk_h.data(), K, B, c.dk.data());
-        ops::from_heads(c.dv_h.data(), K, B, c.dv.data());
+        if (c.head_major) {
+            ops::from_heads(c.dq_h.data(), T, B, c.dq.data());
+            ops::from_heads(c.dk_h.data(), K, B, c.dk.data());
+            ops::from_heads(c.dv_h.data(), K, B, c.dv.data());
+        }
         // $\partial L/\partial u \mathrel{+}= \sum_{i,b} \partial L/\partial (q+u)_{i,b}$.
         add_column_sums(c.dq.data(), nq, d_model, du);
     }

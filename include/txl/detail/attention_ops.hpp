@@ -12,7 +12,9 @@
 /// strided slices ran four to five times slower than on contiguous blocks (`docs/performance.md`
 /// has the figures). So $q+u$, $k$, $v$ (and
 /// in the backward $\partial L/\partial o$) are copied once into `[B, H, rows, d_k]` blocks and
-/// the per-head results copied back: a few percent of the products they speed up.
+/// the per-head results copied back: a few percent of the products they speed up. Under bf16
+/// every product converts and packs both its operands whatever their layout, so there the
+/// copies buy nothing and the blocks are read and written in place (`AttentionCore::prepare`).
 
 #include <algorithm>
 #include <cmath>
