@@ -146,7 +146,8 @@ void same_or_close(const std::vector<float>& a, const std::vector<float>& b) {
     }
     REQUIRE(a.size() == b.size());
     double worst = 0;
-    for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, double(std::abs(a[i] - b[i])) / (1.0 + std::abs(a[i])));
+    for (std::size_t i = 0; i < a.size(); ++i)
+        worst = std::max(worst, double(std::abs(a[i] - b[i])) / (1.0 + std::abs(a[i])));
     CHECK(worst < 1e-5);
 }
 template <class Attn>

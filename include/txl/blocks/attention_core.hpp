@@ -94,16 +94,16 @@ public:
         std::size_t M = 0, T = 0, B = 0;
         tensor<S, 2> k, v;                ///< `[K*B, d_model]` (also what the key/value cache keeps)
         tensor<S, 4> qu_h;                ///< `[B, H, T, d_k]`: $q + u$, head-major
-        tensor<S, 4> k_h, v_h;            ///< `[B, H, K, d_k]`: $k$, $V$, head-major (when B > 1)
-        tensor<S, 4> o_h;                 ///< `[B, H, T, d_k]`: $\tilde a V$ per head (when B > 1)
+        tensor<S, 4> k_h, v_h;            ///< `[B, H, K, d_k]`: $k$, $V$, head-major (when `head_major`)
+        tensor<S, 4> o_h;                 ///< `[B, H, T, d_k]`: $\tilde a V$ per head (when `head_major`)
         tensor<S, 4> a, a_drop, mask;     ///< `[B, H, T, K]`: weights, after dropout, dropout mask
         tensor<S, 2> o;                   ///< `[T*B, d_model]` heads concatenated
         tensor<S, 2> pos;                 ///< `[T*B, n_win]` backward workspace: $\bar X$
         tensor<S, 2> pos_heads;           ///< `[H*T*B, n_win]`: $X$ of every head (forward, $T$ < 8)
         tensor<S, 2> d_o, dq;             ///< `[T*B, d_model]` backward workspace
         tensor<S, 2> dk, dv;              ///< `[K*B, d_model]` backward workspace
-        tensor<S, 4> d_oh, dq_h;          ///< `[B, H, T, d_k]` backward workspace, head-major
-        tensor<S, 4> dk_h, dv_h;          ///< `[B, H, K, d_k]` backward workspace, head-major
+        tensor<S, 4> d_oh, dq_h;          ///< `[B, H, T, d_k]` backward workspace (when `head_major`)
+        tensor<S, 4> dk_h, dv_h;          ///< `[B, H, K, d_k]` backward workspace (when `head_major`)
         tensor<S, 4> g;                   ///< `[B, H, T, K]` gradient of the scores
         bool dropped = false;             ///< dropout ran on the weights
         bool reused_keys_values = false;  ///< forward reused the memory's keys and values: no backward
@@ -117,7 +117,9 @@ public:
         }
         /// The distance between consecutive rows of a per-head block: $d_k$ head-major, $B\,d_{model}$ in place.
         std::size_t head_ld() const { return head_major ? d_k : B * d_model; }
-        const S* key_block(std::size_t b, std::size_t h) const { return head_major ? &k_h(b, h, 0, 0) : in_place(k, b, h); }
+        const S* key_block(std::size_t b, std::size_t h) const {
+            return head_major ? &k_h(b, h, 0, 0) : in_place(k, b, h);
+        }
         const S* value_block(std::size_t b, std::size_t h) const {
             return head_major ? &v_h(b, h, 0, 0) : in_place(v, b, h);
         }

@@ -382,8 +382,8 @@ inline void bf16_edge_tile_amx(const std::uint32_t* a, std::size_t kp, const std
 /// for ownership and write; without the hint each tile waits on its own lines. (Always
 /// inlined: GCC takes a function of nothing but prefetches for one without effects and drops
 /// the call.)
-[[gnu::always_inline]] inline void prefetch_next_tile(const float* c, std::size_t ldc, std::size_t mc, std::size_t nc, std::size_t i,
-                               std::size_t j, std::size_t tile_rows) {
+[[gnu::always_inline]] inline void prefetch_next_tile(const float* c, std::size_t ldc, std::size_t mc, std::size_t nc,
+                                                      std::size_t i, std::size_t j, std::size_t tile_rows) {
     j += 32;
     if (j >= nc) j = 0, i += tile_rows;
     if (i >= mc) return;
