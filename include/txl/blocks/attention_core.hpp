@@ -110,18 +110,15 @@ public:
         bool head_major = true;           ///< per-head blocks copied head-major, or used in place (`prepare`)
 
         const S* weights() const { return dropped ? a_drop.data() : a.data(); }
-        /// Head $h$ of batch row $b$ of a `[rows*B, d_model]` tensor, in place (rows `head_ld()` apart).
-        S* in_place(tensor<S, 2>& x, std::size_t b, std::size_t h) const { return x.data() + b * d_model + h * d_k; }
-        const S* in_place(const tensor<S, 2>& x, std::size_t b, std::size_t h) const {
-            return x.data() + b * d_model + h * d_k;
-        }
+        /// Where head $h$ of batch row $b$ starts in a `[rows*B, d_model]` tensor (its rows `head_ld()` apart).
+        static std::size_t head_offset(std::size_t b, std::size_t h) { return b * d_model + h * d_k; }
         /// The distance between consecutive rows of a per-head block: $d_k$ head-major, $B\,d_{model}$ in place.
         std::size_t head_ld() const { return head_major ? d_k : B * d_model; }
         const S* key_block(std::size_t b, std::size_t h) const {
-            return head_major ? &k_h(b, h, 0, 0) : in_place(k, b, h);
+            return head_major ? &k_h(b, h, 0, 0) : k.data() + head_offset(b, h);
         }
         const S* value_block(std::size_t b, std::size_t h) const {
-            return head_major ? &v_h(b, h, 0, 0) : in_place(v, b, h);
+            return head_major ? &v_h(b, h, 0, 0) : v.data() + head_offset(b, h);
         }
     };
 
@@ -224,8 +221,9 @@ protected:
     /// **The masked corner is skipped.** Query $i$ sees no key after $M + i$, so the queries run
     /// in panels of `query_panel` rows and panel $[i_0, i_1)$ computes its scores, position
     /// columns and values over the keys $j < M + i_1$ only: an eighth of the three products
-    /// when $M = T = 64$, a fifth when $M = T = 128$. Each result is the same sum in the same order as over all $K$ keys (the
-    /// skipped weights are zeros), so nothing changes but the time. (fp32 products only: see `panel_end`.)
+    /// when $M = T = 64$, a fifth when $M = T = 128$. Each result is the same sum in the same
+    /// order as over all $K$ keys (the skipped weights are zeros), so nothing changes but the
+    /// time. (fp32 products only: see `panel_end`.)
     template <class Position>
     void attend(const S* q, const S* u, std::size_t n_win, const S* pos_bias, Cache& c, Rng* rng,
                 Position&& position) const {
@@ -281,7 +279,7 @@ protected:
                 a_used = dropped;
             }
             // Step 4: $o_{bh} = \tilde a_{bh} V_{bh}$ `[T, K] x [K, d_k]`, each panel over its keys.
-            S* o = c.head_major ? &c.o_h(b, h, 0, 0) : c.in_place(c.o, b, h);
+            S* o = c.head_major ? &c.o_h(b, h, 0, 0) : c.o.data() + c.head_offset(b, h);
             const std::size_t ldo = c.head_ld();
             for (std::size_t i0 = 0; i0 < T;) {
                 const std::size_t i1 = panel_end(i0, T);
@@ -346,10 +344,10 @@ protected:
             const S* a = a_used + ((b * H + h) * T) * K;
             const bool hm = c.head_major;
             const std::size_t ld = c.head_ld();
-            const S* d_o = hm ? &c.d_oh(b, h, 0, 0) : c.in_place(c.d_o, b, h);
-            S* dq = hm ? &c.dq_h(b, h, 0, 0) : c.in_place(c.dq, b, h);
-            S* dk = hm ? &c.dk_h(b, h, 0, 0) : c.in_place(c.dk, b, h);
-            S* dv = hm ? &c.dv_h(b, h, 0, 0) : c.in_place(c.dv, b, h);
+            const S* d_o = hm ? &c.d_oh(b, h, 0, 0) : c.d_o.data() + c.head_offset(b, h);
+            S* dq = hm ? &c.dq_h(b, h, 0, 0) : c.dq.data() + c.head_offset(b, h);
+            S* dk = hm ? &c.dk_h(b, h, 0, 0) : c.dk.data() + c.head_offset(b, h);
+            S* dv = hm ? &c.dv_h(b, h, 0, 0) : c.dv.data() + c.head_offset(b, h);
             // Panel $[i_0, i_1)$ of the queries sees the keys $j < M + i_1$, and the keys
             // $[M + i_0, M + i_1)$ (all $j < M + i_1$ in the first panel) are seen by the queries
             // $i \ge i_0$ only: each product skips the masked corner, as the forward's do.
