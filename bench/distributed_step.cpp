@@ -1,5 +1,5 @@
 // txl_bench_distributed: training steps of txl_bench_train's configs run data-parallel under
-// mpirun (txl/distributed.hpp), timed, with the time and bytes of the gradient sum.
+// mpirun (txl/training/distributed.hpp), timed, with the time and bytes of the gradient sum.
 //
 //   mpirun -np 2 txl_bench_distributed --config practical|large --steps N
 //
@@ -16,7 +16,7 @@
 #include <iostream>
 #include <vector>
 
-#include <txl/distributed.hpp>
+#include <txl/training/distributed.hpp>
 #include <txl/txl.hpp>
 
 extern "C" char* openblas_get_corename(void);

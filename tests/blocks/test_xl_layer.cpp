@@ -16,9 +16,9 @@ TEST_CASE("XLLayer: gradients with dropout everywhere (fixed masks)") {
 }
 
 // That no gradient flows into the memory is what the gradient checks with M > 0 prove: their
-// finite differences hold the memory fixed. Here: the layer reads the memory (y moves with it)
-// and its backward leaves the memory untouched.
-TEST_CASE("XLLayer: the memory is an input: changing it moves y; backward leaves it as it was") {
+// finite differences hold the memory fixed (and the backward takes no memory to write to). Here:
+// the layer reads the memory, so y moves with it.
+TEST_CASE("XLLayer: the memory is an input: changing it moves y") {
     Layer layer;
     randomize(layer, 9);
     Layer::Cache cache;
@@ -32,8 +32,4 @@ TEST_CASE("XLLayer: the memory is an input: changing it moves y; backward leaves
     double moved = 0;
     for (std::size_t i = 0; i < y1.size(); ++i) moved = std::max(moved, std::abs(y1[i] - y2[i]));
     CHECK(moved > 1e-6);
-    const std::vector<double> before = mem;
-    std::vector<double> dx(x.size());
-    layer.backward(y1.data(), dx.data(), cache);
-    CHECK(mem == before);
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Command-line tests of txl_shakespeare: bad input gives a clear message and a non-zero exit,
+# Command-line tests of txl: bad input gives a clear message and a non-zero exit,
 # nothing is overwritten unasked, and train -> stop -> resume equals an uninterrupted run.
-# Usage: test_cli.sh /path/to/txl_shakespeare
+# Usage: test_cli.sh /path/to/txl
 set -u
 bin=$1
 source "$(dirname "$0")/common.sh"
@@ -13,7 +13,7 @@ with open(sys.argv[1], "w") as f:
     for i in range(200):
         f.write(f"ROMEO:\nWhat light through yonder window breaks {i % 7}?\n\n")
 PY
-train=(train --data "$tmp/text.txt" --config practical --valid-every 2 --save-every 2 --log-every 1 --sample-length 20)
+train=(train --data "$tmp/text.txt" --preset practical --valid-every 2 --save-every 2 --log-every 1 --sample-length 20)
 
 # --- bad text
 expect_fail "missing text" "no such file" "$bin" "${train[@]/$tmp\/text.txt/$tmp/none.txt}" --steps 1 --out "$tmp/r0"
@@ -27,7 +27,7 @@ expect_fail "invalid UTF-8" "invalid UTF-8" "$bin" train --data "$tmp/binary.txt
 
 # --- options
 expect_fail "unknown option" "--bogus" "$bin" train --bogus --out "$tmp/r0"
-expect_fail "unknown config" "labml" "$bin" train --config huge --steps 1 --out "$tmp/r0"
+expect_fail "unknown config" "labml" "$bin" train --preset huge --steps 1 --out "$tmp/r0"
 expect_fail "no subcommand" "subcommand" "$bin"
 expect_fail "neither steps nor minutes" "give --steps N or --minutes M" "$bin" "${train[@]}" --out "$tmp/r0"
 if "$bin" --help | grep -q "train" && "$bin" train --help | grep -q -- "--seed UINT:INT in \[0, 18446744073709551615\]=1"; then ok; else bad "--help lists options with defaults"; fi
@@ -74,16 +74,16 @@ rm "$tmp/broken2/checkpoint/checksums.txt"  # as a checkpoint from before checks
 expect_fail "truncated checkpoint, no checksums" "truncated or padded" "$bin" sample --latest --checkpoint "$tmp/broken2" --prompt "R" --length 5
 cp -r "$tmp/straight" "$tmp/broken3"
 printf '\x01' | dd of="$tmp/broken3/checkpoint/optimizer/src_embed.weight.m.npy" bs=1 seek=200 conv=notrunc 2>/dev/null
-expect_fail "a changed byte in the optimizer state" "checksum mismatch" "$bin" train --data "$tmp/text.txt" --config practical --steps 6 --out "$tmp/broken3" --resume
+expect_fail "a changed byte in the optimizer state" "checksum mismatch" "$bin" train --data "$tmp/text.txt" --preset practical --steps 6 --out "$tmp/broken3" --resume
 
 # --- files a loader must not trust: a device as the text, a vocabulary entry beyond Unicode, a
 # config with trailing text or a negative length (checksums removed, as if hand-edited)
 expect_fail "a device as the text" "not a regular file" "$bin" train --data /dev/zero --steps 1 --out "$tmp/dev"
 # A pipe or standard input is copied to a temporary file (the reader takes two passes): the same run as from the file.
-"$bin" train --data "$tmp/text.txt" --config practical --steps 2 --out "$tmp/from_file" > /dev/null 2>&1
-"$bin" train --data - --config practical --steps 2 --out "$tmp/from_stdin" < "$tmp/text.txt" > /dev/null 2>&1 &&
+"$bin" train --data "$tmp/text.txt" --preset practical --steps 2 --out "$tmp/from_file" > /dev/null 2>&1
+"$bin" train --data - --preset practical --steps 2 --out "$tmp/from_stdin" < "$tmp/text.txt" > /dev/null 2>&1 &&
   same_checkpoint "$tmp/from_file" "$tmp/from_stdin" && ok || bad "--data - (standard input) differs from the file"
-"$bin" train --data <(cat "$tmp/text.txt") --config practical --steps 2 --out "$tmp/from_pipe" > /dev/null 2>&1 &&
+"$bin" train --data <(cat "$tmp/text.txt") --preset practical --steps 2 --out "$tmp/from_pipe" > /dev/null 2>&1 &&
   same_checkpoint "$tmp/from_file" "$tmp/from_pipe" && ok || bad "--data <(pipe) differs from the file"
 [ -z "$(find "${TMPDIR:-/tmp}" -maxdepth 1 -name 'txl-text-*' -newer "$tmp/text.txt" 2>/dev/null)" ] && ok ||
   bad "a temporary copy of the text was left behind"
@@ -129,7 +129,7 @@ cp -r "$tmp/straight" "$tmp/swap"
 mv "$tmp/swap/checkpoint" "$tmp/swap/.checkpoint.old"
 expect_fail "after an interrupted swap, a run without --resume" "already exists" "$bin" "${train[@]}" --steps 6 --out "$tmp/swap"
 "$bin" eval --checkpoint "$tmp/swap" --data "$tmp/text.txt" > /dev/null 2>&1 && ok || bad "after an interrupted swap, eval fails"
-expect_fail "resume with another config" "trained with --config practical" "$bin" train --data "$tmp/text.txt" --config labml --steps 6 --out "$tmp/straight" --resume
+expect_fail "resume with another config" "trained with --preset practical" "$bin" train --data "$tmp/text.txt" --preset labml --steps 6 --out "$tmp/straight" --resume
 sed 's/ROMEO/JULIET/' "$tmp/text.txt" > "$tmp/other.txt"
 expect_fail "resume on another vocabulary" "vocabulary of" "$bin" train --data "$tmp/other.txt" --steps 6 --out "$tmp/straight" --resume
 expect_fail "eval on another vocabulary" "is not in the vocabulary" "$bin" eval --checkpoint "$tmp/straight" --data "$tmp/other.txt"
@@ -142,7 +142,7 @@ expect_fail "empty prompt, before training" "--prompt: empty" "$bin" "${train[@]
 [ -d "$tmp/p0" ] && bad "a rejected prompt still created its run directory" || ok
 
 # --- SIGTERM (kill, timeout, a container stopping) saves like Ctrl-C and exits 143
-"$bin" train --data "$tmp/text.txt" --config practical --steps 1000000 --valid-every 1000000 --save-every 1000000 \
+"$bin" train --data "$tmp/text.txt" --preset practical --steps 1000000 --valid-every 1000000 --save-every 1000000 \
   --log-every 1 --sample-length 0 --out "$tmp/term" > "$tmp/term.log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do grep -q "^step 2 " "$tmp/term.log" 2>/dev/null && break; sleep 0.1; done
@@ -228,11 +228,11 @@ total=$(awk '$1 == "total" {print $2}' "$tmp/budget/checkpoint/config.txt")
 steps=$(awk -F, 'END {print $1}' "$tmp/budget/metrics.csv")
 [ -n "$total" ] && [ "$total" -gt 2 ] && [ "$steps" -le "$total" ] && ok || bad "budget: total '$total', steps '$steps'"
 # The long preset: the practical one at batch 32 with dropout 0.1.
-"$bin" train --data "$tmp/text.txt" --config long --steps 2 --batch 4 --sample-length 0 --out "$tmp/long" > "$tmp/long.log" 2>&1 ||
-  bad "--config long failed: $(tail -3 "$tmp/long.log")"
+"$bin" train --data "$tmp/text.txt" --preset long --steps 2 --batch 4 --sample-length 0 --out "$tmp/long" > "$tmp/long.log" 2>&1 ||
+  bad "--preset long failed: $(tail -3 "$tmp/long.log")"
 grep -q "^config long$" "$tmp/long/checkpoint/config.txt" && grep -q "^dropout 0.1" "$tmp/long/checkpoint/config.txt" &&
   grep -q "^schedule cosine$" "$tmp/long/checkpoint/config.txt" && ok || bad "long config.txt: $(cat "$tmp/long/checkpoint/config.txt")"
-expect_fail "resume a long run as practical" "trained with --config long" "$bin" "${train[@]}" --steps 4 --out "$tmp/long" --resume
+expect_fail "resume a long run as practical" "trained with --preset long" "$bin" "${train[@]}" --steps 4 --out "$tmp/long" --resume
 
 # --size: another compile-time shape, written into config.txt, read back by eval and sample.
 "$bin" train --data "$tmp/text.txt" --size narrow --steps 2 --batch 4 --sample-length 0 --out "$tmp/narrow" > "$tmp/narrow.log" 2>&1 ||
@@ -249,12 +249,12 @@ expect_fail "resume a narrow run as base" "trained with --size narrow" "$bin" tr
 grep -q "^size ff512$" "$tmp/straight/checkpoint/config.txt" && grep -q "^batch 16$" "$tmp/straight/checkpoint/config.txt" && ok ||
   bad "practical config.txt: $(cat "$tmp/straight/checkpoint/config.txt")"
 grep -q "^size ff512$" "$tmp/long/checkpoint/config.txt" && ok || bad "long is size ff512: $(cat "$tmp/long/checkpoint/config.txt")"
-for kind in "--model vanilla" "--encoding sinusoidal"; do  # the practical preset's size has every model
+for kind in "--model no-memory" "--encoding sinusoidal"; do  # the practical preset's size has every model
   # shellcheck disable=SC2086
   "$bin" train --data "$tmp/text.txt" $kind --steps 1 --batch 4 --sample-length 0 --out "$tmp/ff512-kind" --force > "$tmp/kind.log" 2>&1 &&
     grep -q "size ff512" "$tmp/kind.log" && ok || bad "practical with $kind: $(tail -3 "$tmp/kind.log")"
 done
-expect_fail "a size built for xl only" "built for --model xl --encoding learned only" "$bin" "${train[@]}" --steps 1 --size wide --model vanilla --out "$tmp/r0"
+expect_fail "a size built for xl only" "is built with --model xl --encoding learned --softmax full only" "$bin" "${train[@]}" --steps 1 --size wide --model no-memory --out "$tmp/r0"
 expect_fail "unknown size" "--size" "$bin" "${train[@]}" --steps 1 --size huge --out "$tmp/r0"
 cp -r "$tmp/narrow" "$tmp/narrow_bad"
 for d in "$tmp"/narrow_bad/*/; do  # a config.txt whose size and shape disagree (no checksums: an old checkpoint)

@@ -1,9 +1,9 @@
 #!/bin/bash
-# txl_lm --corpus against a file server on loopback (tests/cli/data_server.py) serving small
+# txl --corpus against a file server on loopback (tests/cli/data_server.py) serving small
 # files in each corpus's exact layout: each is fetched, checked, unpacked and read as the paper
 # reads it (split sizes, vocabulary); a wrong checksum, a truncated transfer, a server that never
 # answers and a damaged archive are clear errors that leave nothing half-written behind.
-# Usage: test_corpora.sh path/to/txl_lm
+# Usage: test_corpora.sh path/to/txl
 bin=$1
 source "$(dirname "$0")/common.sh"
 here=$(cd "$(dirname "$0")" && pwd)

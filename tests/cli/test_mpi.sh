@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# txl_shakespeare under mpirun (data-parallel training, txl/distributed.hpp):
+# txl under mpirun (data-parallel training, txl/training/distributed.hpp):
 #  - 1 and 2 processes train the same model (float: the figures within a reordered sum);
 #  - the resume matrix: checkpoints saved by 1 and 2 processes, resumed by 1, 2 and 4, each
 #    bit for bit equal to a straight run at that world size from the same checkpoint;
 #  - a process killed with -9 ends the job within seconds, non-zero, the checkpoint resumable;
 #  - SIGTERM to mpirun (as Ctrl-C): every process stops after the same step and rank 0 saves;
 #  - processes started on different data are refused.
-# Usage: test_mpi.sh /path/to/txl_shakespeare /path/to/mpirun   (TXL_MPI_MATRIX=" " skips the matrix)
+# Usage: test_mpi.sh /path/to/txl /path/to/mpirun   (TXL_MPI_MATRIX=" " skips the matrix)
 set -u
 bin=$1
 mpirun=$2
@@ -26,7 +26,7 @@ for path, k in ((sys.argv[1], 7), (sys.argv[2], 5)):
         for i in range(1500):
             f.write(f"ROMEO:\nWhat light through yonder window breaks {i % k}, {i % 13}?\n\n")
 PY
-train=(train --data "$tmp/text.txt" --config practical --size base --log-every 5 --sample-length 0)
+train=(train --data "$tmp/text.txt" --preset practical --size base --log-every 5 --sample-length 0)
 short=(--total-steps 20 --valid-every 5 --save-every 5)
 
 # --- 1 and 2 processes: the same run (float, up to the order of the sums)

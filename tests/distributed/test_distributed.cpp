@@ -1,4 +1,4 @@
-// Data-parallel training on MPI (txl/distributed.hpp), run by ctest under
+// Data-parallel training on MPI (txl/training/distributed.hpp), run by ctest under
 // `mpirun -np 2` (tests/CMakeLists.txt). Every rank also trains the same model alone, on the
 // whole batch, so each case compares W processes against one within a single launch.
 #define DOCTEST_CONFIG_IMPLEMENT
@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include <txl/distributed.hpp>
+#include <txl/training/distributed.hpp>
 #include <txl/txl.hpp>
 
 #include "../fixtures.hpp"

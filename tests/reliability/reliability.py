@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reliability of txl_shakespeare under faults, hostile files, signals and large inputs.
+"""Reliability of txl under faults, hostile files, signals and large inputs.
 
     reliability.py BIN              the fast part (ctest `reliability.fast`, a few minutes)
     reliability.py BIN --long       the long part, by hand (see --help): a 200 MB text, fuzzing
@@ -152,7 +152,7 @@ class Proc:
         self.out, self.err = open(self.out_path, "w"), open(self.err_path, "w")
         self.t0 = time.monotonic()
         # SIGINT as in a terminal: a script started in the background (`cmd &`) has it ignored,
-        # and txl_shakespeare keeps a signal ignored that it was started with ignored.
+        # and txl keeps a signal ignored that it was started with ignored.
         self.p = subprocess.Popen(cmd, stdout=self.out, stderr=self.err, stdin=subprocess.DEVNULL,
                                   preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         self.rusage = None
@@ -203,7 +203,7 @@ class Proc:
 def phases(bin_, text, small, tmp, bound, tag=""):
     """Ctrl-C / SIGTERM in each phase; returns {phase: (exit status, seconds from signal to exit)}."""
     res = {}
-    common = ["--config", "practical", "--log-every", "1", "--save-every", "1000000"]
+    common = ["--preset", "practical", "--log-every", "1", "--save-every", "1000000"]
 
     def case(phase, cmd, wait_pattern, delay, sig, want_status, need_saved=None):
         d = os.path.join(tmp, f"sig_{phase}{tag}")
@@ -248,7 +248,7 @@ def phases(bin_, text, small, tmp, bound, tag=""):
 # --- the fast part
 
 def kill9_resume(bin_, text, tmp, kills, rng):
-    base = [bin_, "train", "--data", text, "--config", "practical", "--valid-every", "5", "--save-every", "1",
+    base = [bin_, "train", "--data", text, "--preset", "practical", "--valid-every", "5", "--save-every", "1",
             "--log-every", "1", "--sample-length", "0"]
     steps = 10
     straight = os.path.join(tmp, "k_straight")
@@ -298,7 +298,7 @@ def nan_injection(bin_, text, tmp, trained):
     reseal(os.path.join(d, "checkpoint"))
     for what, cmd in [("eval", [bin_, "eval", "--latest", "--checkpoint", d, "--data", text]),
                       ("sample", [bin_, "sample", "--latest", "--checkpoint", d, "--prompt", "R", "--length", "5"]),
-                      ("resume", [bin_, "train", "--data", text, "--config", "practical", "--steps", "12",
+                      ("resume", [bin_, "train", "--data", text, "--preset", "practical", "--steps", "12",
                                   "--out", d, "--resume"])]:
         rc, out, err = run(cmd)
         expect(rc == 1 and "not finite" in err and "nan" not in out.lower(),
@@ -311,7 +311,7 @@ def nan_injection(bin_, text, tmp, trained):
     v[3] = float("nan")
     write_npy_floats(f, header, v)
     reseal(os.path.join(d, "checkpoint"))
-    rc, _, err = run([bin_, "train", "--data", text, "--config", "practical", "--steps", "12", "--out", d, "--resume"])
+    rc, _, err = run([bin_, "train", "--data", text, "--preset", "practical", "--steps", "12", "--out", d, "--resume"])
     expect(rc == 1 and "not finite" in err, "NaN in an optimizer moment: resume refuses it", f"exit {rc}: {err[-200:]}")
     # Weights that overflow (finite, so they load): the generator's at +-3e38 make the logits
     # infinite, so the next step's loss is not finite. Training must stop before the update,
@@ -324,7 +324,7 @@ def nan_injection(bin_, text, tmp, trained):
     write_npy_floats(f, header, [3e38 if signs.random() < 0.5 else -3e38 for _ in v])
     reseal(os.path.join(d, "checkpoint"))
     before = tree_bytes(os.path.join(d, "checkpoint"))
-    rc, _, err = run([bin_, "train", "--data", text, "--config", "practical", "--steps", "14", "--save-every", "1",
+    rc, _, err = run([bin_, "train", "--data", text, "--preset", "practical", "--steps", "14", "--save-every", "1",
                       "--out", d, "--resume"])
     expect(rc == 1 and "training step 11:" in err and "not finite" in err,
            "overflowing weights: training stops at step 11 with a message", f"exit {rc}: {err[-300:]}")
@@ -335,7 +335,7 @@ def write_faults(bin_, text, tmp, so):
     """Each write (sampled) and fsync of a save made to fail in turn through the LD_PRELOAD
     library failwrite.c, then metrics.csv's and loss.svg's writes: a non-zero exit with the
     reason, the previous checkpoint intact (and resumable), no temporary directory left."""
-    base = [bin_, "train", "--data", text, "--config", "practical", "--valid-every", "1000", "--log-every", "1",
+    base = [bin_, "train", "--data", text, "--preset", "practical", "--valid-every", "1000", "--log-every", "1",
             "--sample-length", "0"]
     first = os.path.join(tmp, "fw_base")
     rc, _, err = run(base + ["--steps", "2", "--out", first])
@@ -476,7 +476,7 @@ def first_step(bin_, text, tmp, tag):
     """Peak resident memory and seconds to the first training step (and to the end of loading)."""
     d = os.path.join(tmp, "first" + tag)
     # (--minutes, not --steps 1: the last step of a run validates, minutes on this text.)
-    p = Proc([bin_, "train", "--data", text, "--config", "practical", "--minutes", "600", "--valid-every", "1000000",
+    p = Proc([bin_, "train", "--data", text, "--preset", "practical", "--minutes", "600", "--valid-every", "1000000",
               "--log-every", "1", "--sample-length", "0", "--out", d, "--force"], tmp, "first" + tag)
     t_step = p.wait_for(r"^step 1 ", 3600)
     p.wait_for(r"^step 3 ", 600)  # the peak: from step 2 on, the memory is full and the caches their largest
@@ -493,7 +493,7 @@ def long(args, tmp):
         large(args, tmp, small)
     if args.fuzz:
         trained = os.path.join(tmp, "fuzz_run")
-        rc, _, err = run([args.bin, "train", "--data", small, "--config", "practical", "--steps", "2",
+        rc, _, err = run([args.bin, "train", "--data", small, "--preset", "practical", "--steps", "2",
                           "--sample-length", "0", "--out", trained])
         if expect(rc == 0, "fuzz: a checkpoint to damage", err[-300:]):
             damage(args.bin, small, tmp, trained, args.fuzz, rng, reseal_some=True, name="fuzz")
@@ -539,7 +539,7 @@ def fuzz_texts(bin_, small, tmp, trained, n, rng):
         for _ in range(rng.randint(1, 8)):
             mutate(p, rng)
         cmd = rng.choice([[bin_, "eval", "--checkpoint", trained, "--data", p],
-                          [bin_, "train", "--data", p, "--config", "practical", "--steps", "1", "--sample-length", "0",
+                          [bin_, "train", "--data", p, "--preset", "practical", "--steps", "1", "--sample-length", "0",
                            "--out", os.path.join(tmp, "fuzz_train"), "--force"]])
         rc, _, err = run(cmd, timeout=300)
         if rc >= 128 or rc < 0 or "Sanitizer" in err or "runtime error" in err or (rc == 1 and "error:" not in err):
@@ -549,7 +549,7 @@ def fuzz_texts(bin_, small, tmp, trained, n, rng):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("bin", help="the txl_shakespeare program")
+    ap.add_argument("bin", help="the txl program")
     ap.add_argument("--long", action="store_true", help="the long part (by hand)")
     ap.add_argument("--before", help="long part: another build to measure beside BIN")
     ap.add_argument("--text", help="long part: a text to repeat (default $TXL_TINY_SHAKESPEARE, else generated)")

@@ -30,11 +30,11 @@
 
 #include "../core/config.hpp"
 #include "../core/errors.hpp"
-#include "../core/random.hpp"
 #include "../core/tensor.hpp"
+#include "../core/random.hpp"
 #include "../detail/gemm.hpp"
-#include "adaptive_clusters.hpp"
 #include "embedding.hpp"
+#include "adaptive_clusters.hpp"
 
 namespace txl {
 

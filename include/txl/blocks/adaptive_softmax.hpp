@@ -59,8 +59,8 @@
 
 #include "../core/config.hpp"
 #include "../core/errors.hpp"
-#include "../core/random.hpp"
 #include "../core/tensor.hpp"
+#include "../core/random.hpp"
 #include "../detail/gemm.hpp"
 #include "adaptive_clusters.hpp"
 #include "adaptive_embedding.hpp"

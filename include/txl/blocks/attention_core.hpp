@@ -70,10 +70,10 @@
 #include <cmath>
 #include <string>
 
-#include "../detail/attention_ops.hpp"
-#include "dropout.hpp"
 #include "../core/errors.hpp"
 #include "../core/tensor.hpp"
+#include "../detail/attention_ops.hpp"
+#include "dropout.hpp"
 
 namespace txl {
 
@@ -87,7 +87,6 @@ public:
     static constexpr std::size_t d_model = H * d_k;
     /// The machinery: per-head products, parallel loops, head-major copies, SIMD softmax.
     using ops = detail::AttentionOps<S, H, d_k>;
-    using kernels [[deprecated("renamed txl::AttentionCore::ops")]] = ops;
 
     /// What a forward keeps for its backward (each attention's own `Cache` adds its part).
     struct Cache {

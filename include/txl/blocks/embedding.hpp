@@ -15,8 +15,8 @@
 
 #include "../core/config.hpp"
 #include "../core/errors.hpp"
-#include "../core/random.hpp"
 #include "../core/tensor.hpp"
+#include "../core/random.hpp"
 
 namespace txl {
 

@@ -16,10 +16,10 @@
 
 #include <string>
 
-#include "linear.hpp"
+#include "../core/tensor.hpp"
 #include "../core/random.hpp"
 #include "dropout.hpp"
-#include "../core/tensor.hpp"
+#include "linear.hpp"
 
 namespace txl {
 

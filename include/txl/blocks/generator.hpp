@@ -11,8 +11,8 @@
 
 #include "../core/config.hpp"
 #include "../core/errors.hpp"
-#include "linear.hpp"
 #include "../core/random.hpp"
+#include "linear.hpp"
 
 namespace txl {
 

@@ -14,11 +14,11 @@
 
 #include <string>
 
+#include "../core/tensor.hpp"
+#include "../core/random.hpp"
 #include "dropout.hpp"
 #include "layer_norm.hpp"
-#include "../core/random.hpp"
 #include "slots.hpp"
-#include "../core/tensor.hpp"
 
 namespace txl {
 

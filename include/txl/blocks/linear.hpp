@@ -18,8 +18,8 @@
 #include <cmath>
 #include <string>
 
-#include "../core/random.hpp"
 #include "../core/tensor.hpp"
+#include "../core/random.hpp"
 
 namespace txl {
 

@@ -76,11 +76,11 @@
 #include <cmath>
 #include <string>
 
-#include "attention_core.hpp"
 #include "../core/errors.hpp"
-#include "linear.hpp"
-#include "../core/random.hpp"
 #include "../core/tensor.hpp"
+#include "../core/random.hpp"
+#include "linear.hpp"
+#include "attention_core.hpp"
 
 namespace txl {
 

@@ -40,8 +40,8 @@
 #include <type_traits>
 #include <utility>
 
-#include "../core/random.hpp"
 #include "../core/tensor.hpp"
+#include "../core/random.hpp"
 
 namespace txl {
 

@@ -41,11 +41,11 @@
 
 #include <string>
 
-#include "layer_norm.hpp"
-#include "layer_parts.hpp"
-#include "../core/random.hpp"
-#include "slots.hpp"
 #include "../core/tensor.hpp"
+#include "../core/random.hpp"
+#include "layer_norm.hpp"
+#include "slots.hpp"
+#include "layer_parts.hpp"
 
 namespace txl {
 

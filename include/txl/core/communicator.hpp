@@ -10,7 +10,7 @@
 /// same Adam step keep the replicas equal without ever sending a weight.
 ///
 /// `Communicator` is what `Trainer` and `evaluate` need of the transport, and nothing more.
-/// The library itself knows no transport: `txl/distributed.hpp` implements this class on MPI
+/// The library itself knows no transport: `txl/training/distributed.hpp` implements this class on MPI
 /// (built only where MPI is found); a single process passes no communicator at all.
 ///
 /// **Sums are deterministic.** `sum` adds the ranks' values in rank order,

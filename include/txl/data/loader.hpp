@@ -19,8 +19,8 @@
 #include <string>
 
 #include "../core/errors.hpp"
-#include "../core/random.hpp"
 #include "../core/tensor.hpp"
+#include "../core/random.hpp"
 #include "token_ids.hpp"
 
 namespace txl {

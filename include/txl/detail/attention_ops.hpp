@@ -189,8 +189,4 @@ struct AttentionOps {
     }
 };
 
-/// Deprecated name, for one release.
-template <class S, std::size_t H, std::size_t d_k>
-using AttentionKernels = AttentionOps<S, H, d_k>;
-
 }  // namespace txl::detail

@@ -56,8 +56,8 @@
 #include <sched.h>
 #endif
 
-#include "isa.hpp"
 #include "../core/precision.hpp"
+#include "isa.hpp"
 
 namespace txl {
 

@@ -21,11 +21,11 @@
 #include <cstdint>
 #include <functional>
 
-#include "../blocks/loss.hpp"
-#include "../core/communicator.hpp"
 #include "../core/tensor.hpp"
-#include "../data/loader.hpp"
+#include "../core/communicator.hpp"
+#include "../blocks/loss.hpp"
 #include "../model/memory.hpp"
+#include "../data/loader.hpp"
 
 namespace txl {
 

@@ -18,8 +18,8 @@
 #include <vector>
 
 #include "../core/errors.hpp"
-#include "../model/memory.hpp"
 #include "../core/random.hpp"
+#include "../model/memory.hpp"
 
 namespace txl {
 

@@ -25,8 +25,8 @@
 #include <vector>
 
 #include "../core/errors.hpp"
-#include "durable.hpp"
 #include "npy.hpp"
+#include "durable.hpp"
 
 namespace txl {
 

@@ -13,10 +13,10 @@
 #include <string>
 #include <vector>
 
-#include "../blocks/layer_norm.hpp"
-#include "../core/random.hpp"
-#include "../blocks/slots.hpp"
 #include "../core/tensor.hpp"
+#include "../core/random.hpp"
+#include "../blocks/layer_norm.hpp"
+#include "../blocks/slots.hpp"
 
 namespace txl {
 

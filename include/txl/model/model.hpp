@@ -37,20 +37,20 @@
 #include <string>
 #include <type_traits>
 
-#include "../blocks/embedding.hpp"
 #include "../core/errors.hpp"
+#include "../core/tensor.hpp"
+#include "../core/random.hpp"
+#include "../blocks/embedding.hpp"
 #include "../blocks/feed_forward.hpp"
+#include "../blocks/relative_attention.hpp"
+#include "../blocks/sinusoidal_attention.hpp"
+#include "../blocks/slots.hpp"
+#include "../blocks/xl_layer.hpp"
+#include "../blocks/post_norm_layer.hpp"
 #include "../blocks/generator.hpp"
 #include "../blocks/loss.hpp"
 #include "layer_stack.hpp"
 #include "memory.hpp"
-#include "../core/random.hpp"
-#include "../blocks/relative_attention.hpp"
-#include "../blocks/sinusoidal_attention.hpp"
-#include "../blocks/slots.hpp"
-#include "../core/tensor.hpp"
-#include "../blocks/xl_layer.hpp"
-#include "../blocks/post_norm_layer.hpp"
 
 namespace txl {
 
@@ -369,9 +369,5 @@ using SinusoidalTransformerXL = AutoregressiveModel<C, XLLayer<SinusoidalRelativ
 /// "vanilla" baseline). It isolates what the memory contributes.
 template <class C>
 using TransformerXLNoMemory = AutoregressiveModel<C, TransformerXLLayer<C>, NoMemory<C>>;
-
-/// Deprecated name of `TransformerXLNoMemory` (it never had absolute positions), kept for one release.
-template <class C>
-using VanillaTransformer [[deprecated("renamed txl::TransformerXLNoMemory")]] = TransformerXLNoMemory<C>;
 
 }  // namespace txl

@@ -38,18 +38,16 @@
 #include <filesystem>
 #include <functional>
 #include <limits>
-#include <map>
 #include <string>
 #include <type_traits>
 #include <vector>
 
-#include "../blocks/loss.hpp"
+#include "../core/random.hpp"
 #include "../core/communicator.hpp"
 #include "../core/precision.hpp"
-#include "../core/random.hpp"
-#include "../data/loader.hpp"
-#include "../io/key_values.hpp"
+#include "../blocks/loss.hpp"
 #include "../model/memory.hpp"
+#include "../data/loader.hpp"
 #include "optim.hpp"
 #include "training_checkpoint.hpp"
 
@@ -219,11 +217,6 @@ public:
         std::uint64_t h = fingerprint(nullptr, 0);
         for (const auto& r : adam_.refs) h = fingerprint(r.value, r.size * sizeof(S), h);
         return h;
-    }
-
-    /// Deprecated: `txl::read_key_values` (`key_values.hpp`), kept for one release.
-    static std::map<std::string, std::string> read_key_values(const std::string& path) {
-        return txl::read_key_values(path);
     }
 
 private:

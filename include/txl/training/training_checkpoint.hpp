@@ -28,13 +28,13 @@
 #include <vector>
 
 #include "../core/errors.hpp"
-#include "../core/random.hpp"
 #include "../core/tensor.hpp"
-#include "../io/checkpoint.hpp"
-#include "../io/durable.hpp"
-#include "../io/key_values.hpp"
-#include "../io/npy.hpp"
+#include "../core/random.hpp"
 #include "../model/memory.hpp"
+#include "../io/npy.hpp"
+#include "../io/durable.hpp"
+#include "../io/checkpoint.hpp"
+#include "../io/key_values.hpp"
 #include "optim.hpp"
 
 namespace txl {

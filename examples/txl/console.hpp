@@ -1,20 +1,25 @@
 #pragma once
 // What the command line and the log share: the numeric options' validators, times as h:mm:ss,
-// the OpenBLAS note, and Ctrl-C / SIGTERM turned into "finish the step, save, exit".
+// a progress line, the OpenBLAS note, and Ctrl-C / SIGTERM turned into "finish the step, save,
+// exit".
 #include <CLI/CLI.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <iomanip>
 #include <iostream>
+#include <sstream>
 #include <string>
+#include <unistd.h>
 
 #include <txl/txl.hpp>
 
 extern "C" char* openblas_get_corename(void);
 
-namespace shakespeare {
+namespace txl_cli {
 
 /// Validators for numeric options, with the parsers config.txt is read with
 /// (`txl/io/key_values.hpp`): a finite number in `[lo, hi]` (CLI11's own `Range` lets `nan`
@@ -51,6 +56,32 @@ inline std::string hms(double s) {
         std::snprintf(b, sizeof b, "%02ld:%02ld", t / 60, t % 60);
     return b;
 }
+
+/// A progress line on stderr for a long job of `total` units (`(done, total)` calls), at most one
+/// a second: redrawn in place on a terminal, a line each otherwise; with the time taken.
+class ProgressLine {
+public:
+    ProgressLine(std::string what, double total_bytes) : what_(std::move(what)), mb_(total_bytes / 1e6) {}
+    void operator()(std::uint64_t done, std::uint64_t total) {
+        const double now = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+        if (now - shown_ < 1.0 && done < total) return;
+        shown_ = now;
+        std::ostringstream m;
+        m << what_ << ": " << std::fixed << std::setprecision(0) << 100.0 * double(done) / double(total) << "% of "
+          << std::setprecision(1) << mb_ << " MB (" << (2 * done <= total ? "checking, vocabulary" : "token ids")
+          << "), " << hms(now);
+        if (isatty(STDERR_FILENO))
+            std::cerr << "\r\033[K" << m.str() << (done == total ? "\n" : "") << std::flush;
+        else
+            std::cerr << m.str() << "\n";
+    }
+
+private:
+    std::string what_;
+    double mb_;
+    std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
+    double shown_ = -1;
+};
 
 /// Once, on stderr: OpenBLAS runs a generic kernel on a CPU that has AVX2 or AVX-512, and what
 /// to set. Never when the user chose a kernel.
@@ -90,4 +121,4 @@ struct Interrupts {
     }
 };
 
-}  // namespace shakespeare
+}  // namespace txl_cli

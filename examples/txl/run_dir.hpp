@@ -2,6 +2,9 @@
 // The run directory a `train --out DIR` writes, and what `eval` and `sample` read back:
 //   checkpoint/   the latest training checkpoint (parameters as labml-named .npy files,
 //                 optimizer moments, memory, data position, RNG state, vocab.txt, config.txt)
+//                 (config.txt: `config` is the preset; `tokens` and `softmax` are written when
+//                 not chars and full, so a character model's directory is the layout of every
+//                 run before them)
 //   best/         the weights with the lowest validation loss so far, with best.txt
 //   metrics.csv   one row per log interval
 //   loss.svg      the loss curves, written at the end of a run
@@ -17,19 +20,19 @@
 
 #include <txl/txl.hpp>
 
+#include "models.hpp"
+#include "options.hpp"
 #include "presets.hpp"
 
-namespace shakespeare {
-
-namespace fs = std::filesystem;
+namespace txl_cli {
 
 /// The checkpoint `eval` and `sample` read from `dir`: a run directory's `best/`, or its
 /// `checkpoint/` (the latest) with `latest` or when there is no `best/` yet; `dir` itself if it
 /// is a checkpoint.
 inline fs::path checkpoint_dir(const fs::path& dir, bool latest = false) {
     for (const char* sub : {"best", "checkpoint"}) txl::recover_interrupted_save(dir / sub);
-    if (!latest && fs::exists(dir / "best" / "src_embed.weight.npy")) return dir / "best";
-    if (fs::exists(dir / "checkpoint" / "src_embed.weight.npy")) return dir / "checkpoint";
+    if (!latest && fs::exists(dir / "best" / "config.txt")) return dir / "best";
+    if (fs::exists(dir / "checkpoint" / "config.txt")) return dir / "checkpoint";
     return dir;
 }
 
@@ -85,6 +88,8 @@ inline void write_config(const fs::path& dir, const RunConfig& r, std::uint64_t 
       << std::setprecision(17) << t.schedule.lr << "\nwarmup " << t.schedule.warmup << "\ntotal " << t.schedule.total
       << "\nmin_lr " << t.schedule.min_lr << "\nclip " << t.clip << "\ndropout " << t.dropout << "\ndropatt "
       << t.dropatt << "\nweight_decay " << t.weight_decay << "\naccumulate " << t.accumulate << "\n";
+    if (r.tokens != "chars") o << "tokens " << r.tokens << "\n";
+    if (r.softmax != "full") o << "softmax " << r.softmax << "\n";
     txl::finish_file(o, path);
 }
 
@@ -107,17 +112,25 @@ inline RunConfig read_config(const fs::path& dir, std::uint64_t* seed) {
     }
     txl::check<txl::checkpoint_error>(kv.text("model") == shape, where, ": model '", kv.text("model"),
                                       "', this program builds size ", size, " as '", shape, "'");
-    RunConfig r = builtin_config(kv.text("config"));
-    r.size = size;
-    r.model = kv.text_or("architecture", "xl");
-    txl::check<txl::checkpoint_error>(r.model == "xl" || r.model == "vanilla", where, ": architecture '", r.model,
-                                      "', expected xl or vanilla");
-    r.encoding = kv.text_or("encoding", "learned");
-    txl::check<txl::checkpoint_error>(r.encoding == "learned" || r.encoding == "sinusoidal", where, ": encoding '",
-                                      r.encoding, "', expected learned or sinusoidal");
+    RunConfig r;
+    try {
+        r = builtin_config(kv.text("config"));
+        r.size = size;
+        r.model = kv.text_or("architecture", "xl");
+        if (r.model == "vanilla") r.model = "no-memory";  // its name before 0.1
+        r.encoding = kv.text_or("encoding", "learned");
+        r.tokens = kv.text_or("tokens", "chars");
+        r.softmax = kv.text_or("softmax", "full");
+        parse_level(r.tokens);
+        find_model(r.size, r.model, r.encoding, r.softmax);
+    } catch (const txl::checkpoint_error&) {
+        throw;
+    } catch (const std::exception& e) {
+        throw txl::checkpoint_error(where + ": " + e.what());
+    }
     auto& t = r.train;
-    t.seq_len = kv.whole("seq_len", 1, C::P);
-    t.mem_len = kv.whole("mem_len", 0, C::P);
+    t.seq_len = kv.whole("seq_len", 1, P);
+    t.mem_len = kv.whole("mem_len", 0, P);
     t.batch = kv.whole("batch", 1, 1'000'000);
     try {
         t.schedule.kind = txl::Schedule::parse(kv.text("schedule"));
@@ -139,19 +152,22 @@ inline RunConfig read_config(const fs::path& dir, std::uint64_t* seed) {
     return r;
 }
 
-/// The vocabulary and config of a checkpoint directory (its config says which model type).
-inline void load_run(const fs::path& ckpt, txl::CharTokenizer& vocab, RunConfig& rc) {
+/// The settings and vocabulary of a checkpoint directory (its config says which model type).
+inline Checkpoint load_run(const fs::path& ckpt) {
     txl::check<txl::checkpoint_error>(fs::is_directory(ckpt), ckpt.string(), ": checkpoint directory not found");
     txl::verify_checksums(ckpt);  // before reading any of it
-    vocab = txl::CharTokenizer::load((ckpt / "vocab.txt").string());
-    rc = read_config(ckpt, nullptr);
+    Checkpoint c;
+    c.dir = ckpt;
+    c.rc = read_config(ckpt, nullptr);
+    c.vocab = Vocabulary::load(ckpt / "vocab.txt", parse_level(c.rc.tokens));
+    return c;
 }
 
 /// A model of type `Model` with the parameters of a checkpoint directory.
 template <class Model>
-std::unique_ptr<Model> load_model(const fs::path& ckpt, std::size_t n_vocab) {
-    auto model = std::make_unique<Model>(n_vocab, 0);
-    txl::load_checkpoint(*model, ckpt, /*verify*/ false);  // load_run verified the checksums
+std::unique_ptr<Model> load_model(const Checkpoint& c) {
+    auto model = std::make_unique<Model>(c.vocab.size(), 0);
+    txl::load_checkpoint(*model, c.dir, /*verify*/ false);  // load_run verified the checksums
     return model;
 }
 
@@ -240,4 +256,4 @@ inline void write_loss_svg(const fs::path& csv, const fs::path& svg) {
     txl::finish_file(o, svg.string());
 }
 
-}  // namespace shakespeare
+}  // namespace txl_cli

@@ -1,12 +1,15 @@
 #pragma once
-// A text at the level of bytes, characters or words: read, tokenised with the vocabulary of its
-// level (txl/data/word_tokenizer.hpp, txl/data/char_tokenizer.hpp), split 90/10 into training
-// and validation tokens, and the figure a level reports (bits per character, or perplexity).
+// A text at the level of bytes, characters or words: found (a file, standard input or a pipe,
+// Tiny Shakespeare by default, or one of the paper's corpora: corpora.hpp), read, tokenised with
+// the vocabulary of its level (txl/data/word_tokenizer.hpp, txl/data/char_tokenizer.hpp) and split
+// 90/10 into training and validation tokens (a named corpus: its own splits, with a test split).
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iomanip>
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -14,7 +17,10 @@
 
 #include <txl/txl.hpp>
 
-namespace lm {
+#include "../common/spool.hpp"
+#include "console.hpp"
+
+namespace txl_cli {
 
 namespace fs = std::filesystem;
 
@@ -27,10 +33,6 @@ inline Level parse_level(const std::string& s) {
     throw txl::error("--tokens '" + s + "': expected bytes, chars or words");
 }
 inline const char* level_name(Level l) { return l == Level::bytes ? "bytes" : l == Level::chars ? "chars" : "words"; }
-
-/// The figure a level reports: bits per byte or character ($L / \ln 2$), or perplexity ($e^L$).
-inline double metric(Level l, double nats) { return l == Level::words ? std::exp(nats) : nats / std::log(2.0); }
-inline const char* metric_name(Level l) { return l == Level::words ? "perplexity" : "bits/char"; }
 
 /// The bytes of `path`, or of standard input for `-` (read whole: the tokenisers take two passes).
 inline std::string read_all(const std::string& path) {
@@ -74,6 +76,13 @@ struct Vocabulary {
         if (!tokens.empty() && text.back() != '\n') tokens.pop_back();  // no <eos> after an unfinished line
         return words.encode(tokens);
     }
+    /// The same tokens with the same ids (a resumed run's text against its checkpoint's).
+    bool same_as(const Vocabulary& o) const {
+        if (level != o.level || size() != o.size()) return false;
+        for (std::size_t i = 0; i < size(); ++i)
+            if (decode(std::int64_t(i)) != o.decode(std::int64_t(i))) return false;
+        return true;
+    }
     void save(const fs::path& path) const {
         if (level == Level::bytes) return bytes.save(path.string());
         if (level == Level::chars) return chars.save(path.string());
@@ -110,10 +119,38 @@ inline std::vector<std::int64_t> encode_whole(const std::string& text, Level lev
     return vocab.chars.encode(cps);
 }
 
+/// Read a text of characters in chunks (`txl::read_text_file`: memory near one byte per
+/// character), with a progress line for a large file, and split it 90/10. With `given`, encode
+/// with its characters (one outside them is an error). A pipe or `-` (standard input) is read
+/// from a temporary copy.
+inline Corpus load_chars(const std::string& given_path, const Vocabulary* given) {
+    const examples::Spooled spooled(given_path);  // a pipe or standard input: a temporary copy
+    const std::string& path = spooled.path();
+    txl::ReadTextOptions o;
+    if (given) o.vocabulary = &given->chars;
+    std::error_code ec;
+    const auto size = fs::file_size(path, ec);
+    if (!ec && size >= (std::uintmax_t(32) << 20)) o.progress = ProgressLine("reading " + path, double(size));
+    txl::TextFile file;
+    try {
+        file = txl::read_text_file(path, o);
+    } catch (const txl::shape_error& e) {  // a character outside the checkpoint's vocabulary
+        throw txl::error(std::string(e.what()) + " (the checkpoint was trained on another text)");
+    }
+    Corpus c;
+    c.vocab.level = Level::chars;
+    c.vocab.chars = file.tokenizer;
+    c.bytes = ec ? 0 : std::size_t(size);
+    c.tokens = file.ids.size();
+    std::tie(c.train, c.valid) = txl::split_train_valid(file.ids);
+    return c;
+}
+
 /// Read and tokenise `path` at `level`, split 90/10 by tokens; words below `min_count` in
 /// training are `<unk>`. With `given` (a trained model's), encode with it instead.
 inline Corpus load_corpus(const std::string& path, Level level, std::size_t min_count,
                           const Vocabulary* given = nullptr) {
+    if (level == Level::chars) return load_chars(path, given);
     const std::string text = read_all(path);
     Corpus c;
     c.vocab.level = level;
@@ -136,4 +173,4 @@ inline Corpus load_corpus(const std::string& path, Level level, std::size_t min_
     return c;
 }
 
-}  // namespace lm
+}  // namespace txl_cli

@@ -11,6 +11,9 @@
 // | wikitext-2 | wikitext-2-v1.zip (the same three) | words, by spaces | the files | all three files' (the paper's rule) |
 // | shakespeare | tiny_shakespeare.txt | --tokens | 90% / 10% | the training part's |
 //
+// With neither `--data` nor `--corpus` the text is Tiny Shakespeare: `$TXL_TINY_SHAKESPEARE`,
+// else `data/tiny_shakespeare.txt` in the source tree, else downloaded there.
+//
 // The 90M/5M/5M split is 90/5/5 percent of the file (the standard split of the 100,000,000-byte
 // files, and the same proportions for a smaller file of the same layout). The addresses and
 // SHA-256 sums are the corpora's public ones. `TXL_DATA_URL` points the downloads at a mirror of
@@ -24,9 +27,9 @@
 #include <vector>
 
 #include "../common/download.hpp"
-#include "corpus.hpp"
+#include "text.hpp"
 
-namespace lm {
+namespace txl_cli {
 
 struct NamedCorpus {
     const char* name;
@@ -170,4 +173,60 @@ inline Corpus load_named(const NamedCorpus& c, const std::vector<fs::path>& text
     return out;
 }
 
-}  // namespace lm
+}  // namespace txl_cli
+
+namespace txl_cli {
+
+/// Where the text comes from and how it is cut into tokens.
+struct DataArgs {
+    std::string data, corpus, data_dir = std::string(TXL_SOURCE_DIR) + "/data", tokens;
+    double download_timeout = 600;
+    std::size_t min_count = 0;  ///< 0: the text's default (2; 1 for WikiText, which has its own <unk>)
+};
+
+/// The default text's path: `$TXL_TINY_SHAKESPEARE`, else the data directory's copy, fetched if missing.
+inline std::string default_text(const DataArgs& d, const std::function<void(const std::string&)>& say) {
+    if (const char* env = std::getenv("TXL_TINY_SHAKESPEARE"); env && *env) {
+        say(std::string("using $TXL_TINY_SHAKESPEARE = ") + env);
+        return env;
+    }
+    return prepare(find_corpus("shakespeare"), d.data_dir, d.download_timeout, say)[0].string();
+}
+
+/// What fraction of a split `<unk>` stands for, in percent.
+inline double unk_share(const Vocabulary& v, const txl::TokenIds& ids) {
+    const std::int64_t unk = v.words.id(txl::WordTokenizer::unk);
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < ids.size(); ++i) n += ids[i] == unk;
+    return 100.0 * double(n) / double(std::max<std::size_t>(ids.size(), 1));
+}
+
+/// The text as `d` says, tokenised with `given` (a trained model's vocabulary) or its own, and a
+/// line saying what was read: "NAME: B bytes, N chars, vocabulary V; training T, validation V".
+inline Corpus load_text(DataArgs d, const Vocabulary* given, const std::function<void(const std::string&)>& say) {
+    Level level = parse_level(d.tokens.empty() ? "chars" : d.tokens);
+    std::string name = d.corpus.empty() ? d.data : d.corpus;
+    Corpus corpus;
+    if (!d.corpus.empty()) {
+        const NamedCorpus& named = find_corpus(d.corpus);
+        txl::check<txl::error>(d.tokens.empty() || named.members.empty() || level == named.level, d.corpus,
+                               " is read as ", level_name(named.level), ", not --tokens ", d.tokens);
+        if (!named.members.empty()) level = named.level;
+        if (d.min_count == 0) d.min_count = level == Level::words && !named.members.empty() ? 1 : 2;
+        corpus = load_named(named, prepare(named, d.data_dir, d.download_timeout, say), level, d.min_count, given);
+    } else {
+        if (d.data.empty()) name = d.data = default_text(d, say);
+        corpus = load_corpus(d.data, level, d.min_count ? d.min_count : 2, given);
+    }
+    std::ostringstream m;
+    m << name << ": " << corpus.bytes << " bytes, " << corpus.tokens << " " << level_name(level) << ", vocabulary "
+      << corpus.vocab.size() << "; training " << corpus.train.size() << ", validation " << corpus.valid.size();
+    if (!corpus.test.empty()) m << ", test " << corpus.test.size();
+    if (level == Level::words && corpus.vocab.words.has_unk())
+        m << std::fixed << std::setprecision(1) << "; <unk> " << unk_share(corpus.vocab, corpus.train)
+          << "% of training, " << unk_share(corpus.vocab, corpus.valid) << "% of validation";
+    say(m.str());
+    return corpus;
+}
+
+}  // namespace txl_cli

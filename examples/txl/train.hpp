@@ -1,8 +1,8 @@
 #pragma once
-// `txl_shakespeare train`: the settings of a run (a built-in config, the command line's
-// overrides, or a checkpoint's own on --resume), then the loop of llm.c's shape:
+// `txl train`: the settings of a run (a preset, the command line's overrides, or a
+// checkpoint's own on --resume), then the loop of llm.c's shape:
 //   step; validate (keeping the best weights; fitting the cosine to --minutes); log; save.
-// Under mpirun the run is one of N processes training data-parallel (txl/distributed.hpp):
+// Under mpirun the run is one of N processes training data-parallel (txl/training/distributed.hpp):
 // every decision that hangs on a clock or a signal (stop, the cosine's fitted end) is taken
 // together, rank 0 writes the run directory and talks.
 #include <chrono>
@@ -22,29 +22,14 @@
 #include <txl/txl.hpp>
 
 #include "console.hpp"
+#include "corpora.hpp"
+#include "models.hpp"
+#include "options.hpp"
 #include "presets.hpp"
+#include "report.hpp"
 #include "run_dir.hpp"
-#include "text_source.hpp"
 
-namespace shakespeare {
-
-using Say = std::function<void(const std::string&)>;
-
-struct TrainArgs {
-    std::string data, config = "practical", model = "xl", encoding = "learned", out, prompt = "ROMEO:\n";
-    std::string size;  ///< unset: the checkpoint's (--resume), else the config's
-    std::size_t steps = 0, sample_length = 300;
-    double minutes = 0, dropout = -1, dropatt = -1;
-    // Overrides of the config's schedule and shapes (unset: the config's).
-    std::string schedule;
-    double lr = -1, min_lr = -1, weight_decay = -1;
-    long warmup = -1, total_steps = -1, batch = -1, seq_len = -1, mem_len = -1, accumulate = -1;
-    bool resume = false, force = false;
-    std::uint64_t seed = 1;
-    std::size_t valid_every = 0, save_every = 0, log_every = 0;
-    std::size_t check_every = 100;   ///< data parallel: compare the replicas' weights every N steps
-    std::string precision = "fp32";  ///< the products': fp32 or bf16 (a choice of this run, not saved)
-};
+namespace txl_cli {
 
 /// A save interrupted between its two renames left the previous copy aside: put it back, and say so.
 inline void recover(const fs::path& ckpt, const Say& say) {
@@ -52,17 +37,32 @@ inline void recover(const fs::path& ckpt, const Say& say) {
         say("note: " + ckpt.string() + " was missing after an interrupted save; its previous version is restored");
 }
 
-/// The size a train command builds: `--size`, else (`--resume`) its checkpoint's, else its config's.
-/// Data parallel: rank 0 alone repairs an interrupted save, the others wait for it.
-inline std::string train_size(const TrainArgs& a, const Say& say, txl::Communicator* world = nullptr) {
-    if (!a.size.empty()) return a.size;
+/// The settings a train command starts from: its preset with the model options given, or
+/// (`--resume`) its checkpoint's. Data parallel: rank 0 alone repairs an interrupted save, the
+/// others wait for it.
+inline RunConfig starting_config(const TrainArgs& a, const Say& say, txl::Communicator* world = nullptr) {
     const fs::path ckpt = fs::path(a.out) / "checkpoint";
     if (a.resume) {
         if (!world || world->rank() == 0) recover(ckpt, say);
         if (world) world->barrier();
-        if (fs::exists(ckpt / "config.txt")) return saved_size(ckpt);
+        if (fs::exists(ckpt / "config.txt")) return read_config(ckpt, nullptr);
     }
-    return builtin_config(a.config).size;
+    RunConfig r = builtin_config(a.preset);
+    for (auto [given, field] : {std::pair{&a.model, &r.model}, {&a.encoding, &r.encoding}, {&a.softmax, &r.softmax},
+                                {&a.size, &r.size}, {&a.data.tokens, &r.tokens}})
+        if (!given->empty()) *field = *given;
+    if (!a.data.corpus.empty() && a.data.tokens.empty()) {  // a corpus of the paper's is read at its own level
+        const NamedCorpus& named = find_corpus(a.data.corpus);
+        if (!named.members.empty()) r.tokens = level_name(named.level);
+    }
+    if (a.softmax.empty() && r.softmax == "adaptive" && r.tokens != "words") r.softmax = "full";
+    return r;
+}
+
+/// The compiled model a train command runs.
+inline const ModelEntry& train_model(const TrainArgs& a, const Say& say, txl::Communicator* world = nullptr) {
+    const RunConfig r = starting_config(a, say, world);
+    return find_model(r.size, r.model, r.encoding, r.softmax);
 }
 
 /// The command line's overrides of a config, applied to `r`: (option, the value it replaced,
@@ -97,8 +97,8 @@ inline std::vector<std::pair<std::string, std::string>> apply_overrides(const Tr
     return given;
 }
 
-/// A resumed run keeps its checkpoint's settings: the config, model, encoding and size it was
-/// trained with must be the ones asked for, and an override must not change anything (but
+/// A resumed run keeps its checkpoint's settings: the preset, model, encoding, softmax, size and
+/// tokens it was trained with must be the ones asked for, and an override must not change anything (but
 /// `--total-steps` may fix a cosine's end that was still open). Returns the settings.
 inline RunConfig resumed_config(const TrainArgs& a, const fs::path& ckpt, std::uint64_t& seed) {
     const RunConfig saved = read_config(ckpt, &seed);
@@ -106,10 +106,11 @@ inline RunConfig resumed_config(const TrainArgs& a, const fs::path& ckpt, std::u
         txl::check<txl::checkpoint_error>(was == now, ckpt.string(), ": trained with ", opt, " ", was,
                                           ", this run asks for ", opt, " ", now);
     };
-    same("--config", saved.name, a.config);
-    same("--model", saved.model, a.model);
-    same("--encoding", saved.encoding, a.encoding);
-    if (!a.size.empty()) same("--size", saved.size, a.size);
+    same("--preset", saved.name, a.preset);
+    for (auto [opt, given, was] : {std::tuple{"--model", &a.model, &saved.model}, {"--encoding", &a.encoding, &saved.encoding},
+                                   {"--softmax", &a.softmax, &saved.softmax}, {"--size", &a.size, &saved.size},
+                                   {"--tokens", &a.data.tokens, &saved.tokens}})
+        if (!given->empty()) same(opt, *was, *given);
     RunConfig rc = saved, want = saved;
     for (const auto& [opt, was] : apply_overrides(a, want))
         txl::check<txl::checkpoint_error>(was.empty() || (opt == "--total-steps" && was == "0"), ckpt.string(),
@@ -187,15 +188,13 @@ private:
                                " already exists: pass --resume to continue it or --force to start over");
         txl::check<txl::error>(!(a_.resume && !have), "--resume: no checkpoint at ", ckpt_.string());
         seed_ = a_.seed;
-        rc_ = builtin_config(a_.config);
-        rc_.model = a_.model, rc_.encoding = a_.encoding;
-        if (!a_.size.empty()) rc_.size = a_.size;
+        rc_ = starting_config(a_, say_);
         apply_overrides(a_, rc_);
-        std::unique_ptr<txl::CharTokenizer> saved_vocab;
+        std::unique_ptr<Vocabulary> saved_vocab;
         if (a_.resume) {
             rc_ = resumed_config(a_, ckpt_, seed_);
-            saved_vocab =
-                std::make_unique<txl::CharTokenizer>(txl::CharTokenizer::load((ckpt_ / "vocab.txt").string()));
+            saved_vocab = std::make_unique<Vocabulary>(
+                Vocabulary::load(ckpt_ / "vocab.txt", parse_level(rc_.tokens)));
         }
         txl::parse_precision(a_.precision, rc_.train.precision);  // a resumed run may change it
         auto& sched = rc_.train.schedule;
@@ -209,7 +208,7 @@ private:
         if (a_.save_every) rc_.save_every = a_.save_every;
         if (a_.log_every) rc_.log_every = a_.log_every;
         load_data(saved_vocab.get());
-        model_ = std::make_unique<Model>(text_.tokenizer.size(), seed_);
+        model_ = std::make_unique<Model>(text_.vocab.size(), seed_);
         rc_.train.seed = seed_;
         trainer_ = std::make_unique<txl::Trainer<Model>>(*model_, rc_.train, text_.train, world_);
         if (a_.resume) trainer_->load(ckpt_);
@@ -236,8 +235,8 @@ private:
             }
             return h;
         };
-        const auto& vocab = text_.tokenizer.chars();
-        const std::uint64_t text = txl::fingerprint(vocab.data(), vocab.size() * sizeof(char32_t), ids(text_.train));
+        std::uint64_t text = ids(text_.train);
+        for (std::size_t i = 0; i < text_.vocab.size(); ++i) text = txl::fingerprint(text_.vocab.decode(std::int64_t(i)), text);
         txl::check_same_on_all_ranks(world_, text ^ ids(text_.valid), "the text (--data)");
         std::ostringstream settings;
         const auto& t = rc_.train;
@@ -262,31 +261,38 @@ private:
 
     /// The text (its vocabulary must be the checkpoint's on --resume), the validation split's
     /// shape and the final sample's prompt, all checked before any training.
-    void load_data(const txl::CharTokenizer* saved) {
-        path_ = find_text(a_.data, say_);
-        text_ = load_text(path_, nullptr);
-        if (saved) {
-            if (saved->chars() != text_.tokenizer.chars())
-                throw txl::checkpoint_error(ckpt_.string() + ": vocabulary of " + std::to_string(saved->size()) +
-                                            " characters differs from the text's " +
-                                            std::to_string(text_.tokenizer.size()) + " (another text?)");
-        }
+    void load_data(const Vocabulary* saved) {
+        DataArgs d = a_.data;
+        d.tokens = rc_.tokens;
+        text_ = load_text(d, nullptr, say_);
+        if (saved && !saved->same_as(text_.vocab))
+            throw txl::checkpoint_error(ckpt_.string() + ": vocabulary of " + std::to_string(saved->size()) + " " +
+                                        rc_.tokens + " differs from the text's " +
+                                        std::to_string(text_.vocab.size()) + " (another text?)");
         txl::SequentialLoader check_valid(text_.valid, rc_.train.batch, rc_.train.seq_len,
-                                          "the validation split of " + path_);
+                                          "the validation split");
         if (a_.sample_length) {
-            txl::check<txl::error>(!a_.prompt.empty(),
+            txl::check<txl::error>(!a_.prompt_given || !a_.prompt.empty(),
                                    "--prompt: empty; give at least one character (or --sample-length 0)");
-            prompt_ids_ = text_.tokenizer.encode(a_.prompt);  // throws on a character outside the vocabulary
+            prompt_ids_ = a_.prompt_given ? text_.vocab.encode(a_.prompt) : default_prompt();
         }
+    }
+
+    /// The final sample's prompt without --prompt: "ROMEO:\n" where the vocabulary has its
+    /// characters (Tiny Shakespeare), else the training text's first 16 tokens.
+    std::vector<std::int64_t> default_prompt() const {
+        if (rc_.tokens != "words") try {
+                return text_.vocab.encode("ROMEO:\n");
+            } catch (const txl::error&) {
+            }
+        std::vector<std::int64_t> ids;
+        for (std::size_t i = 0; i < std::min<std::size_t>(16, text_.train.size()); ++i) ids.push_back(text_.train[i]);
+        return ids;
     }
 
     void describe() const {
         const auto& t = rc_.train;
-        say_("text " + path_ + ": " + std::to_string(text_.train.size() + text_.valid.size()) +
-             " characters, vocabulary " + std::to_string(text_.tokenizer.size()) + " (ids of " +
-             std::to_string(text_.train.width()) + " byte" + (text_.train.width() > 1 ? "s" : "") + "), train " +
-             std::to_string(text_.train.size()) + " / valid " + std::to_string(text_.valid.size()));
-        say_("config " + rc_.name + ", model " + rc_.model + ", encoding " + rc_.encoding + ", size " + rc_.size +
+        say_("preset " + rc_.name + ", model " + rc_.model + ", encoding " + rc_.encoding + ", softmax " + rc_.softmax + ", size " + rc_.size +
              " (" + shape_of(rc_.size) + "; memory: " + txl::block_name<typename Model::memory_block>("custom") +
              "): seq_len " + std::to_string(t.seq_len) + ", mem_len " + std::to_string(t.mem_len) + ", batch " +
              std::to_string(t.batch) + ", " + std::to_string(model_->parameter_count()) +
@@ -395,7 +401,7 @@ private:
 
     void save() {
         trainer_->save(ckpt_, [&](const fs::path& tmp) {
-            text_.tokenizer.save((tmp / "vocab.txt").string());
+            text_.vocab.save(tmp / "vocab.txt");
             write_config(tmp, rc_, seed_);
         });
     }
@@ -406,7 +412,7 @@ private:
         if (primary_)
             txl::write_directory_atomically(out_ / "best", true, [&](const fs::path& tmp) {
                 txl::save_parameters(*model_, tmp);
-                text_.tokenizer.save((tmp / "vocab.txt").string());
+                text_.vocab.save(tmp / "vocab.txt");
                 write_config(tmp, rc_, seed_);
                 write_best(tmp, v, step);
             });
@@ -425,22 +431,30 @@ private:
         const fs::path best_dir = out_ / "best";
         std::ostringstream m;
         m << std::fixed << std::setprecision(4) << "best: step " << best_.step << " of " << steps
-          << ", validation loss " << best_.loss << " nats/char = " << best_.loss / std::log(2.0)
-          << " bits/char, accuracy " << best_.accuracy << " (" << best_dir.string() << ", what eval and sample read)";
+          << ", validation loss " << best_.loss << " nats/" << unit(rc_.tokens) << " = "
+          << metric(rc_.tokens, best_.loss) << " " << metric_name(rc_.tokens) << ", accuracy " << best_.accuracy << " (" << best_dir.string() << ", what eval and sample read)";
         say_(m.str());
         const auto& t = rc_.train;
         if (Model::has_memory && text_.valid.size() <= 2'000'000) {
-            Model bm(text_.tokenizer.size(), 0);
+            Model bm(text_.vocab.size(), 0);
             txl::load_checkpoint(bm, best_dir);
             std::ostringstream line;
             line << std::fixed << std::setprecision(4) << "best, by memory length:";
             txl::PrecisionScope precision(t.precision);
             for (std::size_t mem : {std::size_t(0), t.mem_len, 2 * t.mem_len})
-                if (mem + t.seq_len <= C::P) {
+                if (mem + t.seq_len <= Model::config::P) {
                     const auto r = txl::evaluate(bm, text_.valid, t.batch, t.seq_len, mem);
-                    line << " mem_len " << mem << ": " << r.loss << " (" << r.loss / std::log(2.0) << " bits/char);";
+                    line << " mem_len " << mem << ": " << r.loss << " (" << metric(rc_.tokens, r.loss) << " "
+                         << metric_name(rc_.tokens) << ");";
                 }
             say_(line.str());
+        }
+        if (rc_.eval.seq_len || !text_.test.empty()) {  // the preset's evaluation, and the test split
+            EvalSettings e = rc_.eval;
+            if (!e.seq_len) e = {t.seq_len, t.mem_len, 0, false};
+            Model bm(text_.vocab.size(), 0);
+            txl::load_checkpoint(bm, best_dir);
+            report(bm, text_, rc_.tokens, t.batch, e, say_);
         }
         std::cout << std::fixed << std::setprecision(4) << "valid_loss " << best_.loss << " valid_acc "
                   << best_.accuracy << "\n";
@@ -452,11 +466,12 @@ private:
         so.mem_len = Model::has_memory ? rc_.train.mem_len : rc_.train.seq_len - 1;
         so.temperature = 0.8;
         so.seed = seed_;
+        so.top_k = rc_.tokens == "words" ? 40 : 0;
         std::cout << "--- sample (temperature 0.8, " << (Model::has_memory ? "mem_len " : "window ") << so.mem_len
-                  << ") ---\n"
-                  << a_.prompt;
+                  << ") ---\n";
+        for (auto id : prompt_ids_) std::cout << text_.vocab.decode(id);
         txl::sample(*model_, prompt_ids_, a_.sample_length, so,
-                    [&](std::int64_t id) { std::cout << text_.tokenizer.decode(id) << std::flush; });
+                    [&](std::int64_t id) { std::cout << text_.vocab.decode(id) << std::flush; });
         std::cout << "\n";
     }
 
@@ -470,8 +485,7 @@ private:
     std::uint64_t seed_ = 1;
     bool cosine_ = false;
     txl::TimeBudget budget_;
-    std::string path_;
-    Text text_;
+    Corpus text_;
     std::vector<std::int64_t> prompt_ids_;
     std::unique_ptr<Model> model_;
     std::unique_ptr<txl::Trainer<Model>> trainer_;
@@ -483,9 +497,4 @@ private:
     txl::EvalStats last_valid_{};
 };
 
-template <class Model>
-int run_train(const TrainArgs& a, const Say& say, txl::Communicator* world = nullptr) {
-    return TrainingRun<Model>(a, say, world).run();
-}
-
-}  // namespace shakespeare
+}  // namespace txl_cli

@@ -1,5 +1,5 @@
 #pragma once
-/// @file distributed.hpp
+/// @file training/distributed.hpp
 /// # Data-parallel training on MPI
 ///
 /// The `Communicator` of `core/communicator.hpp` on MPI (Open MPI on Debian: `libopenmpi-dev`,
@@ -40,8 +40,8 @@
 #include <string>
 #include <vector>
 
-#include "core/communicator.hpp"
-#include "core/errors.hpp"
+#include "../core/errors.hpp"
+#include "../core/communicator.hpp"
 
 namespace txl {
 

@@ -1,4 +1,0 @@
-#pragma once
-/// @file errors.hpp
-/// Moved to `txl/core/errors.hpp`; this path forwards there for one release.
-#include "core/errors.hpp"

@@ -1,4 +1,0 @@
-#pragma once
-/// @file memory.hpp
-/// Moved to `txl/model/memory.hpp`; this path forwards there for one release.
-#include "model/memory.hpp"
