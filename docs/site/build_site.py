@@ -40,8 +40,7 @@ DOC_PAGES = [
     ("docs/slots.md", "slots_contract", "The slots' contracts"),
     ("docs/adding_a_block.md", "adding_a_block", "Adding a block"),
     ("docs/using.md", "using", "Using txl in your project"),
-    ("examples/shakespeare/README.md", "shakespeare_options", "The example program's options"),
-    ("examples/lm/README.md", "lm_options", "Bytes, words and the paper's corpora (txl_lm)"),
+    ("examples/txl/README.md", "txl_program", "The txl program: every option"),
     ("docs/results.md", "results", "Results"),
     ("docs/performance.md", "performance", "Performance"),
     ("docs/design.md", "design", "Design notes"),
@@ -50,7 +49,7 @@ DOC_PAGES = [
 ]
 # Programs rendered side by side like the headers.
 PROGRAM_PAGES = [
-    ("examples/shakespeare/main.cpp", "shakespeare", "The Tiny Shakespeare program"),
+    ("examples/shakespeare/main.cpp", "shakespeare", "Training on Tiny Shakespeare, step by step"),
     ("examples/custom_blocks/blocks.hpp", "custom_blocks", "Blocks of one's own"),
 ]
 

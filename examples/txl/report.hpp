@@ -14,17 +14,6 @@
 
 namespace txl_cli {
 
-/// Set the evaluation's `clamp_len` and `same_length` mask on every layer of `model`.
-template <class Model>
-void apply_eval_settings(Model& model, const EvalSettings& e) {
-    for (auto& l : model.transformer.layers) {
-        // Distances beyond `clamp_len` use the encoding (sinusoidal) or the table rows (learned)
-        // of `clamp_len`.
-        if (e.clamp_len) l.self_attn.clamp_len = e.clamp_len;
-        if (e.same_length) l.self_attn.same_length_span = e.mem_len;
-    }
-}
-
 /// "valid (segments 64, memory 640, clamp_len 400, same_length): 3.1234 nats/word = 22.79 perplexity"
 /// for each split of `text` (validation, then test where the text has one); the last line is
 /// Returns the validation split's figures.
@@ -35,7 +24,7 @@ txl::EvalStats report(Model& model, const Corpus& text, const std::string& token
                            "--same-length: needs a model with memory and --mem-len > 0");
     txl::check<txl::error>(e.seq_len + e.mem_len <= Model::config::P, "--seq-len + --mem-len = ",
                            e.seq_len + e.mem_len, " must be <= P = ", Model::config::P);
-    apply_eval_settings(model, e);
+    model.set_evaluation(e.clamp_len, e.same_length ? e.mem_len : 0);
     txl::EvalStats valid{};
     for (const auto* split : {&text.valid, &text.test}) {
         if (split->empty()) continue;

@@ -100,3 +100,20 @@ TEST_CASE("Model: bad inputs throw shape_error naming value, expectation and pla
     }
     SUBCASE("dropout outside [0, 1)") { CHECK_THROWS_AS(model.set_dropout(1.0f), txl::shape_error); }
 }
+
+TEST_CASE("Model: set_evaluation gives every layer's attention clamp_len and the same_length span") {
+    txl::TransformerXL<C2> learned(11, 3);
+    learned.set_evaluation(2, 3);
+    for (const auto& l : learned.transformer.layers) {
+        CHECK(l.self_attn.clamp_len == 2);
+        CHECK(l.self_attn.same_length_span == 3);
+    }
+    using Sin = txl::XLLayer<txl::SinusoidalRelativeAttention<C2>, txl::FeedForward<C2>>;
+    txl::AutoregressiveModel<C2, Sin> sinusoidal(11, 3);
+    sinusoidal.set_evaluation(4, 0);
+    for (const auto& l : sinusoidal.transformer.layers) {
+        CHECK(l.self_attn.clamp_len == 4);
+        CHECK(l.self_attn.same_length_span == 0);
+    }
+    static_assert(txl::has_evaluation_settings_v<Sin>);
+}

@@ -58,6 +58,16 @@ namespace txl {
 template <class C>
 using TransformerXLLayer = XLLayer<RelativeMultiHeadAttention<C>, FeedForward<C>>;
 
+namespace detail {
+template <class L>
+using evaluation_settings_t =
+    decltype(std::declval<L&>().self_attn.clamp_len = 0, std::declval<L&>().self_attn.same_length_span = 0);
+}  // namespace detail
+
+/// Whether a layer's attention (`self_attn`) has the paper's evaluation settings.
+template <class L>
+inline constexpr bool has_evaluation_settings_v = detail::is_detected_v<detail::evaluation_settings_t, L>;
+
 /// @tparam C       a `txl::Config`; every block must be built on it.
 /// @tparam Layer   the layer slot (default: labml's `TransformerXLLayer<C>`).
 /// @tparam Mem     the memory slot: `XLMemory<C>` (labml) or `NoMemory<C>`.
@@ -133,6 +143,22 @@ public:
         check(p >= S(0) && p < S(1), "set_dropout: p = ", p, ", expected 0 <= p < 1");
         check(p_att >= S(0) && p_att < S(1), "set_dropout: p_att = ", p_att, ", expected 0 <= p_att < 1");
         for (auto& l : transformer.layers) set_dropout_if_any(l, p, p_att);
+    }
+
+    /// The paper's evaluation settings, on every layer's attention: `clamp_len` (distances
+    /// beyond it use its encoding or table row; 0: off) and the `same_length` mask over `span`
+    /// keys (every query sees the same number of keys, the memory length; 0: off). An attention
+    /// of one's own without them cannot take them: asking is an error.
+    void set_evaluation(std::size_t clamp_len, std::size_t span) {
+        for (auto& l : transformer.layers) {
+            if constexpr (has_evaluation_settings_v<Layer>) {
+                l.self_attn.clamp_len = clamp_len;
+                l.self_attn.same_length_span = span;
+            } else {
+                check(clamp_len == 0 && span == 0, "set_evaluation: this model's attention has no clamp_len or "
+                                                   "same_length mask");
+            }
+        }
     }
 
     /// Throws `shape_error` unless `tokens` `[T, B]` and `mem` fit this model.
