@@ -2,12 +2,12 @@
 """The sweep behind the Tiny Shakespeare presets: every configuration trained for the same time
 budget on this machine, one after the other, with its best validation loss.
 
-    python3 bench/sweep_shakespeare.py --bin build/examples/txl_shakespeare \\
+    python3 bench/sweep_shakespeare.py --bin build/examples/txl \\
         --data tiny_shakespeare.txt --minutes 10 --out runs/sweep10 [--only NAME,NAME]
-    python3 bench/sweep_shakespeare.py --config long --minutes 60 --out runs/sweep60 ...
+    python3 bench/sweep_shakespeare.py --preset long --minutes 60 --out runs/sweep60 ...
 
-Each configuration is a set of `txl_shakespeare train` options on top of `--config practical`
-(the ten-minute sweep) or `--config long` (the one-hour sweep). Model shapes are compile-time
+Each configuration is a set of `txl train` options on top of `--preset practical`
+(the ten-minute sweep) or `--preset long` (the one-hour sweep). Model shapes are compile-time
 types; the example program is built with a few (`--size`: base, ff512, deep, wide, narrow), and
 those are rows here too. A run
 writes `<out>/<name>/` (the usual run directory plus `train.log`); a configuration whose
@@ -23,7 +23,7 @@ import re
 import subprocess
 import sys
 
-# name -> (options after --config practical, what it tests). The rows before the shape rows ran
+# name -> (options after --preset practical, what it tests). The rows before the shape rows ran
 # when the practical preset had labml's shape and batch 32, validating every 250 steps; they
 # spell that out, so that each row trains what it trained when it was measured.
 COMMON = ['--schedule', 'cosine', '--warmup', '200', '--min-lr', '1e-4']
@@ -59,7 +59,7 @@ SWEEP = {
     'wide-b32': (before('wide'), 'd_model 192, 6 heads, d_ff 384 (`--size wide`)'),
     'practical': ([], 'the preset chosen from the rows above: d_ff 512, batch 16, validation every 500 steps'),
 }
-# name -> (options after --config long, what it tests): the one-hour sweep.
+# name -> (options after --preset long, what it tests): the one-hour sweep.
 LONG_SWEEP = {
     'long-base': (['--size', 'base'], "labml's shape, batch 32, dropout 0.1 (the long preset before this sweep)"),
     'long': ([], 'the long preset: d_ff 512 (the ten-minute winner), batch 32, dropout 0.1'),
@@ -102,9 +102,9 @@ def table(out, names, sweep):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    ap.add_argument('--bin', default='build/examples/txl_shakespeare')
+    ap.add_argument('--bin', default='build/examples/txl')
     ap.add_argument('--data', required=True)
-    ap.add_argument('--config', default='practical', choices=list(SWEEPS),
+    ap.add_argument('--preset', dest='config', default='practical', choices=list(SWEEPS),
                     help='the built-in config the rows start from, and so which rows (default: practical)')
     ap.add_argument('--minutes', type=float, default=10)
     ap.add_argument('--out', required=True)
@@ -124,7 +124,7 @@ def main():
             if result(log) is not None:
                 print(f'{name}: done before, skipped', flush=True)
                 continue
-            cmd = [a.bin, 'train', '--data', a.data, '--config', a.config, '--minutes', str(a.minutes),
+            cmd = [a.bin, 'train', '--data', a.data, '--preset', a.config, '--minutes', str(a.minutes),
                    '--out', run, '--force', '--sample-length', '0'] + sweep[name][0]
             print(f'{name}: {" ".join(cmd)}', flush=True)
             os.makedirs(run, exist_ok=True)
