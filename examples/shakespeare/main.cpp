@@ -18,6 +18,19 @@
 using C = txl::Config<float, /*d_model*/ 128, /*heads*/ 4, /*d_ff*/ 512, /*layers*/ 6>;
 using Model = txl::TransformerXL<C>;
 
+/// The prompt, then 300 characters drawn one at a time, each step feeding the last character
+/// and the memory (`mem_len` positions) of everything before it.
+void print_sample(const Model& model, const txl::CharTokenizer& tokenizer, const std::string& prompt,
+                  std::size_t mem_len) {
+    txl::SampleOptions so;
+    so.mem_len = mem_len;
+    so.temperature = 0.8;
+    std::cout << "--- sample ---\n" << prompt;
+    txl::sample(model, tokenizer.encode(prompt), 300, so,
+                [&](std::int64_t id) { std::cout << tokenizer.decode(id) << std::flush; });
+    std::cout << "\n";
+}
+
 int main(int argc, char** argv) {
     if (argc < 2) {
         std::cerr << "usage: txl_shakespeare TEXT_FILE [steps]   (e.g. data/tiny_shakespeare.txt 1000)\n";
@@ -63,16 +76,8 @@ int main(int argc, char** argv) {
         txl::save_checkpoint(model, "shakespeare_weights", /*overwrite*/ true);
         std::cout << "saved shakespeare_weights/\n";
 
-        // 5. A sample: the prompt, then characters drawn one at a time, each step feeding the
-        // last character and the memory of everything before it.
-        txl::SampleOptions so;
-        so.mem_len = options.mem_len;
-        so.temperature = 0.8;
-        const std::string prompt = "ROMEO:\n";
-        std::cout << "--- sample ---\n" << prompt;
-        txl::sample(model, text.tokenizer.encode(prompt), 300, so,
-                    [&](std::int64_t id) { std::cout << text.tokenizer.decode(id) << std::flush; });
-        std::cout << "\n";
+        // 5. A sample after "ROMEO:".
+        print_sample(model, text.tokenizer, "ROMEO:\n", options.mem_len);
     } catch (const std::exception& e) {
         std::cerr << "error: " << e.what() << "\n";
         return 1;

@@ -50,7 +50,10 @@ int with_checkpoint(const Args& a, const Context& ctx, Run run) {
 int dispatch(CLI::App* train, const TrainArgs& ta, CLI::App* eval, const EvalArgs& ea, const SampleArgs& sa,
              const Context& ctx) {
     if (!ctx.world || ctx.world->rank() == 0) note_openblas();
-    if (*train) return train_model(ta, ctx.say, ctx.world).train(ta, ctx);
+    if (*train) {
+        recover_run(ta, ctx.say, ctx.world);
+        return train_model(ta).train(ta, ctx);
+    }
     txl::check<txl::error>(!ctx.world || ctx.world->size() == 1,
                            "eval and sample run as one process (not under mpirun -np ",
                            ctx.world ? ctx.world->size() : 1, ")");

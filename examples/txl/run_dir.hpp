@@ -154,8 +154,7 @@ inline RunConfig read_config(const fs::path& dir, std::uint64_t* seed) {
 
 /// The settings and vocabulary of a checkpoint directory (its config says which model type).
 inline Checkpoint load_run(const fs::path& ckpt) {
-    txl::check<txl::checkpoint_error>(fs::is_directory(ckpt), ckpt.string(), ": checkpoint directory not found");
-    txl::verify_checksums(ckpt);  // before reading any of it
+    txl::open_checkpoint(ckpt);  // before reading any of it
     Checkpoint c;
     c.dir = ckpt;
     c.rc = read_config(ckpt, nullptr);
@@ -167,7 +166,7 @@ inline Checkpoint load_run(const fs::path& ckpt) {
 template <class Model>
 std::unique_ptr<Model> load_model(const Checkpoint& c) {
     auto model = std::make_unique<Model>(c.vocab.size(), 0);
-    txl::load_checkpoint(*model, c.dir, /*verify*/ false);  // load_run verified the checksums
+    txl::read_parameters(*model, c.dir);  // load_run opened the checkpoint
     return model;
 }
 

@@ -37,16 +37,18 @@ inline void recover(const fs::path& ckpt, const Say& say) {
         say("note: " + ckpt.string() + " was missing after an interrupted save; its previous version is restored");
 }
 
+/// Before a train command reads its run directory: a save interrupted between its two renames
+/// is finished (once, by rank 0; the others wait for it).
+inline void recover_run(const TrainArgs& a, const Say& say, txl::Communicator* world) {
+    if (!world || world->rank() == 0) recover(fs::path(a.out) / "checkpoint", say);
+    if (world) world->barrier();
+}
+
 /// The settings a train command starts from: its preset with the model options given, or
-/// (`--resume`) its checkpoint's. Data parallel: rank 0 alone repairs an interrupted save, the
-/// others wait for it.
-inline RunConfig starting_config(const TrainArgs& a, const Say& say, txl::Communicator* world = nullptr) {
+/// (`--resume`) its checkpoint's.
+inline RunConfig starting_config(const TrainArgs& a) {
     const fs::path ckpt = fs::path(a.out) / "checkpoint";
-    if (a.resume) {
-        if (!world || world->rank() == 0) recover(ckpt, say);
-        if (world) world->barrier();
-        if (fs::exists(ckpt / "config.txt")) return read_config(ckpt, nullptr);
-    }
+    if (a.resume && fs::exists(ckpt / "config.txt")) return read_config(ckpt, nullptr);
     RunConfig r = builtin_config(a.preset);
     for (auto [given, field] : {std::pair{&a.model, &r.model}, {&a.encoding, &r.encoding}, {&a.softmax, &r.softmax},
                                 {&a.size, &r.size}, {&a.data.tokens, &r.tokens}})
@@ -60,8 +62,8 @@ inline RunConfig starting_config(const TrainArgs& a, const Say& say, txl::Commun
 }
 
 /// The compiled model a train command runs.
-inline const ModelEntry& train_model(const TrainArgs& a, const Say& say, txl::Communicator* world = nullptr) {
-    const RunConfig r = starting_config(a, say, world);
+inline const ModelEntry& train_model(const TrainArgs& a) {
+    const RunConfig r = starting_config(a);
     return find_model(r.size, r.model, r.encoding, r.softmax);
 }
 
@@ -180,15 +182,13 @@ public:
 private:
     /// The settings, the text, the model and its trainer (resumed from the checkpoint), the log.
     void prepare() {
-        if (primary_) recover(ckpt_, say_);
-        if (world_) world_->barrier();  // the others read the checkpoint rank 0 may have repaired
         const bool have = fs::exists(ckpt_);
         txl::check<txl::error>(a_.steps > 0 || a_.minutes > 0, "train: give --steps N or --minutes M");
         txl::check<txl::error>(!(have && !a_.resume && !a_.force), ckpt_.string(),
                                " already exists: pass --resume to continue it or --force to start over");
         txl::check<txl::error>(!(a_.resume && !have), "--resume: no checkpoint at ", ckpt_.string());
         seed_ = a_.seed;
-        rc_ = starting_config(a_, say_);
+        rc_ = starting_config(a_);
         apply_overrides(a_, rc_);
         std::unique_ptr<Vocabulary> saved_vocab;
         if (a_.resume) {

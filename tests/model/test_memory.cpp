@@ -123,3 +123,22 @@ TEST_CASE("StridedMemory: the old memory, then every second row of the segment e
     CHECK(mem.states[0](2, 0, 0) == 6.0);
     CHECK(mem.states[0](3, 1, 2) == 8.0);
 }
+
+TEST_CASE("Memory: columns taken and put back are the memory again; a share holds its streams only") {
+    txl::Memory<double> mem;
+    for (std::size_t l = 0; l < 2; ++l) {
+        auto t = txl::tensor<double, 3>::from_shape({3, 4, 2});  // [M, B, d]
+        for (std::size_t i = 0; i < t.size(); ++i) t.data()[i] = double(100 * l + i);
+        mem.states.push_back(t);
+    }
+    txl::Memory<double> part, rebuilt;
+    for (std::size_t b0 : {0, 2}) {
+        mem.take_columns(b0, 2, part);
+        REQUIRE(part.states.size() == 2);
+        CHECK(part.states[1].shape()[1] == 2);
+        // Row 2, column b0 + 1, feature 1 of layer 1, seen from the share at column 1.
+        CHECK(part.states[1](2, 1, 1) == mem.states[1](2, b0 + 1, 1));
+        rebuilt.put_columns(part, b0, 4);
+    }
+    for (std::size_t l = 0; l < 2; ++l) CHECK(rebuilt.states[l] == mem.states[l]);
+}

@@ -142,19 +142,6 @@ public:
         return K_s && M + i + 1 > K_s ? M + i + 1 - K_s : 0;
     }
 
-    /// Queries per panel of the forward's products (see `attend`).
-    static constexpr std::size_t query_panel = 32;
-    /// The end of the panel that starts at query `i0`: `query_panel` rows on, or $T$; a remainder
-    /// of fewer than 8 rows joins the panel before it (a product of so few rows would go to BLAS,
-    /// `detail/gemm.hpp`, and round differently from the rest).
-    /// With bf16 products (`core/precision.hpp`) the block is one panel: each such product converts
-    /// and packs both operands, and more, smaller ones cost more than the corner saves.
-    static std::size_t panel_end(std::size_t i0, std::size_t T) {
-        if (gemm_precision() != Precision::fp32) return T;
-        const std::size_t i1 = std::min(T, i0 + query_panel);
-        return T - i1 < 8 ? T : i1;
-    }
-
     /// One row of attention weights by the formula, with `std::exp`:
     /// $a_j = e^{s x_j - \max} / \sum_{j' < \text{visible}} e^{s x_{j'} - \max}$, 0 after `visible`.
     /// `ops::softmax_row` is the same on SIMD batches; a test checks the two agree.
@@ -186,13 +173,7 @@ protected:
     static void prepare(std::size_t M, std::size_t T, std::size_t B, Cache& c) {
         const std::size_t K = M + T;
         c.M = M, c.T = T, c.B = B;
-        // Head-major copies pay for the fp32 kernel, which reads its operands in place (see
-        // detail/attention_ops.hpp). A bf16 product converts and packs both operands anyway, so
-        // there (and with B = 1, where a head's rows are $d_{model}$ apart) the blocks are read
-        // and written in place: the same sums, without the copies. Except with fewer than 8
-        // queries (labml's T = 2): products of a few rows over rows $B\,d_{model}$ apart measured
-        // slower than the copies.
-        c.head_major = B > 1 && (gemm_precision() == Precision::fp32 || T < 8);
+        c.head_major = ops::head_major(B, T);  // per-head blocks copied, or read in place
         ensure_shape(c.k, {K * B, d_model});
         ensure_shape(c.v, {K * B, d_model});
         ensure_shape(c.qu_h, {B, H, T, d_k});
@@ -213,82 +194,91 @@ protected:
     /// of its $X$ `[T*B, n_win]` for head $h$, columns $c_0 .. n_{win} - 1$, into `x` (`rows` rows,
     /// `n_win` apart): a block's rows $(i, b)$ are $r_0 = i_0 B + b$, step $B$. `pos_bias`
     /// (`[n_win rows, H]`, may be null) is its per-distance scalar; `c.k`, `c.v` hold $k$ and $V$.
-    /// With fewer than 8 queries (labml's $T = 2$, sampling's 1) a block's position product
-    /// would be a few rows long; each head's $X$ is then computed once for all rows (into `c.pos_heads`)
-    /// before the blocks.
-    ///
-    /// **The masked corner is skipped.** Query $i$ sees no key after $M + i$, so the queries run
-    /// in panels of `query_panel` rows and panel $[i_0, i_1)$ computes its scores, position
-    /// columns and values over the keys $j < M + i_1$ only: an eighth of the three products
-    /// when $M = T = 64$, a fifth when $M = T = 128$. Each result is the same sum in the same
-    /// order as over all $K$ keys (the skipped weights are zeros), so nothing changes but the
-    /// time. (fp32 products only: see `panel_end`.)
     template <class Position>
     void attend(const S* q, const S* u, std::size_t n_win, const S* pos_bias, Cache& c, Rng* rng,
                 Position&& position) const {
         const std::size_t M = c.M, T = c.T, B = c.B, K = M + T;
-        ops::to_heads(q, T, B, c.qu_h.data(), u);
+        ops::to_heads(q, T, B, c.qu_h.data(), u);  // $q + u$, a block per head
         if (c.head_major) {
             ops::to_heads(c.k.data(), K, B, c.k_h.data());
             ops::to_heads(c.v.data(), K, B, c.v_h.data());
         }
-        c.dropped = dropout.active(rng);
-        typename Dropout<S>::Keyed key{};
-        if (c.dropped) {
-            ensure_shape(c.a_drop, c.a.shape());
-            ensure_shape(c.mask, c.a.shape());
-            key = dropout.draw(B, H * T * K, *rng);  // `[1, B, H*T*K]`: one mask over the whole tensor
-        }
-        const S scale = S(1) / std::sqrt(S(d_k));
-        const bool whole_heads = T < 8;
-        if (whole_heads) {
+        const auto key = draw_dropout(c, rng);
+        if (ops::whole_head_position(T)) {
             ensure_shape(c.pos_heads, {H * T * B, n_win});
             for (std::size_t h = 0; h < H; ++h) position(h, 0, T * B, 1, 0, &c.pos_heads(h * T * B, 0));
         }
         ops::for_each_bh(B, T, K, [&](std::size_t b, std::size_t h) {
-            S* a = &c.a(b, h, 0, 0);
-            S* x = whole_heads ? nullptr : ops::thread_scratch(T * n_win);
-            for (std::size_t i0 = 0; i0 < T;) {
-                const std::size_t i1 = panel_end(i0, T), rows = i1 - i0, keys = M + i1;
-                // Step 1: $A_{bh} = (q + u)_{bh}\, k_{bh}^\top$ `[T, d_k] x [d_k, K]`, this panel's rows and keys.
-                ops::head_gemm(Trans::No, Trans::Yes, rows, keys, d_k, &c.qu_h(b, h, i0, 0), d_k, c.key_block(b, h),
-                               c.head_ld(), a + i0 * K, K);
-                // Step 2: the position term through the shift (its last query reads the most columns).
-                if (whole_heads) {
-                    add_shifted(&c.pos_heads(h * T * B + b, 0), B * n_win, n_win, pos_bias, h, M, T, a, i0, i1);
-                } else {
-                    position(h, i0 * B + b, rows, B, n_win - std::min(n_win, keys), x + i0 * n_win);
-                    add_shifted(x, n_win, n_win, pos_bias, h, M, T, a, i0, i1);
-                }
-                i0 = i1;
-            }
-            // Step 3: $a_{ij} = \operatorname{softmax}_j(A_{ij} / \sqrt{d_k})$ over $j \in [\text{lo}, M + i]$,
-            // 0 for the masked keys; then $\tilde a = a \odot m / (1 - p)$ (training only).
-            for (std::size_t i = 0; i < T; ++i) {
-                S* row = a + i * K;
-                const std::size_t lo = first_visible(M, i);
-                ops::softmax_row(row + lo, M + i + 1 - lo, K - lo, scale);
-                std::fill(row, row + lo, S(0));
-            }
-            const S* a_used = a;
-            if (c.dropped) {
-                S* dropped = &c.a_drop(b, h, 0, 0);
-                std::copy(a, a + T * K, dropped);
-                key.apply(dropped, &c.mask(b, h, 0, 0), 0, b, h * T * K, T * K);
-                a_used = dropped;
-            }
-            // Step 4: $o_{bh} = \tilde a_{bh} V_{bh}$ `[T, K] x [K, d_k]`, each panel over its keys.
-            S* o = c.head_major ? &c.o_h(b, h, 0, 0) : c.o.data() + c.head_offset(b, h);
-            const std::size_t ldo = c.head_ld();
-            for (std::size_t i0 = 0; i0 < T;) {
-                const std::size_t i1 = panel_end(i0, T);
-                ops::head_gemm(Trans::No, Trans::No, i1 - i0, d_k, M + i1, a_used + i0 * K, K, c.value_block(b, h),
-                               c.head_ld(), o + i0 * ldo, ldo);
-                i0 = i1;
-            }
+            scores_block(b, h, n_win, pos_bias, c, position);  // steps 1 and 2
+            weights_block(b, h, c, key);                       // step 3
+            values_block(b, h, c);                             // step 4
         });
         // The heads side by side again: $o$ `[T*B, d_model]`.
         if (c.head_major) ops::from_heads(c.o_h.data(), T, B, c.o.data());
+    }
+
+    /// Whether dropout runs on the weights this forward (training), and its mask's key.
+    typename Dropout<S>::Keyed draw_dropout(Cache& c, Rng* rng) const {
+        c.dropped = dropout.active(rng);
+        if (!c.dropped) return {};
+        ensure_shape(c.a_drop, c.a.shape());
+        ensure_shape(c.mask, c.a.shape());
+        return dropout.draw(c.B, H * c.T * (c.M + c.T), *rng);  // `[1, B, H*T*K]`: one mask over the whole tensor
+    }
+
+    /// Steps 1 and 2 for block $(b, h)$, a panel of queries at a time over the keys it can see.
+    template <class Position>
+    void scores_block(std::size_t b, std::size_t h, std::size_t n_win, const S* pos_bias, Cache& c,
+                Position& position) const {
+        const std::size_t M = c.M, T = c.T, B = c.B, K = M + T;
+        S* a = &c.a(b, h, 0, 0);
+        const bool whole_heads = ops::whole_head_position(T);
+        S* x = whole_heads ? nullptr : ops::thread_scratch(T * n_win);
+        ops::for_each_panel(T, [&](std::size_t i0, std::size_t i1) {
+            const std::size_t rows = i1 - i0, keys = M + i1;
+            // Step 1: $A_{bh} = (q + u)_{bh}\, k_{bh}^\top$ `[T, d_k] x [d_k, K]`, this panel's rows and keys.
+            ops::head_gemm(Trans::No, Trans::Yes, rows, keys, d_k, &c.qu_h(b, h, i0, 0), d_k, c.key_block(b, h),
+                           c.head_ld(), a + i0 * K, K);
+            // Step 2: the position term through the shift (its last query reads the most columns).
+            if (whole_heads) {
+                add_shifted(&c.pos_heads(h * T * B + b, 0), B * n_win, n_win, pos_bias, h, M, T, a, i0, i1);
+            } else {
+                position(h, i0 * B + b, rows, B, n_win - std::min(n_win, keys), x + i0 * n_win);
+                add_shifted(x, n_win, n_win, pos_bias, h, M, T, a, i0, i1);
+            }
+        });
+    }
+
+    /// Step 3 for block $(b, h)$: $a_{ij} = \operatorname{softmax}_j(A_{ij} / \sqrt{d_k})$ over
+    /// $j \in [\text{lo}, M + i]$, 0 for the masked keys; then $\tilde a = a \odot m / (1 - p)$
+    /// (training only).
+    void weights_block(std::size_t b, std::size_t h, Cache& c, const typename Dropout<S>::Keyed& key) const {
+        const std::size_t M = c.M, T = c.T, K = M + T;
+        const S scale = S(1) / std::sqrt(S(d_k));
+        S* a = &c.a(b, h, 0, 0);
+        for (std::size_t i = 0; i < T; ++i) {
+            S* row = a + i * K;
+            const std::size_t lo = first_visible(M, i);
+            ops::softmax_row(row + lo, M + i + 1 - lo, K - lo, scale);
+            std::fill(row, row + lo, S(0));
+        }
+        if (!c.dropped) return;
+        S* dropped = &c.a_drop(b, h, 0, 0);
+        std::copy(a, a + T * K, dropped);
+        key.apply(dropped, &c.mask(b, h, 0, 0), 0, b, h * T * K, T * K);
+    }
+
+    /// Step 4 for block $(b, h)$: $o_{bh} = \tilde a_{bh} V_{bh}$ `[T, K] x [K, d_k]`, each panel
+    /// of queries over its keys.
+    void values_block(std::size_t b, std::size_t h, Cache& c) const {
+        const std::size_t M = c.M, T = c.T, K = M + T;
+        const S* a = c.weights() + ((b * H + h) * T) * K;
+        S* o = c.head_major ? &c.o_h(b, h, 0, 0) : c.o.data() + c.head_offset(b, h);
+        const std::size_t ld = c.head_ld();
+        ops::for_each_panel(T, [&](std::size_t i0, std::size_t i1) {
+            ops::head_gemm(Trans::No, Trans::No, i1 - i0, d_k, M + i1, a + i0 * K, K, c.value_block(b, h), ld,
+                           o + i0 * ld, ld);
+        });
     }
 
     /// Step 2, the shift, for one $(b, h)$ block: $A_{ij} \mathrel{+}= X_{i,c} + \text{bias}_{c,h}$ for the
@@ -323,59 +313,19 @@ protected:
     /// into `c.dq`, $\partial L/\partial k$ and $\partial L/\partial V$ into `c.dk`, `c.dv`, and
     /// $\partial L/\partial u$ added to `du[H, d_k]`.
     void backward_core(Cache& c, S* du) const {
-        const std::size_t M = c.M, T = c.T, B = c.B, K = M + T, nq = T * B, nk = K * B;
-        ensure_shape(c.dq, {nq, d_model});
-        ensure_shape(c.dk, {nk, d_model});
-        ensure_shape(c.dv, {nk, d_model});
-        ensure_shape(c.g, {B, H, T, K});
-        if (c.head_major) {
-            ensure_shape(c.d_oh, {B, H, T, d_k});
-            ensure_shape(c.dq_h, {B, H, T, d_k});
-            ensure_shape(c.dk_h, {B, H, K, d_k});
-            ensure_shape(c.dv_h, {B, H, K, d_k});
-            ops::to_heads(c.d_o.data(), T, B, c.d_oh.data());
-        }
-
+        const std::size_t M = c.M, T = c.T, B = c.B, K = M + T;
+        prepare_backward(c);
         const S scale = S(1) / std::sqrt(S(d_k));
-        const S* a_used = c.weights();
         ops::for_each_bh(B, T, K, [&](std::size_t b, std::size_t h) {
             S* g = &c.g(b, h, 0, 0);
-            const S* a = a_used + ((b * H + h) * T) * K;
-            const bool hm = c.head_major;
-            const std::size_t ld = c.head_ld();
-            const S* d_o = hm ? &c.d_oh(b, h, 0, 0) : c.d_o.data() + c.head_offset(b, h);
-            S* dq = hm ? &c.dq_h(b, h, 0, 0) : c.dq.data() + c.head_offset(b, h);
-            S* dk = hm ? &c.dk_h(b, h, 0, 0) : c.dk.data() + c.head_offset(b, h);
-            S* dv = hm ? &c.dv_h(b, h, 0, 0) : c.dv.data() + c.head_offset(b, h);
-            // Panel $[i_0, i_1)$ of the queries sees the keys $j < M + i_1$, and the keys
-            // $[M + i_0, M + i_1)$ (all $j < M + i_1$ in the first panel) are seen by the queries
-            // $i \ge i_0$ only: each product skips the masked corner, as the forward's do.
-            // $\partial L/\partial \tilde a_{bh} = (\partial L/\partial o_{bh})\, V_{bh}^\top$ `[T, K]`,
-            // $\partial L/\partial V_{bh} = \tilde a_{bh}^\top\, \partial L/\partial o_{bh}$ `[K, d_k]`.
-            for (std::size_t i0 = 0; i0 < T;) {
-                const std::size_t i1 = panel_end(i0, T), j0 = i0 == 0 ? 0 : M + i0, j1 = M + i1;
-                ops::head_gemm(Trans::No, Trans::Yes, i1 - i0, j1, d_k, d_o + i0 * ld, ld, c.value_block(b, h), ld,
-                               g + i0 * K, K);
-                ops::head_gemm(Trans::Yes, Trans::No, j1 - j0, d_k, T - i0, a + i0 * K + j0, K, d_o + i0 * ld, ld,
-                               dv + j0 * ld, ld);
-                i0 = i1;
-            }
+            backward_values_block(b, h, c);  // $\partial L/\partial \tilde a$ into g, and $\partial L/\partial V$
             // Through dropout: $\partial L/\partial a = \partial L/\partial \tilde a \odot m / (1-p)$.
             if (c.dropped) Dropout<S>::backward(g, T * K, &c.mask(b, h, 0, 0));
             // Through the softmax and the scale, row by row:
             // $g_{ij} = a_{ij}\big(\partial_{a_{ij}} - \sum_{j'} a_{ij'} \partial_{a_{ij'}}\big) / \sqrt{d_k}$.
             for (std::size_t i = 0; i < T; ++i)
                 ops::softmax_backward_row(g + i * K, &c.a(b, h, i, 0), first_visible(M, i), M + i + 1, K, scale);
-            // Content term: $\partial L/\partial (q+u)_{bh} = g_{bh} K_{bh}$ `[T, d_k]`,
-            // $\partial L/\partial K_{bh} = g_{bh}^\top (q+u)_{bh}$ `[K, d_k]`.
-            for (std::size_t i0 = 0; i0 < T;) {
-                const std::size_t i1 = panel_end(i0, T), j0 = i0 == 0 ? 0 : M + i0, j1 = M + i1;
-                ops::head_gemm(Trans::No, Trans::No, i1 - i0, d_k, j1, g + i0 * K, K, c.key_block(b, h), ld,
-                               dq + i0 * ld, ld);
-                ops::head_gemm(Trans::Yes, Trans::No, j1 - j0, d_k, T - i0, g + i0 * K + j0, K, &c.qu_h(b, h, i0, 0),
-                               d_k, dk + j0 * ld, ld);
-                i0 = i1;
-            }
+            backward_content_block(b, h, c);  // $\partial L/\partial (q+u)$ and $\partial L/\partial k$
         });
         // Back to the `[rows*B, d]` layout the projections' backward reads.
         if (c.head_major) {
@@ -384,7 +334,65 @@ protected:
             ops::from_heads(c.dv_h.data(), K, B, c.dv.data());
         }
         // $\partial L/\partial u \mathrel{+}= \sum_{i,b} \partial L/\partial (q+u)_{i,b}$.
-        add_column_sums(c.dq.data(), nq, d_model, du);
+        add_column_sums(c.dq.data(), T * B, d_model, du);
+    }
+
+    /// The backward's workspace, and $\partial L/\partial o$ a block per head when head-major.
+    static void prepare_backward(Cache& c) {
+        const std::size_t T = c.T, B = c.B, K = c.M + c.T;
+        ensure_shape(c.dq, {T * B, d_model});
+        ensure_shape(c.dk, {K * B, d_model});
+        ensure_shape(c.dv, {K * B, d_model});
+        ensure_shape(c.g, {B, H, T, K});
+        if (!c.head_major) return;
+        ensure_shape(c.d_oh, {B, H, T, d_k});
+        ensure_shape(c.dq_h, {B, H, T, d_k});
+        ensure_shape(c.dk_h, {B, H, K, d_k});
+        ensure_shape(c.dv_h, {B, H, K, d_k});
+        ops::to_heads(c.d_o.data(), T, B, c.d_oh.data());
+    }
+
+    /// A per-head block of a `[rows*B, d_model]` tensor `x`, or of its head-major copy `x_h`.
+    static S* block(const Cache& c, tensor<S, 2>& x, tensor<S, 4>& x_h, std::size_t b, std::size_t h) {
+        return c.head_major ? &x_h(b, h, 0, 0) : x.data() + c.head_offset(b, h);
+    }
+
+    /// Step 4 backward for block $(b, h)$:
+    /// $\partial L/\partial \tilde a_{bh} = (\partial L/\partial o_{bh})\, V_{bh}^\top$ `[T, K]` into `c.g`,
+    /// $\partial L/\partial V_{bh} = \tilde a_{bh}^\top\, \partial L/\partial o_{bh}$ `[K, d_k]`. Panel
+    /// $[i_0, i_1)$ of the queries sees the keys $j < M + i_1$, and the keys $[M + i_0, M + i_1)$
+    /// (all $j < M + i_1$ in the first panel) are seen by the queries $i \ge i_0$ only: each
+    /// product skips the masked corner, as the forward's do.
+    void backward_values_block(std::size_t b, std::size_t h, Cache& c) const {
+        const std::size_t M = c.M, T = c.T, K = M + T, ld = c.head_ld();
+        S* g = &c.g(b, h, 0, 0);
+        const S* a = c.weights() + ((b * H + h) * T) * K;
+        const S* d_o = block(c, c.d_o, c.d_oh, b, h);
+        S* dv = block(c, c.dv, c.dv_h, b, h);
+        ops::for_each_panel(T, [&](std::size_t i0, std::size_t i1) {
+            const std::size_t j0 = i0 == 0 ? 0 : M + i0, j1 = M + i1;
+            ops::head_gemm(Trans::No, Trans::Yes, i1 - i0, j1, d_k, d_o + i0 * ld, ld, c.value_block(b, h), ld,
+                           g + i0 * K, K);
+            ops::head_gemm(Trans::Yes, Trans::No, j1 - j0, d_k, T - i0, a + i0 * K + j0, K, d_o + i0 * ld, ld,
+                           dv + j0 * ld, ld);
+        });
+    }
+
+    /// Step 1 backward for block $(b, h)$, from the scores' gradient $g_{bh}$:
+    /// $\partial L/\partial (q+u)_{bh} = g_{bh}\, k_{bh}$ `[T, d_k]`,
+    /// $\partial L/\partial k_{bh} = g_{bh}^\top (q+u)_{bh}$ `[K, d_k]`, panel by panel.
+    void backward_content_block(std::size_t b, std::size_t h, Cache& c) const {
+        const std::size_t M = c.M, T = c.T, K = M + T, ld = c.head_ld();
+        const S* g = &c.g(b, h, 0, 0);
+        S* dq = block(c, c.dq, c.dq_h, b, h);
+        S* dk = block(c, c.dk, c.dk_h, b, h);
+        ops::for_each_panel(T, [&](std::size_t i0, std::size_t i1) {
+            const std::size_t j0 = i0 == 0 ? 0 : M + i0, j1 = M + i1;
+            ops::head_gemm(Trans::No, Trans::No, i1 - i0, d_k, j1, g + i0 * K, K, c.key_block(b, h), ld, dq + i0 * ld,
+                           ld);
+            ops::head_gemm(Trans::Yes, Trans::No, j1 - j0, d_k, T - i0, g + i0 * K + j0, K, &c.qu_h(b, h, i0, 0), d_k,
+                           dk + j0 * ld, ld);
+        });
     }
 
     /// The backward of the shift for head $h$: $\bar X_{(i,b),\,c} = \sum g_{bh,ij}$ over the keys

@@ -41,6 +41,80 @@ struct ReadTextOptions {
     std::size_t chunk_bytes = std::size_t(1) << 20;
 };
 
+namespace detail {
+
+/// The size of the text file at `path`, after checking it is one (not missing, a directory, a
+/// device or a pipe, nor empty).
+inline std::uint64_t text_file_size(const std::string& path) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    check<error>(fs::exists(path, ec), path, ": no such file");
+    check<error>(!fs::is_directory(path, ec), path, ": is a directory, expected a text file");
+    check<error>(fs::is_regular_file(path, ec), path,
+                 ": not a regular file (a device or a pipe?), expected a text file");
+    const std::uint64_t bytes = fs::file_size(path, ec);
+    check<error>(!ec, path, ": cannot be read (", ec.message(), ")");
+    check<error>(bytes > 0, path, ": the file is empty");
+    return bytes;
+}
+
+/// One pass over the file of `bytes` bytes: `each(code point)` for every character, a chunk at
+/// a time. `done` counts the bytes read over both passes, for `o.progress`. Errors name the path.
+template <class Each>
+void text_pass(const std::string& path, const ReadTextOptions& o, std::uint64_t bytes, std::vector<char>& chunk,
+               std::uint64_t& done, Each&& each) {
+    std::ifstream in(path, std::ios::binary);
+    check<error>(bool(in), path, ": cannot be read");
+    Utf8Stream utf8;
+    std::uint64_t got_all = 0;
+    while (true) {
+        if (o.stop && o.stop()) throw interrupted(path + ": reading stopped before the end");
+        in.read(chunk.data(), std::streamsize(chunk.size()));
+        check<error>(!in.bad(), path, ": read error");
+        const auto got = std::size_t(in.gcount());
+        if (got == 0) break;
+        try {
+            utf8.feed(chunk.data(), got, each);
+        } catch (const shape_error& e) {  // a character outside the given vocabulary
+            throw shape_error(path + ": " + e.what());
+        } catch (const interrupted&) {
+            throw;
+        } catch (const error& e) {
+            throw error(path + ": " + e.what());
+        }
+        got_all += got, done += got;
+        if (o.progress) o.progress(done, 2 * bytes);
+    }
+    try {
+        utf8.finish();
+    } catch (const error& e) {
+        throw error(path + ": " + e.what());
+    }
+    check<error>(got_all == bytes, path, ": changed while being read (", bytes, " bytes, then ", got_all, ")");
+}
+
+/// The vocabulary of the characters marked in `seen` (a bit per code point): sorted, or
+/// `given`, which must hold every one of them.
+inline CharTokenizer text_vocabulary(const std::vector<std::uint64_t>& seen, const CharTokenizer* given,
+                                     const std::string& path) {
+    std::vector<char32_t> chars;  // in increasing order
+    for (std::size_t w = 0; w < seen.size(); ++w)
+        if (seen[w])
+            for (std::size_t k = 0; k < 64; ++k)
+                if ((seen[w] >> k) & 1) chars.push_back(char32_t(w * 64 + k));
+    if (!given) return CharTokenizer::from_chars(std::move(chars));
+    for (char32_t c : chars) {  // every character of the text must have an id
+        try {
+            given->id(c);
+        } catch (const shape_error& e) {
+            throw shape_error(path + ": " + e.what());
+        }
+    }
+    return *given;
+}
+
+}  // namespace detail
+
 /// Read, check and tokenise a UTF-8 text file in chunks (see [the file comment](#top)). The first
 /// pass validates the UTF-8, counts the characters and collects the vocabulary (or checks
 /// every character is in `o.vocabulary`); the second fills `TokenIds` of exactly that size.
@@ -48,80 +122,20 @@ struct ReadTextOptions {
 /// path for a missing, empty, unreadable or non-regular file (a device or a pipe would never
 /// end), invalid UTF-8 (with its byte offset), or a file that changes while it is read.
 inline TextFile read_text_file(const std::string& path, const ReadTextOptions& o = {}) {
-    namespace fs = std::filesystem;
-    std::error_code ec;
-    check<error>(fs::exists(path, ec), path, ": no such file");
-    check<error>(!fs::is_directory(path, ec), path, ": is a directory, expected a text file");
-    check<error>(fs::is_regular_file(path, ec), path,
-                 ": not a regular file (a device or a pipe?), expected a text file");
     TextFile out;
-    out.bytes = fs::file_size(path, ec);
-    check<error>(!ec, path, ": cannot be read (", ec.message(), ")");
-    check<error>(out.bytes > 0, path, ": the file is empty");
+    out.bytes = detail::text_file_size(path);
     check<error>(o.chunk_bytes > 0, "read_text_file: chunk_bytes must be > 0");
-
     std::vector<char> chunk(o.chunk_bytes);
     std::uint64_t done = 0;
-    // One pass over the file: `each(code point)` for every character, a chunk at a time.
-    auto pass = [&](auto&& each) {
-        std::ifstream in(path, std::ios::binary);
-        check<error>(bool(in), path, ": cannot be read");
-        Utf8Stream utf8;
-        std::uint64_t got_all = 0;
-        while (true) {
-            if (o.stop && o.stop()) throw interrupted(path + ": reading stopped before the end");
-            in.read(chunk.data(), std::streamsize(chunk.size()));
-            check<error>(!in.bad(), path, ": read error");
-            const auto got = std::size_t(in.gcount());
-            if (got == 0) break;
-            try {
-                utf8.feed(chunk.data(), got, each);
-            } catch (const shape_error& e) {  // a character outside the given vocabulary
-                throw shape_error(path + ": " + e.what());
-            } catch (const interrupted&) {
-                throw;
-            } catch (const error& e) {
-                throw error(path + ": " + e.what());
-            }
-            got_all += got, done += got;
-            if (o.progress) o.progress(done, 2 * out.bytes);
-        }
-        try {
-            utf8.finish();
-        } catch (const error& e) {
-            throw error(path + ": " + e.what());
-        }
-        check<error>(got_all == out.bytes, path, ": changed while being read (", out.bytes, " bytes, then ", got_all,
-                     ")");
-    };
 
     // Pass 1: count the characters and collect the vocabulary, a bit per possible code point.
     std::vector<std::uint64_t> seen((0x110000 + 63) / 64, 0);
     std::size_t n = 0;
-    pass([&](char32_t c) {
+    detail::text_pass(path, o, out.bytes, chunk, done, [&](char32_t c) {
         seen[c >> 6] |= std::uint64_t(1) << (c & 63);
         ++n;
     });
-    auto for_each_seen = [&](auto&& f) {  // in increasing order
-        for (std::size_t w = 0; w < seen.size(); ++w)
-            if (seen[w])
-                for (std::size_t k = 0; k < 64; ++k)
-                    if ((seen[w] >> k) & 1) f(char32_t(w * 64 + k));
-    };
-    if (o.vocabulary) {
-        out.tokenizer = *o.vocabulary;
-        for_each_seen([&](char32_t c) {  // every character of the text must have an id
-            try {
-                out.tokenizer.id(c);
-            } catch (const shape_error& e) {
-                throw shape_error(path + ": " + e.what());
-            }
-        });
-    } else {
-        std::vector<char32_t> chars;
-        for_each_seen([&](char32_t c) { chars.push_back(c); });
-        out.tokenizer = CharTokenizer::from_chars(std::move(chars));  // in order, so sorted
-    }
+    out.tokenizer = detail::text_vocabulary(seen, o.vocabulary, path);
 
     // Pass 2: the ids, ASCII through a table, the rest by binary search in the vocabulary.
     out.ids = TokenIds(n, out.tokenizer.size());
@@ -130,7 +144,7 @@ inline TextFile read_text_file(const std::string& path, const ReadTextOptions& o
     for (std::size_t k = 0; k < out.tokenizer.size() && out.tokenizer.chars()[k] < 128; ++k)
         ascii[out.tokenizer.chars()[k]] = std::int64_t(k);
     std::size_t i = 0;
-    pass([&](char32_t c) {
+    detail::text_pass(path, o, out.bytes, chunk, done, [&](char32_t c) {
         check<error>(i < n, path, ": changed while being read (more characters than a moment ago)");
         const std::int64_t id = c < 128 ? ascii[c] : -1;
         out.ids.set(i++, id >= 0 ? id : out.tokenizer.id(c));  // id() throws for a character added since

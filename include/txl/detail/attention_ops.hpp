@@ -36,6 +36,46 @@ template <class S, std::size_t H, std::size_t d_k>
 struct AttentionOps {
     static constexpr std::size_t d_model = H * d_k;
 
+    /// **Head-major or in place.** Head-major copies pay for the fp32 kernel, which reads its
+    /// operands in place (see the file comment). A bf16 product converts and packs both operands
+    /// anyway, so there (and with $B = 1$, where a head's rows are $d_{model}$ apart) the blocks are
+    /// read and written in place: the same sums, without the copies. Except with fewer than 8
+    /// queries (labml's $T = 2$): products of a few rows over rows $B\,d_{model}$ apart measured
+    /// slower than the copies.
+    static bool head_major(std::size_t B, std::size_t T) {
+        return B > 1 && (gemm_precision() == Precision::fp32 || T < 8);
+    }
+
+    /// **A head's position term at once.** With fewer than 8 queries (labml's $T = 2$, sampling's
+    /// 1) a block's position product would be a few rows long; each head's $X$ is then computed
+    /// once for all rows before the blocks.
+    static bool whole_head_position(std::size_t T) { return T < 8; }
+
+    /// **Query panels: the masked corner skipped.** Query $i$ sees no key after $M + i$, so the
+    /// queries run in panels of `query_panel` rows and panel $[i_0, i_1)$ computes its scores,
+    /// position columns and values over the keys $j < M + i_1$ only: an eighth of the three
+    /// products when $M = T = 64$, a fifth when $M = T = 128$. Each result is the same sum in
+    /// the same order as over all $K$ keys (the skipped weights are zeros), so nothing changes
+    /// but the time. A remainder of fewer than 8 rows joins the panel before it (a product of so
+    /// few rows would go to BLAS, `detail/gemm.hpp`, and round differently from the rest). With
+    /// bf16 products (`core/precision.hpp`) the block is one panel: each such product converts
+    /// and packs both operands, and more, smaller ones cost more than the corner saves.
+    static constexpr std::size_t query_panel = 32;
+    static std::size_t panel_end(std::size_t i0, std::size_t T) {
+        if (gemm_precision() != Precision::fp32) return T;
+        const std::size_t i1 = std::min(T, i0 + query_panel);
+        return T - i1 < 8 ? T : i1;
+    }
+    /// `f(i0, i1)` for each panel $[i_0, i_1)$ of the $T$ queries, in order.
+    template <class F>
+    static void for_each_panel(std::size_t T, F&& f) {
+        for (std::size_t i0 = 0; i0 < T;) {
+            const std::size_t i1 = panel_end(i0, T);
+            f(i0, i1);
+            i0 = i1;
+        }
+    }
+
     /// A per-(b, h) product $C = op(A)\,op(B)$ on the calling thread (the loops around it
     /// are the parallel ones): `gemm`, which sends `float` products of 8 rows or more to
     /// txl's own kernel and the rest (`double`, a sampling step's single query) to BLAS.

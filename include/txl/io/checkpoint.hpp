@@ -42,14 +42,21 @@ inline void save_checkpoint(Module& module, const fs::path& dir, bool overwrite 
     write_directory_atomically(dir, overwrite, [&](const fs::path& tmp) { save_parameters(module, tmp); });
 }
 
-/// Load every parameter of `module` from `<dir>/<name>.npy`. All files are read and checked
-/// first; the parameters change only if every one of them is valid. A `.npy` file in `dir`
-/// whose name is not a parameter of the module is an error too (a checkpoint of another model).
-template <class Module>
-inline void load_checkpoint(Module& module, const fs::path& dir, bool verify = true) {
+/// Make `dir` a checkpoint that can be read: finish a save that was interrupted between its two
+/// renames (`recover_interrupted_save`), then check that the directory exists and every file
+/// matches its checksum. Every load does this once, first.
+inline void open_checkpoint(const fs::path& dir) {
     recover_interrupted_save(dir);
     check<checkpoint_error>(fs::is_directory(dir), dir.string(), ": checkpoint directory not found");
-    if (verify) verify_checksums(dir);
+    verify_checksums(dir);
+}
+
+/// Read every parameter of `module` from `<dir>/<name>.npy` of an opened checkpoint. All files
+/// are read and checked first; the parameters change only if every one of them is valid. A
+/// `.npy` file in `dir` whose name is not a parameter of the module is an error too (a
+/// checkpoint of another model).
+template <class Module>
+inline void read_parameters(Module& module, const fs::path& dir) {
     std::set<std::string> names;
     module.visit([&](const std::string& name, auto&) { names.insert(name + ".npy"); });
     for (const auto& e : fs::directory_iterator(dir)) {
@@ -78,6 +85,14 @@ inline void load_checkpoint(Module& module, const fs::path& dir, bool verify = t
         commit.push_back([&p, staged] { std::copy(staged->begin(), staged->end(), p.value.begin()); });
     });
     for (auto& c : commit) c();
+}
+
+/// Load every parameter of `module` from the checkpoint `dir` (`open_checkpoint`, then
+/// `read_parameters`).
+template <class Module>
+inline void load_checkpoint(Module& module, const fs::path& dir) {
+    open_checkpoint(dir);
+    read_parameters(module, dir);
 }
 
 }  // namespace txl

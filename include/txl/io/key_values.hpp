@@ -10,6 +10,7 @@
 /// same thing wherever it is read: no sign where none belongs, no trailing text, nothing
 /// infinite or `nan`.
 
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -32,8 +33,10 @@ inline bool parse_whole(const std::string& v, unsigned long long lo, unsigned lo
     return true;
 }
 
-/// A finite number in `[lo, hi]`, the whole string read; false (and `out` unchanged) otherwise.
+/// A finite number in `[lo, hi]`, the whole string read (no space before it either, which
+/// `strtod` would skip); false (and `out` unchanged) otherwise.
 inline bool parse_number(const std::string& v, double lo, double hi, double& out) {
+    if (v.empty() || std::isspace(static_cast<unsigned char>(v[0]))) return false;
     char* end = nullptr;
     const double x = std::strtod(v.c_str(), &end);
     if (v.empty() || end != v.c_str() + v.size() || !std::isfinite(x) || x < lo || x > hi) return false;

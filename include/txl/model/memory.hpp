@@ -23,6 +23,7 @@
 #include "../core/config.hpp"
 #include "../core/errors.hpp"
 #include "../core/tensor.hpp"
+#include "../core/communicator.hpp"
 
 namespace txl {
 
@@ -70,6 +71,56 @@ public:
                            std::size_t M, std::size_t T, std::size_t B, std::size_t mem_len, bool reused) {
         carry_one(block, k, keys, n_layers, M, T, B, mem_len, reused);
         carry_one(block, v, values, n_layers, M, T, B, mem_len, reused);
+    }
+
+    /// ## Columns: a share of the batch's streams
+    /// Stream $b$'s memory is column $b$ of every layer's `[M, B, d]` state. A data-parallel
+    /// process keeps the columns of its streams, and gradient accumulation runs one micro-batch's
+    /// columns at a time.
+
+    /// The states of columns $[b_0, b_0 + b)$, into `part` (`[M, b, d]` per layer; its buffers reused).
+    void take_columns(std::size_t b0, std::size_t b, Memory& part) const {
+        part.states.resize(states.size());
+        for (std::size_t l = 0; l < states.size(); ++l) {
+            const auto& from = states[l];
+            const std::size_t rows = from.shape()[0], B = from.shape()[1], d = from.shape()[2];
+            auto& to = part.states[l];
+            ensure_shape(to, {rows, b, d});
+            for (std::size_t i = 0; i < rows; ++i)
+                std::copy(from.data() + (i * B + b0) * d, from.data() + (i * B + b0 + b) * d, to.data() + i * b * d);
+        }
+    }
+
+    /// `part`'s states (`[M, b, d]` per layer) into columns $[b_0, b_0 + b)$ of this memory of
+    /// `B` columns.
+    void put_columns(const Memory& part, std::size_t b0, std::size_t B) {
+        states.resize(part.states.size());
+        for (std::size_t l = 0; l < part.states.size(); ++l) {
+            const auto& from = part.states[l];
+            const std::size_t rows = from.shape()[0], b = from.shape()[1], d = from.shape()[2];
+            auto& to = states[l];
+            ensure_shape(to, {rows, B, d});
+            for (std::size_t i = 0; i < rows; ++i)
+                std::copy(from.data() + i * b * d, from.data() + (i + 1) * b * d, to.data() + (i * B + b0) * d);
+        }
+    }
+
+    /// The memory of the whole batch: every process's columns side by side, rank $r$'s `[M, b, d]`
+    /// in columns $[r b, (r+1) b)$ (every process holds the same number $b$ of streams).
+    Memory gathered(Communicator& comm) const {
+        Memory all;
+        const std::size_t W = comm.size();
+        for (const auto& mine : states) {
+            const std::size_t M = mine.shape()[0], b = mine.shape()[1], d = mine.shape()[2];
+            std::vector<S> side_by_side(W * mine.size());
+            comm.allgather(mine.data(), mine.size() * sizeof(S), side_by_side.data());
+            tensor<S, 3> t = tensor<S, 3>::from_shape({M, W * b, d});
+            for (std::size_t r = 0; r < W; ++r)
+                for (std::size_t m = 0; m < M; ++m)
+                    std::copy_n(side_by_side.data() + (r * M + m) * b * d, b * d, t.data() + (m * W + r) * b * d);
+            all.states.push_back(std::move(t));
+        }
+        return all;
     }
 
     /// Append this segment's layer inputs (`inputs[l]`, `l < n_layers`, is $x_l$ `[T, B, d]`) and keep the last

@@ -31,12 +31,16 @@
 /// scale is $c / (\|g\| + 10^{-6})$, clamped at 1).
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "../core/errors.hpp"
 #include "../core/tensor.hpp"
+#include "../io/npy.hpp"
 
 namespace txl {
 
@@ -181,6 +185,56 @@ public:
                 if (mm[i] != S(0) || vv[i] != S(0)) s.extend(i, i + 1);
             active[k] = s;
         }
+    }
+
+    /// ## Its state in a checkpoint
+    /// The moments $m$, $v$ of each parameter, as `<dir>/<name>.m.npy` and `.v.npy`; the step
+    /// count $t$ is the caller's to record (`trainer.txt`).
+    using Moments = std::vector<std::pair<std::vector<S>, std::vector<S>>>;
+
+    /// Throws `error` naming `who`, the tensor and the element unless every weight and moment
+    /// is finite, and saying what follows (`then`).
+    void check_finite(const std::string& who, const std::string& then) const {
+        for (std::size_t k = 0; k < refs.size(); ++k) {
+            const auto& mv = moments[k];
+            for (std::size_t i = 0; i < refs[k].size; ++i)
+                if (!(std::isfinite(double(refs[k].value[i])) && std::isfinite(double(mv.first[i])) &&
+                      std::isfinite(double(mv.second[i]))))
+                    throw error(detail::concat(who, ": ", names[k], " element ", i,
+                                               " (or its Adam moments) is not finite; ", then));
+        }
+    }
+    /// Write the moments into `dir` (which exists).
+    void write_state(const std::filesystem::path& dir) const {
+        for (std::size_t k = 0; k < names.size(); ++k) {
+            const auto& mv = moments[k];
+            write_npy((dir / (names[k] + ".m.npy")).string(), xt::adapt(mv.first, std::vector<std::size_t>{mv.first.size()}));
+            write_npy((dir / (names[k] + ".v.npy")).string(), xt::adapt(mv.second, std::vector<std::size_t>{mv.second.size()}));
+        }
+    }
+    /// The moments in `dir`, checked (shapes; finite, and $v \ge 0$: anything else would put
+    /// NaN into the weights with the first update), not yet applied.
+    Moments read_state(const std::filesystem::path& dir) const {
+        Moments read(names.size());
+        for (std::size_t k = 0; k < names.size(); ++k) {
+            const std::array<std::size_t, 1> n{moments[k].first.size()};
+            tensor<S, 1> m, v;
+            read_npy((dir / (names[k] + ".m.npy")).string(), n, m);
+            read_npy((dir / (names[k] + ".v.npy")).string(), n, v);
+            for (std::size_t i = 0; i < m.size(); ++i)
+                if (!(std::isfinite(double(m(i))) && std::isfinite(double(v(i))) && v(i) >= S(0)))
+                    throw checkpoint_error(detail::concat(
+                        (dir / names[k]).string(), ".{m,v}.npy: element ", i, " holds m = ", m(i), ", v = ", v(i),
+                        " (not finite, or a negative second moment); refusing to load it"));
+            read[k] = {std::vector<S>(m.begin(), m.end()), std::vector<S>(v.begin(), v.end())};
+        }
+        return read;
+    }
+    /// Continue from `read_state`'s moments after `step` updates.
+    void restore(Moments&& read, std::size_t step) {
+        moments = std::move(read);
+        recompute_active();
+        t = step;
     }
 
     /// One update of the attached parameters with learning rate `lr` (the schedule's

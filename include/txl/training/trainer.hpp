@@ -98,6 +98,7 @@ public:
             bf16_kernel();  // throws here, before training, where the CPU cannot run bf16 products
         }
         model_.set_dropout(S(options.dropout), S(options.dropatt < 0 ? options.dropout : options.dropatt));
+        params_ = parameter_refs<S>(model_);
         adam_.attach(model_);
         adam_.weight_decay = options.weight_decay;
     }
@@ -146,7 +147,7 @@ public:
         if (loader_.at_epoch_start()) memory_.clear();
         loader_.next(x_, y_);
         // 2. $L = \text{CE}(\text{model}(x;\ mem), y)$ and $\nabla_\theta L$ (none into $mem$).
-        zero_grad(adam_.refs);
+        zero_grad(params_);
         Rng* rng = options_.dropout > 0 || options_.dropatt > 0 ? &rng_ : nullptr;
         LossResult<S> r;
         const S share = S(1) / S(world());  // $\frac1W$: this process's share of the mean
@@ -161,7 +162,7 @@ public:
         s.stop = stop;
         if (comm_) sum_across_processes(r, s);
         // 3. Clip $\lVert \nabla_\theta L \rVert$ to `clip`, one Adam step at $\eta_t$ = schedule($t$).
-        s.grad_norm = clip_grad_norm(adam_.refs, options_.clip > 0 ? options_.clip : HUGE_VAL);  // HUGE_VAL: norm only
+        s.grad_norm = clip_grad_norm(params_, options_.clip > 0 ? options_.clip : HUGE_VAL);  // HUGE_VAL: norm only
         // A loss or gradient that is not finite (a diverged run) would put NaN into every weight
         // with the update: stop before it, weights, moments and memory as they were.
         check<error>(std::isfinite(r.loss) && std::isfinite(s.grad_norm), "training step ", adam_.t + 1,
@@ -188,7 +189,7 @@ public:
     void save(const std::filesystem::path& dir, Extra&& extra) {
         if (!comm_)
             return save_training_checkpoint(dir, model_, adam_, memory_, progress(), std::forward<Extra>(extra));
-        const Memory<S> all = gathered_memory();
+        const Memory<S> all = memory_.gathered(*comm_);
         if (comm_->rank() == 0)
             save_training_checkpoint(dir, model_, adam_, all, progress(), std::forward<Extra>(extra));
     }
@@ -200,9 +201,7 @@ public:
     void load(const std::filesystem::path& dir) {
         Memory<S> all;
         const TrainingProgress p = load_training_checkpoint(dir, model_, adam_, all, progress(), loader_.rows());
-        memory_.states.resize(all.states.size());
-        for (std::size_t l = 0; l < all.states.size(); ++l)
-            take_columns(all.states[l], columns_.first, columns_.count, memory_.states[l]);
+        all.take_columns(columns_.first, columns_.count, memory_);
         tokens_ = p.tokens;
         loader_.epoch = p.epoch;
         loader_.position = p.position;
@@ -215,7 +214,7 @@ public:
     /// catches a silent divergence.
     std::uint64_t weights_fingerprint() const {
         std::uint64_t h = fingerprint(nullptr, 0);
-        for (const auto& r : adam_.refs) h = fingerprint(r.value, r.size * sizeof(S), h);
+        for (const auto& r : params_) h = fingerprint(r.value, r.size * sizeof(S), h);
         return h;
     }
 
@@ -234,20 +233,6 @@ private:
         return p;
     }
 
-    /// Columns `[b0, b0 + b)` of `[rows, B, d]` tensors, to and from `[rows, b, d]`.
-    static void take_columns(const tensor<S, 3>& from, std::size_t b0, std::size_t b, tensor<S, 3>& to) {
-        const std::size_t rows = from.shape()[0], B = from.shape()[1], d = from.shape()[2];
-        ensure_shape(to, {rows, b, d});
-        for (std::size_t i = 0; i < rows; ++i)
-            std::copy(from.data() + (i * B + b0) * d, from.data() + (i * B + b0 + b) * d, to.data() + i * b * d);
-    }
-    static void put_columns(const tensor<S, 3>& from, std::size_t b0, std::size_t B, tensor<S, 3>& to) {
-        const std::size_t rows = from.shape()[0], b = from.shape()[1], d = from.shape()[2];
-        ensure_shape(to, {rows, B, d});
-        for (std::size_t i = 0; i < rows; ++i)
-            std::copy(from.data() + i * b * d, from.data() + (i + 1) * b * d, to.data() + (i * B + b0) * d);
-    }
-
     std::size_t world() const { return comm_ ? comm_->size() : 1; }
 
     /// Data parallel, between the backward and the clipping: the sums across the processes of
@@ -262,14 +247,14 @@ private:
         // The union of the sparse spans: $\max_r(-\text{begin}_r)$ and $\max_r \text{end}_r$.
         const std::int64_t none = std::numeric_limits<std::int64_t>::min();
         spans_.clear();
-        for (const auto& p : adam_.refs)
+        for (const auto& p : params_)
             if (p.sparse) {
                 spans_.push_back(p.touched->empty() ? none : -std::int64_t(p.touched->begin));
                 spans_.push_back(p.touched->empty() ? none : std::int64_t(p.touched->end));
             }
         if (!spans_.empty()) comm_->max(spans_.data(), spans_.size());
         std::size_t k = 0, n = 0;
-        for (auto& p : adam_.refs) {
+        for (auto& p : params_) {
             if (p.sparse) {
                 if (spans_[k + 1] != none) p.touched->extend(std::size_t(-spans_[k]), std::size_t(spans_[k + 1]));
                 k += 2;
@@ -279,33 +264,16 @@ private:
         // One buffer, one sum (tensor fusion), unpacked in place.
         fused_.resize(n);
         S* f = fused_.data();
-        for (const auto& p : adam_.refs)
+        for (const auto& p : params_)
             if (!p.touched->empty()) f = std::copy(p.grad + p.touched->begin, p.grad + p.touched->end, f);
         comm_->sum(fused_.data(), n);
         f = fused_.data();
-        for (const auto& p : adam_.refs)
+        for (const auto& p : params_)
             if (!p.touched->empty()) {
                 std::copy(f, f + (p.touched->end - p.touched->begin), p.grad + p.touched->begin);
                 f += p.touched->end - p.touched->begin;
             }
         s.summed = n;
-    }
-
-    /// The memory of all the batch's streams `[M, B, d]`, from every process's columns.
-    Memory<S> gathered_memory() const {
-        Memory<S> all;
-        const std::size_t W = comm_->size(), b = columns_.count;
-        for (const auto& mine : memory_.states) {
-            const std::size_t M = mine.shape()[0], d = mine.shape()[2];
-            std::vector<S> side_by_side(W * mine.size());
-            comm_->allgather(mine.data(), mine.size() * sizeof(S), side_by_side.data());
-            tensor<S, 3> t = tensor<S, 3>::from_shape({M, W * b, d});
-            for (std::size_t r = 0; r < W; ++r)  // rank $r$'s `[M, b, d]` into columns $[r b, (r+1) b)$
-                for (std::size_t m = 0; m < M; ++m)
-                    std::copy_n(side_by_side.data() + (r * M + m) * b * d, b * d, t.data() + (m * W + r) * b * d);
-            all.states.push_back(std::move(t));
-        }
-        return all;
     }
 
     /// Steps 2 and 4 for $k$ = `accumulate` micro-batches: for each, its columns of `x_`, `y_`
@@ -327,9 +295,7 @@ private:
                     x_micro_(t, i) = x_(t, j * b + i);
                     y_micro_(t, i) = y_(t, j * b + i);
                 }
-            micro_memory_.states.resize(memory_.states.size());
-            for (std::size_t l = 0; l < memory_.states.size(); ++l)
-                take_columns(memory_.states[l], j * b, b, micro_memory_.states[l]);
+            memory_.take_columns(j * b, b, micro_memory_);
             model_.forward(x_micro_, micro_memory_, cache_, rng ? &micro_rng : nullptr);
             if (rng && j + 1 == k) (rng_ = micro_rng).columns = columns_;  // advanced as by one forward
             // $\nabla_\theta L \mathrel{+}= \frac1k \nabla_\theta L_j$ (times `share`).
@@ -337,9 +303,7 @@ private:
             total.loss += r.loss / double(k);
             total.accuracy += r.accuracy / double(k);
             model_.update_memory(micro_memory_, cache_, options_.mem_len);
-            next_memory_.states.resize(micro_memory_.states.size());
-            for (std::size_t l = 0; l < micro_memory_.states.size(); ++l)
-                put_columns(micro_memory_.states[l], j * b, B, next_memory_.states[l]);
+            next_memory_.put_columns(micro_memory_, j * b, B);
         }
         std::swap(memory_.states, next_memory_.states);
         return total;
@@ -352,6 +316,7 @@ private:
     SequentialLoader loader_;
     Rng rng_;
     Adam<S> adam_;
+    std::vector<ParamRef<S>> params_;  ///< every parameter's value and gradient, flat (zeroed, clipped, summed)
     Memory<S> memory_;
     std::size_t tokens_ = 0;
     typename Model::Cache cache_;

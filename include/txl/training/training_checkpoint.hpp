@@ -58,26 +58,11 @@ struct TrainingProgress {
 template <class Model, class S, class Extra>
 void save_training_checkpoint(const std::filesystem::path& dir, Model& model, const Adam<S>& adam,
                               const Memory<S>& memory, const TrainingProgress& p, Extra&& extra) {
-    for (std::size_t k = 0; k < adam.refs.size(); ++k) {
-        const auto& r = adam.refs[k];
-        const auto& mv = adam.moments[k];
-        for (std::size_t i = 0; i < r.size; ++i)
-            if (!(std::isfinite(double(r.value[i])) && std::isfinite(double(mv.first[i])) &&
-                  std::isfinite(double(mv.second[i]))))
-                throw error(detail::concat("Trainer::save: ", adam.names[k], " element ", i,
-                                           " (or its Adam moments) is not finite; the checkpoint in ", dir.string(),
-                                           " was left as it was"));
-    }
+    adam.check_finite("Trainer::save", "the checkpoint in " + dir.string() + " was left as it was");
     write_directory_atomically(dir, true, [&](const std::filesystem::path& tmp) {
         save_parameters(model, tmp);
         std::filesystem::create_directory(tmp / "optimizer");
-        for (std::size_t k = 0; k < adam.names.size(); ++k) {
-            const auto& mv = adam.moments[k];
-            write_npy((tmp / "optimizer" / (adam.names[k] + ".m.npy")).string(),
-                      xt::adapt(mv.first, std::vector<std::size_t>{mv.first.size()}));
-            write_npy((tmp / "optimizer" / (adam.names[k] + ".v.npy")).string(),
-                      xt::adapt(mv.second, std::vector<std::size_t>{mv.second.size()}));
-        }
+        adam.write_state(tmp / "optimizer");
         std::filesystem::create_directory(tmp / "memory");
         for (std::size_t l = 0; l < memory.states.size(); ++l)
             write_npy((tmp / "memory" / ("layer_" + std::to_string(l) + ".npy")).string(), memory.states[l]);
@@ -99,28 +84,6 @@ void save_training_checkpoint(const std::filesystem::path& dir, Model& model, co
 }
 
 namespace detail {
-/// Adam's moments of every attached parameter from `dir/optimizer/`, checked, not yet applied.
-template <class S>
-std::vector<std::pair<std::vector<S>, std::vector<S>>> read_moments(const std::filesystem::path& dir,
-                                                                    const Adam<S>& adam) {
-    std::vector<std::pair<std::vector<S>, std::vector<S>>> moments(adam.names.size());
-    for (std::size_t k = 0; k < adam.names.size(); ++k) {
-        const std::array<std::size_t, 1> n{adam.moments[k].first.size()};
-        tensor<S, 1> m, v;
-        read_npy((dir / "optimizer" / (adam.names[k] + ".m.npy")).string(), n, m);
-        read_npy((dir / "optimizer" / (adam.names[k] + ".v.npy")).string(), n, v);
-        // Moments that are not finite, or a negative second moment, would put NaN into the
-        // weights with the first update: refused as `load_checkpoint` refuses such weights.
-        for (std::size_t i = 0; i < m.size(); ++i)
-            if (!(std::isfinite(double(m(i))) && std::isfinite(double(v(i))) && v(i) >= S(0)))  // message only then
-                throw checkpoint_error(detail::concat(
-                    (dir / "optimizer" / adam.names[k]).string(), ".{m,v}.npy: element ", i, " holds m = ", m(i),
-                    ", v = ", v(i), " (not finite, or a negative second moment); refusing to load it"));
-        moments[k] = {std::vector<S>(m.begin(), m.end()), std::vector<S>(v.begin(), v.end())};
-    }
-    return moments;
-}
-
 /// The training memory from `dir/memory/`: `layers` tensors `[M <= mem_len, batch, d_model]`.
 template <class S>
 Memory<S> read_training_memory(const std::filesystem::path& dir, std::size_t layers, std::size_t mem_len,
@@ -150,9 +113,7 @@ Memory<S> read_training_memory(const std::filesystem::path& dir, std::size_t lay
 template <class Model, class S>
 TrainingProgress load_training_checkpoint(const std::filesystem::path& dir, Model& model, Adam<S>& adam,
                                           Memory<S>& memory, const TrainingProgress& expected, std::size_t text_rows) {
-    recover_interrupted_save(dir);
-    check<checkpoint_error>(std::filesystem::is_directory(dir), dir.string(), ": checkpoint directory not found");
-    verify_checksums(dir);
+    open_checkpoint(dir);
     const KeyValues kv((dir / "trainer.txt").string());
     auto num = [&](const std::string& k) -> std::size_t { return std::size_t(kv.whole(k, 0, ~0ull)); };
     const std::string where = (dir / "trainer.txt").string();
@@ -178,12 +139,10 @@ TrainingProgress load_training_checkpoint(const std::filesystem::path& dir, Mode
     p.tokens = num("tokens");
     p.epoch = num("epoch");
     // Stage the optimizer moments and the memory, then the model (all or nothing).
-    auto moments = detail::read_moments(dir, adam);
+    auto moments = adam.read_state(dir / "optimizer");
     Memory<S> mem = detail::read_training_memory<S>(dir, num("memory_layers"), p.mem_len, p.batch, Model::d_model);
-    load_checkpoint(model, dir, /*verify*/ false);  // verified above
-    adam.moments = std::move(moments);
-    adam.recompute_active();
-    adam.t = p.step;
+    read_parameters(model, dir);
+    adam.restore(std::move(moments), p.step);
     memory = std::move(mem);
     return p;
 }
