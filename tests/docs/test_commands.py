@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Every program command the README and the docs show runs as written from the clone's root.
 
-The commands are taken from the ```sh blocks of the Markdown files below: each line whose
-program (after `VAR=value` assignments) is one of txl's built programs (`build/examples/...`) or
-`mpirun` starting one. They run in order, one file at a time, in a scratch directory laid out
+The commands are taken from the ```sh blocks of the Markdown files below (and from the prose's
+code spans that start with `build/`): each line whose
+program (after `VAR=value` assignments) is one of txl's built programs (`build/examples/...`,
+`build/bench/...`) or `mpirun` starting one. They run in order, one file at a time, in a scratch directory laid out
 as the clone's root after the README's first command: `build/examples` (the programs of this
 build), `build/runs/practical` (a run of the main command) and `data/tiny_shakespeare.txt`.
 The text is a small play-like file the test writes (enough distinct words for the adaptive
@@ -26,7 +27,7 @@ import tempfile
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 FILES = ["README.md", "docs/using.md", "docs/distributed.md", "docs/results.md", "docs/performance.md",
-         "examples/txl/README.md", "examples/custom_blocks/README.md", "tests/README.md"]
+         "examples/txl/README.md", "tests/README.md"]
 
 
 def commands(path):
@@ -38,21 +39,29 @@ def commands(path):
             if m:
                 fence = None if fence is not None else m.group(1)
                 continue
+            if fence is None:  # prose: a command in a code span, `build/examples/...`
+                out += [(n, m.group(1)) for m in re.finditer(r"`((?:mpirun [^`]*)?build/(?:examples|bench)/[^` ]+ [^`]+)`", line)]
+                continue
             if fence not in ("sh", "bash"):
                 continue
             line = line.split(" #")[0].strip()
             words = shlex.split(line, comments=True) if line else []
             while words and re.match(r"^[A-Z_]+=", words[0]):
                 words = words[1:]
-            if words and (words[0].startswith("build/examples/") or words[0] == "mpirun"):
+            if words and (words[0].startswith("build/") or words[0] == "mpirun"):
                 out.append((n, line))
     return out
 
 
 def skip_reason(cmd, root):
     """Why this command cannot run here, or None."""
+    if any("|" in w or re.fullmatch(r"[A-Z][A-Z_]*", w) for w in shlex.split(cmd)):
+        return "a synopsis (placeholders), not a command"
     if cmd.startswith("mpirun") and not shutil.which("mpirun"):
         return "Open MPI is not installed"
+    program = next((w for w in shlex.split(cmd) if w.startswith("build/")), "")
+    if program.startswith("build/bench/") and not os.path.exists(os.path.join(root, program)):
+        return "a benchmark: built on request (--target bench)"
     if "--hostfile" in cmd or "/shared/" in cmd:
         return "needs other machines and a shared file system"
     m = re.search(r"--corpus (\S+)", cmd)
@@ -77,14 +86,18 @@ def shortened(cmd):
     cmd = re.sub(r"--steps \d+", "--steps 2", cmd)
     cmd = re.sub(r"--(sample-)?length \d+", lambda m: "--%slength 8" % (m.group(1) or ""), cmd)
     if re.search(r"\btxl train\b", cmd):
-        cmd += " --valid-every 1"
+        cmd = re.sub(r"--valid-every \d+", "--valid-every 1", cmd)
+        if "--valid-every" not in cmd:
+            cmd += " --valid-every 1"
     return cmd
 
 
 def scratch_root(build, text):
     root = tempfile.mkdtemp(prefix="txl-docs-")
     os.makedirs(os.path.join(root, "build", "runs"))
-    os.symlink(os.path.join(build, "examples"), os.path.join(root, "build", "examples"))
+    for sub in ("examples", "bench"):
+        if os.path.isdir(os.path.join(build, sub)):
+            os.symlink(os.path.join(build, sub), os.path.join(root, "build", sub))
     os.makedirs(os.path.join(root, "data"))
     shutil.copy(text, os.path.join(root, "data", "tiny_shakespeare.txt"))
     return root
