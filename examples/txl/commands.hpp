@@ -4,6 +4,7 @@
 // and same_length) and `sample` (text after a prompt, with memory).
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include <txl/txl.hpp>
 
@@ -69,6 +70,17 @@ ModelEntry entry(std::string size, std::string model, std::string encoding, std:
                               " P=" + std::to_string(Cfg::P);
     return {std::move(size), std::move(model), std::move(encoding), std::move(softmax), shape,
             &run_train<Model>,       &run_eval<Model>,  &run_sample<Model>};
+}
+
+/// The four rows of a shape that has every model: labml's Transformer-XL and the same layers
+/// without memory, with labml's learned or the paper's sinusoidal relative attention.
+template <class C>
+std::vector<ModelEntry> every_model(const std::string& size) {
+    using Sin = txl::XLLayer<txl::SinusoidalRelativeAttention<C>, txl::FeedForward<C>>;
+    return {entry<txl::TransformerXL<C>>(size, "xl", "learned", "full"),
+            entry<txl::TransformerXLNoMemory<C>>(size, "no-memory", "learned", "full"),
+            entry<txl::AutoregressiveModel<C, Sin>>(size, "xl", "sinusoidal", "full"),
+            entry<txl::AutoregressiveModel<C, Sin, txl::NoMemory<C>>>(size, "no-memory", "sinusoidal", "full")};
 }
 
 }  // namespace txl_cli

@@ -1,17 +1,8 @@
-// The practical presets' shape (`--size ff512`: labml's with d_ff 512): labml's
-// Transformer-XL and the same layers without memory, with labml's learned or the paper's
-// sinusoidal relative attention.
+// The practical presets' shape (`--size ff512`: labml's with d_ff 512), every model.
 #include "../commands.hpp"
 
 namespace txl_cli {
 
-std::vector<ModelEntry> ff512_models() {
-    using C = txl::Config<float, 128, 4, 512, 6>;
-    using Sin = txl::XLLayer<txl::SinusoidalRelativeAttention<C>, txl::FeedForward<C>>;
-    return {entry<txl::TransformerXL<C>>("ff512", "xl", "learned", "full"),
-            entry<txl::TransformerXLNoMemory<C>>("ff512", "no-memory", "learned", "full"),
-            entry<txl::AutoregressiveModel<C, Sin>>("ff512", "xl", "sinusoidal", "full"),
-            entry<txl::AutoregressiveModel<C, Sin, txl::NoMemory<C>>>("ff512", "no-memory", "sinusoidal", "full")};
-}
+std::vector<ModelEntry> ff512_models() { return every_model<txl::Config<float, 128, 4, 512, 6>>("ff512"); }
 
 }  // namespace txl_cli

@@ -204,10 +204,7 @@ protected:
             ops::to_heads(c.v.data(), K, B, c.v_h.data());
         }
         const auto key = draw_dropout(c, rng);
-        if (ops::whole_head_position(T)) {
-            ensure_shape(c.pos_heads, {H * T * B, n_win});
-            for (std::size_t h = 0; h < H; ++h) position(h, 0, T * B, 1, 0, &c.pos_heads(h * T * B, 0));
-        }
+        ops::whole_head_positions(position, T, B, n_win, c.pos_heads);  // with few queries, once per head
         ops::for_each_bh(B, T, K, [&](std::size_t b, std::size_t h) {
             scores_block(b, h, n_win, pos_bias, c, position);  // steps 1 and 2
             weights_block(b, h, c, key);                       // step 3
@@ -232,20 +229,13 @@ protected:
                 Position& position) const {
         const std::size_t M = c.M, T = c.T, B = c.B, K = M + T;
         S* a = &c.a(b, h, 0, 0);
-        const bool whole_heads = ops::whole_head_position(T);
-        S* x = whole_heads ? nullptr : ops::thread_scratch(T * n_win);
         ops::for_each_panel(T, [&](std::size_t i0, std::size_t i1) {
-            const std::size_t rows = i1 - i0, keys = M + i1;
             // Step 1: $A_{bh} = (q + u)_{bh}\, k_{bh}^\top$ `[T, d_k] x [d_k, K]`, this panel's rows and keys.
-            ops::head_gemm(Trans::No, Trans::Yes, rows, keys, d_k, &c.qu_h(b, h, i0, 0), d_k, c.key_block(b, h),
+            ops::head_gemm(Trans::No, Trans::Yes, i1 - i0, M + i1, d_k, &c.qu_h(b, h, i0, 0), d_k, c.key_block(b, h),
                            c.head_ld(), a + i0 * K, K);
-            // Step 2: the position term through the shift (its last query reads the most columns).
-            if (whole_heads) {
-                add_shifted(&c.pos_heads(h * T * B + b, 0), B * n_win, n_win, pos_bias, h, M, T, a, i0, i1);
-            } else {
-                position(h, i0 * B + b, rows, B, n_win - std::min(n_win, keys), x + i0 * n_win);
-                add_shifted(x, n_win, n_win, pos_bias, h, M, T, a, i0, i1);
-            }
+            // Step 2: these queries' position scores $X$, added through the shift.
+            const auto [x, ldx] = ops::position_panel(position, c.pos_heads.data(), b, h, i0, i1, M, T, B, n_win);
+            add_shifted(x, ldx, n_win, pos_bias, h, M, T, a, i0, i1);
         });
     }
 

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <xsimd/xsimd.hpp>
@@ -50,6 +51,30 @@ struct AttentionOps {
     /// 1) a block's position product would be a few rows long; each head's $X$ is then computed
     /// once for all rows before the blocks.
     static bool whole_head_position(std::size_t T) { return T < 8; }
+
+    /// The position scores $X$ of every head, `out[H*T*B, n_win]`, before the blocks when
+    /// `whole_head_position(T)` (else nothing): `position(h, r0, rows, step, c0, x)` is the
+    /// attention's (see `AttentionCore::attend`).
+    template <class Position>
+    static void whole_head_positions(Position& position, std::size_t T, std::size_t B, std::size_t n_win,
+                                     tensor<S, 2>& out) {
+        if (!whole_head_position(T)) return;
+        ensure_shape(out, {H * T * B, n_win});
+        for (std::size_t h = 0; h < H; ++h) position(h, 0, T * B, 1, 0, &out(h * T * B, 0));
+    }
+    /// Block $(b, h)$'s position scores for the queries $[i_0, i_1)$: read from `heads` (computed
+    /// by `whole_head_positions`), or computed now for these rows over the columns their keys
+    /// reach, into this thread's scratch. Returns where query 0's row would start and the
+    /// distance between rows.
+    template <class Position>
+    static std::pair<const S*, std::size_t> position_panel(Position& position, const S* heads, std::size_t b,
+                                                           std::size_t h, std::size_t i0, std::size_t i1, std::size_t M,
+                                                           std::size_t T, std::size_t B, std::size_t n_win) {
+        if (whole_head_position(T)) return {heads + (h * T * B + b) * n_win, B * n_win};
+        S* x = thread_scratch(T * n_win);
+        position(h, i0 * B + b, i1 - i0, B, n_win - std::min(n_win, M + i1), x + i0 * n_win);
+        return {x, n_win};
+    }
 
     /// **Query panels: the masked corner skipped.** Query $i$ sees no key after $M + i$, so the
     /// queries run in panels of `query_panel` rows and panel $[i_0, i_1)$ computes its scores,
