@@ -1,7 +1,7 @@
 #pragma once
 // Getting data files the examples ask for: SHA-256 (FIPS 180-4, streaming), a download with curl
 // that leaves nothing half-written (a `.part` file until its checksum matches), and unpacking a
-// zip archive with unzip into a scratch directory first. Shared by txl_shakespeare and txl_lm.
+// zip archive with unzip into a scratch directory first. Used by the txl program (examples/txl).
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>

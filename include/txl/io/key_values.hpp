@@ -6,7 +6,7 @@
 /// (`step 4000`, `schedule cosine`). `KeyValues` reads one and hands out its values checked:
 /// a missing key, or a value that is not what it should be (a whole number in a range, a finite
 /// number in a range), is a `checkpoint_error` naming the file, the key and the value. The same
-/// two parsers check command-line options (the example's validators), so a number means the
+/// two parsers check command-line options (the txl program's validators), so a number means the
 /// same thing wherever it is read: no sign where none belongs, no trailing text, nothing
 /// infinite or `nan`.
 
